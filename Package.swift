@@ -1,0 +1,74 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "ClusterSim",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cluster-node", targets: ["cluster-node"]),
+        .executable(name: "orchestrator", targets: ["orchestrator"]),
+        .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
+        .library(name: "ClusterCore", targets: ["ClusterCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // libzmq from Debian's libzmq3-dev, found through pkg-config.
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(
+            name: "ClusterCore",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .target(
+            name: "ClusterNode",
+            dependencies: [
+                "ZeroMQ", "ClusterCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "ClusterOrchestrator",
+            dependencies: [
+                "ZeroMQ", "ClusterCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "cluster-node",
+            dependencies: [
+                "ClusterNode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "orchestrator",
+            dependencies: [
+                "ClusterOrchestrator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"]),
+        .testTarget(name: "ClusterNodeTests", dependencies: ["ClusterNode", "ZeroMQ", "ClusterCore"]),
+        .testTarget(name: "ClusterOrchestratorTests", dependencies: ["ClusterOrchestrator", "ClusterCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ClusterOrchestrator", "ClusterCore"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// ClusterCore: FSM, snapshots, wire format, metrics and topology model.
