@@ -1,0 +1,146 @@
+import Foundation
+import Histogram
+
+/// Percentiles of a latency distribution, in microseconds.
+public struct LatencySummary: Sendable, Hashable, Codable {
+    public var count: UInt64
+    public var p50Us: Double
+    public var p90Us: Double
+    public var p99Us: Double
+    public var p999Us: Double
+    public var maxUs: Double
+    public var meanUs: Double
+
+    public static let empty = LatencySummary(count: 0, p50Us: 0, p90Us: 0, p99Us: 0, p999Us: 0, maxUs: 0, meanUs: 0)
+
+    public init(count: UInt64, p50Us: Double, p90Us: Double, p99Us: Double, p999Us: Double, maxUs: Double, meanUs: Double) {
+        self.count = count
+        self.p50Us = p50Us
+        self.p90Us = p90Us
+        self.p99Us = p99Us
+        self.p999Us = p999Us
+        self.maxUs = maxUs
+        self.meanUs = meanUs
+    }
+
+    /// The summary of a nanosecond histogram.
+    public init(_ h: LatencyHistogram) {
+        guard h.totalCount > 0 else { self = .empty; return }
+        func us(_ ns: UInt64) -> Double { Double(ns) / 1000 }
+        self.init(
+            count: h.totalCount,
+            p50Us: us(h.valueAtPercentile(50)),
+            p90Us: us(h.valueAtPercentile(90)),
+            p99Us: us(h.valueAtPercentile(99)),
+            p999Us: us(h.valueAtPercentile(99.9)),
+            maxUs: us(h.max),
+            meanUs: h.mean / 1000
+        )
+    }
+}
+
+/// A latency histogram in nanoseconds: 1 µs … 60 s, 3 significant digits.
+public typealias LatencyHistogram = Histogram<UInt64>
+
+extension Histogram where Count == UInt64 {
+    /// The histogram every node records fan-out latency into.
+    public static func latency() -> LatencyHistogram {
+        LatencyHistogram(lowestDiscernibleValue: 1_000, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+    }
+
+    /// HdrHistogram's percentile-distribution text (`.hgrm`), values in microseconds.
+    public func hgrmText() -> String {
+        var out = ""
+        outputPercentileDistribution(to: &out, outputValueUnitScalingRatio: 1000)
+        return out
+    }
+
+    /// A compact binary encoding for shipping to the orchestrator (JSON of the
+    /// recorded values: value → count pairs), decoded by `decodeLatency`.
+    public func encodedForTransfer() -> Data {
+        var pairs: [UInt64] = []
+        for v in recordedValues() {
+            pairs.append(v.value)
+            pairs.append(UInt64(v.count))
+        }
+        return (try? JSONEncoder().encode(pairs)) ?? Data()
+    }
+
+    /// The histogram shipped by `encodedForTransfer()`.
+    public static func decodeLatency(_ data: Data) -> LatencyHistogram? {
+        guard let pairs = try? JSONDecoder().decode([UInt64].self, from: data), pairs.count % 2 == 0 else { return nil }
+        var h = LatencyHistogram.latency()
+        var i = 0
+        while i < pairs.count {
+            _ = h.record(Swift.min(pairs[i], 60_000_000_000), count: pairs[i + 1])
+            i += 2
+        }
+        return h
+    }
+}
+
+/// One point of a per-interval latency series.
+public struct SeriesPoint: Sendable, Hashable, Codable {
+    /// Seconds since the measured phase started.
+    public var t: Double
+    public var count: UInt64
+    public var p50Us: Double
+    public var p99Us: Double
+    public var maxUs: Double
+    public var lost: UInt64
+
+    public init(t: Double, count: UInt64, p50Us: Double, p99Us: Double, maxUs: Double, lost: UInt64) {
+        self.t = t
+        self.count = count
+        self.p50Us = p50Us
+        self.p99Us = p99Us
+        self.maxUs = maxUs
+        self.lost = lost
+    }
+}
+
+/// Records latencies into a whole-run histogram and an interval histogram
+/// that is rolled into a per-second series.
+public struct LatencyRecorder: Sendable {
+    public private(set) var total = LatencyHistogram.latency()
+    public private(set) var interval = LatencyHistogram.latency()
+    public private(set) var series: [SeriesPoint] = []
+    private var lostAtLastRoll: UInt64 = 0
+    /// Values clamped because they were above the trackable range.
+    public private(set) var clamped: UInt64 = 0
+
+    public init() {}
+
+    /// Records one latency in nanoseconds.
+    @inline(__always)
+    public mutating func record(nanos: UInt64) {
+        var v = nanos
+        if v > 60_000_000_000 { v = 60_000_000_000; clamped += 1 }
+        _ = total.record(v)
+        _ = interval.record(v)
+    }
+
+    /// Closes the current interval: appends a series point and resets it.
+    /// - Parameters:
+    ///   - t: seconds since the measured phase started.
+    ///   - lostSoFar: the reader's cumulative loss, so the point carries the loss of this interval.
+    /// - Returns: the interval's summary.
+    @discardableResult
+    public mutating func roll(t: Double, lostSoFar: UInt64) -> LatencySummary {
+        let s = LatencySummary(interval)
+        series.append(SeriesPoint(t: t, count: s.count, p50Us: s.p50Us, p99Us: s.p99Us, maxUs: s.maxUs,
+                                  lost: lostSoFar &- lostAtLastRoll))
+        lostAtLastRoll = lostSoFar
+        interval.reset()
+        return s
+    }
+
+    /// Forgets everything recorded so far (the end of warm-up).
+    public mutating func reset() {
+        total.reset()
+        interval.reset()
+        series.removeAll()
+        lostAtLastRoll = 0
+        clamped = 0
+    }
+}

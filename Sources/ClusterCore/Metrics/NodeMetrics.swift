@@ -1,0 +1,144 @@
+import Foundation
+import Prometheus
+
+/// How long a node took to hold the writer's current version after an event.
+public struct ConvergeEvent: Sendable, Hashable, Codable {
+    /// "start", "epoch-change", "gap", "snail", "reconnect".
+    public var trigger: String
+    /// Wall-clock ns of the trigger.
+    public var atWallNs: UInt64
+    /// How long until converged, in milliseconds.
+    public var millis: Double
+    /// The version held once converged.
+    public var version: UInt64
+
+    public init(trigger: String, atWallNs: UInt64, millis: Double, version: UInt64) {
+        self.trigger = trigger
+        self.atWallNs = atWallNs
+        self.millis = millis
+        self.version = version
+    }
+}
+
+/// Everything a node measured: the content of `metrics.json`.
+public struct NodeMetrics: Sendable, Hashable, Codable {
+    public var node: String
+    public var role: String
+    public var pid: Int32
+    public var host: String
+    public var incarnation: UInt64
+    public var epoch: UInt64
+    public var startedWallNs: UInt64
+    public var stoppedWallNs: UInt64
+    /// Counters by name (see docs/metrics.md).
+    public var counters: [String: UInt64]
+    /// Gauges and rates by name.
+    public var gauges: [String: Double]
+    /// The node's main latency: fan-out latency for readers, send-call latency for the writer.
+    public var latency: LatencySummary
+    /// Other latencies by name (e.g. `query_service`, `query_client`).
+    public var latencies: [String: LatencySummary]
+    /// Per-second series of the main latency.
+    public var series: [SeriesPoint]
+    public var converge: [ConvergeEvent]
+    public var process: ProcessStats?
+    public var notes: [String]
+
+    public init(node: String, role: String, pid: Int32 = getpid(), host: String = HostInfo.current().hostname,
+                incarnation: UInt64, epoch: UInt64 = 0, startedWallNs: UInt64, stoppedWallNs: UInt64 = 0,
+                counters: [String: UInt64] = [:], gauges: [String: Double] = [:], latency: LatencySummary = .empty,
+                latencies: [String: LatencySummary] = [:], series: [SeriesPoint] = [], converge: [ConvergeEvent] = [],
+                process: ProcessStats? = nil, notes: [String] = []) {
+        self.node = node
+        self.role = role
+        self.pid = pid
+        self.host = host
+        self.incarnation = incarnation
+        self.epoch = epoch
+        self.startedWallNs = startedWallNs
+        self.stoppedWallNs = stoppedWallNs
+        self.counters = counters
+        self.gauges = gauges
+        self.latency = latency
+        self.latencies = latencies
+        self.series = series
+        self.converge = converge
+        self.process = process
+        self.notes = notes
+    }
+
+    /// `metrics.json`: pretty, keys sorted.
+    public func jsonText() -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        guard let data = try? enc.encode(self) else { return "{}" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    public static func decode(json: String) throws -> NodeMetrics {
+        try JSONDecoder().decode(NodeMetrics.self, from: Data(json.utf8))
+    }
+
+    /// `metrics.prom`: the Prometheus text exposition, produced by swift-prometheus.
+    public func prometheusText() -> String {
+        let registry = PrometheusCollectorRegistry()
+        let labels = [("node", node), ("role", role)]
+        for (name, value) in counters.sorted(by: { $0.key < $1.key }) {
+            let c = registry.makeCounter(name: "clustersim_\(Self.metricName(name))_total", labels: labels,
+                                         help: "ClusterSim counter \(name)")
+            c.increment(by: Int64(clamping: value))
+        }
+        for (name, value) in gauges.sorted(by: { $0.key < $1.key }) where value.isFinite {
+            registry.makeGauge(name: "clustersim_\(Self.metricName(name))", labels: labels,
+                               help: "ClusterSim gauge \(name)").set(value)
+        }
+        var all = latencies
+        all["main"] = latency
+        for (name, s) in all.sorted(by: { $0.key < $1.key }) where s.count > 0 {
+            let metric = "clustersim_\(Self.metricName(name == "main" ? (role == "writer" ? "send_call" : "fanout") : name))_latency_seconds"
+            for (q, v) in [("0.5", s.p50Us), ("0.9", s.p90Us), ("0.99", s.p99Us), ("0.999", s.p999Us), ("1", s.maxUs)] {
+                registry.makeGauge(name: metric, labels: labels + [("quantile", q)],
+                                   help: "Latency quantiles in seconds").set(v / 1_000_000)
+            }
+            registry.makeGauge(name: metric + "_count", labels: labels, help: "Latency samples").set(Double(s.count))
+        }
+        if let p = process {
+            registry.makeGauge(name: "clustersim_process_cpu_seconds", labels: labels, help: "CPU seconds").set(p.cpuSeconds)
+            registry.makeGauge(name: "clustersim_process_rss_bytes", labels: labels, help: "Resident set size").set(Double(p.rssBytes))
+            registry.makeGauge(name: "clustersim_process_uss_bytes", labels: labels, help: "Unique set size").set(Double(p.ussBytes))
+            registry.makeGauge(name: "clustersim_process_pss_bytes", labels: labels, help: "Proportional set size").set(Double(p.pssBytes))
+        }
+        return registry.emitToString()
+    }
+
+    static func metricName(_ s: String) -> String {
+        String(s.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+    }
+}
+
+/// Writes a node's three dump files into a directory.
+public enum MetricsDump {
+    public static let jsonFile = "metrics.json"
+    public static let promFile = "metrics.prom"
+    public static let hgrmFile = "latency.hgrm"
+
+    /// Writes metrics.json, metrics.prom and latency.hgrm into `directory` (created if needed).
+    /// - Throws: the file system's error, naming the path.
+    public static func write(json: String, prom: String, hgrm: String, to directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for (name, text) in [(jsonFile, json), (promFile, prom), (hgrmFile, hgrm)] {
+            let path = (directory as NSString).appendingPathComponent(name)
+            do {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            } catch {
+                throw DumpError(path: path, underlying: "\(error)")
+            }
+        }
+    }
+
+    public struct DumpError: Error, CustomStringConvertible {
+        public let path: String
+        public let underlying: String
+        public var description: String { "cannot write \(path): \(underlying)" }
+    }
+}

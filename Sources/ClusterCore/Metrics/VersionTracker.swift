@@ -1,0 +1,156 @@
+/// Loss accounting for one reader: what arrived, in which order, and what did not.
+///
+/// A value type with no I/O. The reader feeds it every update it receives and
+/// every snapshot it fetches; the tracker classifies each and keeps the
+/// counters the report is built from.
+///
+/// Words used throughout:
+/// - **lost**: versions the reader never received as an update and that no
+///   policy chose to skip (gaps in the stream, and the tail after the last
+///   version received when the writer's final version is known).
+/// - **skipped**: versions a policy deliberately let go (conflation, or a
+///   snail that disconnected); counted apart from losses.
+/// - **stale**: updates at or below the version of a fetched snapshot,
+///   discarded as the Clone pattern requires.
+public struct VersionTracker: Sendable, Hashable {
+    public enum Outcome: Sendable, Hashable {
+        /// The first update of an epoch (nothing to compare with).
+        case first
+        /// The next version.
+        case inOrder
+        /// Versions were missing before this one.
+        case gap(missing: ClosedRange<UInt64>)
+        /// The same version again.
+        case duplicate
+        /// Older than the highest seen (and not a duplicate of it).
+        case outOfOrder
+        /// At or below the fetched snapshot's version: discard.
+        case stale
+        /// The writer restarted: a new epoch began with this update.
+        case newEpoch(previous: UInt64)
+        /// From an epoch older than the current one (a fenced incarnation).
+        case oldEpoch
+    }
+
+    public private(set) var epoch: UInt64 = 0
+    /// Highest version held in the current epoch (from updates or a snapshot).
+    public private(set) var highest: UInt64 = 0
+    /// Lowest version of the current epoch this reader knows of.
+    public private(set) var firstInEpoch: UInt64 = 0
+    /// Whether a gap counts as skipped (conflate) instead of lost.
+    public var gapsAreSkips: Bool
+
+    public private(set) var received: UInt64 = 0
+    public private(set) var applied: UInt64 = 0
+    public private(set) var gaps: UInt64 = 0
+    public private(set) var lostInGaps: UInt64 = 0
+    public private(set) var skipped: UInt64 = 0
+    public private(set) var duplicates: UInt64 = 0
+    public private(set) var outOfOrder: UInt64 = 0
+    public private(set) var stale: UInt64 = 0
+    public private(set) var epochChanges: UInt64 = 0
+    public private(set) var oldEpochDiscarded: UInt64 = 0
+    public private(set) var snapshotsApplied: UInt64 = 0
+    /// Versions covered by a fetched snapshot instead of updates.
+    public private(set) var coveredBySnapshot: UInt64 = 0
+    public private(set) var tailLost: UInt64 = 0
+
+    public init(gapsAreSkips: Bool = false) {
+        self.gapsAreSkips = gapsAreSkips
+    }
+
+    /// Losses so far: gaps plus the tail once known.
+    public var lost: UInt64 { lostInGaps + tailLost }
+
+    /// Classifies one received update and updates the counters.
+    public mutating func observe(epoch e: UInt64, version v: UInt64) -> Outcome {
+        received += 1
+        if e < epoch {
+            oldEpochDiscarded += 1
+            return .oldEpoch
+        }
+        if e > epoch {
+            let previous = epoch
+            let isFirstEver = epoch == 0
+            epoch = e
+            highest = v
+            firstInEpoch = v
+            applied += 1
+            if isFirstEver { return .first }
+            epochChanges += 1
+            return .newEpoch(previous: previous)
+        }
+        if v == highest + 1 || highest == 0 {
+            if highest == 0 { firstInEpoch = v }
+            highest = v
+            applied += 1
+            return highest == firstInEpoch ? .first : .inOrder
+        }
+        if v > highest {
+            let missing = (highest + 1)...(v - 1)
+            let n = v - highest - 1
+            if gapsAreSkips { skipped += n } else { gaps += 1; lostInGaps += n }
+            highest = v
+            applied += 1
+            return .gap(missing: missing)
+        }
+        if v <= snapshotFloor {
+            stale += 1
+            return .stale
+        }
+        if v == highest {
+            duplicates += 1
+            return .duplicate
+        }
+        outOfOrder += 1
+        return .outOfOrder
+    }
+
+    private var snapshotFloor: UInt64 = 0
+
+    /// Applies a fetched snapshot (Clone pattern): updates at or below its
+    /// version are discarded from now on.
+    /// - Parameter skipping: whether versions jumped over are a policy's choice
+    ///   (snail, late join) rather than a loss already counted as a gap.
+    /// - Returns: how many versions the snapshot moved this reader forward.
+    @discardableResult
+    public mutating func applySnapshot(epoch e: UInt64, version v: UInt64, skipping: Bool = true) -> UInt64 {
+        guard e >= epoch else { return 0 }
+        snapshotsApplied += 1
+        if e > epoch {
+            if epoch != 0 { epochChanges += 1 }
+            epoch = e
+            highest = v
+            firstInEpoch = v
+            snapshotFloor = v
+            return 0
+        }
+        snapshotFloor = max(snapshotFloor, v)
+        guard v > highest else { return 0 }
+        let jumped = highest == 0 ? 0 : v - highest
+        if highest == 0 { firstInEpoch = v }
+        coveredBySnapshot += jumped
+        if skipping { skipped += jumped }
+        highest = v
+        return jumped
+    }
+
+    /// Records the writer's final version: what came after the last version
+    /// held is the tail this reader lost.
+    public mutating func finish(finalEpoch: UInt64, finalVersion: UInt64) {
+        guard finalEpoch == epoch, finalVersion > highest else { tailLost = 0; return }
+        let n = finalVersion - highest
+        if gapsAreSkips { skipped += n; tailLost = 0 } else { tailLost = n }
+    }
+
+    /// The counters, named as in metrics.json.
+    public var counters: [String: UInt64] {
+        [
+            "received": received, "applied": applied, "gaps": gaps, "lost_in_gaps": lostInGaps,
+            "lost_tail": tailLost, "lost": lost, "skipped": skipped, "duplicates": duplicates,
+            "out_of_order": outOfOrder, "stale_discarded": stale, "epoch_changes": epochChanges,
+            "old_epoch_discarded": oldEpochDiscarded, "snapshots_applied": snapshotsApplied,
+            "covered_by_snapshot": coveredBySnapshot,
+        ]
+    }
+}

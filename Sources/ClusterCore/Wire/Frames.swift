@@ -1,0 +1,292 @@
+import Foundation
+import SwiftProtobuf
+
+/// Kinds of frame published on the writer's PUB socket.
+///
+/// Every published message is ONE ZeroMQ frame: a 4-byte ASCII prefix naming
+/// its kind, then a protobuf message. One frame, because `ZMQ_CONFLATE`
+/// silently breaks multipart messages; a prefix, because SUB sockets filter
+/// by prefix, so a reader subscribes to exactly the kinds it wants.
+public enum FrameKind: Sendable, Hashable, CaseIterable {
+    /// `SNP1` + `Envelope`: a new snapshot.
+    case snapshot
+    /// `HBT1` + `Heartbeat`: the writer is alive; carries its latest version.
+    case heartbeat
+    /// `END1` + `EndOfStream`: the writer stops; carries the final version.
+    case end
+
+    /// The prefix bytes, also the SUB subscription for this kind.
+    public var prefix: [UInt8] {
+        switch self {
+        case .snapshot: return Array("SNP1".utf8)
+        case .heartbeat: return Array("HBT1".utf8)
+        case .end: return Array("END1".utf8)
+        }
+    }
+
+    /// Length of every prefix.
+    public static let prefixLength = 4
+
+    @inline(__always)
+    static func match(_ raw: UnsafeRawBufferPointer) -> FrameKind? {
+        guard raw.count >= prefixLength, raw[0] == 0x53 || raw[0] == 0x48 || raw[0] == 0x45 else { return nil }
+        let a = raw[0], b = raw[1], c = raw[2], d = raw[3]
+        if a == 0x53, b == 0x4E, c == 0x50, d == 0x31 { return .snapshot }   // SNP1
+        if a == 0x48, b == 0x42, c == 0x54, d == 0x31 { return .heartbeat }  // HBT1
+        if a == 0x45, b == 0x4E, c == 0x44, d == 0x31 { return .end }        // END1
+        return nil
+    }
+}
+
+/// Why a frame could not be decoded. Decoding never traps: a bad frame is a
+/// value the reader counts.
+public enum WireError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The frame is shorter than its prefix or ends inside a field.
+    case truncated(at: Int)
+    /// The frame does not start with a known prefix.
+    case unknownPrefix([UInt8])
+    /// The protobuf body is not valid.
+    case malformed(String)
+
+    public var description: String {
+        switch self {
+        case .truncated(let at): return "frame truncated at byte \(at)"
+        case .unknownPrefix(let p): return "unknown frame prefix \(p.map { String(format: "%02x", $0) }.joined())"
+        case .malformed(let why): return "malformed frame: \(why)"
+        }
+    }
+}
+
+/// The fields of a published frame that every reader needs on its hot path,
+/// read without decoding the embedded snapshot.
+///
+/// For `.snapshot` frames `snapshotRange` locates the encoded `Snapshot`
+/// inside the frame, so a role that needs it decodes it then (see
+/// `FrameHeader.decodeSnapshot(in:)`); readers that only measure never do.
+public struct FrameHeader: Sendable, Hashable {
+    public var kind: FrameKind
+    public var epoch: UInt64 = 0
+    /// Envelope/Heartbeat `version`, or EndOfStream `final_version`.
+    public var version: UInt64 = 0
+    public var sendMonotonicNanos: UInt64 = 0
+    public var sendWallNanos: UInt64 = 0
+    /// Envelope `coalesced`; Heartbeat `sequence`; EndOfStream `published`.
+    public var extra: UInt64 = 0
+    public var snapshotRange: Range<Int>?
+
+    public init(kind: FrameKind) { self.kind = kind }
+
+    /// Decodes the embedded snapshot of a `.snapshot` frame.
+    /// - Parameter frame: the same bytes the header was parsed from.
+    /// - Returns: the snapshot, or a `WireError`.
+    public func decodeSnapshot(in frame: UnsafeRawBufferPointer) -> Result<Snapshot, WireError> {
+        guard let range = snapshotRange else { return .failure(.malformed("no snapshot in frame")) }
+        do {
+            let proto = try Clustersim_V1_Snapshot(serializedBytes: Array(frame[range]))
+            return .success(Snapshot(proto))
+        } catch {
+            return .failure(.malformed("snapshot: \(error)"))
+        }
+    }
+}
+
+/// Encodes and decodes the frames of the publish channel.
+public enum FrameCodec {
+    /// Parses the prefix and the scalar fields of a published frame.
+    ///
+    /// A hand-written reader of the protobuf wire format for the three
+    /// published messages: fields 1–4 and 6 are varints, field 5 (the
+    /// snapshot) is skipped and located. Unknown fields are skipped, as
+    /// protobuf requires, so newer writers stay readable.
+    /// - Parameter raw: one whole frame.
+    /// - Returns: the header, or why the frame is bad.
+    public static func parseHeader(_ raw: UnsafeRawBufferPointer) -> Result<FrameHeader, WireError> {
+        guard raw.count >= FrameKind.prefixLength else { return .failure(.truncated(at: raw.count)) }
+        guard let kind = FrameKind.match(raw) else {
+            return .failure(.unknownPrefix(Array(raw[0..<FrameKind.prefixLength])))
+        }
+        var header = FrameHeader(kind: kind)
+        var reader = ProtoReader(raw, from: FrameKind.prefixLength)
+        while !reader.atEnd {
+            let tag: UInt64
+            switch reader.varint() { case .success(let t): tag = t; case .failure(let e): return .failure(e) }
+            let field = tag >> 3, wireType = tag & 7
+            if wireType == 0 {
+                let v: UInt64
+                switch reader.varint() { case .success(let x): v = x; case .failure(let e): return .failure(e) }
+                switch (kind, field) {
+                case (_, 1): header.epoch = v
+                case (_, 2): header.version = v
+                case (.snapshot, 3), (.heartbeat, 3): header.sendMonotonicNanos = v
+                case (.snapshot, 4), (.heartbeat, 4): header.sendWallNanos = v
+                case (.snapshot, 6), (.heartbeat, 5), (.end, 3): header.extra = v
+                default: break
+                }
+            } else if wireType == 2 {
+                let range: Range<Int>
+                switch reader.lengthDelimited() { case .success(let r): range = r; case .failure(let e): return .failure(e) }
+                if kind == .snapshot, field == 5 { header.snapshotRange = range }
+            } else if let e = reader.skip(wireType: wireType) {
+                return .failure(e)
+            }
+        }
+        return .success(header)
+    }
+
+    /// Decodes a whole published frame with SwiftProtobuf: for tools and tests.
+    public static func decodeEnvelope(_ frame: [UInt8]) -> Result<Clustersim_V1_Envelope, WireError> {
+        guard frame.count >= FrameKind.prefixLength else { return .failure(.truncated(at: frame.count)) }
+        guard frame.starts(with: FrameKind.snapshot.prefix) else {
+            return .failure(.unknownPrefix(Array(frame.prefix(FrameKind.prefixLength))))
+        }
+        do {
+            return .success(try Clustersim_V1_Envelope(serializedBytes: Array(frame.dropFirst(FrameKind.prefixLength))))
+        } catch {
+            return .failure(.malformed("\(error)"))
+        }
+    }
+
+    /// A heartbeat frame.
+    public static func heartbeat(epoch: UInt64, version: UInt64, sequence: UInt64) -> [UInt8] {
+        var out = FrameKind.heartbeat.prefix
+        out.reserveCapacity(48)
+        ProtoWriter.varintField(1, epoch, into: &out)
+        ProtoWriter.varintField(2, version, into: &out)
+        ProtoWriter.varintField(3, Clock.monotonicNanos(), into: &out)
+        ProtoWriter.varintField(4, Clock.wallNanos(), into: &out)
+        ProtoWriter.varintField(5, sequence, into: &out)
+        return out
+    }
+
+    /// An end-of-stream frame.
+    public static func endOfStream(epoch: UInt64, finalVersion: UInt64, published: UInt64) -> [UInt8] {
+        var out = FrameKind.end.prefix
+        ProtoWriter.varintField(1, epoch, into: &out)
+        ProtoWriter.varintField(2, finalVersion, into: &out)
+        ProtoWriter.varintField(3, published, into: &out)
+        return out
+    }
+}
+
+/// Builds snapshot frames with a reused buffer: the snapshot is encoded once,
+/// the send stamps are appended last, immediately before the send.
+///
+/// The frame is `SNP1`, then Envelope field 5 (the pre-encoded snapshot),
+/// then fields 1, 2, 6, 3, 4. Protobuf does not fix field order, so any
+/// protobuf library decodes it as an `Envelope`.
+public struct SnapshotFrameBuilder: Sendable {
+    private var buffer: [UInt8] = []
+    private var stampOffset = 0
+
+    public init() { buffer.reserveCapacity(1024) }
+
+    /// Starts a frame for one snapshot.
+    /// - Parameters:
+    ///   - encodedSnapshot: `Snapshot` protobuf bytes (see `Snapshot.encoded()`).
+    ///   - coalesced: versions folded into this frame before it (0 when none).
+    public mutating func begin(encodedSnapshot: [UInt8], epoch: UInt64, version: UInt64, coalesced: UInt32 = 0) {
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: FrameKind.snapshot.prefix)
+        ProtoWriter.tag(5, wireType: 2, into: &buffer)
+        ProtoWriter.varint(UInt64(encodedSnapshot.count), into: &buffer)
+        buffer.append(contentsOf: encodedSnapshot)
+        ProtoWriter.varintField(1, epoch, into: &buffer)
+        ProtoWriter.varintField(2, version, into: &buffer)
+        if coalesced > 0 { ProtoWriter.varintField(6, UInt64(coalesced), into: &buffer) }
+        stampOffset = buffer.count
+    }
+
+    /// Stamps the frame with the clocks now and hands its bytes to `send`.
+    /// - Returns: what `send` returns, and the monotonic stamp written.
+    public mutating func stampAndSend<R>(_ send: (UnsafeRawBufferPointer) throws -> R) rethrows -> (R, UInt64) {
+        buffer.removeSubrange(stampOffset...)
+        let mono = Clock.monotonicNanos()
+        ProtoWriter.varintField(3, mono, into: &buffer)
+        ProtoWriter.varintField(4, Clock.wallNanos(), into: &buffer)
+        let result = try buffer.withUnsafeBytes { try send($0) }
+        return (result, mono)
+    }
+
+    /// The current frame (after `stampAndSend`, with its stamps).
+    public var bytes: [UInt8] { buffer }
+}
+
+// MARK: - Minimal protobuf wire reading/writing
+
+struct ProtoReader {
+    let raw: UnsafeRawBufferPointer
+    var offset: Int
+
+    init(_ raw: UnsafeRawBufferPointer, from offset: Int) {
+        self.raw = raw
+        self.offset = offset
+    }
+
+    var atEnd: Bool { offset >= raw.count }
+
+    @inline(__always)
+    mutating func varint() -> Result<UInt64, WireError> {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while offset < raw.count {
+            let byte = raw[offset]
+            offset += 1
+            if shift == 63, byte > 1 { return .failure(.malformed("varint overflows 64 bits")) }
+            value |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return .success(value) }
+            shift += 7
+            if shift > 63 { return .failure(.malformed("varint longer than 10 bytes")) }
+        }
+        return .failure(.truncated(at: offset))
+    }
+
+    mutating func lengthDelimited() -> Result<Range<Int>, WireError> {
+        switch varint() {
+        case .failure(let e): return .failure(e)
+        case .success(let n):
+            guard n <= UInt64(raw.count - offset) else { return .failure(.truncated(at: raw.count)) }
+            let start = offset
+            offset += Int(n)
+            return .success(start..<offset)
+        }
+    }
+
+    mutating func skip(wireType: UInt64) -> WireError? {
+        switch wireType {
+        case 1:
+            guard raw.count - offset >= 8 else { return .truncated(at: raw.count) }
+            offset += 8
+        case 5:
+            guard raw.count - offset >= 4 else { return .truncated(at: raw.count) }
+            offset += 4
+        default:
+            return .malformed("unsupported wire type \(wireType)")
+        }
+        return nil
+    }
+}
+
+enum ProtoWriter {
+    @inline(__always)
+    static func varint(_ value: UInt64, into out: inout [UInt8]) {
+        var v = value
+        while v >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+    }
+
+    @inline(__always)
+    static func tag(_ field: UInt64, wireType: UInt64, into out: inout [UInt8]) {
+        varint(field << 3 | wireType, into: &out)
+    }
+
+    /// Writes a varint field; proto3 omits zero values.
+    @inline(__always)
+    static func varintField(_ field: UInt64, _ value: UInt64, into out: inout [UInt8]) {
+        guard value != 0 else { return }
+        tag(field, wireType: 0, into: &out)
+        varint(value, into: &out)
+    }
+}

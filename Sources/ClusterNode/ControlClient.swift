@@ -1,0 +1,91 @@
+import ClusterCore
+import Foundation
+import Logging
+import SwiftProtobuf
+import ZeroMQ
+
+/// A node's side of the control plane: a DEALER connected to the
+/// orchestrator's ROUTER. Each message is one frame holding a `ControlMessage`.
+///
+/// Sequence (docs/protocol.md): HELLO → READY → (START) → STATS every second →
+/// (STOP) → FINAL → BYE. A node started without a control endpoint runs alone
+/// and this client is absent.
+public final class ControlClient {
+    let socket: Socket
+    let node: String
+    let logger: Logger
+    private(set) var sent: UInt64 = 0
+
+    /// Connects to the orchestrator.
+    /// - Throws: `ZMQError` when the endpoint is invalid.
+    public init(context: Context, endpoint: String, node: String, logger: Logger) throws {
+        socket = try context.socket(.dealer)
+        try socket.setLinger(.seconds(2))
+        try socket.setSendHighWaterMark(10_000)
+        try socket.connect(endpoint)
+        self.node = node
+        self.logger = logger
+    }
+
+    /// Sends one control message; never blocks the node (drops with a log line if the orchestrator is gone).
+    public func send(_ body: Clustersim_V1_ControlMessage.OneOf_Body) {
+        var m = Clustersim_V1_ControlMessage()
+        m.body = body
+        do {
+            let bytes: [UInt8] = try m.serializedBytes()
+            if try !socket.send(bytes, dontWait: true) {
+                logger.warning("control message dropped: orchestrator not reachable", metadata: ["node": "\(node)"])
+            }
+            sent += 1
+        } catch {
+            logger.warning("control send failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Receives one pending control message without waiting.
+    /// - Returns: nil when none is pending; malformed messages are logged and skipped.
+    public func receive() -> Clustersim_V1_ControlMessage.OneOf_Body? {
+        while true {
+            guard let msg = try? socket.receive(dontWait: true) else { return nil }
+            let bytes = msg.bytes
+            if let m = try? Clustersim_V1_ControlMessage(serializedBytes: bytes), let body = m.body {
+                return body
+            }
+            logger.warning("malformed control message ignored", metadata: ["bytes": "\(bytes.count)"])
+        }
+    }
+
+    /// Answers a clock-offset probe at once.
+    public func answer(_ req: Clustersim_V1_TimeRequest) {
+        var r = Clustersim_V1_TimeReply()
+        r.sequence = req.sequence
+        r.orchestratorWallNs = req.orchestratorWallNs
+        r.nodeWallNs = Clock.wallNanos()
+        r.nodeMonotonicNs = Clock.monotonicNanos()
+        send(.timeReply(r))
+    }
+
+    /// The final metrics message for a node.
+    public static func final(node: String, metrics: NodeMetrics, histogram: LatencyHistogram) -> Clustersim_V1_ControlMessage.OneOf_Body {
+        var f = Clustersim_V1_FinalMetrics()
+        f.node = node
+        f.metricsJson = metrics.jsonText()
+        f.metricsProm = metrics.prometheusText()
+        f.latencyHgrm = histogram.hgrmText()
+        f.histogram = histogram.encodedForTransfer()
+        return .final(f)
+    }
+}
+
+extension Clustersim_V1_LatencySummary {
+    init(_ s: LatencySummary) {
+        self.init()
+        count = s.count
+        p50Us = s.p50Us
+        p90Us = s.p90Us
+        p99Us = s.p99Us
+        p999Us = s.p999Us
+        maxUs = s.maxUs
+        meanUs = s.meanUs
+    }
+}

@@ -1,0 +1,36 @@
+import ClusterCore
+import Foundation
+
+/// Everything a writer node needs, filled by `cluster-node writer`.
+public struct WriterConfig: Sendable {
+    public var name = "writer"
+    /// Where the PUB socket binds, e.g. `tcp://127.0.0.1:5555` or `ipc:///tmp/x.pub`.
+    public var publishEndpoint: String
+    /// Where the snapshot service (ROUTER) binds.
+    public var snapshotEndpoint: String
+    /// The orchestrator's control endpoint; nil runs the writer on its own.
+    public var controlEndpoint: String?
+    /// Snapshots per second.
+    public var rate: Double = 1000
+    public var payloadBytes = 256
+    public var seed: UInt64 = 1
+    /// A scripted event sequence; nil uses the seeded generator.
+    public var script: [ScriptedEvent]?
+    /// Where the latest snapshot is persisted; nil disables persistence.
+    public var stateDirectory: String?
+    public var sendHighWaterMark: Int32 = 100_000
+    public var noDrop = false
+    public var heartbeatNanos: UInt64 = 1_000_000_000
+    public var historyLimit = 16
+    /// Standalone runs: stop after this long (nil: until SIGTERM or STOP).
+    public var durationNanos: UInt64?
+    /// Write metrics.json/.prom/latency.hgrm here at stop.
+    public var metricsDirectory: String?
+    /// Expected launcher pid: the node exits if it disappears.
+    public var parentPID: Int32?
+
+    public init(publishEndpoint: String, snapshotEndpoint: String) {
+        self.publishEndpoint = publishEndpoint
+        self.snapshotEndpoint = snapshotEndpoint
+    }
+}
