@@ -1,0 +1,69 @@
+import CZeroMQ
+import Foundation
+
+/// Heap storage for one `zmq_msg_t`, allocated together with its header.
+///
+/// A `zmq_msg_t` must never be copied bit-wise once initialised; tail
+/// allocation keeps it at one stable address for its whole life.
+final class MessageStorage: ManagedBuffer<Void, zmq_msg_t> {
+    /// Allocates storage and initialises an empty message (`zmq_msg_init`).
+    static func make() -> MessageStorage {
+        let storage = unsafeDowncast(MessageStorage.create(minimumCapacity: 1) { _ in () }, to: MessageStorage.self)
+        storage.withUnsafeMutablePointerToElements { _ = zmq_msg_init($0) }
+        return storage
+    }
+
+    /// The stable address of the message.
+    @inline(__always)
+    var pointer: UnsafeMutablePointer<zmq_msg_t> {
+        withUnsafeMutablePointerToElements { $0 }
+    }
+
+    deinit {
+        withUnsafeMutablePointerToElements { _ = zmq_msg_close($0) }
+    }
+}
+
+/// One received frame, owning its `zmq_msg_t` (closed with `zmq_msg_close`
+/// when the last copy goes away).
+///
+/// `Message` is a copyable value so frames can be collected in an array
+/// (`[Message]` from ``Socket/receiveMultipart(dontWait:)``); Swift arrays
+/// cannot hold non-copyable elements. Copies share the same immutable frame;
+/// nothing is copied until you ask for ``bytes``, ``data`` or ``string``.
+///
+/// The frame is never mutated after it has been received, so sharing it
+/// between threads is safe, hence `@unchecked Sendable`.
+public struct Message: @unchecked Sendable {
+    let storage: MessageStorage
+
+    /// Creates an empty message ready to be received into.
+    init() { storage = MessageStorage.make() }
+
+    /// The number of bytes in the frame (`zmq_msg_size`).
+    public var count: Int { zmq_msg_size(storage.pointer) }
+
+    /// Whether more frames of the same multipart message follow (`zmq_msg_more`).
+    public var more: Bool { zmq_msg_more(storage.pointer) != 0 }
+
+    /// Calls `body` with the frame's bytes (`zmq_msg_data`), without copying.
+    /// - Parameters:
+    ///   - body: Receives the bytes; the buffer must not escape the closure.
+    /// - Returns: What `body` returns.
+    /// - Throws: What `body` throws.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let pointer = storage.pointer
+        let result = try body(UnsafeRawBufferPointer(start: zmq_msg_data(pointer), count: zmq_msg_size(pointer)))
+        withExtendedLifetime(storage) {}
+        return result
+    }
+
+    /// A copy of the frame's bytes.
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
+
+    /// A copy of the frame's bytes as `Data`.
+    public var data: Data { withUnsafeBytes { Data($0) } }
+
+    /// The frame decoded as UTF-8; invalid sequences become U+FFFD.
+    public var string: String { withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
+}
