@@ -26,6 +26,8 @@ let package = Package(
             providers: [.apt(["libzmq3-dev"])]
         ),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // Linux calls the Glibc overlay does not export (signalfd, prctl, posix_spawn set-up).
+        .target(name: "CSystemShims"),
         .target(
             name: "ClusterCore",
             dependencies: [
@@ -38,14 +40,14 @@ let package = Package(
         .target(
             name: "ClusterNode",
             dependencies: [
-                "ZeroMQ", "ClusterCore",
+                "ZeroMQ", "ClusterCore", "CSystemShims",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "ClusterOrchestrator",
             dependencies: [
-                "ZeroMQ", "ClusterCore",
+                "ZeroMQ", "ClusterCore", "ClusterNode", "CSystemShims",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

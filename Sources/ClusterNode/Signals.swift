@@ -1,3 +1,4 @@
+import CSystemShims
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,14 +16,7 @@ public final class ShutdownSignals: @unchecked Sendable {
 
     /// Blocks SIGTERM, SIGINT (and SIGPIPE) and opens a signalfd for the first two.
     public init() {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGTERM)
-        sigaddset(&set, SIGINT)
-        var blocked = set
-        sigaddset(&blocked, SIGPIPE)
-        pthread_sigmask(SIG_BLOCK, &blocked, nil)
-        fileDescriptor = signalfd(-1, &set, Int32(SFD_NONBLOCK | SFD_CLOEXEC))
+        fileDescriptor = csim_shutdown_signalfd()
         precondition(fileDescriptor >= 0, "signalfd failed: errno \(errno)")
     }
 
@@ -31,10 +25,8 @@ public final class ShutdownSignals: @unchecked Sendable {
     /// Reads a pending signal, if any.
     /// - Returns: the signal number, or nil when none is pending.
     public func take() -> Int32? {
-        var info = signalfd_siginfo()
-        let n = withUnsafeMutableBytes(of: &info) { Glibc.read(fileDescriptor, $0.baseAddress, $0.count) }
-        guard n == MemoryLayout<signalfd_siginfo>.size else { return nil }
-        return Int32(info.ssi_signo)
+        let sig = csim_signalfd_read(fileDescriptor)
+        return sig == 0 ? nil : sig
     }
 }
 
@@ -46,13 +38,13 @@ public enum ParentWatch {
     /// - Parameter parentPID: the launcher's pid.
     /// - Returns: false when the parent is already gone.
     public static func arm(parentPID: Int32) -> Bool {
-        _ = prctl(PR_SET_PDEATHSIG, UInt(SIGTERM), 0, 0, 0)
+        _ = csim_set_parent_death_signal(SIGTERM)
         return getppid() == parentPID
     }
 
     /// Timer slack of 1 µs, so paced sends and sleeps wake on time (`PR_SET_TIMERSLACK`).
     public static func tightenTimerSlack() {
-        _ = prctl(PR_SET_TIMERSLACK, 1000, 0, 0, 0)
+        _ = csim_set_timer_slack(1000)
     }
 }
 
@@ -61,7 +53,8 @@ public enum ParentWatch {
 func sleepNanos(_ ns: UInt64) {
     guard ns > 0 else { return }
     var ts = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
-    while nanosleep(&ts, &ts) == -1 && errno == EINTR {}
+    var rest = timespec()
+    while nanosleep(&ts, &rest) == -1 && errno == EINTR { ts = rest }
 }
 
 /// Sleeps until a CLOCK_MONOTONIC deadline.

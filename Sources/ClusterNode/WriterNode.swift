@@ -29,7 +29,6 @@ public final class WriterNode {
     /// - Returns: the process exit status (0 after a clean stop).
     /// - Throws: `ZMQError` when an endpoint cannot be bound (the message names it).
     public func run(signals: ShutdownSignals) throws -> Int32 {
-        let startMono = Clock.monotonicNanos()
         let incarnation = Clock.wallNanos()
         ParentWatch.tightenTimerSlack()
 
@@ -195,6 +194,38 @@ public final class WriterNode {
             control?.send(.ready(ready))
         }
 
+        func commit(_ next: Snapshot) {
+            let before = Clock.monotonicNanos()
+            _ = try? self.storeSet(store, next)
+            sendLatency.record(nanos: Clock.monotonicNanos() - before)
+        }
+        func refresh() {
+            guard let c = store.get() else { return }
+            let v = c.version + 1
+            commit(Snapshot(
+                version: v, epoch: c.epoch, state: c.state, prevState: c.state, reason: "context refresh",
+                snapshotID: Snapshot.makeID(epoch: c.epoch, version: v), fsmInstanceID: c.fsmInstanceID,
+                sourceModule: c.sourceModule, attemptCount: c.attemptCount, monotonicNanos: Clock.monotonicNanos(),
+                wallNanos: Clock.wallNanos(), history: c.history, contextData: c.contextData))
+        }
+        func publishOne(_ event: FSMEvent, scripted: Bool) {
+            // Generated events: draw until a legal one, so every tick publishes one
+            // snapshot; the illegal ones are rejected and counted by the machine.
+            var e = event
+            for _ in 0..<8 {
+                switch machine.apply(e) {
+                case .success(let t):
+                    guard let current = store.get() else { return }
+                    commit(current.next(after: t, attemptCount: machine.attemptCount, historyLimit: config.historyLimit))
+                    return
+                case .failure:
+                    if scripted { refresh(); return }
+                    e = generator.next(for: machine.state)
+                }
+            }
+            refresh()
+        }
+
         loop: while stopReason == nil {
             let now = Clock.monotonicNanos()
             // 1. Publish everything due.
@@ -281,38 +312,6 @@ public final class WriterNode {
                     }
                 }
             }
-        }
-
-        func commit(_ next: Snapshot) {
-            let before = Clock.monotonicNanos()
-            _ = try? self.storeSet(store, next)
-            sendLatency.record(nanos: Clock.monotonicNanos() - before)
-        }
-        func refresh() {
-            guard let c = store.get() else { return }
-            let v = c.version + 1
-            commit(Snapshot(
-                version: v, epoch: c.epoch, state: c.state, prevState: c.state, reason: "context refresh",
-                snapshotID: Snapshot.makeID(epoch: c.epoch, version: v), fsmInstanceID: c.fsmInstanceID,
-                sourceModule: c.sourceModule, attemptCount: c.attemptCount, monotonicNanos: Clock.monotonicNanos(),
-                wallNanos: Clock.wallNanos(), history: c.history, contextData: c.contextData))
-        }
-        func publishOne(_ event: FSMEvent, scripted: Bool) {
-            // Generated events: draw until a legal one, so every tick publishes one
-            // snapshot; the illegal ones are rejected and counted by the machine.
-            var e = event
-            for _ in 0..<8 {
-                switch machine.apply(e) {
-                case .success(let t):
-                    guard let current = store.get() else { return }
-                    commit(current.next(after: t, attemptCount: machine.attemptCount, historyLimit: config.historyLimit))
-                    return
-                case .failure:
-                    if scripted { refresh(); return }
-                    e = generator.next(for: machine.state)
-                }
-            }
-            refresh()
         }
 
         // Stop: announce the final version, persist, report.

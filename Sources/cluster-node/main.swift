@@ -1,1 +1,71 @@
-print("cluster-node")
+import ArgumentParser
+import ClusterCore
+import ClusterNode
+import Foundation
+import Logging
+
+/// `cluster-node`: one process of a ClusterSim cluster.
+@main
+struct ClusterNodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster-node",
+        abstract: "One process of a ClusterSim cluster: the writer, a reader, a query load generator.",
+        discussion: """
+            Nodes are normally launched by `orchestrator run`, which passes every option.
+            Run by hand, a writer and readers work without an orchestrator:
+
+              cluster-node writer --pub tcp://127.0.0.1:5555 --snapshots tcp://127.0.0.1:5556 --rate 1000
+              cluster-node reader --name r1 --pub tcp://127.0.0.1:5555 --snapshots tcp://127.0.0.1:5556
+            """,
+        subcommands: [Writer.self, Reader.self, QueryLoadCommand.self, CPUHog.self]
+    )
+}
+
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "Orchestrator control endpoint (also CLUSTERSIM_CONTROL). Without it the node runs alone.")
+    var control: String?
+
+    @Option(name: .long, help: "Write metrics.json, metrics.prom and latency.hgrm to this directory at stop.")
+    var metricsDir: String?
+
+    @Option(name: .long, help: "Exit when this process (the launcher) is gone.")
+    var parentPid: Int32?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    var controlEndpoint: String? {
+        control ?? ProcessInfo.processInfo.environment["CLUSTERSIM_CONTROL"]
+    }
+
+    func logger(_ name: String) -> Logger {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        var l = Logger(label: "cluster-node.\(name)")
+        l[metadataKey: "node"] = "\(name)"
+        return l
+    }
+
+    /// Arms the parent-death signal; exits at once if the launcher is already gone.
+    func watchParent() {
+        if let p = parentPid, !ParentWatch.arm(parentPID: p) {
+            FileHandle.standardError.write(Data("cluster-node: launcher \(p) is gone, exiting\n".utf8))
+            Foundation.exit(0)
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// Parses "250ms", "2s"… for options.
+struct DurationArgument: ExpressibleByArgument {
+    let nanos: UInt64
+    init?(argument: String) {
+        guard let t = try? TimeSpan(parsing: argument) else { return nil }
+        nanos = t.nanoseconds
+    }
+}

@@ -1,0 +1,25 @@
+#ifndef CLUSTERSIM_CSYSTEMSHIMS_H
+#define CLUSTERSIM_CSYSTEMSHIMS_H
+
+// Linux calls that Glibc's Swift overlay does not export.
+
+#include <stdint.h>
+#include <signal.h>
+#include <sys/types.h>
+
+/// signalfd(2) over SIGTERM and SIGINT (blocked in the calling thread first), non-blocking, close-on-exec.
+int csim_shutdown_signalfd(void);
+/// Reads one signal number from a signalfd; 0 when none is pending.
+int csim_signalfd_read(int fd);
+/// prctl(PR_SET_PDEATHSIG, sig).
+int csim_set_parent_death_signal(int sig);
+/// prctl(PR_SET_TIMERSLACK, ns).
+int csim_set_timer_slack(unsigned long ns);
+/// Unblocks every signal and restores default dispositions (used in spawned children).
+void csim_reset_signals(void);
+
+/// posix_spawn of argv with stdout+stderr to log_fd (or inherited when -1), in a new process
+/// group (pgid = pid) and with all signals unblocked and default. Returns 0 and sets *pid, or an errno.
+int csim_spawn(const char *path, char *const argv[], char *const envp[], int log_fd, pid_t *pid);
+
+#endif

@@ -1,0 +1,471 @@
+import ClusterCore
+import Foundation
+import Logging
+import SwiftProtobuf
+import ZeroMQ
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A reader: subscribes to the writer, measures fan-out latency, accounts
+/// for every version (received, lost, skipped, stale), follows its
+/// slow-subscriber policy and plays its role (log, query, cli).
+///
+/// One thread runs one poll loop over the SUB socket(s), the snapshot
+/// DEALER, the control DEALER, the role's sockets and the shutdown signalfd.
+/// Messages are drained in batches: one wake-up takes everything queued.
+public final class ReaderNode {
+    let config: ReaderConfig
+    var logger: Logger
+
+    // Measurement.
+    var tracker: VersionTracker
+    var recorder = LatencyRecorder()
+    var measuring = false
+    var measureStartMono: UInt64 = 0
+    var decodeErrors: UInt64 = 0
+    var heartbeats: UInt64 = 0
+    var resyncs: UInt64 = 0
+    var snailDisconnects: UInt64 = 0
+    var writerVersion: UInt64 = 0
+    var writerEpoch: UInt64 = 0
+    var lastLagNanos: UInt64 = 0
+    var sawEnd: (epoch: UInt64, version: UInt64)?
+    var converge: [ConvergeEvent] = []
+    var expectJump = false
+    var snailTriggered = false
+    var rng: SeededRandom
+    var delayedNanos: UInt64 = 0
+
+    // Snapshot requests (Clone pattern).
+    struct Pending { var id: UInt64; var sentMono: UInt64; var trigger: String; var triggerMono: UInt64; var triggerWall: UInt64 }
+    var pending: Pending?
+    var requestSeq: UInt64 = 0
+
+    // Roles.
+    var log: LogWriter?
+    var query: QueryService?
+    var cli: CLIView?
+    var latestSnapshotBytes: [UInt8] = []
+
+    public init(config: ReaderConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+        self.tracker = VersionTracker(gapsAreSkips: config.policy == .conflate)
+        self.rng = SeededRandom(seed: config.seed)
+    }
+
+    /// Runs until STOP (then drains the tail), SIGTERM/SIGINT or the configured duration.
+    /// - Returns: the process exit status.
+    /// - Throws: `ZMQError` when an endpoint is invalid, or the log file cannot be opened.
+    public func run(signals: ShutdownSignals) throws -> Int32 {
+        let startMono = Clock.monotonicNanos()
+        let incarnation = Clock.wallNanos()
+        ParentWatch.tightenTimerSlack()
+        let context = try Context()
+
+        // Role set-up first: a log file that cannot be opened is an error before any traffic.
+        switch config.role {
+        case .log:
+            let path = config.logPath ?? "\(config.name).jsonl"
+            log = try LogWriter(path: path, node: config.name, flushEvery: config.logFlushEvery)
+        case .query:
+            query = try QueryService(context: context, endpoint: config.serviceEndpoint ?? "tcp://127.0.0.1:*",
+                                     workers: config.workers, historySize: config.historySize,
+                                     serviceDelayNanos: config.serviceDelayNanos, logger: logger)
+        case .cli:
+            cli = CLIView(node: config.name)
+        case .relay:
+            break
+        }
+
+        let subs = try SubscriberSockets(context: context, config: config)
+        let snapshotClient = try context.socket(.dealer)
+        try snapshotClient.setLinger(.zero)
+        try snapshotClient.connect(config.snapshotEndpoint)
+
+        var control: ControlClient?
+        if let ep = config.controlEndpoint {
+            let c = try ControlClient(context: context, endpoint: ep, node: config.name, logger: logger)
+            var hello = Clustersim_V1_Hello()
+            hello.node = config.name
+            hello.role = config.role.rawValue
+            hello.pid = getpid()
+            hello.host = HostInfo.current().hostname
+            hello.incarnation = incarnation
+            if let q = query { hello.serviceEndpoint = q.endpoint }
+            c.send(.hello(hello))
+            control = c
+        }
+        if control == nil { measuring = true; measureStartMono = startMono }
+
+        var readySent = false
+        var stopAt: UInt64?          // drain deadline once STOP arrived
+        var stopInfo: (epoch: UInt64, version: UInt64)?
+        var exitReason = ""
+        var nextTick = Clock.monotonicNanos() + 1_000_000_000
+        var statsSeq: UInt64 = 0
+        var startConvergePending = true
+
+        func requestSnapshot(trigger: String, triggerMono: UInt64, triggerWall: UInt64) {
+            if pending != nil { return }
+            requestSeq += 1
+            var req = Clustersim_V1_SnapshotRequest()
+            req.client = config.name
+            req.requestID = requestSeq
+            guard let bytes: [UInt8] = try? req.serializedBytes() else { return }
+            _ = try? snapshotClient.send(bytes, dontWait: true)
+            pending = Pending(id: requestSeq, sentMono: Clock.monotonicNanos(), trigger: trigger,
+                              triggerMono: triggerMono, triggerWall: triggerWall)
+        }
+
+        func handleSnapshotReply(_ bytes: [UInt8]) {
+            guard let reply = try? Clustersim_V1_SnapshotReply(serializedBytes: bytes) else { decodeErrors += 1; return }
+            guard let p = pending, p.id == reply.requestID else { return }   // a late answer to an abandoned request
+            pending = nil
+            guard reply.hasSnapshot else { return }
+            let jumped = tracker.applySnapshot(epoch: reply.epoch, version: reply.version, skipping: p.trigger == "snail")
+            if jumped > 0 || p.trigger != "gap" { resyncs += p.trigger == "start" ? 0 : 1 }
+            latestSnapshotBytes = (try? reply.snapshot.serializedBytes()) ?? []
+            let snap = Snapshot(reply.snapshot)
+            query?.update(version: reply.version, epoch: reply.epoch, encodedSnapshot: latestSnapshotBytes)
+            log?.recordSnapshot(snap, recvWall: Clock.wallNanos(), via: "snapshot")
+            let now = Clock.monotonicNanos()
+            converge.append(ConvergeEvent(trigger: p.trigger, atWallNs: p.triggerWall,
+                                          millis: Double(now - p.triggerMono) / 1e6, version: reply.version))
+        }
+
+        func handleFrame(_ raw: UnsafeRawBufferPointer, recvMono: UInt64, recvWall: UInt64) {
+            let header: FrameHeader
+            switch FrameCodec.parseHeader(raw) {
+            case .failure: decodeErrors += 1; return
+            case .success(let h): header = h
+            }
+            switch header.kind {
+            case .heartbeat:
+                heartbeats += 1
+                writerVersion = max(writerVersion, header.epoch == writerEpoch ? header.version : 0)
+                if header.epoch > writerEpoch { writerEpoch = header.epoch; writerVersion = header.version }
+                if startConvergePending {
+                    startConvergePending = false
+                    requestSnapshot(trigger: "start", triggerMono: startMono, triggerWall: incarnation)
+                } else if header.epoch > tracker.epoch && tracker.epoch != 0 {
+                    requestSnapshot(trigger: "epoch-change", triggerMono: recvMono, triggerWall: recvWall)
+                }
+                if expectJump && pending == nil {
+                    requestSnapshot(trigger: "snail", triggerMono: recvMono, triggerWall: recvWall)
+                }
+            case .end:
+                sawEnd = (header.epoch, header.version)
+            case .snapshot:
+                let latency: UInt64
+                switch config.clock {
+                case .monotonic: latency = recvMono &- header.sendMonotonicNanos
+                case .wall:
+                    let corrected = Int64(bitPattern: recvWall) &+ config.clockOffsetNanos
+                    latency = UInt64(max(0, corrected &- Int64(bitPattern: header.sendWallNanos)))
+                }
+                lastLagNanos = latency
+                if latency < 1 << 62, measuring { recorder.record(nanos: latency) }
+                if header.epoch > writerEpoch { writerEpoch = header.epoch }
+                if header.epoch == writerEpoch { writerVersion = max(writerVersion, header.version) }
+                if expectJump {
+                    // First update after a snail reconnect: the jump is the policy's choice.
+                    tracker.gapsAreSkips = true
+                }
+                let outcome = tracker.observe(epoch: header.epoch, version: header.version)
+                if expectJump {
+                    tracker.gapsAreSkips = config.policy == .conflate
+                    expectJump = false
+                    if pending == nil { requestSnapshot(trigger: "snail", triggerMono: recvMono, triggerWall: recvWall) }
+                }
+                switch outcome {
+                case .stale, .duplicate, .outOfOrder, .oldEpoch:
+                    return
+                case .gap:
+                    if config.policy == .resync { requestSnapshot(trigger: "gap", triggerMono: recvMono, triggerWall: recvWall) }
+                case .newEpoch:
+                    requestSnapshot(trigger: "epoch-change", triggerMono: recvMono, triggerWall: recvWall)
+                case .first, .inOrder:
+                    break
+                }
+                if let range = header.snapshotRange {
+                    if log != nil || cli != nil {
+                        latestSnapshotBytes = Array(raw[range])
+                    }
+                    if let q = query {
+                        q.update(version: header.version, epoch: header.epoch, encodedSnapshot: Array(raw[range]))
+                    }
+                    if let l = log {
+                        switch header.decodeSnapshot(in: raw) {
+                        case .success(let s): l.recordSnapshot(s, recvWall: recvWall, via: "update")
+                        case .failure: decodeErrors += 1
+                        }
+                    }
+                }
+                if let d = config.processingDelay {
+                    let n = d.next(&rng)
+                    sleepNanos(n)
+                    delayedNanos += n
+                }
+                if config.policy == .snail, latency > config.lagLimitNanos, latency < 1 << 62 {
+                    snailDisconnects += 1
+                    logger.info("lag over limit: disconnecting to resync", metadata: ["lagMs": "\(latency / 1_000_000)"])
+                    snailTriggered = true
+                    expectJump = true
+                }
+            }
+        }
+
+        func metricsNow() -> NodeMetrics {
+            var counters = tracker.counters
+            counters["decode_errors"] = decodeErrors
+            counters["heartbeats"] = heartbeats
+            counters["resyncs"] = resyncs
+            counters["snail_disconnects"] = snailDisconnects
+            counters["writer_version_seen"] = writerVersion
+            counters["latency_clamped"] = recorder.clamped
+            counters["processing_delay_ns"] = delayedNanos
+            var gauges: [String: Double] = [:]
+            var latencies: [String: LatencySummary] = [:]
+            if let l = log {
+                counters["log_lines"] = l.linesWritten
+                counters["log_flushes"] = l.flushes
+                counters["log_fsyncs"] = l.fsyncs
+            }
+            if let q = query {
+                let s = q.stats()
+                counters["query_served"] = s.served
+                counters["query_busy"] = s.busy
+                counters["query_not_available"] = s.notAvailable
+                counters["query_bad_requests"] = s.badRequests
+                gauges["query_busy_ratio"] = s.served + s.busy > 0 ? Double(s.busy) / Double(s.served + s.busy) : 0
+                latencies["query_service"] = LatencySummary(s.serviceLatency)
+            }
+            gauges["lag_ms_last"] = Double(lastLagNanos) / 1e6
+            if measureStartMono > 0 { gauges["run_seconds"] = Double(Clock.monotonicNanos() - measureStartMono) / 1e9 }
+            return NodeMetrics(
+                node: config.name, role: config.role.rawValue, incarnation: incarnation, epoch: tracker.epoch,
+                startedWallNs: incarnation, stoppedWallNs: Clock.wallNanos(), counters: counters, gauges: gauges,
+                latency: LatencySummary(recorder.total), latencies: latencies, series: recorder.series,
+                converge: converge, process: ProcessStats.read(),
+                notes: ["policy=\(config.policy.rawValue)", "clock=\(config.clock.rawValue)"])
+        }
+
+        func tick(now: UInt64) {
+            let t = measuring ? Double(now - measureStartMono) / 1e9 : 0
+            let interval = recorder.roll(t: t, lostSoFar: tracker.lost)
+            if let c = control {
+                statsSeq += 1
+                var s = Clustersim_V1_Stats()
+                s.node = config.name
+                s.seq = statsSeq
+                s.wallNs = Clock.wallNanos()
+                s.received = tracker.received
+                s.lost = tracker.lost
+                s.epoch = tracker.epoch
+                s.version = tracker.highest
+                s.intervalLatency = .init(interval)
+                if let p = ProcessStats.read(withSmaps: false) { s.cpuSeconds = p.cpuSeconds; s.rssBytes = p.rssBytes }
+                if let q = query { let qs = q.stats(); s.busy = qs.busy; s.served = qs.served }
+                c.send(.stats(s))
+            }
+            if let q = query { q.publishMetrics(metricsNow().jsonText()) }
+            cli?.render(state: latestState(), version: tracker.highest, epoch: tracker.epoch,
+                        lagMs: Double(lastLagNanos) / 1e6, lost: tracker.lost, received: tracker.received)
+            if let p = pending, now - p.sentMono > 1_000_000_000 {
+                // No answer within a second (writer down or restarting): ask again.
+                pending = nil
+                requestSnapshot(trigger: p.trigger, triggerMono: p.triggerMono, triggerWall: p.triggerWall)
+            }
+            if let parent = config.parentPID, getppid() != parent, stopAt == nil {
+                exitReason = "launcher exited"
+                stopAt = now
+            }
+        }
+
+        func latestState() -> String {
+            guard !latestSnapshotBytes.isEmpty, let s = try? Clustersim_V1_Snapshot(serializedBytes: latestSnapshotBytes) else { return "-" }
+            return FSMState(rawValue: s.state.rawValue)?.name ?? "?"
+        }
+
+        // The loop.
+        var batchBuffer = 0
+        main: while true {
+            var poller = Poller()
+            let subIndex = subs.register(in: &poller)
+            let snapIndex = poller.add(snapshotClient)
+            let signalIndex = poller.add(fileDescriptor: signals.fileDescriptor)
+            let controlIndex = control.map { poller.add($0.socket) } ?? -1
+            let queryIndices = query?.register(in: &poller)
+
+            inner: while true {
+                let now = Clock.monotonicNanos()
+                if now >= nextTick {
+                    nextTick = now + 1_000_000_000
+                    tick(now: now)
+                }
+                if let d = config.durationNanos, now - startMono >= d, stopAt == nil { exitReason = "duration reached"; break main }
+                if let s = stopAt {
+                    if sawEnd != nil || now >= s { break main }
+                }
+                let waitNanos = min(nextTick - min(nextTick, now), stopAt.map { $0 > now ? $0 - now : 0 } ?? .max)
+                let ready = (try? poller.poll(timeout: .nanoseconds(Int64(min(waitNanos, 1_000_000_000))))) ?? 0
+                if ready == 0 { continue }
+
+                if poller.events(at: signalIndex).contains(.readable), let sig = signals.take() {
+                    exitReason = "signal \(sig)"
+                    break main
+                }
+                for index in subIndex {
+                    guard poller.events(at: index).contains(.readable) else { continue }
+                    // Drain in a batch; bounded so control and signals stay responsive.
+                    batchBuffer = 0
+                    while batchBuffer < 4096 {
+                        let got: Bool? = try? subs.receive(index: index) { raw in
+                            let recvMono = Clock.monotonicNanos()
+                            handleFrame(raw, recvMono: recvMono, recvWall: Clock.wallNanos())
+                        }
+                        guard got == true else { break }
+                        batchBuffer += 1
+                        if snailTriggered { break }
+                    }
+                    if snailTriggered { break }
+                }
+                if snailTriggered {
+                    snailTriggered = false
+                    subs.reconnect()
+                    continue main
+                }
+                if poller.events(at: snapIndex).contains(.readable) {
+                    while let msg = try? snapshotClient.receive(dontWait: true) {
+                        handleSnapshotReply(msg.bytes)
+                    }
+                }
+                if let qi = queryIndices, let q = query { q.service(poller: poller, indices: qi) }
+                if controlIndex >= 0, poller.events(at: controlIndex).contains(.readable), let c = control {
+                    while let body = c.receive() {
+                        switch body {
+                        case .start:
+                            if !measuring {
+                                measuring = true
+                                measureStartMono = Clock.monotonicNanos()
+                                recorder.reset()
+                            }
+                        case .stop(let s):
+                            exitReason = s.reason.isEmpty ? "stop" : s.reason
+                            if s.finalVersion > 0 { stopInfo = (s.finalEpoch, s.finalVersion) }
+                            stopAt = Clock.monotonicNanos() + config.drainNanos
+                        case .timeRequest(let r):
+                            c.answer(r)
+                        default:
+                            break
+                        }
+                    }
+                }
+                if !readySent, let c = control, heartbeats > 0, pending == nil || Clock.monotonicNanos() - startMono > 3_000_000_000 {
+                    readySent = true
+                    var r = Clustersim_V1_Ready()
+                    r.node = config.name
+                    r.epoch = tracker.epoch
+                    r.version = tracker.highest
+                    c.send(.ready(r))
+                }
+                continue inner
+            }
+        }
+
+        // Stop: the tail, the log, the dumps.
+        if let end = stopInfo ?? sawEnd { tracker.finish(finalEpoch: end.epoch, finalVersion: end.version) }
+        try? log?.close()
+        query?.shutdown()
+        let metrics = metricsNow()
+        logger.info("reader stopped", metadata: [
+            "reason": "\(exitReason)", "received": "\(tracker.received)", "lost": "\(tracker.lost)",
+            "p50us": "\(metrics.latency.p50Us)", "p99us": "\(metrics.latency.p99Us)",
+        ])
+        if let c = control {
+            c.send(ControlClient.final(node: config.name, metrics: metrics, histogram: recorder.total))
+            var bye = Clustersim_V1_Bye()
+            bye.node = config.name
+            bye.reason = exitReason
+            c.send(.bye(bye))
+        }
+        if let dir = config.metricsDirectory {
+            do {
+                try MetricsDump.write(json: metrics.jsonText(), prom: metrics.prometheusText(), hgrm: recorder.total.hgrmText(), to: dir)
+            } catch { logger.error("cannot write metrics", metadata: ["error": "\(error)"]) }
+        }
+        return 0
+    }
+}
+
+/// The reader's SUB sockets: one for everything, or, with `conflate`, a
+/// conflated socket for snapshots and a plain one for heartbeats and END
+/// (conflation keeps one message per socket, and must not let a heartbeat
+/// replace a snapshot).
+final class SubscriberSockets {
+    let context: Context
+    let config: ReaderConfig
+    private(set) var data: Socket
+    /// Heartbeats and END when conflating; otherwise an idle socket never registered.
+    let heartbeat: Socket
+    let separateHeartbeats: Bool
+
+    init(context: Context, config: ReaderConfig) throws {
+        self.context = context
+        self.config = config
+        separateHeartbeats = config.policy == .conflate
+        data = try Self.make(context: context, config: config, conflate: separateHeartbeats)
+        heartbeat = try context.socket(.sub)
+        try heartbeat.setLinger(.zero)
+        if separateHeartbeats {
+            try heartbeat.subscribe(FrameKind.heartbeat.prefix)
+            try heartbeat.subscribe(FrameKind.end.prefix)
+            try heartbeat.connect(config.publishEndpoint)
+        }
+    }
+
+    static func make(context: Context, config: ReaderConfig, conflate: Bool) throws -> Socket {
+        let s = try context.socket(.sub)
+        try s.setLinger(.zero)
+        if conflate {
+            try s.setConflate(true)
+        } else {
+            try s.setReceiveHighWaterMark(config.receiveHighWaterMark)
+        }
+        if let b = config.receiveBufferBytes { try s.setReceiveBufferSize(b) }
+        try s.subscribe(FrameKind.snapshot.prefix)
+        if !conflate {
+            try s.subscribe(FrameKind.heartbeat.prefix)
+            try s.subscribe(FrameKind.end.prefix)
+        }
+        try s.connect(config.publishEndpoint)
+        return s
+    }
+
+    /// Registers the sockets in a fresh poller; returns their indices.
+    func register(in poller: inout Poller) -> [Int] {
+        var out = [poller.add(data)]
+        if separateHeartbeats { out.append(poller.add(heartbeat)) }
+        return out
+    }
+
+    /// Receives one message, without waiting, from the socket registered at
+    /// `index` (0: the data socket, 1: the heartbeat socket) into `body`.
+    /// - Returns: false when none was queued.
+    func receive(index: Int, _ body: (UnsafeRawBufferPointer) -> Void) throws -> Bool {
+        let socketIndex = index
+        if socketIndex == 0 {
+            return try data.receive(dontWait: true) { raw, _ in body(raw) } != nil
+        }
+        return try heartbeat.receive(dontWait: true) { raw, _ in body(raw) } != nil
+    }
+
+    /// snail: drops the data socket (and whatever it had queued) and connects a new one.
+    func reconnect() {
+        if let s = try? Self.make(context: context, config: config, conflate: separateHeartbeats) {
+            data = s
+        }
+    }
+}
