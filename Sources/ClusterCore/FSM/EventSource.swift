@@ -18,6 +18,12 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         s3 = mixer.next()
     }
 
+    /// A generator with the given raw state, for checks against the
+    /// algorithm's reference outputs.
+    init(state: (UInt64, UInt64, UInt64, UInt64)) {
+        (s0, s1, s2, s3) = state
+    }
+
     public mutating func next() -> UInt64 {
         let result = (s1 &* 5).rotatedLeft(by: 7) &* 9
         let t = s1 << 17

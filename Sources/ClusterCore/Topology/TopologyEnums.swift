@@ -1,0 +1,95 @@
+/// What a reader process does with the snapshots it receives.
+public enum ReaderRole: String, Sendable, CaseIterable, Codable, CodingKeyRepresentable {
+    /// Appends every snapshot to a JSON Lines file, flushed in batches.
+    case log
+    /// Serves `GetLatest`, `GetVersion` and `Health` over ROUTER with a bounded worker pool.
+    case query
+    /// Shows the current state, version, lag and drops in a terminal.
+    case cli
+    /// Forwards the writer's stream (XSUB/XPUB) to readers subscribed through it.
+    case relay
+}
+
+/// How a reader behaves when it falls behind the writer.
+public enum SlowPolicy: String, Sendable, CaseIterable, Codable {
+    /// ZeroMQ drops at the high-water mark; gaps are counted.
+    case drop
+    /// Only the newest snapshot is kept (`ZMQ_CONFLATE`).
+    case conflate
+    /// On a gap, fetch the current snapshot from the snapshot service.
+    case resync
+    /// Past the lag limit, disconnect and resync (the Suicidal Snail).
+    case snail
+}
+
+/// The ZeroMQ transport the writer publishes on.
+public enum Transport: String, Sendable, CaseIterable, Codable {
+    case tcp
+    case ipc
+}
+
+/// A fault the orchestrator can inject.
+public enum FaultAction: String, Sendable, CaseIterable, Codable {
+    /// SIGKILL the node.
+    case kill
+    /// SIGTERM the node (graceful stop).
+    case terminate
+    /// SIGSTOP the node; healed by `for` or a later `resume`.
+    case pause
+    /// SIGCONT a paused node.
+    case resume
+    /// Start the node again (after a kill or terminate, or stop it first if it runs).
+    case restart
+    /// Burn CPU beside the node for `for`.
+    case cpuHog = "cpu-hog"
+    /// Cut the node or group off the network for `for` (launcher `netns`).
+    case partition
+    /// Drop a fraction of packets to the node or group for `for` (launcher `netns`).
+    case loss
+    /// Limit the bandwidth to the node or group for `for` (launcher `netns`).
+    case bandwidth
+    /// Add forwarding delay on a relay node or group.
+    case delay
+
+    /// Actions that act on the network between nodes, and may target a whole group.
+    public var isNetworkFault: Bool {
+        switch self {
+        case .partition, .loss, .bandwidth, .delay: true
+        default: false
+        }
+    }
+
+    /// Actions that only the `netns` launcher can carry out.
+    public var needsNetworkNamespaces: Bool {
+        switch self {
+        case .partition, .loss, .bandwidth: true
+        default: false
+        }
+    }
+
+    /// Actions that heal after `for`, and must have it.
+    public var requiresFor: Bool {
+        switch self {
+        case .cpuHog, .partition, .loss, .bandwidth: true
+        default: false
+        }
+    }
+
+    /// Actions that accept a `for`.
+    public var acceptsFor: Bool {
+        requiresFor || self == .pause || self == .delay
+    }
+
+    /// Actions the seeded chaos generator may pick.
+    public static let chaosActions: [FaultAction] = [.kill, .terminate, .pause, .restart, .cpuHog]
+}
+
+/// How the orchestrator starts nodes.
+public enum LauncherKind: String, Sendable, CaseIterable, Codable {
+    /// Child processes of the orchestrator, never orphaned.
+    case local
+    /// Each node in its own Linux network namespace.
+    case netns
+    /// Nodes started elsewhere (docker compose, by hand) register themselves.
+    case external
+}

@@ -1,0 +1,37 @@
+/// One problem in a topology: where it is and what is wrong.
+public struct TopologyIssue: Sendable, Hashable, CustomStringConvertible {
+    /// JSON path such as `readers[2].policy`; empty for the file as a whole.
+    public let path: String
+    /// What was found and what was expected.
+    public let message: String
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    /// `path: message`, or just the message when the path is empty.
+    public var description: String {
+        path.isEmpty ? message : "\(path): \(message)"
+    }
+}
+
+/// Every problem found in a topology file, reported at once.
+///
+/// Its description has one line per issue:
+/// `topologies/x.json: readers[2].policy: "dorp" is not one of drop, conflate, resync, snail`.
+public struct TopologyError: Error, Sendable, CustomStringConvertible {
+    /// The file as it was named to the loader.
+    public let file: String
+    /// At least one issue, in file order, then cross-checks.
+    public let issues: [TopologyIssue]
+
+    public init(file: String, issues: [TopologyIssue]) {
+        self.file = file
+        self.issues = issues
+    }
+
+    public var description: String {
+        issues.map { "\(file): \($0)" }.joined(separator: "\n")
+    }
+}
