@@ -34,3 +34,28 @@ public struct WriterConfig: Sendable {
         self.snapshotEndpoint = snapshotEndpoint
     }
 }
+
+/// Reads an event script file: `[{"at": "2s", "event": "activate"}, …]`.
+public enum EventScriptFile {
+    public struct LoadError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static func load(path: String) throws -> [ScriptedEvent] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw LoadError(description: "\(path): cannot read the event script")
+        }
+        guard let items = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
+            throw LoadError(description: "\(path): expected a JSON array of {\"at\": DURATION, \"event\": NAME}")
+        }
+        return try items.enumerated().map { i, item in
+            guard let at = item["at"] as? String, let t = try? TimeSpan(parsing: at) else {
+                throw LoadError(description: "\(path): [\(i)].at: expected a duration string such as \"2s\"")
+            }
+            guard let name = item["event"] as? String, let e = FSMEvent(rawValue: name) else {
+                throw LoadError(description: "\(path): [\(i)].event: expected one of \(FSMEvent.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return ScriptedEvent(atNanos: t.nanoseconds, event: e)
+        }
+    }
+}

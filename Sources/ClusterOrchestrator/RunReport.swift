@@ -1,0 +1,290 @@
+import ClusterCore
+import Foundation
+
+/// The machine-readable result of a run: the content of `report.json`.
+///
+/// Everything `report.html` and `summary.txt` show comes from this document
+/// (and the node dumps it was built from), so `orchestrator report RUN_DIR`
+/// can render them again.
+public struct RunReport: Sendable, Codable {
+    public static let currentSchemaVersion = 1
+
+    public var schemaVersion = RunReport.currentSchemaVersion
+    public var name: String
+    public var topologyFile: String
+    public var runDirectory: String
+    public var startedWallNs: UInt64
+    /// Measured phase length actually run, seconds.
+    public var durationSeconds: Double
+    public var seed: UInt64
+    public var launcher: String
+    /// Set when the run was interrupted or failed before its end: the report is partial.
+    public var aborted: String?
+    public var environment: Environment
+    public var timings: Timings
+    public var writer: WriterSummary
+    public var nodes: [NodeReport]
+    /// Fan-out latency merged over fast readers, per role and overall.
+    public var latencyByRole: [String: LatencySummary]
+    public var latencyOverall: LatencySummary
+    /// Percentile curve of the merged fast-reader histogram: (percentile, µs).
+    public var percentileCurve: [PercentilePoint]
+    public var totals: Totals
+    public var faults: [FaultRecord]
+    public var slo: [SLOResult]
+
+    public init(name: String, topologyFile: String, runDirectory: String, startedWallNs: UInt64, durationSeconds: Double,
+                seed: UInt64, launcher: String, aborted: String?, environment: Environment, timings: Timings,
+                writer: WriterSummary, nodes: [NodeReport], latencyByRole: [String: LatencySummary],
+                latencyOverall: LatencySummary, percentileCurve: [PercentilePoint], totals: Totals,
+                faults: [FaultRecord], slo: [SLOResult]) {
+        self.name = name
+        self.topologyFile = topologyFile
+        self.runDirectory = runDirectory
+        self.startedWallNs = startedWallNs
+        self.durationSeconds = durationSeconds
+        self.seed = seed
+        self.launcher = launcher
+        self.aborted = aborted
+        self.environment = environment
+        self.timings = timings
+        self.writer = writer
+        self.nodes = nodes
+        self.latencyByRole = latencyByRole
+        self.latencyOverall = latencyOverall
+        self.percentileCurve = percentileCurve
+        self.totals = totals
+        self.faults = faults
+        self.slo = slo
+    }
+
+    public struct Environment: Sendable, Codable {
+        public var host: HostInfo
+        public var libzmq: String
+        public var orchestratorPid: Int32
+        /// The orchestrator's own CPU over the measured phase, percent of one core.
+        public var orchestratorCpuPercent: Double
+        public var orchestratorPeakRssMB: Double
+
+        public init(host: HostInfo, libzmq: String, orchestratorPid: Int32, orchestratorCpuPercent: Double, orchestratorPeakRssMB: Double) {
+            self.host = host
+            self.libzmq = libzmq
+            self.orchestratorPid = orchestratorPid
+            self.orchestratorCpuPercent = orchestratorCpuPercent
+            self.orchestratorPeakRssMB = orchestratorPeakRssMB
+        }
+    }
+
+    public struct Timings: Sendable, Codable {
+        /// From the first launch to every initial node READY, ms.
+        public var launchToReadyMs: Double
+        /// From the end of the measured phase to every process gone, ms.
+        public var teardownMs: Double
+        /// From STOP to every final dump received, ms.
+        public var collectMs: Double
+
+        public init(launchToReadyMs: Double, teardownMs: Double, collectMs: Double) {
+            self.launchToReadyMs = launchToReadyMs
+            self.teardownMs = teardownMs
+            self.collectMs = collectMs
+        }
+    }
+
+    public struct WriterSummary: Sendable, Codable {
+        public var published: UInt64
+        public var finalVersion: UInt64
+        public var epoch: UInt64
+        public var rateAsked: Double
+        public var rateAchieved: Double
+        public var illegalEvents: UInt64
+        public var sendCallLatency: LatencySummary
+        public var restarts: Int
+
+        public init(published: UInt64, finalVersion: UInt64, epoch: UInt64, rateAsked: Double, rateAchieved: Double,
+                    illegalEvents: UInt64, sendCallLatency: LatencySummary, restarts: Int) {
+            self.published = published
+            self.finalVersion = finalVersion
+            self.epoch = epoch
+            self.rateAsked = rateAsked
+            self.rateAchieved = rateAchieved
+            self.illegalEvents = illegalEvents
+            self.sendCallLatency = sendCallLatency
+            self.restarts = restarts
+        }
+    }
+
+    public struct Totals: Sendable, Codable {
+        public var readers: Int
+        public var fastReaders: Int
+        public var delivered: UInt64
+        public var lost: UInt64
+        public var lostFastReaders: UInt64
+        public var skipped: UInt64
+        public var decodeErrors: UInt64
+        public var crashes: Int
+        public var queryServed: UInt64
+        public var queryBusy: UInt64
+        public var busyRatio: Double
+        public var peakReaderRssMB: Double
+        public var maxMemoryGrowthMB: Double
+        public var maxConvergeMs: Double
+
+        public init(readers: Int, fastReaders: Int, delivered: UInt64, lost: UInt64, lostFastReaders: UInt64, skipped: UInt64,
+                    decodeErrors: UInt64, crashes: Int, queryServed: UInt64, queryBusy: UInt64, busyRatio: Double,
+                    peakReaderRssMB: Double, maxMemoryGrowthMB: Double, maxConvergeMs: Double) {
+            self.readers = readers
+            self.fastReaders = fastReaders
+            self.delivered = delivered
+            self.lost = lost
+            self.lostFastReaders = lostFastReaders
+            self.skipped = skipped
+            self.decodeErrors = decodeErrors
+            self.crashes = crashes
+            self.queryServed = queryServed
+            self.queryBusy = queryBusy
+            self.busyRatio = busyRatio
+            self.peakReaderRssMB = peakReaderRssMB
+            self.maxMemoryGrowthMB = maxMemoryGrowthMB
+            self.maxConvergeMs = maxConvergeMs
+        }
+    }
+}
+
+public struct PercentilePoint: Sendable, Codable, Hashable {
+    public var percentile: Double
+    public var us: Double
+    public init(percentile: Double, us: Double) {
+        self.percentile = percentile
+        self.us = us
+    }
+}
+
+/// One node of the run, as the report shows it.
+public struct NodeReport: Sendable, Codable {
+    public var name: String
+    public var group: String
+    /// writer, log, query, cli, relay, query-load, cpu-hog.
+    public var role: String
+    public var policy: String?
+    /// A fast reader: no processing delay and no fault aimed at it. SLOs on losses apply to these.
+    public var fast: Bool
+    /// completed, killed, terminated, crashed, never-ready, no-final-dump.
+    public var status: String
+    public var exit: String?
+    public var restarts: Int
+    public var pids: [Int32]
+    public var counters: [String: UInt64]
+    public var gauges: [String: Double]
+    public var latency: LatencySummary
+    public var latencies: [String: LatencySummary]
+    public var series: [SeriesPoint]
+    public var converge: [ConvergeEvent]
+    public var resources: ResourceSummary?
+
+    public init(name: String, group: String, role: String, policy: String?, fast: Bool, status: String, exit: String?,
+                restarts: Int, pids: [Int32], counters: [String: UInt64], gauges: [String: Double], latency: LatencySummary,
+                latencies: [String: LatencySummary], series: [SeriesPoint], converge: [ConvergeEvent], resources: ResourceSummary?) {
+        self.name = name
+        self.group = group
+        self.role = role
+        self.policy = policy
+        self.fast = fast
+        self.status = status
+        self.exit = exit
+        self.restarts = restarts
+        self.pids = pids
+        self.counters = counters
+        self.gauges = gauges
+        self.latency = latency
+        self.latencies = latencies
+        self.series = series
+        self.converge = converge
+        self.resources = resources
+    }
+
+    public var lost: UInt64 { counters["lost"] ?? 0 }
+    public var received: UInt64 { counters["received"] ?? 0 }
+}
+
+/// CPU and memory of one node over the run, sampled from /proc every 500 ms.
+public struct ResourceSummary: Sendable, Codable {
+    public var peakCpuPercent: Double
+    public var meanCpuPercent: Double
+    public var peakRssMB: Double
+    public var meanRssMB: Double
+    public var peakUssMB: Double
+    public var peakPssMB: Double
+    /// Mean RSS of the last minute minus the first minute (of the last and first thirds when shorter), MB.
+    public var growthMB: Double
+    /// [t seconds, cpu %, rss MB, uss MB, pss MB]
+    public var samples: [[Double]]
+
+    public init(peakCpuPercent: Double, meanCpuPercent: Double, peakRssMB: Double, meanRssMB: Double, peakUssMB: Double,
+                peakPssMB: Double, growthMB: Double, samples: [[Double]]) {
+        self.peakCpuPercent = peakCpuPercent
+        self.meanCpuPercent = meanCpuPercent
+        self.peakRssMB = peakRssMB
+        self.meanRssMB = meanRssMB
+        self.peakUssMB = peakUssMB
+        self.peakPssMB = peakPssMB
+        self.growthMB = growthMB
+        self.samples = samples
+    }
+}
+
+/// A fault as planned and as applied.
+public struct FaultRecord: Sendable, Codable {
+    public var plannedAtSeconds: Double
+    /// When it was applied, seconds since the measured phase began.
+    public var appliedAtSeconds: Double?
+    public var action: String
+    public var target: String
+    public var detail: String
+    /// applied, failed, skipped.
+    public var outcome: String
+    public var source: String
+
+    public init(plannedAtSeconds: Double, appliedAtSeconds: Double?, action: String, target: String, detail: String, outcome: String, source: String) {
+        self.plannedAtSeconds = plannedAtSeconds
+        self.appliedAtSeconds = appliedAtSeconds
+        self.action = action
+        self.target = target
+        self.detail = detail
+        self.outcome = outcome
+        self.source = source
+    }
+}
+
+/// One SLO of the topology, checked.
+public struct SLOResult: Sendable, Codable {
+    public var name: String
+    public var limit: Double
+    public var measured: Double
+    public var unit: String
+    public var pass: Bool
+    public var detail: String
+
+    public init(name: String, limit: Double, measured: Double, unit: String, pass: Bool, detail: String) {
+        self.name = name
+        self.limit = limit
+        self.measured = measured
+        self.unit = unit
+        self.pass = pass
+        self.detail = detail
+    }
+}
+
+extension RunReport {
+    public func jsonData() throws -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try enc.encode(self)
+    }
+
+    public static func load(path: String) throws -> RunReport {
+        try JSONDecoder().decode(RunReport.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// Whether every SLO held.
+    public var sloPassed: Bool { slo.allSatisfy(\.pass) }
+}

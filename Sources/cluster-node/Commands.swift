@@ -1,0 +1,178 @@
+import ArgumentParser
+import ClusterCore
+import ClusterNode
+import Foundation
+
+struct Writer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the writer: FSM, state store, PUB publisher and snapshot service.")
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Node name.") var name = "writer"
+    @Option(help: "PUB endpoint to bind, e.g. tcp://127.0.0.1:5555.") var pub: String
+    @Option(help: "Snapshot service (ROUTER) endpoint to bind.") var snapshots: String
+    @Option(help: "Snapshots per second.") var rate: Double = 1000
+    @Option(help: "Size of each snapshot's contextData, bytes.") var payloadBytes = 256
+    @Option(help: "Seed of the event generator.") var seed: UInt64 = 1
+    @Option(help: "Event script: a JSON file [{\"at\":\"2s\",\"event\":\"activate\"}, …]; replaces the generator.")
+    var script: String?
+    @Option(help: "Directory holding the latest snapshot, so a restart continues the version line.")
+    var stateDir: String?
+    @Option(help: "Send high-water mark (messages per subscriber).") var sndhwm: Int32 = 100_000
+    @Flag(help: "Block instead of dropping at the high-water mark (ZMQ_XPUB_NODROP); time blocked is reported.")
+    var nodrop = false
+    @Option(help: "Heartbeat interval, e.g. 1s.") var heartbeat: DurationArgument = DurationArgument(argument: "1s")!
+    @Option(help: "Transitions kept in each snapshot's history.") var historyLimit = 16
+    @Option(help: "Stop after this long (standalone runs), e.g. 10s.") var duration: DurationArgument?
+
+    func validate() throws {
+        guard rate > 0, rate <= 1_000_000 else { throw ValidationError("--rate must be in (0, 1000000], got \(rate)") }
+        guard (0...1_048_576).contains(payloadBytes) else { throw ValidationError("--payload-bytes must be 0...1048576") }
+        guard sndhwm >= 0 else { throw ValidationError("--sndhwm must be ≥ 0") }
+        if let script, !FileManager.default.fileExists(atPath: script) {
+            throw ValidationError("--script \(script): no such file")
+        }
+    }
+
+    func run() throws {
+        let signals = ShutdownSignals()
+        common.watchParent()
+        var c = WriterConfig(publishEndpoint: pub, snapshotEndpoint: snapshots)
+        c.name = name
+        c.controlEndpoint = common.controlEndpoint
+        c.rate = rate
+        c.payloadBytes = payloadBytes
+        c.seed = seed
+        c.stateDirectory = stateDir
+        c.sendHighWaterMark = sndhwm
+        c.noDrop = nodrop
+        c.heartbeatNanos = heartbeat.nanos
+        c.historyLimit = historyLimit
+        c.durationNanos = duration?.nanos
+        c.metricsDirectory = common.metricsDir
+        c.parentPID = common.parentPid
+        if let script { c.script = try EventScriptFile.load(path: script) }
+        let code = try WriterNode(config: c, logger: common.logger(name)).run(signals: signals)
+        throw ExitCode(code)
+    }
+}
+
+struct Reader: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a reader: subscribe, measure fan-out latency and losses, play a role.")
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Node name.") var name: String
+    @Option(help: "Role: log, query, cli.") var role: ReaderRole = .cli
+    @Option(help: "The writer's PUB endpoint.") var pub: String
+    @Option(help: "The writer's snapshot service endpoint.") var snapshots: String
+    @Option(help: "Slow-subscriber policy: drop, conflate, resync, snail.") var policy: SlowPolicy = .drop
+    @Option(help: "Receive high-water mark (messages).") var rcvhwm: Int32 = 100_000
+    @Option(help: "Kernel receive buffer (SO_RCVBUF), bytes.") var rcvbuf: Int32?
+    @Option(help: "Processing delay per message: 2ms, uniform:1ms:3ms or exponential:2ms.") var delay: String?
+    @Option(help: "snail: lag beyond which the reader disconnects and resyncs.") var lagLimit: DurationArgument = DurationArgument(argument: "500ms")!
+    @Option(help: "Seed of the delay distribution.") var seed: UInt64 = 1
+    @Option(help: "log: the JSON Lines file (appended to).") var logFile: String?
+    @Option(help: "log: lines per batch.") var logFlushEvery = 256
+    @Option(help: "query: endpoint the request/reply service binds.") var service: String?
+    @Option(help: "query: worker threads.") var workers = 4
+    @Option(help: "query: recent versions kept for GetVersion.") var historySize = 256
+    @Option(help: "query: simulated work per request, e.g. 1ms.") var serviceDelay: DurationArgument?
+    @Option(help: "After STOP, read the tail at most this long.") var drain: DurationArgument = DurationArgument(argument: "2s")!
+    @Option(help: "Latency clock: monotonic (one host) or wall (across hosts).") var clock: LatencyClock = .monotonic
+    @Option(help: "wall clock: nanoseconds added to this node's clock.") var clockOffsetNs: Int64 = 0
+    @Option(help: "Stop after this long (standalone runs).") var duration: DurationArgument?
+
+    func validate() throws {
+        if role == .relay { throw ValidationError("--role relay is not a reader role of this command") }
+        if let delay, DelayModel(argument: delay, parse: { try? TimeSpan(parsing: $0).nanoseconds }) == nil {
+            throw ValidationError("--delay \(delay): expected a duration (2ms), uniform:MIN:MAX or exponential:MEAN")
+        }
+        guard workers >= 1 else { throw ValidationError("--workers must be ≥ 1") }
+    }
+
+    func run() throws {
+        let signals = ShutdownSignals()
+        common.watchParent()
+        var c = ReaderConfig(name: name, publishEndpoint: pub, snapshotEndpoint: snapshots)
+        c.role = role
+        c.controlEndpoint = common.controlEndpoint
+        c.policy = policy
+        c.receiveHighWaterMark = rcvhwm
+        c.receiveBufferBytes = rcvbuf
+        c.processingDelay = delay.flatMap { DelayModel(argument: $0, parse: { try? TimeSpan(parsing: $0).nanoseconds }) }
+        c.lagLimitNanos = lagLimit.nanos
+        c.seed = seed
+        c.logPath = logFile
+        c.logFlushEvery = logFlushEvery
+        c.serviceEndpoint = service
+        c.workers = workers
+        c.historySize = historySize
+        c.serviceDelayNanos = serviceDelay?.nanos ?? 0
+        c.drainNanos = drain.nanos
+        c.clock = clock
+        c.clockOffsetNanos = clockOffsetNs
+        c.durationNanos = duration?.nanos
+        c.metricsDirectory = common.metricsDir
+        c.parentPID = common.parentPid
+        let code = try ReaderNode(config: c, logger: common.logger(name)).run(signals: signals)
+        throw ExitCode(code)
+    }
+}
+
+struct QueryLoadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query-load",
+        abstract: "Load query readers with N concurrent clients at a rate; record latency and the BUSY ratio.")
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Node name.") var name = "query-load"
+    @Option(help: "A query reader's service endpoint (repeat for several).") var target: [String]
+    @Option(help: "Concurrent clients (requests outstanding at most).") var clients = 4
+    @Option(help: "Requests per second in total.") var rate: Double = 100
+    @Option(help: "Request timeout.") var timeout: DurationArgument = DurationArgument(argument: "1s")!
+    @Option(help: "Seed of the request mix.") var seed: UInt64 = 1
+    @Option(help: "Stop after this long (standalone runs).") var duration: DurationArgument?
+
+    func validate() throws {
+        guard !target.isEmpty else { throw ValidationError("give at least one --target") }
+        guard clients >= 1, rate > 0 else { throw ValidationError("--clients must be ≥ 1 and --rate > 0") }
+    }
+
+    func run() throws {
+        let signals = ShutdownSignals()
+        common.watchParent()
+        var c = QueryLoadConfig(name: name, targets: target)
+        c.clients = clients
+        c.rate = rate
+        c.timeoutNanos = timeout.nanos
+        c.seed = seed
+        c.controlEndpoint = common.controlEndpoint
+        c.metricsDirectory = common.metricsDir
+        c.parentPID = common.parentPid
+        c.durationNanos = duration?.nanos
+        throw ExitCode(try QueryLoadNode(config: c, logger: common.logger(name)).run(signals: signals))
+    }
+}
+
+struct CPUHog: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cpu-hog", abstract: "Spin one core for a while (the cpu-hog fault).")
+
+    @Option(help: "How long to spin, e.g. 2s.") var `for`: DurationArgument
+    @Option(help: "Exit when this process (the launcher) is gone.") var parentPid: Int32?
+
+    func run() throws {
+        if let p = parentPid, !ParentWatch.arm(parentPID: p) { return }
+        let end = Clock.monotonicNanos() + self.for.nanos
+        var x: UInt64 = 0
+        while Clock.monotonicNanos() < end {
+            for i in 0..<10_000 { x = x &* 6364136223846793005 &+ UInt64(i) }
+        }
+        if x == 42 { print("") }
+    }
+}
+
+extension ReaderRole: ExpressibleByArgument {}
+extension SlowPolicy: ExpressibleByArgument {}
+extension LatencyClock: ExpressibleByArgument {}
