@@ -169,20 +169,20 @@ final class TopologyBuilder {
     }
 
     func int(_ node: JSONNode, _ path: String) -> Int? {
-        if case .number(let text) = node.value {
-            if let i = Int(text) { return i }
-            if let d = Double(text), d.rounded() == d, let i = Int(exactly: d) { return i }
-        }
-        add(path, "found \(node.found), expected an integer")
-        return nil
+        integer(node, path, expected: "an integer")
     }
 
     func uint64(_ node: JSONNode, _ path: String) -> UInt64? {
+        integer(node, path, expected: "an integer 0 ... \(UInt64.max)")
+    }
+
+    /// A whole number that fits `T`; `1e3` and `10.0` are whole numbers too.
+    private func integer<T: FixedWidthInteger>(_ node: JSONNode, _ path: String, expected: String) -> T? {
         if case .number(let text) = node.value {
-            if let u = UInt64(text) { return u }
-            if let d = Double(text), d.rounded() == d, let u = UInt64(exactly: d) { return u }
+            if let value = T(text) { return value }
+            if let d = Double(text), d.rounded() == d, let value = T(exactly: d) { return value }
         }
-        add(path, "found \(node.found), expected an integer 0 ... \(UInt64.max)")
+        add(path, "found \(node.found), expected \(expected)")
         return nil
     }
 
