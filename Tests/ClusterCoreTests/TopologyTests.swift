@@ -249,6 +249,24 @@ struct TopologyModelTests {
         #expect(try JSONDecoder().decode(Topology.self, from: encoded) == topology)
     }
 
+    @Test func documentationExampleIsValid() throws {
+        let doc = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/topology.md"), encoding: .utf8)
+        let section = try #require(doc.range(of: "## A full example"))
+        let start = try #require(doc.range(of: "```json\n", range: section.upperBound..<doc.endIndex))
+        let end = try #require(doc.range(of: "\n```", range: start.upperBound..<doc.endIndex))
+        let topology = try parseTopology(String(doc[start.upperBound..<end.lowerBound]), file: "docs/topology.md")
+        #expect(topology.nodes.count == 106)
+        #expect(topology.node(named: "far-4")?.reader?.via == "hub")
+    }
+
+    @Test func documentedTargetMessage() throws {
+        var topology = try TopologyLoader.load(path: repositoryRoot.appendingPathComponent("topologies/100-readers.json").path)
+        topology.faults[0].target = "cli-300"
+        #expect(topology.validate().map(\.description) == [
+            #"faults[0].target: found "cli-300", which names no node, expected a node name (writer, log-1 ... log-10, query-1 ... query-10, cli-1 ... cli-79, slow)"#,
+        ])
+    }
+
     @Test func overridingRevalidatesFaultTimes() throws {
         let topology = try TopologyLoader.load(path: repositoryRoot.appendingPathComponent("topologies/100-readers.json").path)
         let short = topology.overriding(duration: .seconds(9), seed: 7)

@@ -159,51 +159,50 @@ struct JSONParser {
     }
 
     private mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONNode.Value {
-        offset += 1
         var members: [(key: String, value: JSONNode)] = []
-        skipWhitespace()
-        if offset < bytes.count && bytes[offset] == UInt8(ascii: "}") {
-            offset += 1
-            return .object(members)
-        }
-        while true {
-            skipWhitespace()
-            guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else {
-                throw error("found \(describeCurrent()), expected a key in double quotes")
+        try parseElements(closing: "}", after: "a member") { (parser: inout JSONParser) throws(JSONSyntaxError) in
+            guard parser.offset < parser.bytes.count, parser.bytes[parser.offset] == UInt8(ascii: "\"") else {
+                throw parser.error("found \(parser.describeCurrent()), expected a key in double quotes")
             }
-            let key = try parseString()
-            skipWhitespace()
-            try expect(UInt8(ascii: ":"), "':' after the key")
-            skipWhitespace()
-            members.append((key, try parseValue(depth: depth + 1)))
-            skipWhitespace()
-            if offset < bytes.count && bytes[offset] == UInt8(ascii: ",") {
-                offset += 1
-                continue
-            }
-            try expect(UInt8(ascii: "}"), "',' or '}' after a member")
-            return .object(members)
+            let key = try parser.parseString()
+            parser.skipWhitespace()
+            try parser.expect(UInt8(ascii: ":"), "':' after the key")
+            parser.skipWhitespace()
+            members.append((key, try parser.parseValue(depth: depth + 1)))
         }
+        return .object(members)
     }
 
     private mutating func parseArray(depth: Int) throws(JSONSyntaxError) -> JSONNode.Value {
-        offset += 1
         var elements: [JSONNode] = []
+        try parseElements(closing: "]", after: "an element") { (parser: inout JSONParser) throws(JSONSyntaxError) in
+            elements.append(try parser.parseValue(depth: depth + 1))
+        }
+        return .array(elements)
+    }
+
+    /// Parses `element, element, ...` and the closing bracket, from the opening bracket on.
+    private mutating func parseElements(
+        closing close: Unicode.Scalar, after what: String,
+        _ element: (inout JSONParser) throws(JSONSyntaxError) -> Void
+    ) throws(JSONSyntaxError) {
+        let closeByte = UInt8(ascii: close)
+        offset += 1
         skipWhitespace()
-        if offset < bytes.count && bytes[offset] == UInt8(ascii: "]") {
+        if offset < bytes.count && bytes[offset] == closeByte {
             offset += 1
-            return .array(elements)
+            return
         }
         while true {
             skipWhitespace()
-            elements.append(try parseValue(depth: depth + 1))
+            try element(&self)
             skipWhitespace()
             if offset < bytes.count && bytes[offset] == UInt8(ascii: ",") {
                 offset += 1
                 continue
             }
-            try expect(UInt8(ascii: "]"), "',' or ']' after an element")
-            return .array(elements)
+            try expect(closeByte, "',' or '\(close)' after \(what)")
+            return
         }
     }
 

@@ -31,7 +31,37 @@ final class TopologyBuilder {
                 issues.append(issue)
             }
         }
+        // File order: by the position of the value each issue is about.
+        issues = issues.enumerated()
+            .map { (position: position(of: $1.path, in: node), order: $0, issue: $1) }
+            .sorted { ($0.position.line, $0.position.column, $0.order) < ($1.position.line, $1.position.column, $1.order) }
+            .map(\.issue)
         return topology
+    }
+
+    /// Where the value at `path` starts, or its nearest existing ancestor
+    /// (a missing key is reported where its object starts).
+    private func position(of path: String, in root: JSONNode) -> (line: Int, column: Int) {
+        var node = root
+        var rest = Substring(path)
+        walk: while !rest.isEmpty {
+            if rest.first == "[" {
+                guard let close = rest.firstIndex(of: "]"), let index = Int(rest[rest.index(after: rest.startIndex)..<close]),
+                      case .array(let elements) = node.value, elements.indices.contains(index)
+                else { break walk }
+                node = elements[index]
+                rest = rest[rest.index(after: close)...]
+            } else {
+                if rest.first == "." { rest = rest.dropFirst() }
+                let end = rest.firstIndex { $0 == "." || $0 == "[" } ?? rest.endIndex
+                let key = rest[..<end]
+                guard case .object(let members) = node.value, let member = members.last(where: { $0.key == key })
+                else { break walk }
+                node = member.value
+                rest = rest[end...]
+            }
+        }
+        return (node.line, node.column)
     }
 
     /// Decodes a topology type through the builder for `Decodable`.
@@ -139,20 +169,20 @@ final class TopologyBuilder {
     }
 
     func int(_ node: JSONNode, _ path: String) -> Int? {
-        if case .number(let text) = node.value {
-            if let i = Int(text) { return i }
-            if let d = Double(text), d.rounded() == d, let i = Int(exactly: d) { return i }
-        }
-        add(path, "found \(node.found), expected an integer")
-        return nil
+        integer(node, path, expected: "an integer")
     }
 
     func uint64(_ node: JSONNode, _ path: String) -> UInt64? {
+        integer(node, path, expected: "an integer 0 ... \(UInt64.max)")
+    }
+
+    /// A whole number that fits `T`; `1e3` and `10.0` are whole numbers too.
+    private func integer<T: FixedWidthInteger>(_ node: JSONNode, _ path: String, expected: String) -> T? {
         if case .number(let text) = node.value {
-            if let u = UInt64(text) { return u }
-            if let d = Double(text), d.rounded() == d, let u = UInt64(exactly: d) { return u }
+            if let value = T(text) { return value }
+            if let d = Double(text), d.rounded() == d, let value = T(exactly: d) { return value }
         }
-        add(path, "found \(node.found), expected an integer 0 ... \(UInt64.max)")
+        add(path, "found \(node.found), expected \(expected)")
         return nil
     }
 
@@ -206,17 +236,20 @@ final class TopologyBuilder {
 
     func topology(_ node: JSONNode, path: String) -> Topology {
         let placeholder = Topology(name: "", writer: WriterSpec(rate: 1), readers: [])
+        // Another schema's keys would only produce noise: report its version alone.
+        if case .object(let members) = node.value,
+           let versionNode = members.first(where: { $0.key == Topology.CodingKeys.schemaVersion.stringValue })?.value,
+           case .number(let text) = versionNode.value, let version = Int(text),
+           !Topology.supportedSchemaVersions.contains(version) {
+            add(join(path, Topology.CodingKeys.schemaVersion.stringValue), Topology.versionMessage(version))
+            abandoned = true
+            return placeholder
+        }
         guard let f = fields(node, path, Topology.CodingKeys.self) else {
             abandoned = true
             return placeholder
         }
         let version = f.value(.schemaVersion, default: 1, int)
-        guard Topology.supportedSchemaVersions.contains(version) else {
-            // A newer schema's keys would only produce noise: report the version alone.
-            add(f.path(.schemaVersion), Topology.versionMessage(version))
-            abandoned = true
-            return placeholder
-        }
         let readersExpected = "an array of reader groups, e.g. [{\"role\": \"cli\", \"count\": 3}]"
         let readers = f.required(.readers, expected: readersExpected, array { self.readerGroup($0, path: $1) })
         if readers == nil { nodeNamesUnreliable = true }

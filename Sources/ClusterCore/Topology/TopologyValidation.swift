@@ -142,27 +142,35 @@ extension Topology {
     }
 
     /// Group names unique, node names unique, and no group named like another group's node.
+    /// One message per group: the first problem found with its names.
     private func validateNames(_ v: inout Validator) {
         var groupOwner: [String: Int] = [:]
         var nodeOwner: [String: Int] = [Self.writerName: -1]
+        var reported: Set<Int> = []
         func owner(_ index: Int) -> String { index < 0 ? "the writer" : "readers[\(index)]" }
         for (i, group) in readers.enumerated() {
             let name = group.groupName
-            if let first = groupOwner[name] {
+            if name == Self.writerName {
+                reported.insert(i)  // reported as reserved
+            } else if let first = groupOwner[name] {
                 v.add("readers[\(i)]", "group name \(jsonQuoted(name)) is already used by readers[\(first)]; set \"name\" on one of them to tell them apart")
+                reported.insert(i)
                 continue
             }
             groupOwner[name] = i
             for node in group.nodeNames {
                 if let first = nodeOwner[node] {
-                    v.add("readers[\(i)]", "node name \(jsonQuoted(node)) is already used by \(owner(first)); choose another \"name\"")
+                    if !reported.contains(i) {
+                        v.add("readers[\(i)]", "node name \(jsonQuoted(node)) is already used by \(owner(first)); choose another \"name\"")
+                        reported.insert(i)
+                    }
                     break
                 }
                 nodeOwner[node] = i
             }
         }
-        for (name, i) in groupOwner.sorted(by: { $0.value < $1.value }) {
-            if let other = nodeOwner[name], other != i {
+        for (name, i) in groupOwner.sorted(by: { $0.value < $1.value }) where !reported.contains(i) {
+            if let other = nodeOwner[name], other != i, !reported.contains(other) {
                 v.add("readers[\(i)]", "group name \(jsonQuoted(name)) is also the name of a node of \(owner(other)), so a fault target would be ambiguous; choose another \"name\"")
             }
         }
@@ -170,6 +178,7 @@ extension Topology {
 
     /// `via` names a relay group, not the group itself, and relays form no cycle.
     private func validateVia(_ v: inout Validator) {
+        var inReportedCycle: Set<String> = []
         for (i, group) in readers.enumerated() {
             guard let via = group.via else { continue }
             let path = "readers[\(i)].via"
@@ -181,19 +190,26 @@ extension Topology {
             }
             if via == group.groupName {
                 v.add(path, "found the group's own name \(jsonQuoted(via)), expected another relay group")
-            } else if target.role != .relay {
+                continue
+            }
+            if target.role != .relay {
                 v.add(path, "found \(jsonQuoted(via)), a \(target.role.rawValue) group, expected the name of a relay group")
-            } else {
-                var seen: Set<String> = [group.groupName]
-                var next: ReaderGroup? = target
-                while let hop = next, let hopVia = hop.via {
-                    seen.insert(hop.groupName)
-                    if seen.contains(hopVia) {
-                        v.add(path, "relays subscribe through each other in a cycle (\(group.groupName) → \(via) → … → \(hopVia)), expected a tree rooted at the writer")
-                        break
+                continue
+            }
+            var chain = [group.groupName, via]
+            var current = target
+            while let next = current.via, next != current.groupName {
+                if let loopStart = chain.firstIndex(of: next) {
+                    let cycle = Set(chain[loopStart...])
+                    if !(cycle.contains(group.groupName) && inReportedCycle.contains(group.groupName)) {
+                        v.add(path, "relays subscribe through each other in a cycle (\((chain + [next]).joined(separator: " → "))), expected a tree rooted at the writer")
                     }
-                    next = self.group(named: hopVia)
+                    inReportedCycle.formUnion(cycle)
+                    break
                 }
+                chain.append(next)
+                guard let nextGroup = self.group(named: next) else { break }
+                current = nextGroup
             }
         }
     }
@@ -247,21 +263,21 @@ extension Topology {
             }
         } else if fault.action.isNetworkFault {
             if !nodeNames.contains(target) && group == nil {
-                v.add(path, "found \(jsonQuoted(target)), which names no node or group, expected \(nodeSummary())")
+                let groups = readers.map(\.groupName).joined(separator: ", ")
+                v.add(path, "found \(jsonQuoted(target)), which names no node or group, expected a node name (\(nodeSummary())) or a group name (\(groups))")
             }
         } else if !nodeNames.contains(target) {
             let hint = group != nil ? " (\(jsonQuoted(target)) is a group; \(fault.action.rawValue) targets one node)" : ""
-            v.add(path, "found \(jsonQuoted(target)), which names no node\(hint), expected \(nodeSummary())")
+            v.add(path, "found \(jsonQuoted(target)), which names no node\(hint), expected a node name (\(nodeSummary()))")
         }
     }
 
-    /// The node names in brief: `"writer" or a node name: log-1 ... log-10, slow`.
+    /// The node names in brief: `writer, log-1 ... log-10, slow`.
     func nodeSummary() -> String {
-        let names = readers.map { group -> String in
-            let names = group.nodeNames
-            return names.count <= 2 ? names.joined(separator: ", ") : "\(names[0]) ... \(names[names.count - 1])"
+        let groups = readers.map(\.nodeNames).filter { !$0.isEmpty }.map { names in
+            names.count <= 2 ? names.joined(separator: ", ") : "\(names[0]) ... \(names[names.count - 1])"
         }
-        return "\"writer\" or a node name: \(names.joined(separator: ", "))"
+        return ([Self.writerName] + groups).joined(separator: ", ")
     }
 
     private func validate(_ chaos: ChaosSpec, _ v: inout Validator, checkReferences: Bool) {
@@ -281,7 +297,7 @@ extension Topology {
                     let roles = (["writer"] + ReaderRole.allCases.map(\.rawValue)).map { "role:\($0)" }
                     v.add("chaos.targets[\(i)]", "\(jsonQuoted(pattern)) matches no node, expected one of \(roles.joined(separator: ", ")) naming a role in this topology")
                 } else {
-                    v.add("chaos.targets[\(i)]", "\(jsonQuoted(pattern)) matches no node, expected a pattern such as \"role:cli\", \"cli-*\" or \(nodeSummary())")
+                    v.add("chaos.targets[\(i)]", "\(jsonQuoted(pattern)) matches no node, expected a pattern such as \"role:cli\" or \"cli-*\", or a node name (\(nodeSummary()))")
                 }
             }
         }

@@ -1,0 +1,376 @@
+import Foundation
+import Testing
+
+@testable import ClusterCore
+
+/// One topology that must be rejected, and the lines its error must contain.
+struct BadTopology: Sendable, CustomTestStringConvertible {
+    let name: String
+    let json: String
+    /// Each must appear in the error's description, whose lines read `FILE: PATH: message`.
+    let expected: [String]
+    /// The exact number of issues, when the case pins it.
+    var issueCount: Int? = nil
+
+    var testDescription: String { name }
+}
+
+/// A valid base to break: writer, three groups, a fault.
+private func topology(
+    name: String = #""bad""#, top: String = "", writer: String = #"{"rate": 100}"#,
+    readers: String = #"[{"role": "log", "count": 2}, {"role": "query"}, {"role": "cli", "count": 3}]"#,
+    faults: String = "[]"
+) -> String {
+    #"{"name": \#(name), "duration": "20s", \#(top)"writer": \#(writer), "readers": \#(readers), "faults": \#(faults)}"#
+}
+
+private let f = "bad.json"
+
+let badTopologies: [BadTopology] = [
+    BadTopology(
+        name: "unknown key with a suggestion",
+        json: topology(readers: #"[{"role": "log", "polcy": "drop"}]"#),
+        expected: [#"bad.json: readers[0].polcy: unknown key (did you mean "policy"?); expected one of role, name, count, policy, rcvhwm, rcvbuf, processingDelay, lagLimit, startAt, via, load, workers, historySize, relay, logFlushEvery"#],
+        issueCount: 1),
+    BadTopology(
+        name: "unknown key without a close match",
+        json: topology(top: #""colour": "blue", "#),
+        expected: [#"bad.json: colour: unknown key; expected one of version, name, description, seed, duration, warmup, readyTimeout, launcher, writer, readers, faults, chaos, slo"#],
+        issueCount: 1),
+    BadTopology(
+        name: "unknown key that differs in case",
+        json: topology(writer: #"{"rate": 100, "payloadbytes": 64}"#),
+        expected: [#"bad.json: writer.payloadbytes: unknown key (did you mean "payloadBytes"?)"#]),
+    BadTopology(
+        name: "bad enum value",
+        json: topology(readers: #"[{"role": "log"}, {"role": "cli"}, {"role": "query", "policy": "dorp"}]"#),
+        expected: [#"bad.json: readers[2].policy: "dorp" is not one of drop, conflate, resync, snail"#],
+        issueCount: 1),
+    BadTopology(
+        name: "bad role",
+        json: topology(readers: #"[{"role": "logger"}]"#),
+        expected: [#"bad.json: readers[0].role: "logger" is not one of log, query, cli, relay"#],
+        issueCount: 1),
+    BadTopology(
+        name: "wrong type: count as a string",
+        json: topology(readers: #"[{"role": "cli", "count": "10"}]"#),
+        expected: [#"bad.json: readers[0].count: found a string ("10"), expected an integer"#],
+        issueCount: 1),
+    BadTopology(
+        name: "wrong type: fractional count",
+        json: topology(readers: #"[{"role": "cli", "count": 2.5}]"#),
+        expected: [#"bad.json: readers[0].count: found a number (2.5), expected an integer"#]),
+    BadTopology(
+        name: "wrong type: readers is an object",
+        json: topology(readers: #"{"role": "cli"}"#),
+        expected: ["bad.json: readers: found an object, expected an array"],
+        issueCount: 1),
+    BadTopology(
+        name: "wrong type: boolean",
+        json: topology(writer: #"{"rate": 100, "nodrop": "yes"}"#),
+        expected: [#"bad.json: writer.nodrop: found a string ("yes"), expected true or false"#]),
+    BadTopology(
+        name: "missing required writer",
+        json: #"{"name": "bad", "readers": [{"role": "cli"}]}"#,
+        expected: [#"bad.json: writer: missing required key, expected an object such as {"rate": 1000}"#],
+        issueCount: 1),
+    BadTopology(
+        name: "missing required rate and name",
+        json: #"{"writer": {}, "readers": [{"role": "cli"}]}"#,
+        expected: [
+            "bad.json: name: missing required key, expected a string of letters, digits, '.', '_' or '-'",
+            "bad.json: writer.rate: missing required key, expected a number of snapshots per second",
+        ],
+        issueCount: 2),
+    BadTopology(
+        name: "missing role",
+        json: topology(readers: #"[{"count": 3}]"#),
+        expected: ["bad.json: readers[0].role: missing required key, expected one of log, query, cli, relay"],
+        issueCount: 1),
+    BadTopology(
+        name: "count out of range",
+        json: topology(readers: #"[{"role": "cli", "count": 5000}, {"role": "log", "count": 0}]"#),
+        expected: [
+            "bad.json: readers[0].count: 5000 is out of range, expected 1 ... 2000",
+            "bad.json: readers[1].count: 0 is out of range, expected 1 ... 2000",
+        ],
+        issueCount: 2),
+    BadTopology(
+        name: "rate out of range",
+        json: topology(writer: #"{"rate": 0}"#),
+        expected: ["bad.json: writer.rate: 0 is out of range, expected more than 0 and at most 1000000 snapshots per second"],
+        issueCount: 1),
+    BadTopology(
+        name: "payload size out of range",
+        json: topology(writer: #"{"rate": 100, "payloadBytes": 2000000}"#),
+        expected: ["bad.json: writer.payloadBytes: 2000000 is out of range, expected 0 ... 1048576"],
+        issueCount: 1),
+    BadTopology(
+        name: "heartbeat out of range",
+        json: topology(writer: #"{"rate": 100, "heartbeat": "1ms"}"#),
+        expected: [#"bad.json: writer.heartbeat: found "1ms", expected at least "10ms" and at most "1m""#]),
+    BadTopology(
+        name: "bad duration string",
+        json: #"{"name": "bad", "duration": "10 seconds", "writer": {"rate": 1}, "readers": [{"role": "cli"}]}"#,
+        expected: [#"bad.json: duration: "10 seconds" is not a duration, expected a number and a unit: ns, us, ms, s, m, h (e.g. "500us", "250ms", "1.5s", "2m")"#],
+        issueCount: 1),
+    BadTopology(
+        name: "duration without a unit",
+        json: #"{"name": "bad", "duration": 10, "writer": {"rate": 1}, "readers": [{"role": "cli"}]}"#,
+        expected: [#"bad.json: duration: found a number (10), expected a duration string with a unit, e.g. "10s" or "10ms""#]),
+    BadTopology(
+        name: "duration too long",
+        json: #"{"name": "bad", "duration": "25h", "writer": {"rate": 1}, "readers": [{"role": "cli"}]}"#,
+        expected: [#"bad.json: duration: found "25h", expected more than "0s" and at most "24h""#]),
+    BadTopology(
+        name: "fault target missing",
+        json: topology(faults: #"[{"at": "5s", "action": "kill", "target": "cli-300"}]"#),
+        expected: [#"bad.json: faults[0].target: found "cli-300", which names no node, expected a node name (writer, log-1, log-2, query-1, cli-1 ... cli-3)"#],
+        issueCount: 1),
+    BadTopology(
+        name: "node fault aimed at a group",
+        json: topology(faults: #"[{"at": "5s", "action": "kill", "target": "cli"}]"#),
+        expected: [#"bad.json: faults[0].target: found "cli", which names no node ("cli" is a group; kill targets one node)"#]),
+    BadTopology(
+        name: "fault after the end",
+        json: topology(faults: #"[{"at": "30s", "action": "kill", "target": "cli-1"}]"#),
+        expected: [#"bad.json: faults[0].at: found "30s", expected less than the duration "20s""#],
+        issueCount: 1),
+    BadTopology(
+        name: "fault missing for",
+        json: topology(faults: #"[{"at": "5s", "action": "cpu-hog", "target": "cli-1"}]"#),
+        expected: [#"bad.json: faults[0].for: missing, expected how long cpu-hog lasts, e.g. "2s""#],
+        issueCount: 1),
+    BadTopology(
+        name: "for on a kill",
+        json: topology(faults: #"[{"at": "5s", "action": "kill", "target": "cli-1", "for": "1s"}]"#),
+        expected: ["bad.json: faults[0].for: not used by action kill; only pause, cpu-hog, partition, loss, bandwidth and delay heal after a time"]),
+    BadTopology(
+        name: "resume without a pause",
+        json: topology(faults: #"[{"at": "5s", "action": "pause", "target": "cli-2"}, {"at": "6s", "action": "resume", "target": "cli-1"}]"#),
+        expected: [#"bad.json: faults[1].target: found no earlier pause of "cli-1", expected resume to follow a pause of the same node"#],
+        issueCount: 1),
+    BadTopology(
+        name: "network fault needs netns",
+        json: topology(faults: #"[{"at": "5s", "action": "partition", "target": "cli", "for": "1s"}]"#),
+        expected: ["bad.json: faults[0].action: partition needs launcher netns, found launcher local"],
+        issueCount: 1),
+    BadTopology(
+        name: "bad bandwidth and missing loss",
+        json: topology(top: #""launcher": "netns", "#, faults: #"[{"at": "5s", "action": "bandwidth", "target": "cli", "for": "1s", "bandwidth": "fast"}, {"at": "6s", "action": "loss", "target": "log-1", "for": "1s"}]"#),
+        expected: [
+            #"bad.json: faults[0].bandwidth: found "fast", expected a positive number and a unit: kbit, mbit, gbit, bps, kbps, mbps (e.g. "1mbit")"#,
+            "bad.json: faults[1].loss: missing, expected a fraction more than 0 and at most 1 for action loss",
+        ],
+        issueCount: 2),
+    BadTopology(
+        name: "bad fault action",
+        json: topology(faults: #"[{"at": "5s", "action": "explode", "target": "cli-1"}]"#),
+        expected: [#"bad.json: faults[0].action: "explode" is not one of kill, terminate, pause, resume, restart, cpu-hog, partition, loss, bandwidth, delay"#],
+        issueCount: 1),
+    BadTopology(
+        name: "duplicate group names",
+        json: topology(readers: #"[{"role": "log", "count": 2}, {"role": "cli"}, {"role": "log"}]"#),
+        expected: [#"bad.json: readers[2]: group name "log" is already used by readers[0]; set "name" on one of them to tell them apart"#],
+        issueCount: 1),
+    BadTopology(
+        name: "duplicate node names",
+        json: topology(readers: #"[{"role": "log", "count": 2}, {"role": "cli", "name": "log-2"}]"#),
+        expected: [#"bad.json: readers[1]: node name "log-2" is already used by readers[0]; choose another "name""#],
+        issueCount: 1),
+    BadTopology(
+        name: "group named writer",
+        json: topology(readers: #"[{"role": "cli", "name": "writer"}]"#),
+        expected: [#"bad.json: readers[0].name: "writer" is reserved for the writer, expected another name"#],
+        issueCount: 1),
+    BadTopology(
+        name: "bad names",
+        json: topology(name: #""my run""#, readers: #"[{"role": "cli", "name": "a/b"}]"#),
+        expected: [
+            #"bad.json: name: found "my run", expected a name of letters, digits, '.', '_' or '-'"#,
+            #"bad.json: readers[0].name: found "a/b", expected a name of letters, digits, '.', '_' or '-'"#,
+        ],
+        issueCount: 2),
+    BadTopology(
+        name: "via to a non-relay group",
+        json: topology(readers: #"[{"role": "log"}, {"role": "cli", "via": "log"}]"#),
+        expected: [#"bad.json: readers[1].via: found "log", a log group, expected the name of a relay group"#],
+        issueCount: 1),
+    BadTopology(
+        name: "via to a missing group and to itself",
+        json: topology(readers: #"[{"role": "relay", "name": "hub"}, {"role": "cli", "via": "hubb"}, {"role": "relay", "name": "r2", "via": "r2"}]"#),
+        expected: [
+            #"bad.json: readers[1].via: found "hubb", which names no group, expected the name of a relay group: hub, r2"#,
+            #"bad.json: readers[2].via: found the group's own name "r2", expected another relay group"#,
+        ],
+        issueCount: 2),
+    BadTopology(
+        name: "relays in a cycle",
+        json: topology(readers: #"[{"role": "relay", "name": "a", "via": "b"}, {"role": "relay", "name": "b", "via": "a"}]"#),
+        expected: ["bad.json: readers[0].via: relays subscribe through each other in a cycle (a → b → a), expected a tree rooted at the writer"],
+        issueCount: 1),
+    BadTopology(
+        name: "group named like another group's node",
+        json: topology(readers: #"[{"role": "log", "count": 2}, {"role": "cli", "name": "log-1", "count": 2}]"#),
+        expected: [#"bad.json: readers[1]: group name "log-1" is also the name of a node of readers[0], so a fault target would be ambiguous; choose another "name""#],
+        issueCount: 1),
+    BadTopology(
+        name: "load on a non-query group",
+        json: topology(readers: #"[{"role": "cli", "load": {"clients": 2, "rate": 10}}]"#),
+        expected: ["bad.json: readers[0].load: found on role cli, allowed only on role query"],
+        issueCount: 1),
+    BadTopology(
+        name: "relay settings and workers on other roles",
+        json: topology(readers: #"[{"role": "log", "relay": {"delay": "1ms"}, "workers": 8}]"#),
+        expected: [
+            "bad.json: readers[0].relay: found on role log, allowed only on role relay",
+            "bad.json: readers[0].workers: found on role log, allowed only on role query",
+        ],
+        issueCount: 2),
+    BadTopology(
+        name: "query load out of range",
+        json: topology(readers: #"[{"role": "query", "load": {"clients": 0, "rate": 10, "mix": {"getLatst": 1}}}]"#),
+        expected: [
+            #"bad.json: readers[0].load.mix.getLatst: unknown key (did you mean "getLatest"?); expected one of getLatest, getVersion, health, metrics"#,
+            "bad.json: readers[0].load.clients: 0 is out of range, expected 1 ... 1000",
+        ]),
+    BadTopology(
+        name: "startAt after the end",
+        json: topology(readers: #"[{"role": "cli", "startAt": "1m"}]"#),
+        expected: [#"bad.json: readers[0].startAt: found "1m", expected less than the duration "20s""#],
+        issueCount: 1),
+    BadTopology(
+        name: "mean on a uniform delay",
+        json: topology(readers: #"[{"role": "cli", "processingDelay": {"distribution": "uniform", "min": "1ms", "max": "5ms", "mean": "3ms"}}]"#),
+        expected: [
+            "bad.json: readers[0].processingDelay.mean: not used by distribution uniform (its mean is the midpoint of min and max)",
+        ],
+        issueCount: 1),
+    BadTopology(
+        name: "uniform delay min above max",
+        json: topology(readers: #"[{"role": "cli", "processingDelay": {"distribution": "uniform", "min": "5ms", "max": "1ms"}}]"#),
+        expected: [#"bad.json: readers[0].processingDelay.min: found "5ms", expected at most max ("1ms")"#],
+        issueCount: 1),
+    BadTopology(
+        name: "unknown scripted event",
+        json: topology(writer: #"{"rate": 100, "events": [{"at": "1s", "event": "boot"}, {"at": "2s", "event": "reboot"}]}"#),
+        expected: [#"bad.json: writer.events[1].event: "reboot" is not one of boot, boot_completed, activate, deactivate, fail, recover, retry, shutdown"#],
+        issueCount: 1),
+    BadTopology(
+        name: "chaos with a network action and an unmatched target",
+        json: topology(top: #""chaos": {"rate": 2, "actions": ["kill", "partition"], "targets": ["role:cli", "relay-*"]}, "#),
+        expected: [
+            #"bad.json: chaos.actions[1]: "partition" is not one of kill, terminate, pause, restart, cpu-hog"#,
+            #"bad.json: chaos.targets[1]: "relay-*" matches no node"#,
+        ],
+        issueCount: 2),
+    BadTopology(
+        name: "SLO values not positive",
+        json: topology(top: #""slo": {"p99LatencyMs": -5, "maxLossFastReaders": -1, "maxBusyRatio": 2, "perRole": {"qery": {"p99Ms": 1}}}, "#),
+        expected: [
+            #"bad.json: slo.perRole.qery: "qery" is not one of log, query, cli, relay"#,
+            "bad.json: slo.p99LatencyMs: -5 is out of range, expected more than 0 and at most 1000000000000",
+            "bad.json: slo.maxLossFastReaders: found -1, expected an integer of at least 0",
+            "bad.json: slo.maxBusyRatio: 2 is out of range, expected at least 0 and at most 1",
+        ],
+        issueCount: 4),
+    BadTopology(
+        name: "duplicate key",
+        json: "{\"name\": \"bad\",\n \"writer\": {\"rate\": 1},\n \"readers\": [{\"role\": \"cli\"}],\n \"name\": \"again\"}",
+        expected: ["bad.json: name: duplicate key (first at line 1), expected each key once"],
+        issueCount: 1),
+    BadTopology(
+        name: "several errors at once",
+        json: #"""
+        {
+          "name": "bad",
+          "duration": "5x",
+          "writer": {"rate": -1, "transport": "udp"},
+          "readers": [
+            {"role": "cli", "count": 0, "polcy": "drop"},
+            {"role": "query", "policy": "dorp"}
+          ],
+          "faults": [{"at": "1s", "action": "kill", "target": "nobody"}]
+        }
+        """#,
+        expected: [
+            #"bad.json: duration: "5x" is not a duration"#,
+            #"bad.json: writer.transport: "udp" is not one of tcp, ipc"#,
+            #"bad.json: readers[0].polcy: unknown key (did you mean "policy"?)"#,
+            #"bad.json: readers[1].policy: "dorp" is not one of drop, conflate, resync, snail"#,
+            "bad.json: writer.rate: -1 is out of range",
+            "bad.json: readers[0].count: 0 is out of range, expected 1 ... 2000",
+            #"bad.json: faults[0].target: found "nobody", which names no node"#,
+        ],
+        issueCount: 7),
+    BadTopology(
+        name: "broken group does not cascade",
+        json: topology(readers: #"["cli", {"role": "cli", "count": 2}]"#, faults: #"[{"at": "1s", "action": "kill", "target": "cli-2"}]"#),
+        expected: [#"bad.json: readers[0]: found a string ("cli"), expected an object"#],
+        issueCount: 1),
+    BadTopology(
+        name: "malformed JSON",
+        json: "{\n  \"name\": \"bad\",\n  \"writer\": {\"rate\": 1,}\n}",
+        expected: [#"bad.json: line 3, column 24: invalid JSON: found '}', expected a key in double quotes"#],
+        issueCount: 1),
+    BadTopology(
+        name: "malformed JSON: unclosed",
+        json: #"{"name": "bad", "readers": ["#,
+        expected: ["bad.json: line 1, column 29: invalid JSON: found the end of the file, expected a value"],
+        issueCount: 1),
+    BadTopology(
+        name: "trailing garbage",
+        json: #"{"name": "bad"} x"#,
+        expected: ["bad.json: line 1, column 17: invalid JSON: found 'x' after the end of the document, expected nothing more"]),
+    BadTopology(
+        name: "empty file",
+        json: "  \n",
+        expected: ["bad.json: the file is empty, expected a JSON object describing a topology"],
+        issueCount: 1),
+    BadTopology(
+        name: "not an object",
+        json: #"[{"name": "bad"}]"#,
+        expected: ["bad.json: found an array, expected an object"],
+        issueCount: 1),
+    BadTopology(
+        name: "schema version 2",
+        json: #"{"version": 2, "name": "bad", "shiny": true, "writer": {"rate": 1}, "readers": []}"#,
+        expected: ["bad.json: version: 2 is not supported, expected 1 (the schema version this build reads)"],
+        issueCount: 1),
+]
+
+@Suite("Topology errors")
+struct TopologyBadCorpusTests {
+    @Test func corpusIsLarge() {
+        #expect(badTopologies.count >= 20)
+        #expect(Set(badTopologies.map(\.name)).count == badTopologies.count)
+    }
+
+    @Test(arguments: badTopologies)
+    func rejected(_ bad: BadTopology) {
+        do {
+            let topology = try TopologyLoader.parse(Data(bad.json.utf8), file: f)
+            Issue.record("accepted: \(topology.name)")
+        } catch let error as TopologyError {
+            let text = error.description
+            #expect(error.file == f)
+            for line in bad.expected {
+                #expect(text.contains(line), "missing \(line)\n--- got:\n\(text)")
+            }
+            if let count = bad.issueCount {
+                #expect(error.issues.count == count, "got:\n\(text)")
+            }
+            #expect(text.split(separator: "\n").allSatisfy { $0.hasPrefix("\(f): ") })
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func missingFile() {
+        #expect {
+            try TopologyLoader.load(path: "/nonexistent/topology.json")
+        } throws: { error in
+            (error as? TopologyError)?.description == "/nonexistent/topology.json: no such file"
+        }
+    }
+}
