@@ -1,0 +1,669 @@
+import CSystemShims
+import ClusterCore
+import ClusterNode
+import Foundation
+import Histogram
+import Logging
+import SwiftProtobuf
+import ZeroMQ
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options of one run, filled by `orchestrator run`.
+public struct RunOptions: Sendable {
+    public var topologyPath: String
+    public var duration: TimeSpan?
+    public var seed: UInt64?
+    /// Parent of the run directory.
+    public var outDirectory = "runs"
+    public var quiet = false
+    /// The `cluster-node` executable.
+    public var nodeBinary: String
+    public var launcher: LauncherKind?
+
+    public init(topologyPath: String, nodeBinary: String) {
+        self.topologyPath = topologyPath
+        self.nodeBinary = nodeBinary
+    }
+}
+
+/// Exit statuses of `orchestrator run`.
+public enum RunExit: Int32, Sendable {
+    case slosMet = 0
+    case sloViolated = 1
+    case failed = 2
+}
+
+/// Runs a topology: launches the nodes, waits for readiness, drives the
+/// measured phase with its faults, collects the dumps and writes the report.
+///
+/// One thread, one poll loop: the control ROUTER and the shutdown signalfd
+/// are polled with a short timeout, and between polls the loop reaps
+/// children, samples /proc, applies due faults and draws the progress line.
+public final class Orchestrator {
+    let options: RunOptions
+    var logger: Logger
+    let signals: ShutdownSignals
+
+    // Run state.
+    var topology: Topology!
+    var runDir = ""
+    var nodes: [String: ManagedNode] = [:]
+    var order: [String] = []
+    var byIdentity: [[UInt8]: String] = [:]
+    let launcher = LocalLauncher()
+    var events: EventLog!
+    var faults: [PlannedFault] = []
+    var faultRecords: [FaultRecord] = []
+    var runStartMono: UInt64 = 0
+    var runStartWall: UInt64 = 0
+    var running = false
+    var interrupted: String?
+    var hogCount = 0
+    var progress: ProgressLine!
+    var writerEndpoints: (pub: String, snapshots: String) = ("", "")
+    var controlEndpoint = ""
+    var stateDir = ""
+
+    public init(options: RunOptions, logger: Logger, signals: ShutdownSignals) {
+        self.options = options
+        self.logger = logger
+        self.signals = signals
+    }
+
+    /// Runs the topology.
+    /// - Returns: 0 when every SLO held, 1 when one did not, 2 on bad input or a failed run.
+    public func run() -> RunExit {
+        // 1. The topology.
+        do {
+            topology = try TopologyLoader.load(path: options.topologyPath)
+                .overriding(duration: options.duration, seed: options.seed)
+            let issues = topology.validate()
+            if !issues.isEmpty { throw TopologyError(file: options.topologyPath, issues: issues) }
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            return .failed
+        }
+        if let l = options.launcher { topology.launcher = l }
+        guard topology.launcher == .local else {
+            fail("launcher \"\(topology.launcher.rawValue)\" is not available yet; use the local launcher")
+            return .failed
+        }
+        if let relay = topology.readers.first(where: { $0.role == .relay }) {
+            fail("reader group \"\(relay.groupName)\": the relay role is not implemented yet")
+            return .failed
+        }
+        guard FileManager.default.isExecutableFile(atPath: options.nodeBinary) else {
+            fail("cluster-node executable not found at \(options.nodeBinary) (build it with `swift build -c release`, or pass --node-binary)")
+            return .failed
+        }
+
+        // 2. The run directory.
+        let stamp = Self.timestamp()
+        runDir = (options.outDirectory as NSString).appendingPathComponent("\(topology.name)-\(stamp)")
+        do {
+            try FileManager.default.createDirectory(atPath: runDir + "/nodes", withIntermediateDirectories: true)
+            try TopologyLoader.encode(topology).write(to: URL(fileURLWithPath: runDir + "/topology.json"))
+            events = try EventLog(path: runDir + "/events.jsonl")
+        } catch {
+            fail("cannot create the run directory \(runDir): \(error)")
+            return .failed
+        }
+        stateDir = "/tmp/clustersim-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: stateDir) }
+        progress = ProgressLine(quiet: options.quiet)
+        say("run \(topology.name): \(topology.nodes.count) nodes, \(topology.duration) at \(Int(topology.writer.rate))/s → \(runDir)")
+
+        // 3. The control plane.
+        do {
+            let context = try Context()
+            let router = try context.socket(.router)
+            try router.setLinger(.zero)
+            try router.setReceiveHighWaterMark(0)
+            try router.bind("tcp://127.0.0.1:*")
+            controlEndpoint = try router.lastEndpoint
+            return drive(router: router)
+        } catch {
+            fail("cannot bind the control plane: \(error)")
+            return .failed
+        }
+    }
+
+    // MARK: - Phases
+
+    func drive(router: borrowing Socket) -> RunExit {
+        plan()
+        let cpuStart = ProcessStats.read(withSmaps: false)?.cpuSeconds ?? 0
+        let launchMono = Clock.monotonicNanos()
+        events.log("run-started", detail: ["topology": options.topologyPath, "control": controlEndpoint])
+
+        // Launch everything that starts at once.
+        for name in order where nodes[name]!.startAt == nil {
+            launch(name)
+        }
+        let initial = order.filter { nodes[$0]!.startAt == nil }
+        let readyDeadline = launchMono + topology.readyTimeout.nanoseconds
+        let readyResult = pump(router: router, deadline: readyDeadline) {
+            initial.allSatisfy { self.nodes[$0]!.phase == .ready }
+        }
+        let launchToReadyMs = Double(Clock.monotonicNanos() - launchMono) / 1e6
+        var aborted: String?
+        switch readyResult {
+        case .done:
+            say("all \(initial.count) nodes ready in \(Int(launchToReadyMs)) ms")
+            events.log("all-ready", detail: ["ms": "\(Int(launchToReadyMs))"])
+        case .timeout:
+            let missing = initial.filter { nodes[$0]!.phase != .ready }
+            let lines = missing.prefix(10).map { "  \($0): \(nodes[$0]!.lastSaid)" }.joined(separator: "\n")
+            aborted = "\(missing.count) node(s) not ready after \(topology.readyTimeout)"
+            fail("\(aborted!):\n\(lines)\(missing.count > 10 ? "\n  … and \(missing.count - 10) more" : "")")
+        case .interrupted(let why):
+            aborted = "interrupted (\(why)) before the run started"
+        }
+
+        // Warm-up, then START.
+        if aborted == nil, topology.warmup.nanoseconds > 0 {
+            if case .interrupted(let why) = pump(router: router, deadline: Clock.monotonicNanos() + topology.warmup.nanoseconds, until: { false }) {
+                aborted = "interrupted (\(why)) during warm-up"
+            }
+        }
+        var measuredSeconds = 0.0
+        var cpuAtRunStart = cpuStart
+        if aborted == nil {
+            runStartMono = Clock.monotonicNanos()
+            runStartWall = Clock.wallNanos()
+            cpuAtRunStart = ProcessStats.read(withSmaps: false)?.cpuSeconds ?? 0
+            running = true
+            for name in order { sendStartIfReady(name, router: router) }
+            events.log("measure-started")
+            let end = runStartMono + topology.duration.nanoseconds
+            if case .interrupted(let why) = pump(router: router, deadline: end, until: { false }) {
+                aborted = "interrupted (\(why)) after \(String(format: "%.1f", Double(Clock.monotonicNanos() - runStartMono) / 1e9)) s"
+            }
+            measuredSeconds = Double(Clock.monotonicNanos() - runStartMono) / 1e9
+            running = false
+            progress.finish()
+        }
+        let cpuRun = (ProcessStats.read(withSmaps: false)?.cpuSeconds ?? 0) - cpuAtRunStart
+        let orchestratorCPU = measuredSeconds > 0 ? cpuRun / measuredSeconds * 100 : 0
+        events.log("measure-ended", detail: ["seconds": String(format: "%.3f", measuredSeconds)])
+
+        // Stop: the writer first (its final version bounds every reader's tail), then the rest.
+        let collectStart = Clock.monotonicNanos()
+        for (_, n) in nodes where n.paused { resume(n) }
+        let (finalEpoch, finalVersion) = stopWriter(router: router)
+        for name in order where nodes[name]!.role != "writer" { sendStop(name, router: router, epoch: finalEpoch, version: finalVersion) }
+        let drain = UInt64(2_000_000_000)
+        _ = pump(router: router, deadline: Clock.monotonicNanos() + drain + 5_000_000_000) {
+            self.nodes.values.allSatisfy { !$0.alive || $0.finalReceived }
+        }
+        let collectMs = Double(Clock.monotonicNanos() - collectStart) / 1e6
+        let teardownStart = Clock.monotonicNanos()
+        for (pid, name, status) in launcher.terminateAll(grace: .seconds(1)) { noteExit(pid: pid, name: name, status: status) }
+        _ = pump(router: router, deadline: Clock.monotonicNanos() + 100_000_000, until: { false })
+        let teardownMs = Double(Clock.monotonicNanos() - teardownStart) / 1e6
+        events.log("run-ended", detail: ["aborted": aborted ?? ""])
+
+        // Dumps, state, report.
+        writeDumps()
+        let state = RunState(
+            topologyFile: options.topologyPath, launcher: topology.launcher.rawValue, startedWallNs: runStartWall,
+            durationSeconds: measuredSeconds, aborted: aborted,
+            environment: .init(host: HostInfo.current(), libzmq: "\(Context.version.major).\(Context.version.minor).\(Context.version.patch)",
+                               orchestratorPid: getpid(), orchestratorCpuPercent: orchestratorCPU,
+                               orchestratorPeakRssMB: Double(ProcessStats.read(withSmaps: false)?.rssBytes ?? 0) / 1_048_576),
+            timings: .init(launchToReadyMs: launchToReadyMs, teardownMs: teardownMs, collectMs: collectMs),
+            nodes: order.map { observed($0) }, faults: faultRecords)
+        do {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try enc.encode(state).write(to: URL(fileURLWithPath: runDir + "/" + RunState.fileName))
+            let report = try ReportBuilder.build(runDirectory: runDir)
+            try ReportWriter.write(report, to: runDir)
+            if !options.quiet || true {
+                print(ReportWriter.summary(report), terminator: "")
+                print("run directory: \(runDir)")
+            }
+            if aborted != nil { return .failed }
+            return report.sloPassed ? .slosMet : .sloViolated
+        } catch {
+            fail("cannot write the report: \(error)")
+            return .failed
+        }
+    }
+
+    /// Builds the node table and the fault plan.
+    func plan() {
+        let tcp = topology.writer.transport == .tcp
+        writerEndpoints = tcp
+            ? ("tcp://127.0.0.1:\(PortAllocator.next())", "tcp://127.0.0.1:\(PortAllocator.next())")
+            : ("ipc://\(stateDir)/writer.pub", "ipc://\(stateDir)/writer.snap")
+        for spec in topology.nodes {
+            let n = ManagedNode(name: spec.name, group: spec.group, role: spec.role.name)
+            n.startAt = spec.reader?.startAt
+            n.arguments = arguments(for: spec)
+            n.serviceEndpoint = serviceEndpoints[spec.name]
+            nodes[spec.name] = n
+            order.append(spec.name)
+        }
+        // One load generator per query group with `load`, aimed at the group's service endpoints.
+        for group in topology.readers where group.role == .query {
+            guard let load = group.load else { continue }
+            let targets = topology.nodes.filter { $0.group == group.groupName }.compactMap { nodes[$0.name]?.serviceEndpoint }
+            let name = "\(group.groupName)-load"
+            let n = ManagedNode(name: name, group: name, role: "query-load")
+            n.startAt = group.startAt
+            n.arguments = ["query-load", "--name", name, "--clients", "\(load.clients)", "--rate", "\(load.rate)",
+                           "--timeout", "\(load.timeout)", "--seed", "\(topology.seed &+ 7)"]
+                + targets.flatMap { ["--target", $0] }
+            nodes[name] = n
+            order.append(name)
+        }
+        faults = FaultPlanner.plan(topology)
+        for f in faults {
+            for t in f.targets { nodes[t]?.faulted = true }
+        }
+    }
+
+    func arguments(for spec: NodeSpec) -> [String] {
+        let w = topology.writer
+        if spec.role == .writer {
+            var a = ["writer", "--name", spec.name, "--pub", writerEndpoints.pub, "--snapshots", writerEndpoints.snapshots,
+                     "--rate", "\(w.rate)", "--payload-bytes", "\(w.payloadBytes)", "--seed", "\(topology.seed)",
+                     "--sndhwm", "\(w.sndhwm)", "--heartbeat", "\(w.heartbeat)", "--history-limit", "\(w.historyLimit)"]
+            if w.nodrop { a.append("--nodrop") }
+            if w.persist { a += ["--state-dir", nodeDir(spec.name) + "/state"] }
+            if let events = w.events {
+                let path = nodeDir(spec.name) + "/events.json"
+                let list = events.map { ["at": $0.at.description, "event": $0.event] }
+                try? FileManager.default.createDirectory(atPath: nodeDir(spec.name), withIntermediateDirectories: true)
+                try? JSONSerialization.data(withJSONObject: list).write(to: URL(fileURLWithPath: path))
+                a += ["--script", path]
+            }
+            return a
+        }
+        let g = spec.reader!
+        var a = ["reader", "--name", spec.name, "--role", g.role.rawValue, "--pub", writerEndpoints.pub,
+                 "--snapshots", writerEndpoints.snapshots, "--policy", g.policy.rawValue, "--rcvhwm", "\(g.rcvhwm)",
+                 "--lag-limit", "\(g.lagLimit)", "--seed", "\(topology.seed &+ UInt64(spec.index) &* 7919)"]
+        if let b = g.rcvbuf { a += ["--rcvbuf", "\(b)"] }
+        if let d = g.processingDelay {
+            switch d.distribution {
+            case .fixed: a += ["--delay", "\(d.mean.nanoseconds)ns"]
+            case .uniform: a += ["--delay", "uniform:\((d.min ?? .zero).nanoseconds)ns:\((d.max ?? d.mean).nanoseconds)ns"]
+            case .exponential: a += ["--delay", "exponential:\(d.mean.nanoseconds)ns"]
+            }
+        }
+        switch g.role {
+        case .log:
+            a += ["--log-file", nodeDir(spec.name) + "/snapshots.jsonl", "--log-flush-every", "\(g.logFlushEvery)"]
+        case .query:
+            let ep = "tcp://127.0.0.1:\(PortAllocator.next())"
+            a += ["--service", ep, "--workers", "\(g.workers)", "--history-size", "\(g.historySize)"]
+            serviceEndpoints[spec.name] = ep
+        default:
+            break
+        }
+        return a
+    }
+
+    var serviceEndpoints: [String: String] = [:]
+
+    func nodeDir(_ name: String) -> String { runDir + "/nodes/" + name }
+
+    // MARK: - Launching
+
+    func launch(_ name: String) {
+        guard let n = nodes[name] else { return }
+        try? FileManager.default.createDirectory(atPath: nodeDir(name), withIntermediateDirectories: true)
+        let args = n.arguments + ["--control", controlEndpoint, "--parent-pid", "\(getpid())"]
+        do {
+            let pid = try launcher.spawn(executable: options.nodeBinary, arguments: args, logPath: nodeDir(name) + "/node.log", name: name)
+            n.pid = pid
+            n.pids.append(pid)
+            n.phase = .launched
+            n.lastSaid = "launched (pid \(pid)), nothing received yet"
+            n.finalReceived = false
+            n.exitExpected = false
+            n.startSent = false
+            events.log("launched", node: name, detail: ["pid": "\(pid)"])
+        } catch {
+            n.phase = .exited
+            n.lastSaid = "\(error)"
+            events.log("launch-failed", node: name, detail: ["error": "\(error)"])
+            say("\(name): \(error)")
+        }
+    }
+
+    func sendStartIfReady(_ name: String, router: borrowing Socket) {
+        guard running, let n = nodes[name], n.phase == .ready, !n.startSent, let id = n.identity else { return }
+        var s = Clustersim_V1_Start()
+        s.startWallNs = runStartWall
+        send(.start(s), to: id, router: router)
+        n.startSent = true
+    }
+
+    func send(_ body: Clustersim_V1_ControlMessage.OneOf_Body, to identity: [UInt8], router: borrowing Socket) {
+        var m = Clustersim_V1_ControlMessage()
+        m.body = body
+        guard let bytes: [UInt8] = try? m.serializedBytes() else { return }
+        _ = try? router.sendMultipart([identity, bytes], dontWait: true)
+    }
+
+    func sendStop(_ name: String, router: borrowing Socket, epoch: UInt64, version: UInt64) {
+        guard let n = nodes[name], n.alive, let id = n.identity else { return }
+        var s = Clustersim_V1_Stop()
+        s.reason = "run ended"
+        s.finalEpoch = epoch
+        s.finalVersion = version
+        n.exitExpected = true
+        send(.stop(s), to: id, router: router)
+    }
+
+    /// Stops the writer and waits for its final dump: the final version and epoch.
+    func stopWriter(router: borrowing Socket) -> (UInt64, UInt64) {
+        guard let w = nodes[Topology.writerName] else { return (0, 0) }
+        sendStop(Topology.writerName, router: router, epoch: 0, version: 0)
+        for (_, n) in nodes where n.role == "query-load" { sendStop(n.name, router: router, epoch: 0, version: 0) }
+        _ = pump(router: router, deadline: Clock.monotonicNanos() + 5_000_000_000) { !w.alive || w.finalReceived }
+        if let m = w.finalMetrics {
+            return (m.epoch, m.counters["final_version"] ?? 0)
+        }
+        return (w.lastStats?.epoch ?? 0, w.lastStats?.version ?? 0)
+    }
+
+    // MARK: - The loop
+
+    enum PumpResult { case done, timeout, interrupted(String) }
+
+    /// Runs the loop until `done` holds, the deadline passes, or a signal arrives.
+    func pump(router: borrowing Socket, deadline: UInt64, until done: () -> Bool) -> PumpResult {
+        var poller = Poller()
+        let routerIndex = poller.add(router)
+        let signalIndex = poller.add(fileDescriptor: signals.fileDescriptor)
+        while true {
+            if done() { return .done }
+            let now = Clock.monotonicNanos()
+            if now >= deadline { return .timeout }
+            let wait = min(deadline - now, 50_000_000)
+            _ = try? poller.poll(timeout: .nanoseconds(Int64(wait)))
+            if poller.events(at: signalIndex).contains(.readable), let sig = signals.take() {
+                interrupted = "signal \(sig)"
+                events.log("interrupted", detail: ["signal": "\(sig)"])
+                say("interrupted by signal \(sig): stopping the cluster and writing a partial report")
+                return .interrupted("signal \(sig)")
+            }
+            if poller.events(at: routerIndex).contains(.readable) {
+                for _ in 0..<2_000 {
+                    guard let frames = try? router.receiveMultipart(dontWait: true) else { break }
+                    guard frames.count >= 2 else { continue }
+                    handle(identity: frames[0].bytes, bytes: frames[frames.count - 1].bytes, router: router)
+                }
+            }
+            for (pid, name, status) in launcher.reap() { noteExit(pid: pid, name: name, status: status) }
+            periodic(router: router)
+        }
+    }
+
+    var nextSample: UInt64 = 0
+    var sampleCount = 0
+    var nextProgress: UInt64 = 0
+
+    func periodic(router: borrowing Socket) {
+        let now = Clock.monotonicNanos()
+        if now >= nextSample {
+            nextSample = now + 500_000_000
+            sampleCount += 1
+            let t = running || runStartMono > 0 ? Double(Int64(now) - Int64(runStartMono)) / 1e9 : 0
+            let withSmaps = sampleCount % 4 == 1
+            for name in order {
+                guard let n = nodes[name], let pid = n.pid, n.alive else { continue }
+                if let s = ProcessStats.read(pid: pid, withSmaps: withSmaps) {
+                    n.resources.add(t: t, stats: s, withSmaps: withSmaps)
+                }
+            }
+        }
+        guard running else { return }
+        let t = now - runStartMono
+        // Late joiners.
+        for name in order {
+            guard let n = nodes[name], let at = n.startAt, n.phase == .pending, t >= at.nanoseconds else { continue }
+            events.log("late-join", node: name)
+            launch(name)
+        }
+        // Faults.
+        while let f = faults.first, f.atNanos <= t {
+            faults.removeFirst()
+            apply(f, now: t, router: router)
+        }
+        if now >= nextProgress {
+            nextProgress = now + (progress.isTTY ? 1_000_000_000 : 5_000_000_000)
+            progress.draw(elapsed: Double(t) / 1e9, total: topology.duration.seconds, nodes: nodes.values)
+        }
+    }
+
+    func handle(identity: [UInt8], bytes: [UInt8], router: borrowing Socket) {
+        guard let m = try? Clustersim_V1_ControlMessage(serializedBytes: bytes), let body = m.body else {
+            events.log("bad-control-message", detail: ["bytes": "\(bytes.count)"])
+            return
+        }
+        if case .hello(let h) = body {
+            guard let n = nodes[h.node] else {
+                events.log("unknown-node", detail: ["node": h.node])
+                return
+            }
+            if let old = n.identity { byIdentity.removeValue(forKey: old) }
+            n.identity = identity
+            byIdentity[identity] = h.node
+            if n.phase == .launched { n.phase = .hello }
+            n.lastSaid = "HELLO (pid \(h.pid)); waiting for READY (a reader is ready once a writer heartbeat reached it)"
+            if !h.serviceEndpoint.isEmpty { n.serviceEndpoint = h.serviceEndpoint }
+            events.log("hello", node: h.node, detail: ["pid": "\(h.pid)"])
+            return
+        }
+        guard let name = byIdentity[identity], let n = nodes[name] else { return }
+        switch body {
+        case .ready:
+            n.phase = .ready
+            n.lastSaid = "READY"
+            events.log("ready", node: name)
+            sendStartIfReady(name, router: router)
+        case .stats(let s):
+            n.lastStats = s
+            n.lastSaid = "STATS #\(s.seq)"
+            progress.observe(node: n, stats: s)
+        case .final(let f):
+            n.finalReceived = true
+            n.final = f
+            n.finalMetrics = try? NodeMetrics.decode(json: f.metricsJson)
+            events.log("final", node: name)
+        case .bye(let b):
+            events.log("bye", node: name, detail: ["reason": b.reason])
+        default:
+            break
+        }
+    }
+
+    func noteExit(pid: Int32, name: String, status: ExitStatus) {
+        guard let n = nodes[name] else { return }
+        let expected = n.exitExpected || (status == .exited(0) && n.finalReceived)
+        if n.pid == pid { n.pid = nil; n.phase = .exited }
+        n.exits.append((status, expected))
+        if !expected {
+            n.crashed = true
+            events.log("crashed", node: name, detail: ["status": "\(status)"])
+            say("\(name) exited unexpectedly: \(status)")
+        } else {
+            events.log("exited", node: name, detail: ["status": "\(status)"])
+        }
+        if n.restartPending {
+            n.restartPending = false
+            n.restarts += 1
+            launch(name)
+        }
+    }
+
+    // MARK: - Faults
+
+    func apply(_ f: PlannedFault, now: UInt64, router: borrowing Socket) {
+        let at = Double(now) / 1e9
+        for target in f.targets {
+            var outcome = "applied"
+            var detail = f.detail
+            let n = nodes[target]
+            switch f.action {
+            case .kill, .terminate:
+                if let n, let pid = n.pid, n.alive {
+                    n.exitExpected = true
+                    if n.paused { resume(n) }
+                    kill(pid, f.action == .kill ? SIGKILL : SIGTERM)
+                    detail = "pid \(pid)"
+                } else { outcome = "skipped"; detail = "not running" }
+            case .pause:
+                if let n, let pid = n.pid, n.alive {
+                    kill(pid, SIGSTOP)
+                    n.paused = true
+                    if let d = f.duration {
+                        faults.append(PlannedFault(atNanos: now + d, action: .resume, targets: [target], duration: nil, detail: "end of pause", source: f.source))
+                        faults.sort { $0.atNanos < $1.atNanos }
+                    }
+                } else { outcome = "skipped"; detail = "not running" }
+            case .resume:
+                if let n, n.paused { resume(n) } else { outcome = "skipped"; detail = "not paused" }
+            case .restart:
+                if let n {
+                    if let pid = n.pid, n.alive {
+                        n.exitExpected = true
+                        n.restartPending = true
+                        if n.paused { resume(n) }
+                        kill(pid, SIGTERM)
+                        detail = "terminating pid \(pid), then relaunching"
+                    } else {
+                        n.restarts += 1
+                        launch(target)
+                        detail = "relaunched"
+                    }
+                }
+            case .cpuHog:
+                hogCount += 1
+                let name = "cpu-hog-\(hogCount)"
+                let hog = ManagedNode(name: name, group: "cpu-hog", role: "cpu-hog")
+                hog.arguments = ["cpu-hog", "--for", "\((f.duration ?? 1_000_000_000) / 1_000_000)ms"]
+                hog.exitExpected = true
+                nodes[name] = hog
+                order.append(name)
+                do {
+                    try FileManager.default.createDirectory(atPath: nodeDir(name), withIntermediateDirectories: true)
+                    hog.pid = try launcher.spawn(executable: options.nodeBinary, arguments: hog.arguments + ["--parent-pid", "\(getpid())"],
+                                                 logPath: nodeDir(name) + "/node.log", name: name)
+                    hog.pids = [hog.pid!]
+                    hog.phase = .ready
+                    hog.finalReceived = true
+                } catch { outcome = "failed"; detail = "\(error)" }
+            case .partition, .loss, .bandwidth, .delay:
+                outcome = "skipped"
+                detail = "needs the netns launcher (not available yet)"
+            }
+            faultRecords.append(FaultRecord(plannedAtSeconds: Double(f.atNanos) / 1e9, appliedAtSeconds: outcome == "applied" ? at : nil,
+                                            action: f.action.rawValue, target: target, detail: detail, outcome: outcome, source: f.source))
+            events.log("fault", node: target, detail: ["action": f.action.rawValue, "outcome": outcome, "detail": detail,
+                                                        "t": String(format: "%.3f", at)])
+            progress.note("\(String(format: "%6.2f", at))s \(f.action.rawValue) \(target): \(outcome)\(detail.isEmpty ? "" : " (\(detail))")")
+        }
+    }
+
+    func resume(_ n: ManagedNode) {
+        if let pid = n.pid { kill(pid, SIGCONT) }
+        n.paused = false
+    }
+
+    // MARK: - Output
+
+    func writeDumps() {
+        for name in order {
+            guard let n = nodes[name], let f = n.final else { continue }
+            let dir = nodeDir(name)
+            do {
+                try MetricsDump.write(json: f.metricsJson, prom: f.metricsProm, hgrm: f.latencyHgrm, to: dir)
+                try f.histogram.write(to: URL(fileURLWithPath: dir + "/" + ReportBuilder.histogramFile))
+            } catch {
+                say("\(name): \(error)")
+            }
+        }
+    }
+
+    func observed(_ name: String) -> ObservedNode {
+        let n = nodes[name]!
+        let status: String
+        if n.phase == .pending { status = "never-started" }
+        else if n.crashed { status = "crashed" }
+        else if n.pids.isEmpty { status = "never-started" }
+        else if n.readyEver == false && n.role != "cpu-hog" { status = "never-ready" }
+        else if let last = n.exits.last, !n.finalReceived {
+            switch last.status {
+            case .signaled(SIGKILL): status = "killed"
+            case .signaled(SIGTERM): status = "terminated"
+            default: status = "exited"
+            }
+        } else { status = "completed" }
+        return ObservedNode(name: name, group: n.group, role: n.role, status: status, exit: n.exits.last.map { "\($0.status)" },
+                            restarts: n.restarts, pids: n.pids, faulted: n.faulted, hasFinal: n.finalReceived,
+                            resources: n.resources.summary())
+    }
+
+    func say(_ s: String) {
+        progress?.note(s)
+        if progress == nil, !options.quiet { print(s) }
+    }
+
+    func fail(_ s: String) {
+        FileHandle.standardError.write(Data("orchestrator: \(s)\n".utf8))
+    }
+
+    static func timestamp() -> String {
+        var t = time(nil)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        return String(format: "%04d%02d%02d-%02d%02d%02d", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday, tmv.tm_hour, tmv.tm_min, tmv.tm_sec)
+    }
+}
+
+/// A node of the run as the orchestrator tracks it.
+final class ManagedNode {
+    enum Phase { case pending, launched, hello, ready, exited }
+    let name: String
+    let group: String
+    let role: String
+    var arguments: [String] = []
+    var startAt: TimeSpan?
+    var pid: Int32?
+    var pids: [Int32] = []
+    var identity: [UInt8]?
+    var phase: Phase = .pending { didSet { if phase == .ready { readyEver = true } } }
+    var readyEver = false
+    var lastSaid = "not launched"
+    var startSent = false
+    var exitExpected = false
+    var restartPending = false
+    var paused = false
+    var faulted = false
+    var crashed = false
+    var restarts = 0
+    var exits: [(status: ExitStatus, expected: Bool)] = []
+    var finalReceived = false
+    var final: Clustersim_V1_FinalMetrics?
+    var finalMetrics: NodeMetrics?
+    var lastStats: Clustersim_V1_Stats?
+    var serviceEndpoint: String?
+    var resources = ResourceSeries()
+
+    init(name: String, group: String, role: String) {
+        self.name = name
+        self.group = group
+        self.role = role
+    }
+
+    var alive: Bool { pid != nil }
+}

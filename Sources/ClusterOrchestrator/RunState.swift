@@ -1,0 +1,92 @@
+import ClusterCore
+import Foundation
+
+/// What the orchestrator itself observed during a run — process fates,
+/// resource samples, faults, timings — saved as `run-state.json` beside the
+/// node dumps, so a report can be rebuilt from the run directory alone.
+public struct RunState: Sendable, Codable {
+    public var topologyFile: String
+    public var launcher: String
+    public var startedWallNs: UInt64
+    public var durationSeconds: Double
+    public var aborted: String?
+    public var environment: RunReport.Environment
+    public var timings: RunReport.Timings
+    public var nodes: [ObservedNode]
+    public var faults: [FaultRecord]
+
+    public init(topologyFile: String, launcher: String, startedWallNs: UInt64, durationSeconds: Double, aborted: String?,
+                environment: RunReport.Environment, timings: RunReport.Timings, nodes: [ObservedNode], faults: [FaultRecord]) {
+        self.topologyFile = topologyFile
+        self.launcher = launcher
+        self.startedWallNs = startedWallNs
+        self.durationSeconds = durationSeconds
+        self.aborted = aborted
+        self.environment = environment
+        self.timings = timings
+        self.nodes = nodes
+        self.faults = faults
+    }
+
+    public static let fileName = "run-state.json"
+}
+
+/// One node as the orchestrator saw it.
+public struct ObservedNode: Sendable, Codable {
+    public var name: String
+    public var group: String
+    public var role: String
+    public var status: String
+    public var exit: String?
+    public var restarts: Int
+    public var pids: [Int32]
+    public var faulted: Bool
+    public var hasFinal: Bool
+    public var resources: ResourceSummary?
+
+    public init(name: String, group: String, role: String, status: String, exit: String?, restarts: Int, pids: [Int32],
+                faulted: Bool, hasFinal: Bool, resources: ResourceSummary?) {
+        self.name = name
+        self.group = group
+        self.role = role
+        self.status = status
+        self.exit = exit
+        self.restarts = restarts
+        self.pids = pids
+        self.faulted = faulted
+        self.hasFinal = hasFinal
+        self.resources = resources
+    }
+}
+
+/// Per-node resource samples and their summary.
+struct ResourceSeries {
+    var samples: [[Double]] = []
+    var lastCPU: (t: Double, cpu: Double)?
+    var lastMemory: (uss: Double, pss: Double) = (0, 0)
+
+    mutating func add(t: Double, stats: ProcessStats, withSmaps: Bool) {
+        var cpuPct = 0.0
+        if let last = lastCPU, t > last.t { cpuPct = max(0, (stats.cpuSeconds - last.cpu) / (t - last.t) * 100) }
+        lastCPU = (t, stats.cpuSeconds)
+        if withSmaps { lastMemory = (Double(stats.ussBytes) / 1_048_576, Double(stats.pssBytes) / 1_048_576) }
+        samples.append([t, (cpuPct * 10).rounded() / 10, Double(stats.rssBytes) / 1_048_576, lastMemory.uss, lastMemory.pss])
+    }
+
+    /// Peaks, means and growth (last minute vs first minute, or last third vs first third of shorter runs).
+    func summary() -> ResourceSummary? {
+        guard !samples.isEmpty else { return nil }
+        let cpu = samples.dropFirst().map { $0[1] }
+        let rss = samples.map { $0[2] }
+        let span = (samples.last![0] - samples.first![0])
+        let window = span >= 120 ? 60.0 : max(span / 3, 0.5)
+        let t0 = samples.first![0], t1 = samples.last![0]
+        let first = samples.filter { $0[0] <= t0 + window }.map { $0[2] }
+        let last = samples.filter { $0[0] >= t1 - window }.map { $0[2] }
+        func mean(_ a: [Double]) -> Double { a.isEmpty ? 0 : a.reduce(0, +) / Double(a.count) }
+        return ResourceSummary(
+            peakCpuPercent: cpu.max() ?? 0, meanCpuPercent: mean(cpu), peakRssMB: rss.max() ?? 0, meanRssMB: mean(rss),
+            peakUssMB: samples.map { $0[3] }.max() ?? 0, peakPssMB: samples.map { $0[4] }.max() ?? 0,
+            growthMB: mean(last) - mean(first), samples: samples)
+    }
+}

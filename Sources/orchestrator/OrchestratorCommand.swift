@@ -1,0 +1,103 @@
+import ArgumentParser
+import ClusterCore
+import ClusterNode
+import ClusterOrchestrator
+import Foundation
+import Logging
+
+@main
+struct OrchestratorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "orchestrator",
+        abstract: "Launch a ClusterSim topology as real processes, drive it, inject faults, and report.",
+        discussion: """
+            orchestrator run topologies/100-readers.json      run the main job
+            orchestrator validate topologies/*.json           check topology files
+            orchestrator report runs/100-readers-…            render a run's report again
+
+            Exit status of run: 0 every SLO held, 1 an SLO was violated, 2 bad input or a failed run.
+            The topology format is documented in docs/topology.md.
+            """,
+        subcommands: [Run.self, Validate.self, Report.self]
+    )
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a topology and write runs/<name>-<time>/ with per-node dumps and the report.")
+
+    @Argument(help: "The topology file (JSON), e.g. topologies/100-readers.json.")
+    var topology: String
+    @Option(help: "Override the measured phase's length, e.g. 10s.") var duration: String?
+    @Option(help: "Override the topology's seed.") var seed: UInt64?
+    @Option(help: "Directory the run directory is created in.") var out = "runs"
+    @Option(help: "Launcher: local (child processes).") var launcher: LauncherKind?
+    @Option(help: "The cluster-node executable (default: beside this one, or CLUSTERSIM_NODE_BINARY).")
+    var nodeBinary: String?
+    @Flag(help: "No progress output; the summary table is still printed.") var quiet = false
+
+    func validate() throws {
+        if let duration, (try? TimeSpan(parsing: duration)) == nil {
+            throw ValidationError("--duration \(duration): expected a duration such as 500ms, 30s or 2m")
+        }
+    }
+
+    func run() throws {
+        let signals = ShutdownSignals()
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let binary = nodeBinary ?? ProcessInfo.processInfo.environment["CLUSTERSIM_NODE_BINARY"]
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+                .deletingLastPathComponent().appendingPathComponent("cluster-node").path
+        var o = RunOptions(topologyPath: topology, nodeBinary: binary)
+        o.duration = try duration.map { try TimeSpan(parsing: $0) }
+        o.seed = seed
+        o.outDirectory = out
+        o.quiet = quiet
+        o.launcher = launcher
+        let result = Orchestrator(options: o, logger: Logger(label: "orchestrator"), signals: signals).run()
+        throw ExitCode(result.rawValue)
+    }
+}
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check topology files without running them.")
+
+    @Argument(help: "Topology files.") var files: [String]
+
+    func run() throws {
+        var bad = 0
+        for f in files {
+            do {
+                let t = try TopologyLoader.load(path: f)
+                print("\(f): ok (\(t.nodes.count) nodes, \(t.duration), \(t.faults.count) faults)")
+            } catch {
+                bad += 1
+                FileHandle.standardError.write(Data("\(error)\n".utf8))
+            }
+        }
+        if bad > 0 { throw ExitCode(2) }
+    }
+}
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rebuild report.json, report.html and summary.txt of a run from its dumps.")
+
+    @Argument(help: "A run directory, e.g. runs/smoke-20261123-101500.") var runDirectory: String
+
+    func run() throws {
+        do {
+            let report = try ReportBuilder.build(runDirectory: runDirectory)
+            try ReportWriter.write(report, to: runDirectory)
+            print(ReportWriter.summary(report), terminator: "")
+            throw ExitCode(report.aborted != nil ? 2 : report.sloPassed ? 0 : 1)
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            FileHandle.standardError.write(Data("orchestrator: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+}
+
+extension LauncherKind: ExpressibleByArgument {}
