@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what ClusterSim needs on a Debian machine that already has Swift:
+# libzmq (libzmq3-dev), pkg-config, and the Python packages the tests use to
+# check the dumps with standard tools. Idempotent: quick when all is there.
+set -euo pipefail
+
+need=()
+for pkg in libzmq3-dev pkg-config python3-zmq; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+  echo "setup: installing prometheus_client (PyPI)" >&2
+  python3 -m pip install -q prometheus_client >/dev/null 2>&1 \
+    || python3 -m pip install -q --break-system-packages prometheus_client >/dev/null 2>&1 \
+    || echo "setup: prometheus_client not installed; the test that parses metrics.prom with it will be skipped" >&2
+fi
+
+command -v swift >/dev/null || { echo "setup: swift is not on PATH (install Swift 6 first)" >&2; exit 1; }
+pkg-config --exists libzmq || { echo "setup: libzmq not found by pkg-config" >&2; exit 1; }
