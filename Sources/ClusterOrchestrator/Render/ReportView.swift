@@ -104,15 +104,19 @@ struct ReportView {
         if n.restarts > 0 { status += " (\(n.restarts) restart\(n.restarts == 1 ? "" : "s"))" }
         return [
             (n.name, nil), (n.role, nil), (n.policy ?? "-", nil), (status, nil),
-            (Fmt.count(n.received), Double(n.received)),
-            (Fmt.count(n.lost), Double(n.lost)),
-            (Fmt.count(skipped(n)), Double(skipped(n))),
+            counterCell(n, "received"), counterCell(n, "lost"), counterCell(n, "skipped"),
             (Fmt.latency(us: l.p50Us, measured: measured), measured ? l.p50Us : -1),
             (Fmt.latency(us: l.p99Us, measured: measured), measured ? l.p99Us : -1),
             (Fmt.latency(us: l.maxUs, measured: measured), measured ? l.maxUs : -1),
             (Fmt.mb(n.resources?.peakRssMB), n.resources?.peakRssMB ?? -1),
             (Fmt.percent(n.resources?.meanCpuPercent), n.resources?.meanCpuPercent ?? -1),
         ]
+    }
+
+    /// A counter's cell; "-" for a node that does not keep it (the writer has no losses to count).
+    private func counterCell(_ n: NodeReport, _ name: String) -> (text: String, value: Double?) {
+        guard let v = n.counters[name] else { return ReportView.isReader(n) ? ("0", 0) : ("-", -1) }
+        return (Fmt.count(v), Double(v))
     }
 
     /// The nodes the summary lists when there are too many to list all:

@@ -343,7 +343,8 @@ struct BarChart {
             for s in stacks {
                 let v = s.values.indices.contains(i) ? s.values[i] : 0
                 guard v > 0 else { continue }
-                c.rect(xs(acc), y + 2, xs(acc + v) - xs(acc), rowHeight - 4, fill: s.color,
+                // At least 2 px, so a handful of losses next to thousands still shows.
+                c.rect(xs(acc), y + 2, max(2, xs(acc + v) - xs(acc)), rowHeight - 4, fill: s.color,
                        tooltip: "\(name): \(s.name) \(format(v))")
                 acc += v
                 parts.append(format(v))
