@@ -1,0 +1,91 @@
+import ClusterCore
+
+/// Builds `summary.txt`, the table printed at the end of a run.
+struct SummaryText {
+    let view: ReportView
+    var report: RunReport { view.report }
+
+    init(_ report: RunReport) {
+        view = ReportView(report)
+    }
+
+    func render() -> String {
+        [header(), writerLine(), roleTable(), nodeTable(), faultTable(), sloTable(), view.resultLine + "\n"]
+            .joined(separator: "\n")
+    }
+
+    private func header() -> String {
+        let r = report, h = r.environment.host
+        var lines = [
+            "ClusterSim run \(r.name)",
+            "  duration \(Fmt.fixed(r.durationSeconds, 1)) s   seed \(r.seed)   launcher \(r.launcher)   topology \(r.topologyFile)",
+            "  host \(h.hostname): \(h.cores) cores, \(h.kernel), \(Fmt.fixed(Double(h.memoryBytes) / 1_073_741_824, 1)) GB   libzmq \(r.environment.libzmq)",
+            "  launch to ready \(Fmt.fixed(r.timings.launchToReadyMs, 0)) ms   collect \(Fmt.fixed(r.timings.collectMs, 0)) ms   teardown \(Fmt.fixed(r.timings.teardownMs, 0)) ms",
+            "  orchestrator CPU \(Fmt.percent(r.environment.orchestratorCpuPercent)) %   peak RSS \(Fmt.mb(r.environment.orchestratorPeakRssMB)) MB",
+            "  run directory \(r.runDirectory)",
+        ]
+        if let why = r.aborted { lines.append("  ABORTED: \(why) (partial report)") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func writerLine() -> String {
+        let w = report.writer, s = w.sendCallLatency, t = report.totals
+        let sendCall = s.count > 0
+            ? "send-call p50 \(Fmt.latency(us: s.p50Us)) p99 \(Fmt.latency(us: s.p99Us))" : "send-call -"
+        return """
+            writer: published \(Fmt.count(w.published))   rate \(Fmt.rate(w.rateAsked))/s asked, \(Fmt.rate(w.rateAchieved))/s achieved   \
+            final version \(Fmt.count(w.finalVersion)) (epoch \(w.epoch))   illegal events \(Fmt.count(w.illegalEvents))   \
+            \(sendCall)\(w.restarts > 0 ? "   restarts \(w.restarts)" : "")
+            readers: \(t.readers) (\(t.fastReaders) fast)   delivered \(Fmt.count(t.delivered))   lost \(Fmt.count(t.lost)) \
+            (fast readers \(Fmt.count(t.lostFastReaders)))   skipped \(Fmt.count(t.skipped))   decode errors \(Fmt.count(t.decodeErrors))   \
+            crashes \(t.crashes)
+            queries: served \(Fmt.count(t.queryServed))   busy \(Fmt.count(t.queryBusy)) (\(Fmt.fixed(t.busyRatio * 100, 2)) %)   \
+            peak reader RSS \(Fmt.mb(t.peakReaderRssMB)) MB   max memory growth \(Fmt.mb(t.maxMemoryGrowthMB)) MB   \
+            max converge \(Fmt.fixed(t.maxConvergeMs, 1)) ms
+
+            """
+    }
+
+    private func roleTable() -> String {
+        var table = TextTable([.init("role", .left), .init("readers"), .init("delivered"), .init("lost"), .init("skipped"),
+                               .init("p50"), .init("p99"), .init("p99.9"), .init("max")])
+        for row in view.roleRows {
+            let l = row.latency, measured = (l?.count ?? 0) > 0
+            table.add([row.role, "\(row.readers)", Fmt.count(row.delivered), Fmt.count(row.lost), Fmt.count(row.skipped),
+                       Fmt.latency(us: l?.p50Us ?? 0, measured: measured), Fmt.latency(us: l?.p99Us ?? 0, measured: measured),
+                       Fmt.latency(us: l?.p999Us ?? 0, measured: measured), Fmt.latency(us: l?.maxUs ?? 0, measured: measured)])
+        }
+        return "fan-out latency by role (merged over fast readers)\n" + table.render()
+    }
+
+    private func nodeTable() -> String {
+        let (shown, omitted) = view.summaryNodes()
+        var table = TextTable(ReportView.nodeColumns.map { .init($0.title, $0.numeric ? .right : .left) })
+        for n in shown { table.add(view.nodeCells(n).map(\.text)) }
+        var text = "nodes (writer latency is its send call)\n" + table.render()
+        if omitted > 0 { text += "  … \(omitted) more nodes in report.json\n" }
+        return text
+    }
+
+    private func faultTable() -> String {
+        guard !report.faults.isEmpty else { return "faults: none\n" }
+        var table = TextTable([.init("planned"), .init("applied"), .init("action", .left), .init("target", .left),
+                               .init("outcome", .left), .init("detail", .left)])
+        for f in view.faults {
+            table.add([Fmt.seconds(f.plannedAtSeconds), Fmt.seconds(f.appliedAtSeconds), f.action, f.target, f.outcome,
+                       Fmt.truncate(f.detail, 60)])
+        }
+        return "faults\n" + table.render()
+    }
+
+    private func sloTable() -> String {
+        guard !report.slo.isEmpty else { return "SLOs: none\n" }
+        var table = TextTable([.init("SLO", .left), .init("limit"), .init("measured"), .init("result", .left),
+                               .init("detail", .left)])
+        for s in report.slo {
+            table.add([s.name, Fmt.withUnit(s.limit, s.unit), Fmt.withUnit(s.measured, s.unit), s.pass ? "PASS" : "FAIL",
+                       Fmt.truncate(s.detail, 60)])
+        }
+        return "SLOs\n" + table.render()
+    }
+}
