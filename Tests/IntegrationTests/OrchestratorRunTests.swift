@@ -1,0 +1,158 @@
+import ClusterCore
+import ClusterOrchestrator
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs small topologies for real and asserts on what the report says.
+@Suite("orchestrator runs", .serialized, .enabled(if: Harness.binariesExist, "build the executables first (scripts/test.sh does)"))
+struct OrchestratorRunTests {
+    func report(_ dir: String?) throws -> RunReport {
+        let d = try #require(dir, "no run directory was created")
+        return try RunReport.load(path: d + "/report.json")
+    }
+
+    @Test("smoke: every reader receives everything; dumps exist and parse")
+    func smoke() throws {
+        let (r, dir) = try Harness.runTopology("""
+            { "name": "it-smoke", "duration": "2s", "writer": { "rate": 200 },
+              "readers": [ { "role": "log" }, { "role": "query", "load": { "clients": 2, "rate": 50 } }, { "role": "cli", "count": 2 } ],
+              "slo": { "maxLossFastReaders": 0 } }
+            """, tag: "smoke")
+        #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
+        let rep = try report(dir)
+        #expect(rep.aborted == nil)
+        #expect(rep.writer.published >= 300, "published \(rep.writer.published) at 200/s for 2 s")
+        let readers = rep.nodes.filter { ["log", "query", "cli"].contains($0.role) }
+        #expect(readers.count == 4)
+        for n in readers {
+            #expect(n.status == "completed", "\(n.name): \(n.status)")
+            #expect(n.lost == 0, "\(n.name) lost \(n.lost)")
+            // Every version published after START reached every reader, and the tail was accounted for.
+            #expect(n.received + (n.counters["stale_discarded"] ?? 0) >= rep.writer.published - 5, "\(n.name) received \(n.received) of \(rep.writer.published)")
+            #expect(n.latency.count > 0 && n.latency.p50Us > 0)
+            let nodeDir = dir! + "/nodes/" + n.name
+            for f in ["metrics.json", "metrics.prom", "latency.hgrm", "node.log"] {
+                #expect(FileManager.default.fileExists(atPath: nodeDir + "/" + f), "\(n.name)/\(f) missing")
+            }
+            let hgrm = try String(contentsOfFile: nodeDir + "/latency.hgrm", encoding: .utf8)
+            #expect(hgrm.contains("Percentile") && hgrm.contains("#[Mean"))
+            let prom = try String(contentsOfFile: nodeDir + "/metrics.prom", encoding: .utf8)
+            #expect(prom.contains("clustersim_received_total{"))
+        }
+        // The log reader's file holds a line for every snapshot it received.
+        let log = try String(contentsOfFile: dir! + "/nodes/log-1/snapshots.jsonl", encoding: .utf8)
+        let lines = log.split(separator: "\n").filter { $0.contains("\"type\":\"snapshot\"") }.count
+        let logNode = try #require(readers.first { $0.name == "log-1" })
+        #expect(UInt64(lines) >= logNode.received)
+        let query = try #require(rep.nodes.first { $0.role == "query-load" })
+        #expect((query.counters["ok"] ?? 0) > 0, "query load got no answer")
+        for f in ["report.json", "report.html", "summary.txt", "events.jsonl", "topology.json"] {
+            #expect(FileManager.default.fileExists(atPath: dir! + "/" + f), "\(f) missing")
+        }
+        #expect(Harness.processes(tagged: "smoke").isEmpty, "processes left behind")
+    }
+
+    @Test("kill at a set time is applied on time and reported; restart converges")
+    func killAndRestart() throws {
+        let (r, dir) = try Harness.runTopology("""
+            { "name": "it-faults", "duration": "3s", "writer": { "rate": 200 },
+              "readers": [ { "role": "cli", "count": 3 } ],
+              "faults": [ { "at": "1s", "action": "kill", "target": "cli-1" },
+                          { "at": "1500ms", "action": "restart", "target": "cli-1" },
+                          { "at": "1s", "action": "kill", "target": "cli-2" } ] }
+            """, tag: "faults")
+        #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
+        let rep = try report(dir)
+        let kills = rep.faults.filter { $0.action == "kill" }
+        #expect(kills.count == 2)
+        for k in kills {
+            let at = try #require(k.appliedAtSeconds)
+            #expect(abs(at - 1.0) <= 0.1, "kill of \(k.target) applied at \(at) s, planned 1 s")
+        }
+        let cli1 = try #require(rep.nodes.first { $0.name == "cli-1" })
+        let cli2 = try #require(rep.nodes.first { $0.name == "cli-2" })
+        let cli3 = try #require(rep.nodes.first { $0.name == "cli-3" })
+        #expect(cli2.status == "killed")
+        #expect(cli1.restarts == 1)
+        #expect(cli1.status == "completed")
+        #expect(cli1.pids.count == 2)
+        // The restarted reader converged: it fetched the current snapshot after the run began.
+        #expect(cli1.converge.contains { $0.trigger == "start" && $0.atWallNs >= rep.startedWallNs })
+        #expect(cli1.received > 0)
+        #expect(cli3.fast && cli3.lost == 0)
+        #expect(rep.totals.crashes == 0)
+        #expect(Harness.processes(tagged: "faults").isEmpty, "processes left behind")
+    }
+
+    @Test("SIGINT to the orchestrator: no child is left, a partial report is written")
+    func interrupt() throws {
+        let dir = Harness.tempDirectory("sigint")
+        let file = dir + "/t.json"
+        try """
+            { "name": "it-sigint", "duration": "30s", "writer": { "rate": 100 }, "readers": [ { "role": "cli", "count": 3 }, { "role": "log" } ],
+              "faults": [ { "at": "1s", "action": "pause", "target": "cli-1" } ] }
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let (p, o, e) = try Harness.start(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--node-binary", Harness.clusterNode],
+                                          environment: ["CLUSTERSIM_TEST_TAG": "sigint"])
+        // Wait until the measured phase runs (events.jsonl says so), bounded.
+        let deadline = Date().addingTimeInterval(20)
+        var started = false
+        while Date() < deadline, !started {
+            usleep(100_000)
+            let runs = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/runs")) ?? []
+            if let run = runs.first, let ev = try? String(contentsOfFile: dir + "/runs/\(run)/events.jsonl", encoding: .utf8) {
+                started = ev.contains("\"fault\"")
+            }
+        }
+        #expect(started, "the run did not reach its first fault")
+        #expect(Harness.processes(tagged: "sigint").count >= 5)
+        kill(p.processIdentifier, SIGINT)
+        let r = Harness.wait(p, o, e, timeout: 20)
+        #expect(r.status == 2)
+        #expect(Harness.processes(tagged: "sigint").isEmpty, "processes left behind after SIGINT")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/runs")
+        let rep = try RunReport.load(path: dir + "/runs/\(runs[0])/report.json")
+        #expect(rep.aborted?.contains("interrupted") == true)
+        // The paused reader was resumed and stopped cleanly, with its dump.
+        let cli1 = try #require(rep.nodes.first { $0.name == "cli-1" })
+        #expect(cli1.status == "completed", "cli-1: \(cli1.status)")
+    }
+
+    @Test("a bad topology is refused with the file, the path and what was expected; exit 2")
+    func badTopology() throws {
+        let dir = Harness.tempDirectory("bad")
+        let file = dir + "/bad.json"
+        try #"{ "name": "x", "writer": { "rate": 10 }, "readers": [ { "role": "cli", "policy": "dorp" } ] }"#
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        for cmd in [["validate", file], ["run", file, "--out", dir]] {
+            let r = try Harness.run(Harness.orchestrator, cmd, timeout: 20)
+            #expect(r.status == 2)
+            #expect(r.stderr.contains("\(file): readers[0].policy: \"dorp\" is not one of drop, conflate, resync, snail"), "\(r.stderr)")
+        }
+    }
+
+    @Test("a node that never becomes ready aborts the run with its name; nothing is left")
+    func neverReady() throws {
+        // A reader whose writer endpoint is wrong never receives a heartbeat.
+        let dir = Harness.tempDirectory("notready")
+        let fakeNode = dir + "/fake-node.sh"
+        try """
+            #!/bin/sh
+            case "$*" in *"--name cli-2"*) exec sleep 60 ;; esac
+            exec \(Harness.clusterNode) "$@"
+            """.write(toFile: fakeNode, atomically: true, encoding: .utf8)
+        chmod(fakeNode, 0o755)
+        let file = dir + "/t.json"
+        try #"{ "name": "it-notready", "duration": "2s", "readyTimeout": "3s", "writer": { "rate": 50 }, "readers": [ { "role": "cli", "count": 2 } ] }"#
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try Harness.run(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--node-binary", fakeNode],
+                                timeout: 30, environment: ["CLUSTERSIM_TEST_TAG": "notready"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("cli-2: launched"), "\(r.stderr)")
+        #expect(!r.stderr.contains("cli-1:"))
+        #expect(Harness.processes(tagged: "notready").isEmpty, "processes left behind")
+    }
+}
