@@ -1,0 +1,171 @@
+import ClusterCore
+import Foundation
+import SwiftProtobuf
+import Testing
+import ZeroMQ
+@testable import ClusterNode
+
+/// A reader against a scripted writer: the test publishes exactly the
+/// versions it chooses, so every loss figure is known in advance.
+@Suite("reader loss accounting", .serialized)
+struct ReaderLossTests {
+    /// Publishes frames as the writer would; waits until the reader's subscription arrived (XPUB).
+    final class FakeWriter {
+        let context = try! Context()
+        let pub: Socket
+        let endpoint: String
+        let service: Socket
+        let serviceEndpoint: String
+        let epoch: UInt64 = 7
+        var builder = SnapshotFrameBuilder()
+        var current: Snapshot
+
+        init() throws {
+            pub = try context.socket(.xpub)
+            try pub.setLinger(.zero)
+            try pub.setSendHighWaterMark(0)
+            try pub.bind("tcp://127.0.0.1:*")
+            endpoint = try pub.lastEndpoint
+            service = try context.socket(.router)
+            try service.setLinger(.zero)
+            try service.bind("tcp://127.0.0.1:*")
+            serviceEndpoint = try service.lastEndpoint
+            current = Snapshot.initial(epoch: epoch, fsmInstanceID: "fsm-test", sourceModule: "test", historyLimit: 4,
+                                       contextData: Data(repeating: 1, count: 64))
+        }
+
+        /// Waits for the SNP1 subscription (bounded).
+        func awaitSubscriber() throws -> Bool {
+            let deadline = Clock.monotonicNanos() + 5_000_000_000
+            while Clock.monotonicNanos() < deadline {
+                if let m = try pub.receive(timeout: .milliseconds(100)), m.bytes.first == 1, Array(m.bytes.dropFirst()) == FrameKind.snapshot.prefix {
+                    return true
+                }
+            }
+            return false
+        }
+
+        func snapshot(_ v: UInt64) -> Snapshot {
+            Snapshot(version: v, epoch: epoch, state: .active, prevState: .idle, reason: "test", snapshotID: "\(epoch)-\(v)",
+                     fsmInstanceID: "fsm-test", sourceModule: "test", attemptCount: 0, monotonicNanos: Clock.monotonicNanos(),
+                     wallNanos: Clock.wallNanos(), history: [], contextData: Data(repeating: 2, count: 64))
+        }
+
+        func publish(_ v: UInt64) throws {
+            let s = snapshot(v)
+            current = s
+            builder.begin(encodedSnapshot: s.encoded(), epoch: epoch, version: v)
+            _ = try builder.stampAndSend { try pub.send($0) }
+        }
+
+        func heartbeat(_ v: UInt64) throws { try pub.send(FrameCodec.heartbeat(epoch: epoch, version: v, sequence: 1)) }
+        func end(_ v: UInt64) throws { try pub.send(FrameCodec.endOfStream(epoch: epoch, finalVersion: v, published: v)) }
+
+        /// Answers pending snapshot requests with `current`.
+        func serve() throws {
+            while let frames = try service.receiveMultipart(dontWait: true) {
+                let req = try Clustersim_V1_SnapshotRequest(serializedBytes: frames.last!.bytes)
+                var reply = Clustersim_V1_SnapshotReply()
+                reply.requestID = req.requestID
+                reply.epoch = epoch
+                reply.version = current.version
+                reply.snapshot = current.proto
+                try service.sendMultipart([frames[0].bytes, try reply.serializedBytes()])
+            }
+        }
+    }
+
+    /// Runs a reader in a thread of this process; returns its metrics.json.
+    func runReader(_ config: ReaderConfig, while body: () throws -> Void) throws -> NodeMetrics {
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            let signals = ShutdownSignals()
+            _ = try? ReaderNode(config: config, logger: .init(label: "test")).run(signals: signals)
+            done.signal()
+        }
+        thread.start()
+        try body()
+        #expect(done.wait(timeout: .now() + 20) == .success, "reader did not stop")
+        let text = try String(contentsOfFile: config.metricsDirectory! + "/metrics.json", encoding: .utf8)
+        return try NodeMetrics.decode(json: text)
+    }
+
+    func config(_ w: FakeWriter, _ tag: String, duration: UInt64) -> ReaderConfig {
+        var c = ReaderConfig(name: "r-\(tag)", publishEndpoint: w.endpoint, snapshotEndpoint: w.serviceEndpoint)
+        c.durationNanos = duration
+        c.metricsDirectory = NSTemporaryDirectory() + "reader-\(tag)-\(UUID().uuidString.prefix(8))"
+        return c
+    }
+
+    @Test("withheld versions are counted exactly: gaps and tail")
+    func exactLoss() throws {
+        let w = try FakeWriter()
+        let withheld: Set<UInt64> = [10, 20, 21, 22, 23, 24, 60]
+        let m = try runReader(config(w, "exact", duration: 2_000_000_000)) {
+            #expect(try w.awaitSubscriber())
+            try w.heartbeat(0)
+            for v in UInt64(1)...100 where !withheld.contains(v) {
+                try w.publish(v)
+            }
+            // 101...103 are never sent: the tail, known from END.
+            try w.end(103)
+        }
+        #expect(m.counters["received"] == 93)
+        #expect(m.counters["gaps"] == 3)
+        #expect(m.counters["lost_in_gaps"] == 7)
+        #expect(m.counters["lost_tail"] == 3)
+        #expect(m.counters["lost"] == 10)
+        #expect(m.counters["decode_errors"] == 0)
+        #expect(m.latency.count == 93)
+    }
+
+    @Test("malformed frames are counted, never fatal")
+    func malformed() throws {
+        let w = try FakeWriter()
+        let m = try runReader(config(w, "malformed", duration: 1_500_000_000)) {
+            #expect(try w.awaitSubscriber())
+            try w.publish(1)
+            try w.pub.send(FrameKind.snapshot.prefix + [0xFF, 0xFF, 0xFF])       // truncated varint
+            try w.pub.send(FrameKind.snapshot.prefix + [0x2A, 0x10, 0x01])       // field 5 longer than the frame
+            try w.pub.send(Array("SNP1".utf8))                                    // empty envelope is valid
+            try w.publish(2)
+        }
+        #expect(m.counters["decode_errors"] == 2)
+        #expect((m.counters["received"] ?? 0) >= 2)
+        #expect(m.counters["lost"] == 0)
+    }
+
+    @Test("late join: the reader converges on the snapshot service's answer and discards what it covers")
+    func lateJoin() throws {
+        let w = try FakeWriter()
+        for v in UInt64(1)...50 { w.current = w.snapshot(v) }   // the writer is at 50 before the reader exists
+        let m = try runReader(config(w, "late", duration: 2_000_000_000)) {
+            #expect(try w.awaitSubscriber())
+            // Heartbeats until the reader asks, then answer with version 50.
+            let deadline = Clock.monotonicNanos() + 3_000_000_000
+            var answered = false
+            while !answered, Clock.monotonicNanos() < deadline {
+                try w.heartbeat(50)
+                if let frames = try w.service.receiveMultipart(timeout: .milliseconds(50)) {
+                    let req = try Clustersim_V1_SnapshotRequest(serializedBytes: frames.last!.bytes)
+                    var reply = Clustersim_V1_SnapshotReply()
+                    reply.requestID = req.requestID
+                    reply.epoch = w.epoch
+                    reply.version = 50
+                    reply.snapshot = w.current.proto
+                    try w.service.sendMultipart([frames[0].bytes, try reply.serializedBytes()])
+                    answered = true
+                }
+            }
+            #expect(answered)
+            usleep(100_000)
+            for v in UInt64(49)...60 { try w.publish(v) }   // 49 and 50 are already covered
+            try w.end(60)
+        }
+        #expect(m.counters["stale_discarded"] == 2)
+        #expect(m.counters["lost"] == 0)
+        #expect(m.counters["snapshots_applied"] == 1)
+        let start = try #require(m.converge.first { $0.trigger == "start" })
+        #expect(start.version == 50)
+    }
+}
