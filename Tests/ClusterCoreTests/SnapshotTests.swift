@@ -71,7 +71,7 @@ struct SnapshotTests {
         let moved = snapshot.withVersion(42)
         #expect(moved.version == 42)
         #expect(moved.snapshotID == "9-42")
-        #expect(moved.history.last?.version == 42)
+        #expect(moved.history == snapshot.history)
         #expect(moved.state == snapshot.state && moved.wallNanos == snapshot.wallNanos)
         #expect(moved != snapshot)
         #expect(moved.withVersion(1) == snapshot)
