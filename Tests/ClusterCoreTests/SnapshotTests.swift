@@ -77,6 +77,12 @@ struct SnapshotTests {
         #expect(moved.withVersion(1) == snapshot)
     }
 
+    @Test func idIsEpochDashVersion() {
+        #expect(Snapshot.makeID(epoch: 0, version: 0) == "0-0")
+        #expect(Snapshot.makeID(epoch: 1_700_000_000_123, version: 42) == "1700000000123-42")
+        #expect(Snapshot.makeID(epoch: .max, version: .max) == "\(UInt64.max)-\(UInt64.max)")
+    }
+
     @Test func jsonRoundTrip() throws {
         let snapshot = Self.initial().next(
             after: TransitionTable.transition(from: .booting, on: .fail)!, attemptCount: 1, historyLimit: 4)

@@ -79,7 +79,24 @@ public struct Snapshot: Sendable, Hashable, Codable {
 
     /// The snapshot ID this type gives a version: `"<epoch>-<version>"`.
     public static func makeID(epoch: UInt64, version: UInt64) -> String {
-        "\(epoch)-\(version)"
+        // Digits written by hand: string interpolation costs more than the
+        // rest of a store's set together.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 41) { buffer in
+            var start = buffer.count
+            func prepend(_ value: UInt64) {
+                var value = value
+                repeat {
+                    start -= 1
+                    buffer[start] = UInt8(truncatingIfNeeded: value % 10) &+ UInt8(ascii: "0")
+                    value /= 10
+                } while value > 0
+            }
+            prepend(version)
+            start -= 1
+            buffer[start] = UInt8(ascii: "-")
+            prepend(epoch)
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[start...]), as: UTF8.self)
+        }
     }
 
     /// A copy with another version, as the store's auto-increment makes it.

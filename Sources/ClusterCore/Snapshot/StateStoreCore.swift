@@ -221,7 +221,8 @@ public final class StateStoreCore: Sendable {
     @discardableResult
     public func unsubscribe(id: SubscriberID) -> Bool {
         let box = state.withLock { s -> SubscriberBox? in
-            guard let index = s.subscribers.firstIndex(where: { $0.id == id }) else { return nil }
+            // From the end: the newest subscribers are the likeliest to leave first.
+            guard let index = s.subscribers.lastIndex(where: { $0.id == id }) else { return nil }
             return s.remove(at: index)
         }
         guard let box else { return false }
