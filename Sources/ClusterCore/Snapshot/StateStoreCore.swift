@@ -261,6 +261,7 @@ public final class StateStoreCore: Sendable {
     /// the calls, at no task hop or queue per snapshot. It must be quick, must
     /// not block, and must not call back into this store (the lock is not
     /// re-entrant). The writer's publisher is such a sink.
+    @discardableResult
     public func addSink(_ body: @escaping @Sendable (Snapshot) -> Void) -> SinkID {
         state.withLock { s in
             let id = SinkID(rawValue: s.makeID())
