@@ -1,6 +1,7 @@
 import Benchmark
 import ClusterCore
 import Foundation
+import Synchronization
 
 // The Python AsyncStateStore's figures on the same 2-core machine, for the
 // ratio column of docs/state-store.md:
@@ -24,11 +25,13 @@ let benchmarks: @Sendable () -> Void = {
         await setWithSubscribers(benchmark, count: 0)
     }
 
-    Benchmark("set, 10 subscribers", configuration: .init(scalingFactor: .kilo)) { benchmark in
+    Benchmark("set, 10 subscribers", configuration: .init(metrics: fanOutMetrics, scalingFactor: .kilo)) {
+        benchmark in
         await setWithSubscribers(benchmark, count: 10)
     }
 
-    Benchmark("set, 200 subscribers", configuration: .init(scalingFactor: .kilo)) { benchmark in
+    Benchmark("set, 200 subscribers", configuration: .init(metrics: fanOutMetrics, scalingFactor: .kilo)) {
+        benchmark in
         await setWithSubscribers(benchmark, count: 200)
     }
 
@@ -54,7 +57,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark(
         "set latency, 10 subscribers",
         configuration: .init(
-            metrics: [.throughput, LatencyMetric.p50, LatencyMetric.p99, LatencyMetric.max],
+            metrics: [.throughput, LatencyMetric.p50, LatencyMetric.p99, LatencyMetric.max, lostMetric],
             scalingFactor: .kilo)
     ) { benchmark in
         await setWithSubscribers(benchmark, count: 10, recordLatency: true)
@@ -69,6 +72,10 @@ enum LatencyMetric {
     static let p99 = BenchmarkMetric.custom("set p99 (ns)", polarity: .prefersSmaller, useScalingFactor: false)
     static let max = BenchmarkMetric.custom("set max (ns)", polarity: .prefersSmaller, useScalingFactor: false)
 }
+
+/// Deliveries that subscribers lost to overflow (and were told of), per iteration.
+let lostMetric = BenchmarkMetric.custom("deliveries lost", polarity: .prefersSmaller, useScalingFactor: false)
+let fanOutMetrics: [BenchmarkMetric] = [.throughput, .wallClock, lostMetric]
 
 /// A 512-byte payload, the default topology's.
 let payload = Data(repeating: 0xA5, count: 512)
@@ -87,16 +94,28 @@ let sample: Snapshot = {
     return snapshot
 }()
 
+/// Counts subscriber tasks that have started draining.
+final class ReadyCount: Sendable {
+    private let value = Atomic<Int>(0)
+    func increment() { value.add(1, ordering: .releasing) }
+    var count: Int { value.load(ordering: .acquiring) }
+}
+
 /// Sets `scaledIterations` snapshots while `count` tasks each drain their own
-/// subscription; the measurement ends when every subscriber has seen the last
-/// version, and every delivery is accounted for (received or reported missed).
+/// subscription. Measurement starts once every subscriber task is draining
+/// and ends when every one has seen the last version; every delivery is
+/// accounted for (received, or reported missed: the "deliveries lost" metric).
+/// Buffers hold a whole iteration, so a subscriber only loses snapshots if it
+/// is not scheduled at all during one.
 func setWithSubscribers(_ benchmark: Benchmark, count: Int, recordLatency: Bool = false) async {
-    let store = StateStore(configuration: .init(maxSubscribers: Swift.max(count, 1), defaultBufferSize: 100))
-    await store.initializeIfEmpty { sample.withVersion(1) }
     let sets = UInt64(benchmark.scaledIterations.count)
+    let store = StateStore(
+        configuration: .init(maxSubscribers: Swift.max(count, 1), defaultBufferSize: Int(sets) + 1))
+    await store.initializeIfEmpty { sample.withVersion(1) }
     let last = 1 + sets
     var latencies: [UInt64] = []
     if recordLatency { latencies.reserveCapacity(Int(sets)) }
+    let ready = ReadyCount()
 
     let (received, missed) = await withTaskGroup(of: (UInt64, UInt64).self) { group in
         for _ in 0..<count {
@@ -105,6 +124,7 @@ func setWithSubscribers(_ benchmark: Benchmark, count: Int, recordLatency: Bool 
                 var received: UInt64 = 0
                 var missed: UInt64 = 0
                 for await delivery in subscription {
+                    if received == 0 { ready.increment() }
                     received += 1
                     missed += delivery.missedCount
                     if delivery.snapshot.version == last { break }
@@ -112,6 +132,7 @@ func setWithSubscribers(_ benchmark: Benchmark, count: Int, recordLatency: Bool 
                 return (received, missed)
             }
         }
+        while ready.count < count { await Task.yield() }
         benchmark.startMeasurement()
         for _ in 0..<sets {
             if recordLatency {
@@ -135,6 +156,7 @@ func setWithSubscribers(_ benchmark: Benchmark, count: Int, recordLatency: Bool 
     precondition(received + missed == UInt64(count) * (sets + 1), "deliveries unaccounted for")
     let failed = await store.metrics.notificationsFailed
     precondition(failed == missed, "overflow count disagrees")
+    benchmark.measurement(lostMetric, Int(missed))
     if recordLatency {
         latencies.sort()
         benchmark.measurement(LatencyMetric.p50, Int(latencies[latencies.count / 2]))
