@@ -71,10 +71,16 @@ struct SnapshotTests {
         let moved = snapshot.withVersion(42)
         #expect(moved.version == 42)
         #expect(moved.snapshotID == "9-42")
-        #expect(moved.history.last?.version == 42)
+        #expect(moved.history == snapshot.history)
         #expect(moved.state == snapshot.state && moved.wallNanos == snapshot.wallNanos)
         #expect(moved != snapshot)
         #expect(moved.withVersion(1) == snapshot)
+    }
+
+    @Test func idIsEpochDashVersion() {
+        #expect(Snapshot.makeID(epoch: 0, version: 0) == "0-0")
+        #expect(Snapshot.makeID(epoch: 1_700_000_000_123, version: 42) == "1700000000123-42")
+        #expect(Snapshot.makeID(epoch: .max, version: .max) == "\(UInt64.max)-\(UInt64.max)")
     }
 
     @Test func jsonRoundTrip() throws {

@@ -67,16 +67,21 @@ public struct NodeMetrics: Sendable, Hashable, Codable {
         self.notes = notes
     }
 
-    /// `metrics.json`: pretty, keys sorted.
+    /// `metrics.json`: pretty, keys sorted. A non-finite number (a gauge
+    /// that divided by zero) is written as the string "+Inf", "-Inf" or
+    /// "NaN" rather than making the whole document fail to encode.
     public func jsonText() -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "+Inf", negativeInfinity: "-Inf", nan: "NaN")
         guard let data = try? enc.encode(self) else { return "{}" }
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
     public static func decode(json: String) throws -> NodeMetrics {
-        try JSONDecoder().decode(NodeMetrics.self, from: Data(json.utf8))
+        let dec = JSONDecoder()
+        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "+Inf", negativeInfinity: "-Inf", nan: "NaN")
+        return try dec.decode(NodeMetrics.self, from: Data(json.utf8))
     }
 
     /// `metrics.prom`: the Prometheus text exposition, produced by swift-prometheus.

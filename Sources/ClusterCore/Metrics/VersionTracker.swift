@@ -75,6 +75,7 @@ public struct VersionTracker: Sendable, Hashable {
             epoch = e
             highest = v
             firstInEpoch = v
+            snapshotFloor = 0  // a snapshot of the old epoch says nothing about this one
             applied += 1
             if isFirstEver { return .first }
             epochChanges += 1

@@ -27,21 +27,22 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
 
 /// An immutable, versioned state of the writer.
 ///
-/// A snapshot is one pointer wide: its fields live in a shared immutable
-/// object, so handing the same snapshot to hundreds of subscribers costs one
-/// reference count each, not one per string and buffer inside it. Equality,
-/// hashing and the JSON form are those of the fields.
+/// Its version and ID are stored inline and every other field lives in a
+/// shared immutable object: handing the same snapshot to hundreds of
+/// subscribers costs one reference count each (not one per string and buffer
+/// inside it), and the store's auto-increment (``withVersion(_:)``) allocates
+/// nothing. Equality, hashing and the JSON form are those of the fields.
 public struct Snapshot: Sendable, Hashable, Codable {
+    /// Strictly increasing within an epoch.
+    public let version: UInt64
+    public let snapshotID: String
     private let storage: Storage
 
-    /// Strictly increasing within an epoch.
-    public var version: UInt64 { storage.fields.version }
     /// New on every writer start; fences old incarnations.
     public var epoch: UInt64 { storage.fields.epoch }
     public var state: FSMState { storage.fields.state }
     public var prevState: FSMState { storage.fields.prevState }
     public var reason: String { storage.fields.reason }
-    public var snapshotID: String { storage.fields.snapshotID }
     public var fsmInstanceID: String { storage.fields.fsmInstanceID }
     public var sourceModule: String { storage.fields.sourceModule }
     /// The state machine's ``StateMachine/attemptCount`` when this was made.
@@ -60,38 +61,52 @@ public struct Snapshot: Sendable, Hashable, Codable {
         snapshotID: String, fsmInstanceID: String, sourceModule: String, attemptCount: UInt32,
         monotonicNanos: UInt64, wallNanos: UInt64, history: [HistoryEntry], contextData: Data
     ) {
+        self.version = version
+        self.snapshotID = snapshotID
         storage = Storage(
             Fields(
-                version: version, epoch: epoch, state: state, prevState: prevState, reason: reason,
-                snapshotID: snapshotID, fsmInstanceID: fsmInstanceID, sourceModule: sourceModule,
+                epoch: epoch, state: state, prevState: prevState, reason: reason,
+                fsmInstanceID: fsmInstanceID, sourceModule: sourceModule,
                 attemptCount: attemptCount, monotonicNanos: monotonicNanos, wallNanos: wallNanos,
                 history: history, contextData: contextData))
     }
 
-    private init(_ fields: Fields) {
-        storage = Storage(fields)
+    private init(version: UInt64, snapshotID: String, storage: Storage) {
+        self.version = version
+        self.snapshotID = snapshotID
+        self.storage = storage
     }
 
     /// The snapshot ID this type gives a version: `"<epoch>-<version>"`.
     public static func makeID(epoch: UInt64, version: UInt64) -> String {
-        "\(epoch)-\(version)"
+        // Digits written by hand: string interpolation costs more than the
+        // rest of a store's set together.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 41) { buffer in
+            var start = buffer.count
+            func prepend(_ value: UInt64) {
+                var value = value
+                repeat {
+                    start -= 1
+                    buffer[start] = UInt8(truncatingIfNeeded: value % 10) &+ UInt8(ascii: "0")
+                    value /= 10
+                } while value > 0
+            }
+            prepend(version)
+            start -= 1
+            buffer[start] = UInt8(ascii: "-")
+            prepend(epoch)
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[start...]), as: UTF8.self)
+        }
     }
 
     /// A copy with another version, as the store's auto-increment makes it.
     ///
-    /// The snapshot ID becomes `"<epoch>-<version>"`, and the newest history
-    /// entry follows the version when it recorded the old one; nothing else
-    /// changes.
+    /// The snapshot ID becomes `"<epoch>-<version>"`; nothing else changes
+    /// (the history keeps the versions its transitions were given: snapshots
+    /// made by ``next(after:attemptCount:historyLimit:contextData:)`` from the
+    /// store's current one already carry the version the store assigns).
     public func withVersion(_ version: UInt64) -> Snapshot {
-        var fields = storage.fields
-        if let last = fields.history.last, last.version == fields.version {
-            fields.history[fields.history.count - 1] = HistoryEntry(
-                from: last.from, to: last.to, event: last.event, reason: last.reason,
-                version: version, wallNanos: last.wallNanos)
-        }
-        fields.version = version
-        fields.snapshotID = Self.makeID(epoch: fields.epoch, version: version)
-        return Snapshot(fields)
+        Snapshot(version: version, snapshotID: Self.makeID(epoch: epoch, version: version), storage: storage)
     }
 
     /// The first snapshot of an epoch: version 1, `BOOTING` (from
@@ -144,19 +159,34 @@ public struct Snapshot: Sendable, Hashable, Codable {
     }
 
     public static func == (lhs: Snapshot, rhs: Snapshot) -> Bool {
-        lhs.storage === rhs.storage || lhs.storage.fields == rhs.storage.fields
+        lhs.version == rhs.version && lhs.snapshotID == rhs.snapshotID
+            && (lhs.storage === rhs.storage || lhs.storage.fields == rhs.storage.fields)
     }
 
     public func hash(into hasher: inout Hasher) {
+        hasher.combine(version)
+        hasher.combine(snapshotID)
         storage.fields.hash(into: &hasher)
     }
 
+    private enum InlineKeys: String, CodingKey {
+        case version, snapshotID
+    }
+
+    /// Decodes the JSON object that ``encode(to:)`` writes: one object with
+    /// every field.
     public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: InlineKeys.self)
+        version = try container.decode(UInt64.self, forKey: .version)
+        snapshotID = try container.decode(String.self, forKey: .snapshotID)
         storage = Storage(try Fields(from: decoder))
     }
 
     public func encode(to encoder: any Encoder) throws {
         try storage.fields.encode(to: encoder)
+        var container = encoder.container(keyedBy: InlineKeys.self)
+        try container.encode(version, forKey: .version)
+        try container.encode(snapshotID, forKey: .snapshotID)
     }
 
     private final class Storage: Sendable {
@@ -165,18 +195,16 @@ public struct Snapshot: Sendable, Hashable, Codable {
     }
 
     private struct Fields: Sendable, Hashable, Codable {
-        var version: UInt64
         let epoch: UInt64
         let state: FSMState
         let prevState: FSMState
         let reason: String
-        var snapshotID: String
         let fsmInstanceID: String
         let sourceModule: String
         let attemptCount: UInt32
         let monotonicNanos: UInt64
         let wallNanos: UInt64
-        var history: [HistoryEntry]
+        let history: [HistoryEntry]
         let contextData: Data
     }
 }

@@ -86,6 +86,7 @@ public final class StateStore: Sendable {
     public func subscriberInfo() async -> [SubscriberInfo] { core.subscriberInfo() }
 
     /// Adds a synchronous sink; see ``StateStoreCore/addSink(_:)``.
+    @discardableResult
     public func addSink(_ body: @escaping @Sendable (Snapshot) -> Void) -> SinkID { core.addSink(body) }
 
     /// Removes a sink. Returns false when there was no such sink.

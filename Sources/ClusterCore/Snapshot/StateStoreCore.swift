@@ -221,7 +221,8 @@ public final class StateStoreCore: Sendable {
     @discardableResult
     public func unsubscribe(id: SubscriberID) -> Bool {
         let box = state.withLock { s -> SubscriberBox? in
-            guard let index = s.subscribers.firstIndex(where: { $0.id == id }) else { return nil }
+            // From the end: the newest subscribers are the likeliest to leave first.
+            guard let index = s.subscribers.lastIndex(where: { $0.id == id }) else { return nil }
             return s.remove(at: index)
         }
         guard let box else { return false }
@@ -260,6 +261,7 @@ public final class StateStoreCore: Sendable {
     /// the calls, at no task hop or queue per snapshot. It must be quick, must
     /// not block, and must not call back into this store (the lock is not
     /// re-entrant). The writer's publisher is such a sink.
+    @discardableResult
     public func addSink(_ body: @escaping @Sendable (Snapshot) -> Void) -> SinkID {
         state.withLock { s in
             let id = SinkID(rawValue: s.makeID())

@@ -1,0 +1,214 @@
+import Testing
+
+@testable import ClusterCore
+
+@Suite("VersionTracker")
+struct VersionTrackerTests {
+    /// Feeds versions of one epoch; returns the outcomes.
+    @discardableResult
+    static func feed(_ tracker: inout VersionTracker, epoch: UInt64 = 1, _ versions: [UInt64]) -> [VersionTracker.Outcome] {
+        versions.map { tracker.observe(epoch: epoch, version: $0) }
+    }
+
+    @Test func inOrderStreamLosesNothing() {
+        var t = VersionTracker()
+        let outcomes = Self.feed(&t, Array(1...100))
+        #expect(outcomes.first == .first)
+        #expect(outcomes.dropFirst().allSatisfy { $0 == .inOrder })
+        #expect(t.epoch == 1 && t.highest == 100 && t.firstInEpoch == 1)
+        #expect(t.received == 100 && t.applied == 100)
+        #expect(t.lost == 0 && t.gaps == 0 && t.skipped == 0 && t.duplicates == 0 && t.stale == 0)
+    }
+
+    @Test(arguments: [(5, 6), (5, 7), (5, 105), (1, 1_000_001)] as [(UInt64, UInt64)])
+    func gapOfKnownSizeIsLost(before: UInt64, after: UInt64) {
+        var t = VersionTracker()
+        Self.feed(&t, Array(1...before))
+        let outcome = t.observe(epoch: 1, version: after)
+        let missing = after - before - 1
+        if missing == 0 {
+            #expect(outcome == .inOrder)
+        } else {
+            #expect(outcome == .gap(missing: (before + 1)...(after - 1)))
+        }
+        #expect(t.gaps == (missing > 0 ? 1 : 0))
+        #expect(t.lostInGaps == missing && t.lost == missing)
+        #expect(t.skipped == 0)
+        #expect(t.highest == after)
+        #expect(t.applied == before + 1)
+    }
+
+    @Test func severalGapsAddUp() {
+        var t = VersionTracker()
+        Self.feed(&t, [1, 2, 4, 5, 9, 10, 20])
+        #expect(t.gaps == 3)
+        #expect(t.lostInGaps == 1 + 3 + 9)
+    }
+
+    @Test func duplicatesAreCountedNotApplied() {
+        var t = VersionTracker()
+        let outcomes = Self.feed(&t, [1, 2, 2, 3, 3, 3])
+        #expect(outcomes == [.first, .inOrder, .duplicate, .inOrder, .duplicate, .duplicate])
+        #expect(t.duplicates == 3 && t.applied == 3 && t.received == 6 && t.lost == 0)
+    }
+
+    @Test func outOfOrderArrivalDoesNotUndoTheGap() {
+        // The gap is counted when it is seen; a version arriving late afterwards
+        // is counted out of order, and the gap stays counted as lost.
+        var t = VersionTracker()
+        let outcomes = Self.feed(&t, [1, 2, 5, 3, 4, 6])
+        #expect(outcomes == [.first, .inOrder, .gap(missing: 3...4), .outOfOrder, .outOfOrder, .inOrder])
+        #expect(t.outOfOrder == 2 && t.lostInGaps == 2 && t.highest == 6)
+    }
+
+    @Test func updatesAtOrBelowAFetchedSnapshotAreStale() {
+        var t = VersionTracker()
+        Self.feed(&t, [1, 2])
+        let jumped = t.applySnapshot(epoch: 1, version: 10, skipping: false)
+        #expect(jumped == 8)
+        #expect(t.coveredBySnapshot == 8 && t.skipped == 0 && t.lost == 0)
+        #expect(Self.feed(&t, [3, 9, 10, 11, 11]) == [.stale, .stale, .stale, .inOrder, .duplicate])
+        #expect(t.stale == 3 && t.duplicates == 1 && t.highest == 11)
+    }
+
+    @Test func lateJoinerSubscribesThenAsks() {
+        // Clone pattern: updates 5 and 6 arrive, then the snapshot at 5: nothing moves.
+        var t = VersionTracker()
+        Self.feed(&t, [5, 6])
+        #expect(t.firstInEpoch == 5)
+        #expect(t.applySnapshot(epoch: 1, version: 5) == 0)
+        #expect(t.highest == 6 && t.snapshotsApplied == 1)
+        #expect(t.observe(epoch: 1, version: 5) == .stale)
+        #expect(t.observe(epoch: 1, version: 7) == .inOrder)
+        #expect(t.lost == 0 && t.skipped == 0)
+    }
+
+    @Test func snapshotBeforeAnyUpdateSetsTheStart() {
+        var t = VersionTracker()
+        #expect(t.applySnapshot(epoch: 3, version: 100) == 0)
+        #expect(t.epoch == 3 && t.highest == 100 && t.firstInEpoch == 100)
+        #expect(t.epochChanges == 0)  // the first epoch is not a change
+        #expect(t.observe(epoch: 3, version: 99) == .stale)
+        #expect(t.observe(epoch: 3, version: 101) == .inOrder)
+        #expect(t.lost == 0)
+    }
+
+    @Test(arguments: [true, false])
+    func snapshotJumpingAhead(skipping: Bool) {
+        var t = VersionTracker()
+        Self.feed(&t, [1, 2, 3])
+        #expect(t.applySnapshot(epoch: 1, version: 10, skipping: skipping) == 7)
+        #expect(t.coveredBySnapshot == 7)
+        #expect(t.skipped == (skipping ? 7 : 0))
+        #expect(t.lost == 0)
+        #expect(t.highest == 10)
+        // An older snapshot moves nothing.
+        #expect(t.applySnapshot(epoch: 1, version: 4, skipping: skipping) == 0)
+        #expect(t.highest == 10 && t.snapshotsApplied == 2)
+    }
+
+    @Test func snapshotOfAnOlderEpochIsIgnored() {
+        var t = VersionTracker()
+        Self.feed(&t, epoch: 5, [1, 2])
+        #expect(t.applySnapshot(epoch: 4, version: 50) == 0)
+        #expect(t.snapshotsApplied == 0 && t.epoch == 5 && t.highest == 2)
+    }
+
+    @Test func newEpochIsNotALoss() {
+        var t = VersionTracker()
+        Self.feed(&t, epoch: 1, Array(1...50))
+        #expect(t.observe(epoch: 2, version: 1) == .newEpoch(previous: 1))
+        #expect(t.observe(epoch: 2, version: 2) == .inOrder)
+        #expect(t.epochChanges == 1 && t.epoch == 2 && t.highest == 2 && t.firstInEpoch == 1)
+        #expect(t.lost == 0 && t.gaps == 0)
+        // A restarted writer that continues the version line.
+        #expect(t.observe(epoch: 3, version: 51) == .newEpoch(previous: 2))
+        #expect(t.epochChanges == 2 && t.lost == 0)
+    }
+
+    @Test func snapshotOfANewEpochIsAnEpochChange() {
+        var t = VersionTracker()
+        Self.feed(&t, epoch: 1, [1, 2])
+        #expect(t.applySnapshot(epoch: 2, version: 40) == 0)
+        #expect(t.epochChanges == 1 && t.epoch == 2 && t.highest == 40 && t.lost == 0)
+        #expect(t.observe(epoch: 2, version: 40) == .stale)
+    }
+
+    @Test func oldEpochIsDiscarded() {
+        var t = VersionTracker()
+        Self.feed(&t, epoch: 7, [1, 2, 3])
+        #expect(t.observe(epoch: 6, version: 4) == .oldEpoch)
+        #expect(t.observe(epoch: 6, version: 100) == .oldEpoch)
+        #expect(t.oldEpochDiscarded == 2 && t.received == 5 && t.applied == 3)
+        #expect(t.epoch == 7 && t.highest == 3 && t.lost == 0)
+    }
+
+    @Test func newEpochForgetsTheOldSnapshotFloor() {
+        // A snapshot at 100 in epoch 1 must not make epoch 2's early versions stale.
+        var t = VersionTracker()
+        Self.feed(&t, epoch: 1, [1])
+        t.applySnapshot(epoch: 1, version: 100)
+        #expect(Self.feed(&t, epoch: 2, [1, 2, 2, 1, 3]) == [.newEpoch(previous: 1), .inOrder, .duplicate, .outOfOrder, .inOrder])
+        #expect(t.stale == 0 && t.duplicates == 1 && t.outOfOrder == 1)
+    }
+
+    @Test func tailLossIsCountedAgainstTheFinalVersion() {
+        var t = VersionTracker()
+        Self.feed(&t, [1, 2, 3, 5])
+        t.finish(finalEpoch: 1, finalVersion: 9)
+        #expect(t.tailLost == 4 && t.lostInGaps == 1 && t.lost == 5)
+        #expect(t.counters["lost_tail"] == 4 && t.counters["lost"] == 5)
+    }
+
+    @Test(arguments: [(1, 5), (1, 3), (2, 100), (0, 100)] as [(UInt64, UInt64)])
+    func noTailLossWhenTheFinalVersionIsHeldOrOfAnotherEpoch(finalEpoch: UInt64, finalVersion: UInt64) {
+        var t = VersionTracker()
+        Self.feed(&t, Array(1...5))
+        t.finish(finalEpoch: finalEpoch, finalVersion: finalVersion)
+        #expect(t.tailLost == 0 && t.lost == 0)
+    }
+
+    @Test func conflateCountsGapsAndTailAsSkipped() {
+        var t = VersionTracker(gapsAreSkips: true)
+        let outcomes = Self.feed(&t, [1, 5, 6, 20])
+        #expect(outcomes == [.first, .gap(missing: 2...4), .inOrder, .gap(missing: 7...19)])
+        #expect(t.skipped == 3 + 13)
+        #expect(t.gaps == 0 && t.lostInGaps == 0 && t.lost == 0)
+        t.finish(finalEpoch: 1, finalVersion: 25)
+        #expect(t.skipped == 16 + 5 && t.tailLost == 0 && t.lost == 0)
+    }
+
+    @Test func countersHaveTheMetricsJSONNames() {
+        var t = VersionTracker()
+        Self.feed(&t, [1, 1, 3])
+        t.finish(finalEpoch: 1, finalVersion: 4)
+        #expect(Set(t.counters.keys) == [
+            "received", "applied", "gaps", "lost_in_gaps", "lost_tail", "lost", "skipped", "duplicates",
+            "out_of_order", "stale_discarded", "epoch_changes", "old_epoch_discarded", "snapshots_applied",
+            "covered_by_snapshot",
+        ])
+        #expect(t.counters["received"] == 3 && t.counters["applied"] == 2 && t.counters["duplicates"] == 1)
+        #expect(t.counters["gaps"] == 1 && t.counters["lost_in_gaps"] == 1 && t.counters["lost_tail"] == 1)
+        #expect(t.counters["lost"] == 2)
+    }
+
+    /// Versions before the first one delivered are not counted as lost: the
+    /// tracker starts counting at the first version it sees (a late joiner's
+    /// start is covered by its snapshot, not by the stream).
+    @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
+    func randomSubsetLosesExactlyTheMissingAfterTheFirstDelivered(seed: UInt64) {
+        var random = SeededRandom(seed: seed)
+        let n: UInt64 = 5_000
+        let keepPerMille = 50 + random.below(950)
+        let delivered = (1...n).filter { _ in random.below(1_000) < keepPerMille }
+        guard let first = delivered.first else { return }
+        var t = VersionTracker()
+        Self.feed(&t, delivered)
+        t.finish(finalEpoch: 1, finalVersion: n)
+        let count = UInt64(delivered.count)
+        #expect(t.lost == n - count - (first - 1))
+        #expect(t.received == count && t.applied == count)
+        #expect(t.firstInEpoch == first)
+        #expect(t.tailLost == n - delivered.last!)
+    }
+}
