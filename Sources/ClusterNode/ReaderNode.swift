@@ -11,9 +11,18 @@ import Glibc
 /// for every version (received, lost, skipped, stale), follows its
 /// slow-subscriber policy and plays its role (log, query, cli).
 ///
-/// One thread runs one poll loop over the SUB socket(s), the snapshot
-/// DEALER, the control DEALER, the role's sockets and the shutdown signalfd.
-/// Messages are drained in batches: one wake-up takes everything queued.
+/// One thread does everything. Its hot path is the same as a bare libzmq
+/// subscriber's: one blocking receive per message on the SUB socket
+/// (`ZMQ_RCVTIMEO`). A queued message costs no system call, so a backlog is
+/// taken as a batch without asking; a non-blocking "drain until empty"
+/// would pay a poll() inside libzmq each time it found the queue empty.
+/// The other sockets (snapshot DEALER, control DEALER, the
+/// shutdown signalfd) are checked without blocking every few milliseconds
+/// ("aux" turns): polling them with every message cost a `zmq_poll` over
+/// five descriptors per wake-up, which on two cores with 100 readers was
+/// the difference between keeping up and falling seconds behind. The query
+/// role, whose requests must not wait for an aux turn, polls its ROUTER and
+/// the SUB socket together instead.
 public final class ReaderNode {
     let config: ReaderConfig
     var logger: Logger
@@ -36,11 +45,25 @@ public final class ReaderNode {
     var snailTriggered = false
     var rng: SeededRandom
     var delayedNanos: UInt64 = 0
+    /// The wall clock is read per message only when something uses it.
+    lazy var needsWall = config.clock == .wall || config.role == .log
 
     // Snapshot requests (Clone pattern).
     struct Pending { var id: UInt64; var sentMono: UInt64; var trigger: String; var triggerMono: UInt64; var triggerWall: UInt64 }
     var pending: Pending?
     var requestSeq: UInt64 = 0
+
+    // Loop state.
+    let startMono = Clock.monotonicNanos()
+    let incarnation = Clock.wallNanos()
+    var control: ControlClient?
+    var readySent = false
+    var stopAt: UInt64?
+    var stopInfo: (epoch: UInt64, version: UInt64)?
+    var exitReason = ""
+    var nextTick: UInt64 = 0
+    var statsSeq: UInt64 = 0
+    var startConvergePending = true
 
     // Roles.
     var log: LogWriter?
@@ -59,8 +82,6 @@ public final class ReaderNode {
     /// - Returns: the process exit status.
     /// - Throws: `ZMQError` when an endpoint is invalid, or the log file cannot be opened.
     public func run(signals: ShutdownSignals) throws -> Int32 {
-        let startMono = Clock.monotonicNanos()
-        let incarnation = Clock.wallNanos()
         ParentWatch.tightenTimerSlack()
         let context = try Context()
 
@@ -84,7 +105,6 @@ public final class ReaderNode {
         try snapshotClient.setLinger(.zero)
         try snapshotClient.connect(config.snapshotEndpoint)
 
-        var control: ControlClient?
         if let ep = config.controlEndpoint {
             let c = try ControlClient(context: context, endpoint: ep, node: config.name, logger: logger)
             var hello = Clustersim_V1_Hello()
@@ -98,284 +118,57 @@ public final class ReaderNode {
             control = c
         }
         if control == nil { measuring = true; measureStartMono = startMono }
+        // Each reader ticks at its own phase of the second: a hundred readers
+        // doing their once-a-second work at the same instant would show up as
+        // a latency spike in every one of them.
+        var phase = SeededRandom(seed: UInt64(truncatingIfNeeded: config.name.utf8.reduce(5381) { ($0 &* 33) &+ Int($1) }))
+        nextTick = Clock.monotonicNanos() + 500_000_000 + phase.below(1_000_000_000)
 
-        var readySent = false
-        var stopAt: UInt64?          // drain deadline once STOP arrived
-        var stopInfo: (epoch: UInt64, version: UInt64)?
-        var exitReason = ""
-        var nextTick = Clock.monotonicNanos() + 1_000_000_000
-        var statsSeq: UInt64 = 0
-        var startConvergePending = true
-
-        func requestSnapshot(trigger: String, triggerMono: UInt64, triggerWall: UInt64) {
-            if pending != nil { return }
-            requestSeq += 1
-            var req = Clustersim_V1_SnapshotRequest()
-            req.client = config.name
-            req.requestID = requestSeq
-            guard let bytes: [UInt8] = try? req.serializedBytes() else { return }
-            _ = try? snapshotClient.send(bytes, dontWait: true)
-            pending = Pending(id: requestSeq, sentMono: Clock.monotonicNanos(), trigger: trigger,
-                              triggerMono: triggerMono, triggerWall: triggerWall)
-        }
-
-        func handleSnapshotReply(_ bytes: [UInt8]) {
-            guard let reply = try? Clustersim_V1_SnapshotReply(serializedBytes: bytes) else { decodeErrors += 1; return }
-            guard let p = pending, p.id == reply.requestID else { return }   // a late answer to an abandoned request
-            pending = nil
-            guard reply.hasSnapshot else { return }
-            let jumped = tracker.applySnapshot(epoch: reply.epoch, version: reply.version, skipping: p.trigger == "snail")
-            if jumped > 0 || p.trigger != "gap" { resyncs += p.trigger == "start" ? 0 : 1 }
-            latestSnapshotBytes = (try? reply.snapshot.serializedBytes()) ?? []
-            let snap = Snapshot(reply.snapshot)
-            query?.update(version: reply.version, epoch: reply.epoch, encodedSnapshot: latestSnapshotBytes)
-            log?.recordSnapshot(snap, recvWall: Clock.wallNanos(), via: "snapshot")
+        var nextAux: UInt64 = 0
+        var currentTimeout: Int64 = -2
+        loop: while true {
             let now = Clock.monotonicNanos()
-            converge.append(ConvergeEvent(trigger: p.trigger, atWallNs: p.triggerWall,
-                                          millis: Double(now - p.triggerMono) / 1e6, version: reply.version))
-        }
-
-        func handleFrame(_ raw: UnsafeRawBufferPointer, recvMono: UInt64, recvWall: UInt64) {
-            let header: FrameHeader
-            switch FrameCodec.parseHeader(raw) {
-            case .failure: decodeErrors += 1; return
-            case .success(let h): header = h
+            if now >= nextAux {
+                if serviceAux(now: now, subs: subs, snapshotClient: snapshotClient, signals: signals) { break loop }
+                // 1 ms while a snapshot answer is awaited (convergence is measured), else 20 ms:
+                // each turn costs a few system calls inside libzmq, a hundred readers pay them all.
+                nextAux = Clock.monotonicNanos() + (pending != nil || pendingRequest != nil ? 1_000_000 : 20_000_000)
             }
-            switch header.kind {
-            case .heartbeat:
-                heartbeats += 1
-                writerVersion = max(writerVersion, header.epoch == writerEpoch ? header.version : 0)
-                if header.epoch > writerEpoch { writerEpoch = header.epoch; writerVersion = header.version }
-                if startConvergePending {
-                    startConvergePending = false
-                    requestSnapshot(trigger: "start", triggerMono: startMono, triggerWall: incarnation)
-                } else if header.epoch > tracker.epoch && tracker.epoch != 0 {
-                    requestSnapshot(trigger: "epoch-change", triggerMono: recvMono, triggerWall: recvWall)
-                }
-                if expectJump && pending == nil {
-                    requestSnapshot(trigger: "snail", triggerMono: recvMono, triggerWall: recvWall)
-                }
-            case .end:
-                sawEnd = (header.epoch, header.version)
-            case .snapshot:
-                let latency: UInt64
-                switch config.clock {
-                case .monotonic: latency = recvMono &- header.sendMonotonicNanos
-                case .wall:
-                    let corrected = Int64(bitPattern: recvWall) &+ config.clockOffsetNanos
-                    latency = UInt64(max(0, corrected &- Int64(bitPattern: header.sendWallNanos)))
-                }
-                lastLagNanos = latency
-                if latency < 1 << 62, measuring { recorder.record(nanos: latency) }
-                if header.epoch > writerEpoch { writerEpoch = header.epoch }
-                if header.epoch == writerEpoch { writerVersion = max(writerVersion, header.version) }
-                if expectJump {
-                    // First update after a snail reconnect: the jump is the policy's choice.
-                    tracker.gapsAreSkips = true
-                }
-                let outcome = tracker.observe(epoch: header.epoch, version: header.version)
-                if expectJump {
-                    tracker.gapsAreSkips = config.policy == .conflate
-                    expectJump = false
-                    if pending == nil { requestSnapshot(trigger: "snail", triggerMono: recvMono, triggerWall: recvWall) }
-                }
-                switch outcome {
-                case .stale, .duplicate, .outOfOrder, .oldEpoch:
-                    return
-                case .gap:
-                    if config.policy == .resync { requestSnapshot(trigger: "gap", triggerMono: recvMono, triggerWall: recvWall) }
-                case .newEpoch:
-                    requestSnapshot(trigger: "epoch-change", triggerMono: recvMono, triggerWall: recvWall)
-                case .first, .inOrder:
-                    break
-                }
-                if let range = header.snapshotRange {
-                    if log != nil || cli != nil {
-                        latestSnapshotBytes = Array(raw[range])
-                    }
-                    if let q = query {
-                        q.update(version: header.version, epoch: header.epoch, encodedSnapshot: Array(raw[range]))
-                    }
-                    if let l = log {
-                        switch header.decodeSnapshot(in: raw) {
-                        case .success(let s): l.recordSnapshot(s, recvWall: recvWall, via: "update")
-                        case .failure: decodeErrors += 1
-                        }
-                    }
-                }
-                if let d = config.processingDelay {
-                    let n = d.next(&rng)
-                    sleepNanos(n)
-                    delayedNanos += n
-                }
-                if config.policy == .snail, latency > config.lagLimitNanos, latency < 1 << 62 {
-                    snailDisconnects += 1
-                    logger.info("lag over limit: disconnecting to resync", metadata: ["lagMs": "\(latency / 1_000_000)"])
-                    snailTriggered = true
-                    expectJump = true
-                }
-            }
-        }
-
-        func metricsNow() -> NodeMetrics {
-            var counters = tracker.counters
-            counters["decode_errors"] = decodeErrors
-            counters["heartbeats"] = heartbeats
-            counters["resyncs"] = resyncs
-            counters["snail_disconnects"] = snailDisconnects
-            counters["writer_version_seen"] = writerVersion
-            counters["latency_clamped"] = recorder.clamped
-            counters["processing_delay_ns"] = delayedNanos
-            var gauges: [String: Double] = [:]
-            var latencies: [String: LatencySummary] = [:]
-            if let l = log {
-                counters["log_lines"] = l.linesWritten
-                counters["log_flushes"] = l.flushes
-                counters["log_fsyncs"] = l.fsyncs
-            }
+            let waitNanos = nextAux > now ? nextAux - now : 0
+            var received = 0
             if let q = query {
-                let s = q.stats()
-                counters["query_served"] = s.served
-                counters["query_busy"] = s.busy
-                counters["query_not_available"] = s.notAvailable
-                counters["query_bad_requests"] = s.badRequests
-                gauges["query_busy_ratio"] = s.served + s.busy > 0 ? Double(s.busy) / Double(s.served + s.busy) : 0
-                latencies["query_service"] = LatencySummary(s.serviceLatency)
+                // The query role waits on its ROUTER and the SUB socket together.
+                var poller = Poller()
+                let subIndex = poller.add(subs.data)
+                let qi = q.register(in: &poller)
+                _ = try? poller.poll(timeout: .nanoseconds(Int64(waitNanos)))
+                q.service(poller: poller, indices: qi)
+                if poller.events(at: subIndex).contains(.readable) { received = drain(subs) }
+            } else {
+                let ms = Int64((waitNanos + 999_999) / 1_000_000)
+                if ms != currentTimeout {
+                    try? subs.data.setReceiveTimeout(.milliseconds(ms))
+                    currentTimeout = ms
+                }
+                let got = try? subs.data.receive { raw, _ in
+                    self.handleFrame(raw, recvMono: Clock.monotonicNanos(), recvWall: self.needsWall ? Clock.wallNanos() : 0)
+                }
+                // No non-blocking drain after it: a blocking receive takes a queued
+                // message without a system call, while a DONTWAIT receive that
+                // finds the queue empty costs a poll() inside libzmq.
+                if got != nil { received = 1 }
             }
-            gauges["lag_ms_last"] = Double(lastLagNanos) / 1e6
-            if measureStartMono > 0 { gauges["run_seconds"] = Double(Clock.monotonicNanos() - measureStartMono) / 1e9 }
-            return NodeMetrics(
-                node: config.name, role: config.role.rawValue, incarnation: incarnation, epoch: tracker.epoch,
-                startedWallNs: incarnation, stoppedWallNs: Clock.wallNanos(), counters: counters, gauges: gauges,
-                latency: LatencySummary(recorder.total), latencies: latencies, series: recorder.series,
-                converge: converge, process: ProcessStats.read(),
-                notes: ["policy=\(config.policy.rawValue)", "clock=\(config.clock.rawValue)"])
+            if snailTriggered {
+                snailTriggered = false
+                subs.reconnect()
+                currentTimeout = -2
+            }
+            _ = received
         }
 
-        func tick(now: UInt64) {
-            let t = measuring ? Double(now - measureStartMono) / 1e9 : 0
-            let interval = recorder.roll(t: t, lostSoFar: tracker.lost)
-            if let c = control {
-                statsSeq += 1
-                var s = Clustersim_V1_Stats()
-                s.node = config.name
-                s.seq = statsSeq
-                s.wallNs = Clock.wallNanos()
-                s.received = tracker.received
-                s.lost = tracker.lost
-                s.epoch = tracker.epoch
-                s.version = tracker.highest
-                s.intervalLatency = .init(interval)
-                if let p = ProcessStats.read(withSmaps: false) { s.cpuSeconds = p.cpuSeconds; s.rssBytes = p.rssBytes }
-                if let q = query { let qs = q.stats(); s.busy = qs.busy; s.served = qs.served }
-                c.send(.stats(s))
-            }
-            if let q = query { q.publishMetrics(metricsNow().jsonText()) }
-            cli?.render(state: latestState(), version: tracker.highest, epoch: tracker.epoch,
-                        lagMs: Double(lastLagNanos) / 1e6, lost: tracker.lost, received: tracker.received)
-            if let p = pending, now - p.sentMono > 1_000_000_000 {
-                // No answer within a second (writer down or restarting): ask again.
-                pending = nil
-                requestSnapshot(trigger: p.trigger, triggerMono: p.triggerMono, triggerWall: p.triggerWall)
-            }
-            if let parent = config.parentPID, getppid() != parent, stopAt == nil {
-                exitReason = "launcher exited"
-                stopAt = now
-            }
-        }
-
-        func latestState() -> String {
-            guard !latestSnapshotBytes.isEmpty, let s = try? Clustersim_V1_Snapshot(serializedBytes: latestSnapshotBytes) else { return "-" }
-            return FSMState(rawValue: s.state.rawValue)?.name ?? "?"
-        }
-
-        // The loop.
-        var batchBuffer = 0
-        main: while true {
-            var poller = Poller()
-            let subIndex = subs.register(in: &poller)
-            let snapIndex = poller.add(snapshotClient)
-            let signalIndex = poller.add(fileDescriptor: signals.fileDescriptor)
-            let controlIndex = control.map { poller.add($0.socket) } ?? -1
-            let queryIndices = query?.register(in: &poller)
-
-            inner: while true {
-                let now = Clock.monotonicNanos()
-                if now >= nextTick {
-                    nextTick = now + 1_000_000_000
-                    tick(now: now)
-                }
-                if let d = config.durationNanos, now - startMono >= d, stopAt == nil { exitReason = "duration reached"; break main }
-                if let s = stopAt {
-                    if sawEnd != nil || now >= s { break main }
-                }
-                let waitNanos = min(nextTick - min(nextTick, now), stopAt.map { $0 > now ? $0 - now : 0 } ?? .max)
-                let ready = (try? poller.poll(timeout: .nanoseconds(Int64(min(waitNanos, 1_000_000_000))))) ?? 0
-                if ready == 0 { continue }
-
-                if poller.events(at: signalIndex).contains(.readable), let sig = signals.take() {
-                    exitReason = "signal \(sig)"
-                    break main
-                }
-                for index in subIndex {
-                    guard poller.events(at: index).contains(.readable) else { continue }
-                    // Drain in a batch; bounded so control and signals stay responsive.
-                    batchBuffer = 0
-                    while batchBuffer < 4096 {
-                        let got: Bool? = try? subs.receive(index: index) { raw in
-                            let recvMono = Clock.monotonicNanos()
-                            handleFrame(raw, recvMono: recvMono, recvWall: Clock.wallNanos())
-                        }
-                        guard got == true else { break }
-                        batchBuffer += 1
-                        if snailTriggered { break }
-                    }
-                    if snailTriggered { break }
-                }
-                if snailTriggered {
-                    snailTriggered = false
-                    subs.reconnect()
-                    continue main
-                }
-                if poller.events(at: snapIndex).contains(.readable) {
-                    while let msg = try? snapshotClient.receive(dontWait: true) {
-                        handleSnapshotReply(msg.bytes)
-                    }
-                }
-                if let qi = queryIndices, let q = query { q.service(poller: poller, indices: qi) }
-                if controlIndex >= 0, poller.events(at: controlIndex).contains(.readable), let c = control {
-                    while let body = c.receive() {
-                        switch body {
-                        case .start:
-                            if !measuring {
-                                measuring = true
-                                measureStartMono = Clock.monotonicNanos()
-                                recorder.reset()
-                            }
-                        case .stop(let s):
-                            exitReason = s.reason.isEmpty ? "stop" : s.reason
-                            if s.finalVersion > 0 { stopInfo = (s.finalEpoch, s.finalVersion) }
-                            stopAt = Clock.monotonicNanos() + config.drainNanos
-                        case .timeRequest(let r):
-                            c.answer(r)
-                        default:
-                            break
-                        }
-                    }
-                }
-                if !readySent, let c = control, heartbeats > 0, pending == nil || Clock.monotonicNanos() - startMono > 3_000_000_000 {
-                    readySent = true
-                    var r = Clustersim_V1_Ready()
-                    r.node = config.name
-                    r.epoch = tracker.epoch
-                    r.version = tracker.highest
-                    c.send(.ready(r))
-                }
-                continue inner
-            }
-        }
-
-        // Stop: the tail, the log, the dumps.
+        // Stop: the last partial interval, the tail, the log, the dumps.
+        let end = Clock.monotonicNanos()
+        recorder.roll(t: measuring && end > measureStartMono ? Double(end - measureStartMono) / 1e9 : 0, lostSoFar: tracker.lost)
         if let end = stopInfo ?? sawEnd { tracker.finish(finalEpoch: end.epoch, finalVersion: end.version) }
         try? log?.close()
         query?.shutdown()
@@ -397,6 +190,283 @@ public final class ReaderNode {
             } catch { logger.error("cannot write metrics", metadata: ["error": "\(error)"]) }
         }
         return 0
+    }
+
+    /// Takes everything queued on the SUB socket(s) without waiting (bounded,
+    /// so aux turns stay on time). - Returns: how many messages were taken.
+    func drain(_ subs: SubscriberSockets) -> Int {
+        var n = 0
+        while n < 4096, !snailTriggered {
+            let got = try? subs.data.receive(dontWait: true) { raw, _ in
+                self.handleFrame(raw, recvMono: Clock.monotonicNanos(), recvWall: self.needsWall ? Clock.wallNanos() : 0)
+            }
+            guard got != nil else { break }
+            n += 1
+        }
+        return n
+    }
+
+    /// One aux turn: signals, control, snapshot answers, the heartbeat socket
+    /// when conflating, the one-second tick, and the stop condition.
+    /// - Returns: true when the reader must stop now.
+    func serviceAux(now: UInt64, subs: SubscriberSockets, snapshotClient: borrowing Socket, signals: ShutdownSignals) -> Bool {
+        if let sig = signals.take() {
+            exitReason = "signal \(sig)"
+            return true
+        }
+        if subs.separateHeartbeats {
+            while (try? subs.heartbeat.receive(dontWait: true, { raw, _ in
+                self.handleFrame(raw, recvMono: Clock.monotonicNanos(), recvWall: self.needsWall ? Clock.wallNanos() : 0)
+            })) != nil {}
+        }
+        while let msg = try? snapshotClient.receive(dontWait: true) {
+            handleSnapshotReply(msg.bytes)
+        }
+        if let p = pendingRequest {
+            pendingRequest = nil
+            sendSnapshotRequest(p, on: snapshotClient)
+        }
+        if let c = control {
+            while let body = c.receive() {
+                switch body {
+                case .start:
+                    if !measuring {
+                        measuring = true
+                        measureStartMono = Clock.monotonicNanos()
+                        recorder.reset()
+                    }
+                case .stop(let s):
+                    exitReason = s.reason.isEmpty ? "stop" : s.reason
+                    if s.finalVersion > 0 { stopInfo = (s.finalEpoch, s.finalVersion) }
+                    stopAt = Clock.monotonicNanos() + config.drainNanos
+                case .timeRequest(let r):
+                    c.answer(r)
+                default:
+                    break
+                }
+            }
+            if !readySent, heartbeats > 0, pending == nil || now - startMono > 3_000_000_000 {
+                readySent = true
+                var r = Clustersim_V1_Ready()
+                r.node = config.name
+                r.epoch = tracker.epoch
+                r.version = tracker.highest
+                c.send(.ready(r))
+            }
+        }
+        if now >= nextTick {
+            nextTick = now + 1_000_000_000
+            tick(now: now)
+        }
+        if let d = config.durationNanos, now - startMono >= d, stopAt == nil {
+            exitReason = "duration reached"
+            return true
+        }
+        if let s = stopAt, sawEnd != nil || now >= s { return true }
+        return false
+    }
+
+    // MARK: - Snapshots (Clone pattern)
+
+    /// A request to send on the next aux turn (the DEALER is not at hand inside frame handling).
+    var pendingRequest: Pending?
+
+    func requestSnapshot(trigger: String, triggerMono: UInt64, triggerWall: UInt64 = 0) {
+        if pending != nil || pendingRequest != nil { return }
+        // The wall time of the trigger, from the monotonic stamp (the hot path reads only that clock).
+        let nowMono = Clock.monotonicNanos()
+        let triggerWall = triggerWall != 0 ? triggerWall : Clock.wallNanos() &- (nowMono &- min(triggerMono, nowMono))
+        requestSeq += 1
+        pendingRequest = Pending(id: requestSeq, sentMono: 0, trigger: trigger, triggerMono: triggerMono, triggerWall: triggerWall)
+    }
+
+    func sendSnapshotRequest(_ p: Pending, on socket: borrowing Socket) {
+        var req = Clustersim_V1_SnapshotRequest()
+        req.client = config.name
+        req.requestID = p.id
+        guard let bytes: [UInt8] = try? req.serializedBytes() else { return }
+        _ = try? socket.send(bytes, dontWait: true)
+        var sent = p
+        sent.sentMono = Clock.monotonicNanos()
+        pending = sent
+    }
+
+    func handleSnapshotReply(_ bytes: [UInt8]) {
+        guard let reply = try? Clustersim_V1_SnapshotReply(serializedBytes: bytes) else { decodeErrors += 1; return }
+        guard let p = pending, p.id == reply.requestID else { return }   // a late answer to an abandoned request
+        pending = nil
+        guard reply.hasSnapshot else { return }
+        tracker.applySnapshot(epoch: reply.epoch, version: reply.version, skipping: p.trigger == "snail")
+        if p.trigger != "start" { resyncs += 1 }
+        latestSnapshotBytes = (try? reply.snapshot.serializedBytes()) ?? []
+        query?.update(version: reply.version, epoch: reply.epoch, encodedSnapshot: latestSnapshotBytes)
+        log?.recordSnapshot(Snapshot(reply.snapshot), recvWall: Clock.wallNanos(), via: "snapshot")
+        converge.append(ConvergeEvent(trigger: p.trigger, atWallNs: p.triggerWall,
+                                      millis: Double(Clock.monotonicNanos() - p.triggerMono) / 1e6, version: reply.version))
+    }
+
+    // MARK: - The per-message path
+
+    func handleFrame(_ raw: UnsafeRawBufferPointer, recvMono: UInt64, recvWall: UInt64) {
+        let header: FrameHeader
+        switch FrameCodec.parseHeader(raw) {
+        case .failure: decodeErrors += 1; return
+        case .success(let h): header = h
+        }
+        switch header.kind {
+        case .heartbeat:
+            heartbeats += 1
+            if header.epoch > writerEpoch { writerEpoch = header.epoch; writerVersion = header.version }
+            else if header.epoch == writerEpoch { writerVersion = max(writerVersion, header.version) }
+            if startConvergePending {
+                startConvergePending = false
+                requestSnapshot(trigger: "start", triggerMono: startMono, triggerWall: incarnation)
+            } else if header.epoch > tracker.epoch && tracker.epoch != 0 {
+                requestSnapshot(trigger: "epoch-change", triggerMono: recvMono)
+            }
+            if expectJump {
+                requestSnapshot(trigger: "snail", triggerMono: recvMono)
+            }
+        case .end:
+            sawEnd = (header.epoch, header.version)
+        case .snapshot:
+            handleUpdate(header, raw, recvMono: recvMono, recvWall: recvWall)
+        }
+    }
+
+    @inline(__always)
+    func handleUpdate(_ header: FrameHeader, _ raw: UnsafeRawBufferPointer, recvMono: UInt64, recvWall: UInt64) {
+        let latency: UInt64
+        switch config.clock {
+        case .monotonic: latency = recvMono &- header.sendMonotonicNanos
+        case .wall:
+            let corrected = Int64(bitPattern: recvWall) &+ config.clockOffsetNanos
+            latency = UInt64(max(0, corrected &- Int64(bitPattern: header.sendWallNanos)))
+        }
+        lastLagNanos = latency
+        if measuring, latency < 1 << 62 { recorder.record(nanos: latency) }
+        if header.epoch > writerEpoch { writerEpoch = header.epoch }
+        if header.epoch == writerEpoch, header.version > writerVersion { writerVersion = header.version }
+        // The first update after a snail reconnect: the jump is the policy's choice.
+        if expectJump { tracker.gapsAreSkips = true }
+        let outcome = tracker.observe(epoch: header.epoch, version: header.version)
+        if expectJump {
+            tracker.gapsAreSkips = config.policy == .conflate
+            expectJump = false
+            requestSnapshot(trigger: "snail", triggerMono: recvMono)
+        }
+        switch outcome {
+        case .stale, .duplicate, .outOfOrder, .oldEpoch:
+            return
+        case .gap:
+            if config.policy == .resync { requestSnapshot(trigger: "gap", triggerMono: recvMono) }
+        case .newEpoch:
+            requestSnapshot(trigger: "epoch-change", triggerMono: recvMono)
+        case .first, .inOrder:
+            break
+        }
+        if let range = header.snapshotRange {
+            if cli != nil { latestRange = range; latestFrame.removeAll(keepingCapacity: true); latestFrame.append(contentsOf: raw) }
+            if let q = query {
+                q.update(version: header.version, epoch: header.epoch, encodedSnapshot: Array(raw[range]))
+            }
+            if let l = log {
+                switch header.decodeSnapshot(in: raw) {
+                case .success(let s): l.recordSnapshot(s, recvWall: recvWall, via: "update")
+                case .failure: decodeErrors += 1
+                }
+            }
+        }
+        if let d = config.processingDelay {
+            let n = d.next(&rng)
+            sleepNanos(n)
+            delayedNanos += n
+        }
+        if config.policy == .snail, latency > config.lagLimitNanos, latency < 1 << 62 {
+            snailDisconnects += 1
+            logger.info("lag over limit: disconnecting to resync", metadata: ["lagMs": "\(latency / 1_000_000)"])
+            snailTriggered = true
+            expectJump = true
+        }
+    }
+
+    /// cli: the latest frame, decoded only when the view is drawn.
+    var latestFrame: [UInt8] = []
+    var latestRange: Range<Int>?
+
+    // MARK: - Reporting
+
+    func metricsNow() -> NodeMetrics {
+        var counters = tracker.counters
+        counters["decode_errors"] = decodeErrors
+        counters["heartbeats"] = heartbeats
+        counters["resyncs"] = resyncs
+        counters["snail_disconnects"] = snailDisconnects
+        counters["writer_version_seen"] = writerVersion
+        counters["latency_clamped"] = recorder.clamped
+        counters["processing_delay_ns"] = delayedNanos
+        var gauges: [String: Double] = [:]
+        var latencies: [String: LatencySummary] = [:]
+        if let l = log {
+            counters["log_lines"] = l.linesWritten
+            counters["log_flushes"] = l.flushes
+            counters["log_fsyncs"] = l.fsyncs
+        }
+        if let q = query {
+            let s = q.stats()
+            counters["query_served"] = s.served
+            counters["query_busy"] = s.busy
+            counters["query_not_available"] = s.notAvailable
+            counters["query_bad_requests"] = s.badRequests
+            gauges["query_busy_ratio"] = s.served + s.busy > 0 ? Double(s.busy) / Double(s.served + s.busy) : 0
+            latencies["query_service"] = LatencySummary(s.serviceLatency)
+        }
+        gauges["lag_ms_last"] = Double(lastLagNanos) / 1e6
+        if measureStartMono > 0 { gauges["run_seconds"] = Double(Clock.monotonicNanos() - measureStartMono) / 1e9 }
+        return NodeMetrics(
+            node: config.name, role: config.role.rawValue, incarnation: incarnation, epoch: tracker.epoch,
+            startedWallNs: incarnation, stoppedWallNs: Clock.wallNanos(), counters: counters, gauges: gauges,
+            latency: LatencySummary(recorder.total), latencies: latencies, series: recorder.series,
+            converge: converge, process: ProcessStats.read(),
+            notes: ["policy=\(config.policy.rawValue)", "clock=\(config.clock.rawValue)"])
+    }
+
+    func tick(now: UInt64) {
+        let t = measuring && now > measureStartMono ? Double(now - measureStartMono) / 1e9 : 0
+        let interval = recorder.roll(t: t, lostSoFar: tracker.lost)
+        if let c = control {
+            statsSeq += 1
+            var s = Clustersim_V1_Stats()
+            s.node = config.name
+            s.seq = statsSeq
+            s.wallNs = Clock.wallNanos()
+            s.received = tracker.received
+            s.lost = tracker.lost
+            s.epoch = tracker.epoch
+            s.version = tracker.highest
+            s.intervalLatency = .init(interval)
+            if let p = ProcessStats.read(withSmaps: false) { s.cpuSeconds = p.cpuSeconds; s.rssBytes = p.rssBytes }
+            if let q = query { let qs = q.stats(); s.busy = qs.busy; s.served = qs.served }
+            c.send(.stats(s))
+        }
+        if let q = query { q.publishMetrics(metricsNow().jsonText()) }
+        cli?.render(state: latestState(), version: tracker.highest, epoch: tracker.epoch,
+                    lagMs: Double(lastLagNanos) / 1e6, lost: tracker.lost, received: tracker.received)
+        if let p = pending, now > p.sentMono, now - p.sentMono > 1_000_000_000 {
+            // No answer within a second (writer down or restarting): ask again.
+            pending = nil
+            requestSnapshot(trigger: p.trigger, triggerMono: p.triggerMono, triggerWall: p.triggerWall)
+        }
+        if let parent = config.parentPID, getppid() != parent, stopAt == nil {
+            exitReason = "launcher exited"
+            stopAt = now
+        }
+    }
+
+    func latestState() -> String {
+        guard let r = latestRange, r.upperBound <= latestFrame.count,
+              let s = try? Clustersim_V1_Snapshot(serializedBytes: Array(latestFrame[r])) else { return "-" }
+        return FSMState(rawValue: s.state.rawValue)?.name ?? "?"
     }
 }
 

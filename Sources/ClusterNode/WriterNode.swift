@@ -123,6 +123,7 @@ public final class WriterNode {
         var nextStats = Clock.monotonicNanos() + 1_000_000_000
         var statsSeq: UInt64 = 0
         var stopReason: String?
+        var nextAux: UInt64 = 0
         var lastStatsPublished: UInt64 = 0
         var sendLatency = LatencyRecorder()
         var servedSnapshots: UInt64 = 0
@@ -281,8 +282,18 @@ public final class WriterNode {
             let ready: Int
             if waitNanos >= 2_000_000 {
                 ready = (try? poller.poll(timeout: .nanoseconds(Int64(waitNanos - 1_000_000)))) ?? 0
+                nextAux = Clock.monotonicNanos() + 2_000_000
             } else {
-                ready = (try? poller.poll(timeout: .zero)) ?? 0
+                // Short waits: sleep to the tick on the clock alone; the other
+                // sockets get a non-blocking look every 2 ms (a zmq_poll per
+                // tick would cost more than the send it paces).
+                let now2 = Clock.monotonicNanos()
+                if now2 >= nextAux {
+                    ready = (try? poller.poll(timeout: .zero)) ?? 0
+                    nextAux = now2 + 2_000_000
+                } else {
+                    ready = 0
+                }
                 if ready == 0 && waitNanos > 0 { sleepUntil(monotonicNanos: wake) }
             }
             guard ready > 0 else { continue }

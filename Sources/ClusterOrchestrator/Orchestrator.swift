@@ -408,17 +408,24 @@ public final class Orchestrator {
     }
 
     var nextSample: UInt64 = 0
-    var sampleCount = 0
+    var sampleSlice = 0
+    var sampleRound = 0
     var nextProgress: UInt64 = 0
 
     func periodic(router: borrowing Socket) {
         let now = Clock.monotonicNanos()
+        // Resource sampling: every node every 500 ms, spread over the interval
+        // in slices (one pass over a hundred /proc entries at once is a burst
+        // every reader would feel); USS/PSS (smaps_rollup, costlier) every 2 s.
         if now >= nextSample {
-            nextSample = now + 500_000_000
-            sampleCount += 1
-            let t = running || runStartMono > 0 ? Double(Int64(now) - Int64(runStartMono)) / 1e9 : 0
-            let withSmaps = sampleCount % 4 == 1
-            for name in order {
+            nextSample = now + 50_000_000
+            let slices = 10
+            let slice = sampleSlice % slices
+            if slice == 0 { sampleRound += 1 }
+            sampleSlice += 1
+            let withSmaps = sampleRound % 4 == 1
+            let t = runStartMono > 0 ? Double(Int64(now) - Int64(runStartMono)) / 1e9 : 0
+            for (i, name) in order.enumerated() where i % slices == slice {
                 guard let n = nodes[name], let pid = n.pid, n.alive else { continue }
                 if let s = ProcessStats.read(pid: pid, withSmaps: withSmaps) {
                     n.resources.add(t: t, stats: s, withSmaps: withSmaps)

@@ -28,13 +28,16 @@ struct MetricsLatencyRecorderTests {
     @Test func recordsIntoTotalAndInterval() {
         var r = LatencyRecorder()
         for us in 1...100 as ClosedRange<UInt64> { r.record(nanos: us * 1_000) }
-        #expect(r.total.totalCount == 100 && r.interval.totalCount == 100)
+        #expect(r.total.totalCount == 100 && r.interval.count == 100)
         #expect(r.clamped == 0)
-        let s = LatencySummary(r.interval)
+        // The interval keeps raw samples: its percentiles are exact (nearest rank).
+        let s = r.interval.summary()
         #expect(s.count == 100)
-        // Up to ~1 ms the resolution is 512 ns: the power of two at or below the 1 µs lowest discernible value.
-        #expect(abs(s.p50Us - 50) <= 0.6 && abs(s.p99Us - 99) <= 0.6 && abs(s.maxUs - 100) <= 0.6)
-        #expect(abs(s.meanUs - 50.5) <= 0.6)
+        #expect(s.p50Us == 50 && s.p99Us == 99 && s.maxUs == 100 && s.meanUs == 50.5)
+        // The whole-run histogram: up to ~1 ms the resolution is 512 ns, the power of two at or below 1 µs.
+        let h = LatencySummary(r.total)
+        #expect(abs(h.p50Us - 50) <= 0.6 && abs(h.p99Us - 99) <= 0.6 && abs(h.maxUs - 100) <= 0.6)
+        #expect(abs(h.meanUs - 50.5) <= 0.6)
     }
 
     @Test func rollAppendsAPointAndResetsTheInterval() {
@@ -42,7 +45,7 @@ struct MetricsLatencyRecorderTests {
         for _ in 0..<10 { r.record(nanos: 2_000_000) }
         let first = r.roll(t: 1, lostSoFar: 5)
         #expect(first.count == 10 && abs(first.p50Us - 2_000) <= 2)
-        #expect(r.interval.totalCount == 0 && r.total.totalCount == 10)
+        #expect(r.interval.count == 0 && r.total.totalCount == 10)
         let second = r.roll(t: 2, lostSoFar: 8)
         #expect(second == .empty)
         r.record(nanos: 3_000)
@@ -59,7 +62,7 @@ struct MetricsLatencyRecorderTests {
         r.record(nanos: 100_000_000_000)
         r.roll(t: 1, lostSoFar: 4)
         r.reset()
-        #expect(r.total.totalCount == 0 && r.interval.totalCount == 0 && r.series.isEmpty && r.clamped == 0)
+        #expect(r.total.totalCount == 0 && r.interval.count == 0 && r.series.isEmpty && r.clamped == 0)
         r.roll(t: 1, lostSoFar: 6)
         #expect(r.series.last?.lost == 6)  // loss counted from the reset, not from before it
     }
@@ -294,5 +297,23 @@ struct MetricsProcessTests {
         }
         #expect(error.path == dir + "/metrics.prom")
         #expect(error.description.hasPrefix("cannot write \(dir)/metrics.prom: "))
+    }
+}
+
+@Suite("Metrics: IntervalSamples")
+struct IntervalSamplesTests {
+    @Test func beyondCapacityCountMaxAndMeanStayExactAndPercentilesStayClose() {
+        var i = IntervalSamples()
+        let n = IntervalSamples.capacity * 4
+        for k in 1...n { i.record(UInt64(k) * 1_000) }
+        let s = i.summary()
+        #expect(s.count == UInt64(n))
+        #expect(s.maxUs == Double(n))
+        #expect(abs(s.meanUs - Double(n + 1) / 2) < 1e-6 * Double(n))
+        // A uniform reservoir of 8 192 out of 32 768: the median within 3 %.
+        #expect(abs(s.p50Us - Double(n) / 2) < 0.03 * Double(n))
+        #expect(abs(s.p99Us - 0.99 * Double(n)) < 0.01 * Double(n))
+        i.reset()
+        #expect(i.summary() == .empty)
     }
 }

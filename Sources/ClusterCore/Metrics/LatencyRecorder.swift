@@ -99,11 +99,63 @@ public struct SeriesPoint: Sendable, Hashable, Codable {
     }
 }
 
-/// Records latencies into a whole-run histogram and an interval histogram
-/// that is rolled into a per-second series.
+/// The latencies of one interval, kept as raw samples.
+///
+/// A per-second HdrHistogram cost far more than the messages it measured:
+/// resetting and walking ~27 000 buckets five times a second per reader.
+/// An interval holds at most a few thousand values; sorting them once a
+/// second is exact and cheap. Past `capacity` values a uniform reservoir
+/// (Algorithm R, seeded) keeps the percentiles honest while count, max and
+/// mean stay exact.
+public struct IntervalSamples: Sendable {
+    public static let capacity = 8_192
+    private var samples: [UInt64] = []
+    public private(set) var count: UInt64 = 0
+    private var sum: Double = 0
+    private var maxValue: UInt64 = 0
+    private var rng: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    public init() { samples.reserveCapacity(1_024) }
+
+    @inline(__always)
+    public mutating func record(_ v: UInt64) {
+        count += 1
+        sum += Double(v)
+        if v > maxValue { maxValue = v }
+        if samples.count < Self.capacity {
+            samples.append(v)
+        } else {
+            rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17
+            let j = rng % count
+            if j < UInt64(Self.capacity) { samples[Int(j)] = v }
+        }
+    }
+
+    /// Percentiles of the interval (nearest rank), in microseconds.
+    public func summary() -> LatencySummary {
+        guard count > 0 else { return .empty }
+        let sorted = samples.sorted()
+        func at(_ p: Double) -> Double {
+            let rank = Swift.max(1, Int((p / 100 * Double(sorted.count)).rounded(.up)))
+            return Double(sorted[Swift.min(rank, sorted.count) - 1]) / 1000
+        }
+        return LatencySummary(count: count, p50Us: at(50), p90Us: at(90), p99Us: at(99), p999Us: at(99.9),
+                              maxUs: Double(maxValue) / 1000, meanUs: sum / Double(count) / 1000)
+    }
+
+    public mutating func reset() {
+        samples.removeAll(keepingCapacity: true)
+        count = 0
+        sum = 0
+        maxValue = 0
+    }
+}
+
+/// Records latencies into a whole-run histogram and an interval that is
+/// rolled into a per-second series.
 public struct LatencyRecorder: Sendable {
     public private(set) var total = LatencyHistogram.latency()
-    public private(set) var interval = LatencyHistogram.latency()
+    public private(set) var interval = IntervalSamples()
     public private(set) var series: [SeriesPoint] = []
     private var lostAtLastRoll: UInt64 = 0
     /// Values clamped because they were above the trackable range.
@@ -117,7 +169,7 @@ public struct LatencyRecorder: Sendable {
         var v = nanos
         if v > 60_000_000_000 { v = 60_000_000_000; clamped += 1 }
         _ = total.record(v)
-        _ = interval.record(v)
+        interval.record(v)
     }
 
     /// Closes the current interval: appends a series point and resets it.
@@ -127,7 +179,7 @@ public struct LatencyRecorder: Sendable {
     /// - Returns: the interval's summary.
     @discardableResult
     public mutating func roll(t: Double, lostSoFar: UInt64) -> LatencySummary {
-        let s = LatencySummary(interval)
+        let s = interval.summary()
         series.append(SeriesPoint(t: t, count: s.count, p50Us: s.p50Us, p99Us: s.p99Us, maxUs: s.maxUs,
                                   lost: lostSoFar &- lostAtLastRoll))
         lostAtLastRoll = lostSoFar

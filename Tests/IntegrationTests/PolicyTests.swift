@@ -1,0 +1,45 @@
+import ClusterCore
+import ClusterOrchestrator
+import Foundation
+import Testing
+
+/// One slow reader per policy beside fast ones, against the real writer.
+@Suite("slow-subscriber policies", .serialized, .enabled(if: Harness.binariesExist, "build the executables first (scripts/test.sh does)"))
+struct PolicyTests {
+    @Test("each policy does what it says with a slow reader; the fast readers lose nothing")
+    func policies() throws {
+        // 1 000/s against readers that need 4 ms per message: they fall far behind.
+        let (r, dir) = try Harness.runTopology("""
+            { "name": "it-policies", "duration": "3s", "writer": { "rate": 1000, "sndhwm": 200 },
+              "readers": [
+                { "role": "cli", "count": 2 },
+                { "role": "cli", "name": "drop", "policy": "drop", "processingDelay": "4ms", "rcvhwm": 50, "rcvbuf": 4096 },
+                { "role": "cli", "name": "conflate", "policy": "conflate", "processingDelay": "4ms" },
+                { "role": "cli", "name": "resync", "policy": "resync", "processingDelay": "4ms", "rcvhwm": 50, "rcvbuf": 4096 },
+                { "role": "cli", "name": "snail", "policy": "snail", "processingDelay": "4ms", "lagLimit": "100ms" }
+              ] }
+            """, tag: "policies", timeout: 120)
+        #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
+        let rep = try RunReport.load(path: try #require(dir) + "/report.json")
+        func node(_ n: String) throws -> NodeReport { try #require(rep.nodes.first { $0.name == n }) }
+        for fast in ["cli-1", "cli-2"] {
+            let n = try node(fast)
+            #expect(n.fast && n.lost == 0, "\(fast) lost \(n.lost)")
+        }
+        let drop = try node("drop")
+        #expect(drop.lost > 0, "drop: a reader this slow must lose messages")
+        #expect((drop.counters["resyncs"] ?? 0) == 0)
+        let conflate = try node("conflate")
+        #expect((conflate.counters["skipped"] ?? 0) > 0, "conflate: skipped \(conflate.counters["skipped"] ?? 0)")
+        #expect(conflate.lost == 0, "conflate: skips are not losses")
+        // Conflation keeps the newest snapshot: the slow reader stays near the writer.
+        #expect(conflate.latency.p50Us < 50_000, "conflate p50 \(conflate.latency.p50Us) µs")
+        let resync = try node("resync")
+        #expect((resync.counters["gaps"] ?? 0) > 0)
+        #expect((resync.counters["resyncs"] ?? 0) > 0, "resync: no resync after gaps")
+        let snail = try node("snail")
+        #expect((snail.counters["snail_disconnects"] ?? 0) > 0, "snail: never disconnected")
+        #expect((snail.counters["skipped"] ?? 0) > 0)
+        #expect(Harness.processes(tagged: "policies").isEmpty, "processes left behind")
+    }
+}
