@@ -67,10 +67,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Helpers shared by the test targets.
+        .target(name: "ClusterTestSupport", path: "Tests/ClusterTestSupport"),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"]),
-        .testTarget(name: "ClusterNodeTests", dependencies: ["ClusterNode", "ZeroMQ", "ClusterCore"]),
+        .testTarget(name: "ClusterNodeTests", dependencies: ["ClusterNode", "ZeroMQ", "ClusterCore", "ClusterTestSupport"]),
         .testTarget(name: "ClusterOrchestratorTests", dependencies: ["ClusterOrchestrator", "ClusterCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["ClusterOrchestrator", "ClusterCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ClusterOrchestrator", "ClusterCore", "ClusterTestSupport"]),
     ]
 )

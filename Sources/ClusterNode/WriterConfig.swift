@@ -19,6 +19,8 @@ public struct WriterConfig: Sendable {
     /// Where the latest snapshot is persisted; nil disables persistence.
     public var stateDirectory: String?
     public var sendHighWaterMark: Int32 = 100_000
+    /// SO_SNDBUF of each connection; nil keeps the kernel's default.
+    public var sendBufferBytes: Int32?
     public var noDrop = false
     public var heartbeatNanos: UInt64 = 1_000_000_000
     public var historyLimit = 16

@@ -54,6 +54,7 @@ public final class WriterNode {
         let context = try Context()
         let pub = try context.socket(.pub)
         try pub.setSendHighWaterMark(config.sendHighWaterMark)
+        if let b = config.sendBufferBytes { try pub.setSendBufferSize(b) }
         try pub.setLinger(.milliseconds(500))
         if config.noDrop { try pub.setXPubNoDrop(true) }
         try pub.bind(config.publishEndpoint)

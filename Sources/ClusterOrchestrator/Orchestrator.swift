@@ -274,6 +274,7 @@ public final class Orchestrator {
                      "--rate", "\(w.rate)", "--payload-bytes", "\(w.payloadBytes)", "--seed", "\(topology.seed)",
                      "--sndhwm", "\(w.sndhwm)", "--heartbeat", "\(w.heartbeat)", "--history-limit", "\(w.historyLimit)"]
             if w.nodrop { a.append("--nodrop") }
+            if let b = w.sndbuf { a += ["--sndbuf", "\(b)"] }
             if w.persist { a += ["--state-dir", nodeDir(spec.name) + "/state"] }
             if let events = w.events {
                 let path = nodeDir(spec.name) + "/events.json"

@@ -19,6 +19,7 @@ struct Writer: ParsableCommand {
     @Option(help: "Directory holding the latest snapshot, so a restart continues the version line.")
     var stateDir: String?
     @Option(help: "Send high-water mark (messages per subscriber).") var sndhwm: Int32 = 100_000
+    @Option(help: "Kernel send buffer per connection (SO_SNDBUF), bytes.") var sndbuf: Int32?
     @Flag(help: "Block instead of dropping at the high-water mark (ZMQ_XPUB_NODROP); time blocked is reported.")
     var nodrop = false
     @Option(help: "Heartbeat interval, e.g. 1s.") var heartbeat: DurationArgument = DurationArgument(argument: "1s")!
@@ -45,6 +46,7 @@ struct Writer: ParsableCommand {
         c.seed = seed
         c.stateDirectory = stateDir
         c.sendHighWaterMark = sndhwm
+        c.sendBufferBytes = sndbuf
         c.noDrop = nodrop
         c.heartbeatNanos = heartbeat.nanos
         c.historyLimit = historyLimit

@@ -20,6 +20,10 @@ enum StressLevel: String {
 }
 
 /// A flag shared between tasks.
+final class CycleCounter: Sendable {
+    let value = Atomic<Int>(0)
+}
+
 final class StopFlag: Sendable {
     private let value = Atomic<Bool>(false)
     var isSet: Bool { value.load(ordering: .acquiring) }
@@ -264,6 +268,9 @@ struct StressTests {
             }
         }
         let stop = StopFlag()
+        // The writer keeps going until every churn worker completed a cycle
+        // (bounded), so a loaded machine cannot end the run before churn began.
+        let cycles = CycleCounter()
         let start = ContinuousClock.now
         let (finalVersion, churned) = try await withDeadline(seconds: 30 + Double(duration.components.seconds) * 2) {
             try await withThrowingTaskGroup(of: (UInt64, Int).self) { group in
@@ -272,7 +279,8 @@ struct StressTests {
                     var machine = StateMachine(state: initial.state)
                     var generator = EventGenerator(seed: 2024)
                     var current = initial
-                    while ContinuousClock.now - start < duration {
+                    while ContinuousClock.now - start < duration
+                            || (cycles.value.load(ordering: .relaxed) < 4 && ContinuousClock.now - start < duration + .seconds(20)) {
                         for _ in 0..<100 {
                             if case .success(let t) = machine.apply(generator.next(for: machine.state)) {
                                 current = try store.core.set(
@@ -311,6 +319,7 @@ struct StressTests {
                             }
                             await store.unsubscribe(subscription)
                             churned += 1
+                            if churned == 1 { cycles.value.add(1, ordering: .relaxed) }
                         }
                         return (0, churned)
                     }

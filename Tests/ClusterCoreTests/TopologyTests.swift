@@ -282,7 +282,7 @@ struct TopologyModelTests {
         #expect {
             try JSONDecoder().decode(WriterSpec.self, from: json)
         } throws: { error in
-            (error as? TopologyError)?.issues.first?.description == #"sndHwm: unknown key (did you mean "sndhwm"?); expected one of rate, payloadBytes, transport, sndhwm, nodrop, heartbeat, historyLimit, persist, events, coalesce"#
+            (error as? TopologyError)?.issues.first?.description == #"sndHwm: unknown key (did you mean "sndhwm"?); expected one of rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce"#
         }
     }
 

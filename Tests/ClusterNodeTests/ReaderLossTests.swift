@@ -1,4 +1,5 @@
 import ClusterCore
+import ClusterTestSupport
 import Foundation
 import SwiftProtobuf
 import Testing
@@ -10,7 +11,7 @@ import ZeroMQ
 @Suite("reader loss accounting", .serialized)
 struct ReaderLossTests {
     /// Publishes frames as the writer would; waits until the reader's subscription arrived (XPUB).
-    final class FakeWriter {
+    final class FakeWriter: @unchecked Sendable {
         let context = try! Context()
         let pub: Socket
         let endpoint: String
@@ -75,19 +76,18 @@ struct ReaderLossTests {
         }
     }
 
-    /// Runs a reader in a thread of this process; returns its metrics.json.
-    func runReader(_ config: ReaderConfig, while body: () throws -> Void) throws -> NodeMetrics {
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
+    /// Runs a reader in a thread of this process while `body` plays the
+    /// writer (off the cooperative pool); returns what `body` returned and the
+    /// reader's metrics.json.
+    func runReader<T: Sendable>(_ config: ReaderConfig, while body: @escaping @Sendable () throws -> T) async throws -> (T, NodeMetrics) {
+        let reader = StartedThread { () -> Int32 in
             let signals = ShutdownSignals()
-            _ = try? ReaderNode(config: config, logger: .init(label: "test")).run(signals: signals)
-            done.signal()
+            return try ReaderNode(config: config, logger: .init(label: "test")).run(signals: signals)
         }
-        thread.start()
-        try body()
-        #expect(done.wait(timeout: .now() + 20) == .success, "reader did not stop")
+        let value = try await offPool(body)
+        _ = try await reader.value()
         let text = try String(contentsOfFile: config.metricsDirectory! + "/metrics.json", encoding: .utf8)
-        return try NodeMetrics.decode(json: text)
+        return (value, try NodeMetrics.decode(json: text))
     }
 
     func config(_ w: FakeWriter, _ tag: String, duration: UInt64) -> ReaderConfig {
@@ -98,18 +98,20 @@ struct ReaderLossTests {
     }
 
     @Test("withheld versions are counted exactly: gaps and tail")
-    func exactLoss() throws {
+    func exactLoss() async throws {
         let w = try FakeWriter()
         let withheld: Set<UInt64> = [10, 20, 21, 22, 23, 24, 60]
-        let m = try runReader(config(w, "exact", duration: 2_000_000_000)) {
-            #expect(try w.awaitSubscriber())
+        let (subscribed, m) = try await runReader(config(w, "exact", duration: 2_000_000_000)) {
+            guard try w.awaitSubscriber() else { return false }
             try w.heartbeat(0)
             for v in UInt64(1)...100 where !withheld.contains(v) {
                 try w.publish(v)
             }
             // 101...103 are never sent: the tail, known from END.
             try w.end(103)
+            return true
         }
+        #expect(subscribed)
         #expect(m.counters["received"] == 93)
         #expect(m.counters["gaps"] == 3)
         #expect(m.counters["lost_in_gaps"] == 7)
@@ -120,27 +122,29 @@ struct ReaderLossTests {
     }
 
     @Test("malformed frames are counted, never fatal")
-    func malformed() throws {
+    func malformed() async throws {
         let w = try FakeWriter()
-        let m = try runReader(config(w, "malformed", duration: 1_500_000_000)) {
-            #expect(try w.awaitSubscriber())
+        let (subscribed, m) = try await runReader(config(w, "malformed", duration: 1_500_000_000)) {
+            guard try w.awaitSubscriber() else { return false }
             try w.publish(1)
             try w.pub.send(FrameKind.snapshot.prefix + [0xFF, 0xFF, 0xFF])       // truncated varint
             try w.pub.send(FrameKind.snapshot.prefix + [0x2A, 0x10, 0x01])       // field 5 longer than the frame
             try w.pub.send(Array("SNP1".utf8))                                    // empty envelope is valid
             try w.publish(2)
+            return true
         }
+        #expect(subscribed)
         #expect(m.counters["decode_errors"] == 2)
         #expect((m.counters["received"] ?? 0) >= 2)
         #expect(m.counters["lost"] == 0)
     }
 
     @Test("late join: the reader converges on the snapshot service's answer and discards what it covers")
-    func lateJoin() throws {
+    func lateJoin() async throws {
         let w = try FakeWriter()
         for v in UInt64(1)...50 { w.current = w.snapshot(v) }   // the writer is at 50 before the reader exists
-        let m = try runReader(config(w, "late", duration: 2_000_000_000)) {
-            #expect(try w.awaitSubscriber())
+        let (answered, m) = try await runReader(config(w, "late", duration: 2_000_000_000)) {
+            guard try w.awaitSubscriber() else { return false }
             // Heartbeats until the reader asks, then answer with version 50.
             let deadline = Clock.monotonicNanos() + 3_000_000_000
             var answered = false
@@ -157,11 +161,13 @@ struct ReaderLossTests {
                     answered = true
                 }
             }
-            #expect(answered)
+            guard answered else { return false }
             usleep(100_000)
             for v in UInt64(49)...60 { try w.publish(v) }   // 49 and 50 are already covered
             try w.end(60)
+            return true
         }
+        #expect(answered)
         #expect(m.counters["stale_discarded"] == 2)
         #expect(m.counters["lost"] == 0)
         #expect(m.counters["snapshots_applied"] == 1)

@@ -1,4 +1,5 @@
 import ClusterCore
+import ClusterTestSupport
 import ClusterOrchestrator
 import Foundation
 import Testing
@@ -37,7 +38,7 @@ enum Harness {
         return d
     }
 
-    struct Result {
+    struct Result: Sendable {
         var status: Int32
         var stdout: String
         var stderr: String
@@ -74,28 +75,33 @@ enum Harness {
         }
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(20_000) }
+        var timedOut = false
         if p.isRunning {
             kill(p.processIdentifier, SIGKILL)
-            Issue.record("process \(p.executableURL?.lastPathComponent ?? "") did not finish within \(timeout) s")
+            timedOut = true
         }
         p.waitUntilExit()
         _ = group.wait(timeout: .now() + 5)
-        return Result(status: p.terminationStatus, stdout: String(decoding: outData.get(), as: UTF8.self),
-                      stderr: String(decoding: errData.get(), as: UTF8.self), pid: p.processIdentifier)
+        return Result(status: timedOut ? -1 : p.terminationStatus, stdout: String(decoding: outData.get(), as: UTF8.self),
+                      stderr: (timedOut ? "timed out after \(timeout) s\n" : "") + String(decoding: errData.get(), as: UTF8.self),
+                      pid: p.processIdentifier)
     }
 
-    static func run(_ executable: String, _ args: [String], timeout: Double, environment: [String: String] = [:]) throws -> Result {
-        let (p, o, e) = try start(executable, args, environment: environment)
-        return wait(p, o, e, timeout: timeout)
+    /// Runs a process to its end (off the cooperative pool).
+    static func run(_ executable: String, _ args: [String], timeout: Double, environment: [String: String] = [:]) async throws -> Result {
+        try await offPool {
+            let (p, o, e) = try start(executable, args, environment: environment)
+            return wait(p, o, e, timeout: timeout)
+        }
     }
 
     /// Runs a topology given as JSON text; returns the result and the run directory.
-    static func runTopology(_ json: String, tag: String, extra: [String] = [], timeout: Double = 90) throws -> (Result, String?) {
+    static func runTopology(_ json: String, tag: String, extra: [String] = [], timeout: Double = 90) async throws -> (Result, String?) {
         let dir = tempDirectory(tag)
         let file = dir + "/\(tag).json"
         try json.write(toFile: file, atomically: true, encoding: .utf8)
-        let r = try run(orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--node-binary", clusterNode] + extra,
-                        timeout: timeout, environment: ["CLUSTERSIM_TEST_TAG": tag])
+        let r = try await run(orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--node-binary", clusterNode] + extra,
+                              timeout: timeout, environment: ["CLUSTERSIM_TEST_TAG": tag])
         let runs = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/runs")) ?? []
         return (r, runs.first.map { dir + "/runs/" + $0 })
     }

@@ -1,4 +1,5 @@
 import ClusterCore
+import ClusterTestSupport
 import ClusterOrchestrator
 import Foundation
 import Testing
@@ -15,8 +16,8 @@ struct OrchestratorRunTests {
     }
 
     @Test("smoke: every reader receives everything; dumps exist and parse")
-    func smoke() throws {
-        let (r, dir) = try Harness.runTopology("""
+    func smoke() async throws {
+        let (r, dir) = try await Harness.runTopology("""
             { "name": "it-smoke", "duration": "2s", "writer": { "rate": 200 },
               "readers": [ { "role": "log" }, { "role": "query", "load": { "clients": 2, "rate": 50 } }, { "role": "cli", "count": 2 } ],
               "slo": { "maxLossFastReaders": 0 } }
@@ -56,8 +57,8 @@ struct OrchestratorRunTests {
     }
 
     @Test("kill at a set time is applied on time and reported; restart converges")
-    func killAndRestart() throws {
-        let (r, dir) = try Harness.runTopology("""
+    func killAndRestart() async throws {
+        let (r, dir) = try await Harness.runTopology("""
             { "name": "it-faults", "duration": "3s", "writer": { "rate": 200 },
               "readers": [ { "role": "cli", "count": 3 } ],
               "faults": [ { "at": "1s", "action": "kill", "target": "cli-1" },
@@ -88,7 +89,7 @@ struct OrchestratorRunTests {
     }
 
     @Test("SIGINT to the orchestrator: no child is left, a partial report is written")
-    func interrupt() throws {
+    func interrupt() async throws {
         let dir = Harness.tempDirectory("sigint")
         let file = dir + "/t.json"
         try """
@@ -101,7 +102,7 @@ struct OrchestratorRunTests {
         let deadline = Date().addingTimeInterval(20)
         var started = false
         while Date() < deadline, !started {
-            usleep(100_000)
+            try await Task.sleep(for: .milliseconds(100))
             let runs = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/runs")) ?? []
             if let run = runs.first, let ev = try? String(contentsOfFile: dir + "/runs/\(run)/events.jsonl", encoding: .utf8) {
                 started = ev.contains("\"fault\"")
@@ -110,7 +111,8 @@ struct OrchestratorRunTests {
         #expect(started, "the run did not reach its first fault")
         #expect(Harness.processes(tagged: "sigint").count >= 5)
         kill(p.processIdentifier, SIGINT)
-        let r = Harness.wait(p, o, e, timeout: 20)
+        nonisolated(unsafe) let (p2, o2, e2) = (p, o, e)
+        let r = try await offPool { Harness.wait(p2, o2, e2, timeout: 20) }
         #expect(r.status == 2)
         #expect(Harness.processes(tagged: "sigint").isEmpty, "processes left behind after SIGINT")
         let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/runs")
@@ -122,20 +124,20 @@ struct OrchestratorRunTests {
     }
 
     @Test("a bad topology is refused with the file, the path and what was expected; exit 2")
-    func badTopology() throws {
+    func badTopology() async throws {
         let dir = Harness.tempDirectory("bad")
         let file = dir + "/bad.json"
         try #"{ "name": "x", "writer": { "rate": 10 }, "readers": [ { "role": "cli", "policy": "dorp" } ] }"#
             .write(toFile: file, atomically: true, encoding: .utf8)
         for cmd in [["validate", file], ["run", file, "--out", dir]] {
-            let r = try Harness.run(Harness.orchestrator, cmd, timeout: 20)
+            let r = try await Harness.run(Harness.orchestrator, cmd, timeout: 20)
             #expect(r.status == 2)
             #expect(r.stderr.contains("\(file): readers[0].policy: \"dorp\" is not one of drop, conflate, resync, snail"), "\(r.stderr)")
         }
     }
 
     @Test("a node that never becomes ready aborts the run with its name; nothing is left")
-    func neverReady() throws {
+    func neverReady() async throws {
         // A reader whose writer endpoint is wrong never receives a heartbeat.
         let dir = Harness.tempDirectory("notready")
         let fakeNode = dir + "/fake-node.sh"
@@ -148,7 +150,7 @@ struct OrchestratorRunTests {
         let file = dir + "/t.json"
         try #"{ "name": "it-notready", "duration": "2s", "readyTimeout": "3s", "writer": { "rate": 50 }, "readers": [ { "role": "cli", "count": 2 } ] }"#
             .write(toFile: file, atomically: true, encoding: .utf8)
-        let r = try Harness.run(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--node-binary", fakeNode],
+        let r = try await Harness.run(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--node-binary", fakeNode],
                                 timeout: 30, environment: ["CLUSTERSIM_TEST_TAG": "notready"])
         #expect(r.status == 2)
         #expect(r.stderr.contains("cli-2: launched"), "\(r.stderr)")

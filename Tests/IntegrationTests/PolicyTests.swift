@@ -7,10 +7,12 @@ import Testing
 @Suite("slow-subscriber policies", .serialized, .enabled(if: Harness.binariesExist, "build the executables first (scripts/test.sh does)"))
 struct PolicyTests {
     @Test("each policy does what it says with a slow reader; the fast readers lose nothing")
-    func policies() throws {
+    func policies() async throws {
         // 1 000/s against readers that need 4 ms per message: they fall far behind.
-        let (r, dir) = try Harness.runTopology("""
-            { "name": "it-policies", "duration": "3s", "writer": { "rate": 1000, "sndhwm": 200 },
+        // Small kernel buffers on both ends (sndbuf, rcvbuf) let the backlog reach
+        // the high-water marks within a second, so the writer drops and gaps appear.
+        let (r, dir) = try await Harness.runTopology("""
+            { "name": "it-policies", "duration": "3s", "writer": { "rate": 1000, "sndhwm": 100, "sndbuf": 4096 },
               "readers": [
                 { "role": "cli", "count": 2 },
                 { "role": "cli", "name": "drop", "policy": "drop", "processingDelay": "4ms", "rcvhwm": 50, "rcvbuf": 4096 },

@@ -88,6 +88,9 @@ public struct WriterSpec: Sendable, Hashable, Codable {
     public var transport: Transport
     /// `ZMQ_SNDHWM` of the PUB socket; default 100 000, 0 means no limit.
     public var sndhwm: Int
+    /// Kernel send buffer per connection (SO_SNDBUF), bytes; nil leaves the kernel's default.
+    /// Small buffers make a slow reader's backlog reach the high-water mark (and gaps) sooner.
+    public var sndbuf: Int?
     /// `ZMQ_XPUB_NODROP`: block instead of dropping at the high-water mark; default false.
     public var nodrop: Bool
     /// Interval between heartbeats; default 1 s, 10 ms ... 60 s.
@@ -107,6 +110,7 @@ public struct WriterSpec: Sendable, Hashable, Codable {
         payloadBytes: Int = 256,
         transport: Transport = .tcp,
         sndhwm: Int = 100_000,
+        sndbuf: Int? = nil,
         nodrop: Bool = false,
         heartbeat: TimeSpan = .seconds(1),
         historyLimit: Int = 16,
@@ -118,6 +122,7 @@ public struct WriterSpec: Sendable, Hashable, Codable {
         self.payloadBytes = payloadBytes
         self.transport = transport
         self.sndhwm = sndhwm
+        self.sndbuf = sndbuf
         self.nodrop = nodrop
         self.heartbeat = heartbeat
         self.historyLimit = historyLimit
@@ -127,7 +132,7 @@ public struct WriterSpec: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case rate, payloadBytes, transport, sndhwm, nodrop, heartbeat, historyLimit, persist, events, coalesce
+        case rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce
     }
 
     public init(from decoder: any Decoder) throws {

@@ -278,6 +278,7 @@ final class TopologyBuilder {
             payloadBytes: f.value(.payloadBytes, default: 256, int),
             transport: f.value(.transport, default: .tcp, enumeration),
             sndhwm: f.value(.sndhwm, default: 100_000, int),
+            sndbuf: f.optional(.sndbuf, int),
             nodrop: f.value(.nodrop, default: false, bool),
             heartbeat: f.value(.heartbeat, default: .seconds(1), span),
             historyLimit: f.value(.historyLimit, default: 16, int),

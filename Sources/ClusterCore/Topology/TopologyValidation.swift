@@ -53,6 +53,7 @@ extension Topology {
         v.checkNumber(writer.rate, "writer.rate", above: 0, atMost: 1_000_000, unit: " snapshots per second")
         v.checkInt(writer.payloadBytes, "writer.payloadBytes", 0...1_048_576)
         v.checkInt(writer.sndhwm, "writer.sndhwm", 0...Int(Int32.max))
+        if let sndbuf = writer.sndbuf { v.checkInt(sndbuf, "writer.sndbuf", 1...Int(Int32.max)) }
         v.checkSpan(writer.heartbeat, "writer.heartbeat", atLeast: .milliseconds(10), atMost: .seconds(60))
         v.checkInt(writer.historyLimit, "writer.historyLimit", 0...1024)
         for (i, event) in (writer.events ?? []).enumerated() {
