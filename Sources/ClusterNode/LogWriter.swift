@@ -45,8 +45,13 @@ final class LogWriter {
 
     deinit { if fd >= 0 { Glibc.close(fd) } }
 
-    /// Appends one snapshot line (written out when the batch is full or 200 ms old).
+    /// Appends one line for a snapshot fetched from the snapshot service.
     func recordSnapshot(_ s: Snapshot, recvWall: UInt64, via: String) {
+        record(SnapshotSummary(s), recvWall: recvWall, via: via)
+    }
+
+    /// Appends one snapshot line (written out when the batch is full or 200 ms old).
+    func record(_ s: SnapshotSummary, recvWall: UInt64, via: String) {
         if !checkedPrevious {
             checkedPrevious = true
             if let p = previous {
@@ -95,6 +100,7 @@ final class LogWriter {
     }
 
     static func quoted(_ s: String) -> String {
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }) { return "\"" + s + "\"" }
         var out = "\""
         for u in s.unicodeScalars {
             switch u {

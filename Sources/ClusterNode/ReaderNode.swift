@@ -138,12 +138,15 @@ public final class ReaderNode {
             var received = 0
             if let q = query {
                 // The query role waits on its ROUTER and the SUB socket together.
-                var poller = Poller()
-                let subIndex = poller.add(subs.data)
-                let qi = q.register(in: &poller)
-                _ = try? poller.poll(timeout: .nanoseconds(Int64(waitNanos)))
-                q.service(poller: poller, indices: qi)
-                if poller.events(at: subIndex).contains(.readable) { received = drain(subs) }
+                if queryPoller == nil {
+                    var p = Poller()
+                    let subIndex = p.add(subs.data)
+                    let serviceIndices = q.register(in: &p)
+                    queryPoller = (p, subIndex, serviceIndices)
+                }
+                _ = try? queryPoller!.poller.poll(timeout: .nanoseconds(Int64(waitNanos)))
+                q.service(poller: queryPoller!.poller, indices: queryPoller!.service)
+                if queryPoller!.poller.events(at: queryPoller!.sub).contains(.readable) { received = drain(subs) }
             } else {
                 let ms = Int64((waitNanos + 999_999) / 1_000_000)
                 if ms != currentTimeout {
@@ -162,6 +165,7 @@ public final class ReaderNode {
                 snailTriggered = false
                 subs.reconnect()
                 currentTimeout = -2
+                queryPoller = nil
             }
             _ = received
         }
@@ -371,8 +375,8 @@ public final class ReaderNode {
                 q.update(version: header.version, epoch: header.epoch, encodedSnapshot: Array(raw[range]))
             }
             if let l = log {
-                switch header.decodeSnapshot(in: raw) {
-                case .success(let s): l.recordSnapshot(s, recvWall: recvWall, via: "update")
+                switch header.scanSnapshotSummary(in: raw) {
+                case .success(let s): l.record(s, recvWall: recvWall, via: "update")
                 case .failure: decodeErrors += 1
                 }
             }
@@ -389,6 +393,9 @@ public final class ReaderNode {
             expectJump = true
         }
     }
+
+    /// query: the poller over the SUB socket and the service's sockets (rebuilt after a snail reconnect).
+    var queryPoller: (poller: Poller, sub: Int, service: (router: Int, replies: Int))?
 
     /// cli: the latest frame, decoded only when the view is drawn.
     var latestFrame: [UInt8] = []

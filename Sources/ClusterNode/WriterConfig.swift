@@ -19,6 +19,8 @@ public struct WriterConfig: Sendable {
     /// Where the latest snapshot is persisted; nil disables persistence.
     public var stateDirectory: String?
     public var sendHighWaterMark: Int32 = 100_000
+    /// libzmq I/O threads of the writer's context (they do the fan-out's TCP writes).
+    public var ioThreads = 1
     /// SO_SNDBUF of each connection; nil keeps the kernel's default.
     public var sendBufferBytes: Int32?
     public var noDrop = false

@@ -51,7 +51,7 @@ public final class WriterNode {
             }
         }
 
-        let context = try Context()
+        let context = try Context(ioThreads: config.ioThreads)
         let pub = try context.socket(.pub)
         try pub.setSendHighWaterMark(config.sendHighWaterMark)
         if let b = config.sendBufferBytes { try pub.setSendBufferSize(b) }

@@ -20,6 +20,7 @@ struct Writer: ParsableCommand {
     var stateDir: String?
     @Option(help: "Send high-water mark (messages per subscriber).") var sndhwm: Int32 = 100_000
     @Option(help: "Kernel send buffer per connection (SO_SNDBUF), bytes.") var sndbuf: Int32?
+    @Option(help: "libzmq I/O threads (they do the fan-out's TCP writes).") var ioThreads = 1
     @Flag(help: "Block instead of dropping at the high-water mark (ZMQ_XPUB_NODROP); time blocked is reported.")
     var nodrop = false
     @Option(help: "Heartbeat interval, e.g. 1s.") var heartbeat: DurationArgument = DurationArgument(argument: "1s")!
@@ -30,6 +31,7 @@ struct Writer: ParsableCommand {
         guard rate > 0, rate <= 1_000_000 else { throw ValidationError("--rate must be in (0, 1000000], got \(rate)") }
         guard (0...1_048_576).contains(payloadBytes) else { throw ValidationError("--payload-bytes must be 0...1048576") }
         guard sndhwm >= 0 else { throw ValidationError("--sndhwm must be ≥ 0") }
+        guard (1...16).contains(ioThreads) else { throw ValidationError("--io-threads must be 1...16") }
         if let script, !FileManager.default.fileExists(atPath: script) {
             throw ValidationError("--script \(script): no such file")
         }
@@ -47,6 +49,7 @@ struct Writer: ParsableCommand {
         c.stateDirectory = stateDir
         c.sendHighWaterMark = sndhwm
         c.sendBufferBytes = sndbuf
+        c.ioThreads = ioThreads
         c.noDrop = nodrop
         c.heartbeatNanos = heartbeat.nanos
         c.historyLimit = historyLimit

@@ -90,6 +90,66 @@ public struct FrameHeader: Sendable, Hashable {
     }
 }
 
+/// The fields of a snapshot a log line needs, read without decoding the
+/// history or the payload (a full decode allocates a string per history
+/// entry, per message, per log reader).
+public struct SnapshotSummary: Sendable, Hashable {
+    public var version: UInt64 = 0
+    public var epoch: UInt64 = 0
+    public var state: FSMState = .unspecified
+    public var prevState: FSMState = .unspecified
+    public var reason = ""
+    public var wallNanos: UInt64 = 0
+
+    public init() {}
+
+    public init(_ s: Snapshot) {
+        version = s.version
+        epoch = s.epoch
+        state = s.state
+        prevState = s.prevState
+        reason = s.reason
+        wallNanos = s.wallNanos
+    }
+}
+
+extension FrameHeader {
+    /// Reads the summary fields of the embedded snapshot of a `.snapshot` frame.
+    /// - Parameter frame: the same bytes the header was parsed from.
+    public func scanSnapshotSummary(in frame: UnsafeRawBufferPointer) -> Result<SnapshotSummary, WireError> {
+        guard let range = snapshotRange else { return .failure(.malformed("no snapshot in frame")) }
+        let sub = UnsafeRawBufferPointer(rebasing: frame[..<range.upperBound])
+        var reader = ProtoReader(sub, from: range.lowerBound)
+        var out = SnapshotSummary()
+        while !reader.atEnd {
+            let tag: UInt64
+            switch reader.varint() { case .success(let t): tag = t; case .failure(let e): return .failure(e) }
+            let field = tag >> 3, wireType = tag & 7
+            if wireType == 0 {
+                let v: UInt64
+                switch reader.varint() { case .success(let x): v = x; case .failure(let e): return .failure(e) }
+                switch field {
+                case 1: out.version = v
+                case 2: out.epoch = v
+                case 3: out.state = FSMState(rawValue: Int(truncatingIfNeeded: v)) ?? .unspecified
+                case 4: out.prevState = FSMState(rawValue: Int(truncatingIfNeeded: v)) ?? .unspecified
+                case 11: out.wallNanos = v
+                default: break
+                }
+            } else if wireType == 2 {
+                let r: Range<Int>
+                switch reader.lengthDelimited() { case .success(let x): r = x; case .failure(let e): return .failure(e) }
+                if field == 5 {
+                    out.reason = String(decoding: UnsafeRawBufferPointer(rebasing: sub[r]), as: UTF8.self)
+                }
+            } else if let e = reader.skip(wireType: wireType) {
+                return .failure(e)
+            }
+        }
+        return .success(out)
+    }
+}
+
 /// Encodes and decodes the frames of the publish channel.
 public enum FrameCodec {
     /// Parses the prefix and the scalar fields of a published frame.
