@@ -15,6 +15,7 @@ public final class ControlClient {
     let node: String
     let logger: Logger
     private(set) var sent: UInt64 = 0
+    private var statsSequence: UInt64 = 0
 
     /// Connects to the orchestrator.
     /// - Throws: `ZMQError` when the endpoint is invalid.
@@ -42,6 +43,56 @@ public final class ControlClient {
         }
     }
 
+    /// Says HELLO: who this node is, and the endpoints others need.
+    public func hello(role: String, incarnation: UInt64, pubEndpoint: String = "", snapshotEndpoint: String = "",
+                      serviceEndpoint: String = "") {
+        var h = Clustersim_V1_Hello()
+        h.node = node
+        h.role = role
+        h.pid = getpid()
+        h.host = HostInfo.current().hostname
+        h.incarnation = incarnation
+        h.pubEndpoint = pubEndpoint
+        h.snapshotEndpoint = snapshotEndpoint
+        h.serviceEndpoint = serviceEndpoint
+        send(.hello(h))
+    }
+
+    /// Says READY.
+    public func ready(epoch: UInt64 = 0, version: UInt64 = 0) {
+        var r = Clustersim_V1_Ready()
+        r.node = node
+        r.epoch = epoch
+        r.version = version
+        send(.ready(r))
+    }
+
+    /// Sends the once-a-second STATS: node, sequence, time, CPU and RSS are
+    /// filled here, the rest by `fill`.
+    public func stats(interval: LatencySummary, _ fill: (inout Clustersim_V1_Stats) -> Void) {
+        statsSequence += 1
+        var s = Clustersim_V1_Stats()
+        s.node = node
+        s.seq = statsSequence
+        s.wallNs = Clock.wallNanos()
+        s.intervalLatency = .init(interval)
+        if let p = ProcessStats.read(withSmaps: false) {
+            s.cpuSeconds = p.cpuSeconds
+            s.rssBytes = p.rssBytes
+        }
+        fill(&s)
+        send(.stats(s))
+    }
+
+    /// Sends the final dump, then BYE.
+    public func finish(metrics: NodeMetrics, histogram: LatencyHistogram, reason: String) {
+        send(Self.final(node: node, metrics: metrics, histogram: histogram))
+        var bye = Clustersim_V1_Bye()
+        bye.node = node
+        bye.reason = reason
+        send(.bye(bye))
+    }
+
     /// Receives one pending control message without waiting.
     /// - Returns: nil when none is pending; malformed messages are logged and skipped.
     public func receive() -> Clustersim_V1_ControlMessage.OneOf_Body? {
@@ -66,7 +117,7 @@ public final class ControlClient {
     }
 
     /// The final metrics message for a node.
-    public static func final(node: String, metrics: NodeMetrics, histogram: LatencyHistogram) -> Clustersim_V1_ControlMessage.OneOf_Body {
+    static func final(node: String, metrics: NodeMetrics, histogram: LatencyHistogram) -> Clustersim_V1_ControlMessage.OneOf_Body {
         var f = Clustersim_V1_FinalMetrics()
         f.node = node
         f.metricsJson = metrics.jsonText()

@@ -58,18 +58,9 @@ public final class QueryLoadNode {
 
         var control: ControlClient?
         if let ep = config.controlEndpoint {
-            let c = try ControlClient(context: context, endpoint: ep, node: config.name, logger: logger)
-            var hello = Clustersim_V1_Hello()
-            hello.node = config.name
-            hello.role = "query-load"
-            hello.pid = getpid()
-            hello.host = HostInfo.current().hostname
-            hello.incarnation = incarnation
-            c.send(.hello(hello))
-            var ready = Clustersim_V1_Ready()
-            ready.node = config.name
-            c.send(.ready(ready))
-            control = c
+            control = try ControlClient(context: context, endpoint: ep, node: config.name, logger: logger)
+            control?.hello(role: "query-load", incarnation: incarnation)
+            control?.ready()
         }
 
         var rng = SeededRandom(seed: config.seed)
@@ -85,7 +76,6 @@ public final class QueryLoadNode {
         let interval = config.rate > 0 ? UInt64(1e9 / config.rate) : 1_000_000_000
         var stopReason: String?
         var nextTick = Clock.monotonicNanos() + 1_000_000_000
-        var statsSeq: UInt64 = 0
 
         var poller = Poller()
         let dealerIndex = poller.add(dealer)
@@ -163,17 +153,10 @@ public final class QueryLoadNode {
                 for id in expired.keys { outstanding.removeValue(forKey: id) }
                 counts["timeouts", default: 0] += UInt64(expired.count)
                 let s = latency.roll(t: started ? Double(now - runStart) / 1e9 : 0, lostSoFar: counts["timeouts", default: 0])
-                if let c = control {
-                    statsSeq += 1
-                    var st = Clustersim_V1_Stats()
-                    st.node = config.name
-                    st.seq = statsSeq
-                    st.wallNs = Clock.wallNanos()
+                control?.stats(interval: s) { st in
                     st.received = counts["ok", default: 0]
                     st.busy = counts["busy", default: 0]
                     st.served = counts["ok", default: 0] + counts["not_available", default: 0]
-                    st.intervalLatency = .init(s)
-                    c.send(.stats(st))
                 }
                 if let parent = config.parentPID, getppid() != parent { stopReason = "launcher exited" }
             }
@@ -217,12 +200,7 @@ public final class QueryLoadNode {
             latency: LatencySummary(latency.total), latencies: ["query_client": LatencySummary(latency.total)],
             series: latency.series, process: ProcessStats.read(), notes: ["targets=\(config.targets.joined(separator: ","))"])
         logger.info("query load stopped", metadata: ["ok": "\(ok)", "busy": "\(busy)", "reason": "\(stopReason ?? "")"])
-        if let c = control {
-            c.send(ControlClient.final(node: config.name, metrics: metrics, histogram: latency.total))
-            var bye = Clustersim_V1_Bye()
-            bye.node = config.name
-            c.send(.bye(bye))
-        }
+        control?.finish(metrics: metrics, histogram: latency.total, reason: stopReason ?? "")
         if let dir = config.metricsDirectory {
             try? MetricsDump.write(json: metrics.jsonText(), prom: metrics.prometheusText(), hgrm: latency.total.hgrmText(), to: dir)
         }

@@ -62,7 +62,6 @@ public final class ReaderNode {
     var stopInfo: (epoch: UInt64, version: UInt64)?
     var exitReason = ""
     var nextTick: UInt64 = 0
-    var statsSeq: UInt64 = 0
     var startConvergePending = true
 
     // Roles.
@@ -106,16 +105,8 @@ public final class ReaderNode {
         try snapshotClient.connect(config.snapshotEndpoint)
 
         if let ep = config.controlEndpoint {
-            let c = try ControlClient(context: context, endpoint: ep, node: config.name, logger: logger)
-            var hello = Clustersim_V1_Hello()
-            hello.node = config.name
-            hello.role = config.role.rawValue
-            hello.pid = getpid()
-            hello.host = HostInfo.current().hostname
-            hello.incarnation = incarnation
-            if let q = query { hello.serviceEndpoint = q.endpoint }
-            c.send(.hello(hello))
-            control = c
+            control = try ControlClient(context: context, endpoint: ep, node: config.name, logger: logger)
+            control?.hello(role: config.role.rawValue, incarnation: incarnation, serviceEndpoint: query?.endpoint ?? "")
         }
         if control == nil { measuring = true; measureStartMono = startMono }
         // Each reader ticks at its own phase of the second: a hundred readers
@@ -181,13 +172,7 @@ public final class ReaderNode {
             "reason": "\(exitReason)", "received": "\(tracker.received)", "lost": "\(tracker.lost)",
             "p50us": "\(metrics.latency.p50Us)", "p99us": "\(metrics.latency.p99Us)",
         ])
-        if let c = control {
-            c.send(ControlClient.final(node: config.name, metrics: metrics, histogram: recorder.total))
-            var bye = Clustersim_V1_Bye()
-            bye.node = config.name
-            bye.reason = exitReason
-            c.send(.bye(bye))
-        }
+        control?.finish(metrics: metrics, histogram: recorder.total, reason: exitReason)
         if let dir = config.metricsDirectory {
             do {
                 try MetricsDump.write(json: metrics.jsonText(), prom: metrics.prometheusText(), hgrm: recorder.total.hgrmText(), to: dir)
@@ -251,11 +236,7 @@ public final class ReaderNode {
             }
             if !readySent, heartbeats > 0, pending == nil || now - startMono > 3_000_000_000 {
                 readySent = true
-                var r = Clustersim_V1_Ready()
-                r.node = config.name
-                r.epoch = tracker.epoch
-                r.version = tracker.highest
-                c.send(.ready(r))
+                c.ready(epoch: tracker.epoch, version: tracker.highest)
             }
         }
         if now >= nextTick {
@@ -441,20 +422,12 @@ public final class ReaderNode {
     func tick(now: UInt64) {
         let t = measuring && now > measureStartMono ? Double(now - measureStartMono) / 1e9 : 0
         let interval = recorder.roll(t: t, lostSoFar: tracker.lost)
-        if let c = control {
-            statsSeq += 1
-            var s = Clustersim_V1_Stats()
-            s.node = config.name
-            s.seq = statsSeq
-            s.wallNs = Clock.wallNanos()
+        control?.stats(interval: interval) { s in
             s.received = tracker.received
             s.lost = tracker.lost
             s.epoch = tracker.epoch
             s.version = tracker.highest
-            s.intervalLatency = .init(interval)
-            if let p = ProcessStats.read(withSmaps: false) { s.cpuSeconds = p.cpuSeconds; s.rssBytes = p.rssBytes }
             if let q = query { let qs = q.stats(); s.busy = qs.busy; s.served = qs.served }
-            c.send(.stats(s))
         }
         if let q = query { q.publishMetrics(metricsNow().jsonText()) }
         cli?.render(state: latestState(), version: tracker.highest, epoch: tracker.epoch,

@@ -67,15 +67,7 @@ public final class WriterNode {
         var control: ControlClient? = nil
         if let ep = config.controlEndpoint {
             control = try ControlClient(context: context, endpoint: ep, node: config.name, logger: logger)
-            var hello = Clustersim_V1_Hello()
-            hello.node = config.name
-            hello.role = "writer"
-            hello.pid = getpid()
-            hello.host = HostInfo.current().hostname
-            hello.incarnation = incarnation
-            hello.pubEndpoint = pubEndpoint
-            hello.snapshotEndpoint = serviceEndpoint
-            control?.send(.hello(hello))
+            control?.hello(role: "writer", incarnation: incarnation, pubEndpoint: pubEndpoint, snapshotEndpoint: serviceEndpoint)
         }
         logger.info("writer bound", metadata: ["pub": "\(pubEndpoint)", "snapshots": "\(serviceEndpoint)", "epoch": "\(epoch)"])
 
@@ -122,7 +114,6 @@ public final class WriterNode {
         var heartbeatSeq: UInt64 = 0
         var nextHeartbeat = Clock.monotonicNanos()
         var nextStats = Clock.monotonicNanos() + 1_000_000_000
-        var statsSeq: UInt64 = 0
         var stopReason: String?
         var nextAux: UInt64 = 0
         var lastStatsPublished: UInt64 = 0
@@ -187,14 +178,8 @@ public final class WriterNode {
                 process: cpu)
         }
 
-        if control == nil { logger.info("writer running standalone", metadata: ["rate": "\(config.rate)"]) }
-        else {
-            var ready = Clustersim_V1_Ready()
-            ready.node = config.name
-            ready.epoch = epoch
-            ready.version = store.get()?.version ?? 0
-            control?.send(.ready(ready))
-        }
+        if let c = control { c.ready(epoch: epoch, version: store.get()?.version ?? 0) }
+        else { logger.info("writer running standalone", metadata: ["rate": "\(config.rate)"]) }
 
         func commit(_ next: Snapshot) {
             let before = Clock.monotonicNanos()
@@ -257,18 +242,10 @@ public final class WriterNode {
                 nextStats = now + 1_000_000_000
                 let t = started ? Double(now - startMono) / 1e9 : 0
                 let interval = sendLatency.roll(t: t, lostSoFar: 0)
-                if let c = control {
-                    statsSeq += 1
-                    var s = Clustersim_V1_Stats()
-                    s.node = config.name
-                    s.seq = statsSeq
-                    s.wallNs = Clock.wallNanos()
+                control?.stats(interval: interval) { s in
                     s.published = publisher.published
                     s.epoch = epoch
                     s.version = store.get()?.version ?? 0
-                    s.intervalLatency = .init(interval)
-                    if let p = ProcessStats.read(withSmaps: false) { s.cpuSeconds = p.cpuSeconds; s.rssBytes = p.rssBytes }
-                    c.send(.stats(s))
                 }
                 lastStatsPublished = publisher.published
                 if let s = store.get(), stateFile != nil { persist(s) }
@@ -336,13 +313,7 @@ public final class WriterNode {
         if let final { persist(final) }
         let metrics = metricsNow()
         logger.info("writer stopped", metadata: ["reason": "\(stopReason ?? "")", "published": "\(publisher.published)", "finalVersion": "\(finalVersion)"])
-        if let c = control {
-            c.send(ControlClient.final(node: config.name, metrics: metrics, histogram: sendLatency.total))
-            var bye = Clustersim_V1_Bye()
-            bye.node = config.name
-            bye.reason = stopReason ?? ""
-            c.send(.bye(bye))
-        }
+        control?.finish(metrics: metrics, histogram: sendLatency.total, reason: stopReason ?? "")
         if let dir = config.metricsDirectory {
             try? MetricsDump.write(json: metrics.jsonText(), prom: metrics.prometheusText(), hgrm: sendLatency.total.hgrmText(), to: dir)
         }
