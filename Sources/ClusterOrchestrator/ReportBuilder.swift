@@ -62,7 +62,7 @@ public enum ReportBuilder {
             let isReader = readerRoles.contains(o.role)
             let fast = isReader && spec?.reader?.processingDelay == nil && !o.faulted
             var status = o.status
-            if status == "completed", m == nil { status = "no-final-dump" }
+            if status == "completed", m == nil, o.role != "cpu-hog" { status = "no-final-dump" }
             nodes.append(NodeReport(
                 name: o.name, group: o.group, role: o.role, policy: spec?.reader?.policy.rawValue, fast: fast,
                 status: status, exit: o.exit, restarts: o.restarts, pids: o.pids, counters: m?.counters ?? [:],
