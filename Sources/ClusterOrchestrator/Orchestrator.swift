@@ -21,6 +21,8 @@ public struct RunOptions: Sendable {
     /// The `cluster-node` executable.
     public var nodeBinary: String
     public var launcher: LauncherKind?
+    /// Where the control plane binds (default: loopback, any port; external: tcp://*:5600).
+    public var controlBind: String?
 
     public init(topologyPath: String, nodeBinary: String) {
         self.topologyPath = topologyPath
@@ -65,6 +67,9 @@ public final class Orchestrator {
     var writerEndpoints: (pub: String, snapshots: String) = ("", "")
     var controlEndpoint = ""
     var stateDir = ""
+    /// External launcher: nodes are started by others (compose, a script,
+    /// another host) and register themselves; nothing is spawned or signalled.
+    var external = false
 
     public init(options: RunOptions, logger: Logger, signals: ShutdownSignals) {
         self.options = options
@@ -86,15 +91,16 @@ public final class Orchestrator {
             return .failed
         }
         if let l = options.launcher { topology.launcher = l }
-        guard topology.launcher == .local else {
-            fail("launcher \"\(topology.launcher.rawValue)\" is not available yet; use the local launcher")
+        guard topology.launcher != .netns else {
+            fail("launcher \"netns\" is not available yet; use the local or the external launcher")
             return .failed
         }
+        external = topology.launcher == .external
         if let relay = topology.readers.first(where: { $0.role == .relay }) {
             fail("reader group \"\(relay.groupName)\": the relay role is not implemented yet")
             return .failed
         }
-        guard FileManager.default.isExecutableFile(atPath: options.nodeBinary) else {
+        guard external || FileManager.default.isExecutableFile(atPath: options.nodeBinary) else {
             fail("cluster-node executable not found at \(options.nodeBinary) (build it with `swift build -c release`, or pass --node-binary)")
             return .failed
         }
@@ -122,7 +128,7 @@ public final class Orchestrator {
             let router = try context.socket(.router)
             try router.setLinger(.zero)
             try router.setReceiveHighWaterMark(0)
-            try router.bind("tcp://127.0.0.1:*")
+            try router.bind(options.controlBind ?? (external ? "tcp://*:5600" : "tcp://127.0.0.1:*"))
             controlEndpoint = try router.lastEndpoint
             return drive(router: router)
         } catch {
@@ -139,7 +145,11 @@ public final class Orchestrator {
         let launchMono = Clock.monotonicNanos()
         events.log("run-started", detail: ["topology": options.topologyPath, "control": controlEndpoint])
 
-        // Launch everything that starts at once.
+        // Launch everything that starts at once (external: expect every node now).
+        if external {
+            say("waiting for \(order.count) nodes to register at \(controlEndpoint)")
+            for name in order { nodes[name]!.startAt = nil }
+        }
         for name in order where nodes[name]!.startAt == nil {
             launch(name)
         }
@@ -318,6 +328,12 @@ public final class Orchestrator {
 
     func launch(_ name: String) {
         guard let n = nodes[name] else { return }
+        if external {
+            n.phase = .launched
+            n.external = true
+            n.lastSaid = "not registered: start it with --name \(name) --control \(controlEndpoint)"
+            return
+        }
         try? FileManager.default.createDirectory(atPath: nodeDir(name), withIntermediateDirectories: true)
         let args = n.arguments + ["--control", controlEndpoint, "--parent-pid", "\(getpid())"]
         do {
@@ -464,6 +480,11 @@ public final class Orchestrator {
             }
             if let old = n.identity { byIdentity.removeValue(forKey: old) }
             n.identity = identity
+            if n.external {
+                n.gone = false
+                n.pids.append(h.pid)
+                n.host = h.host
+            }
             byIdentity[identity] = h.node
             if n.phase == .launched { n.phase = .hello }
             n.lastSaid = "HELLO (pid \(h.pid)); waiting for READY (a reader is ready once a writer heartbeat reached it)"
@@ -480,6 +501,12 @@ public final class Orchestrator {
             sendStartIfReady(name, router: router)
         case .stats(let s):
             n.lastStats = s
+            if n.external {
+                // No /proc across hosts: the node's own CPU and RSS, from its STATS.
+                let t = runStartMono > 0 ? Double(Int64(Clock.monotonicNanos()) - Int64(runStartMono)) / 1e9 : 0
+                n.resources.add(t: t, stats: ProcessStats(pid: 0, cpuSeconds: s.cpuSeconds, rssBytes: s.rssBytes,
+                                                          ussBytes: 0, pssBytes: 0, threads: 0), withSmaps: false)
+            }
             n.lastSaid = "STATS #\(s.seq)"
             progress.observe(node: n, stats: s)
         case .final(let f):
@@ -488,6 +515,8 @@ public final class Orchestrator {
             n.finalMetrics = try? NodeMetrics.decode(json: f.metricsJson)
             events.log("final", node: name)
         case .bye(let b):
+            n.gone = true
+            if n.external { n.phase = .exited }
             events.log("bye", node: name, detail: ["reason": b.reason])
         default:
             break
@@ -521,6 +550,10 @@ public final class Orchestrator {
             var outcome = "applied"
             var detail = f.detail
             let n = nodes[target]
+            if external {
+                record(f, target: target, at: at, outcome: "skipped", detail: "process faults need the local launcher")
+                continue
+            }
             switch f.action {
             case .kill, .terminate:
                 if let n, let pid = n.pid, n.alive {
@@ -574,12 +607,16 @@ public final class Orchestrator {
                 outcome = "skipped"
                 detail = "needs the netns launcher (not available yet)"
             }
-            faultRecords.append(FaultRecord(plannedAtSeconds: Double(f.atNanos) / 1e9, appliedAtSeconds: outcome == "applied" ? at : nil,
-                                            action: f.action.rawValue, target: target, detail: detail, outcome: outcome, source: f.source))
-            events.log("fault", node: target, detail: ["action": f.action.rawValue, "outcome": outcome, "detail": detail,
-                                                        "t": String(format: "%.3f", at)])
-            progress.note("\(String(format: "%6.2f", at))s \(f.action.rawValue) \(target): \(outcome)\(detail.isEmpty ? "" : " (\(detail))")")
+            record(f, target: target, at: at, outcome: outcome, detail: detail)
         }
+    }
+
+    func record(_ f: PlannedFault, target: String, at: Double, outcome: String, detail: String) {
+        faultRecords.append(FaultRecord(plannedAtSeconds: Double(f.atNanos) / 1e9, appliedAtSeconds: outcome == "applied" ? at : nil,
+                                        action: f.action.rawValue, target: target, detail: detail, outcome: outcome, source: f.source))
+        events.log("fault", node: target, detail: ["action": f.action.rawValue, "outcome": outcome, "detail": detail,
+                                                    "t": String(format: "%.3f", at)])
+        progress.note("\(String(format: "%6.2f", at))s \(f.action.rawValue) \(target): \(outcome)\(detail.isEmpty ? "" : " (\(detail))")")
     }
 
     func resume(_ n: ManagedNode) {
@@ -607,6 +644,7 @@ public final class Orchestrator {
         let status: String
         if n.phase == .pending { status = "never-started" }
         else if n.crashed { status = "crashed" }
+        else if n.external { status = !n.readyEver ? "never-ready" : n.finalReceived ? "completed" : "no-final-dump" }
         else if n.pids.isEmpty { status = "never-started" }
         else if n.readyEver == false && n.role != "cpu-hog" { status = "never-ready" }
         else if let last = n.exits.last, !n.finalReceived {
@@ -665,6 +703,7 @@ final class ManagedNode {
     var finalMetrics: NodeMetrics?
     var lastStats: Clustersim_V1_Stats?
     var serviceEndpoint: String?
+    var host: String?
     var resources = ResourceSeries()
 
     init(name: String, group: String, role: String) {
@@ -673,5 +712,10 @@ final class ManagedNode {
         self.role = role
     }
 
-    var alive: Bool { pid != nil }
+    /// Started by someone else (external launcher).
+    var external = false
+    /// Said BYE.
+    var gone = false
+
+    var alive: Bool { external ? (identity != nil && !gone) : pid != nil }
 }

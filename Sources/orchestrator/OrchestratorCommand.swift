@@ -31,7 +31,10 @@ struct Run: ParsableCommand {
     @Option(help: "Override the measured phase's length, e.g. 10s.") var duration: String?
     @Option(help: "Override the topology's seed.") var seed: UInt64?
     @Option(help: "Directory the run directory is created in.") var out = "runs"
-    @Option(help: "Launcher: local (child processes).") var launcher: LauncherKind?
+    @Option(help: "Launcher: local (child processes) or external (nodes started by others register themselves).")
+    var launcher: LauncherKind?
+    @Option(help: "Control plane endpoint to bind (external default tcp://*:5600). Nodes connect with --control or CLUSTERSIM_CONTROL.")
+    var controlBind: String?
     @Option(help: "The cluster-node executable (default: beside this one, or CLUSTERSIM_NODE_BINARY).")
     var nodeBinary: String?
     @Flag(help: "No progress output; the summary table is still printed.") var quiet = false
@@ -54,6 +57,7 @@ struct Run: ParsableCommand {
         o.outDirectory = out
         o.quiet = quiet
         o.launcher = launcher
+        o.controlBind = controlBind
         let result = Orchestrator(options: o, logger: Logger(label: "orchestrator"), signals: signals).run()
         throw ExitCode(result.rawValue)
     }

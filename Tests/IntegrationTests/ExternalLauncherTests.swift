@@ -1,0 +1,63 @@
+import ClusterCore
+import ClusterOrchestrator
+import ClusterTestSupport
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The external launcher: nodes started by someone else register themselves.
+@Suite("external launcher", .serialized, .enabled(if: Harness.binariesExist, "build the executables first (scripts/test.sh does)"))
+struct ExternalLauncherTests {
+    @Test("nodes started by hand register, run and are reported like launched ones")
+    func nodesStartedByHand() async throws {
+        let dir = Harness.tempDirectory("external")
+        let file = dir + "/t.json"
+        try #"{ "name": "it-external", "duration": "2s", "launcher": "external", "writer": { "rate": 200 }, "readers": [ { "role": "cli", "count": 2 } ] }"#
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let port = try await offPool { Self.freePort() }
+        let control = "tcp://127.0.0.1:\(port)"
+        let (pub, snap) = ("tcp://127.0.0.1:\(port + 1)", "tcp://127.0.0.1:\(port + 2)")
+        let env = ["CLUSTERSIM_TEST_TAG": "external"]
+        // The nodes first: they wait for the orchestrator (ZeroMQ reconnects).
+        let writer = try Harness.start(Harness.clusterNode, ["writer", "--pub", pub, "--snapshots", snap], environment: env.merging(["CLUSTERSIM_CONTROL": control]) { $1 })
+        let readers = try (1...2).map { i in
+            try Harness.start(Harness.clusterNode, ["reader", "--name", "cli-\(i)", "--pub", pub, "--snapshots", snap, "--control", control], environment: env)
+        }
+        let r = try await Harness.run(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--control-bind", control],
+                                      timeout: 60, environment: env)
+        nonisolated(unsafe) let nodes = [writer] + readers
+        let exits = try await offPool { nodes.map { Harness.wait($0.0, $0.1, $0.2, timeout: 10).status } }
+        #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
+        #expect(exits == [0, 0, 0], "nodes exited with \(exits)")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/runs")
+        let rep = try RunReport.load(path: dir + "/runs/\(runs[0])/report.json")
+        #expect(rep.launcher == "external")
+        #expect(rep.writer.published >= 300)
+        for name in ["cli-1", "cli-2"] {
+            let n = try #require(rep.nodes.first { $0.name == name })
+            #expect(n.status == "completed" && n.lost == 0 && n.received > 0, "\(name): \(n.status) lost \(n.lost)")
+            #expect(n.resources?.samples.isEmpty == false, "\(name): no resource series from its STATS")
+        }
+        #expect(Harness.processes(tagged: "external").isEmpty)
+    }
+
+    static func freePort() -> Int {
+        for p in stride(from: 31_000 + Int(getpid() % 500) * 8, to: 40_000, by: 4) {
+            var ok = true
+            for q in p..<(p + 3) {
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                var addr = sockaddr_in()
+                addr.sin_family = sa_family_t(AF_INET)
+                addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+                addr.sin_port = in_port_t(UInt16(q).bigEndian)
+                let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                close(fd)
+                if rc != 0 { ok = false; break }
+            }
+            if ok { return p }
+        }
+        return 39_000
+    }
+}
