@@ -96,10 +96,6 @@ public final class Orchestrator {
             return .failed
         }
         external = topology.launcher == .external
-        if let relay = topology.readers.first(where: { $0.role == .relay }) {
-            fail("reader group \"\(relay.groupName)\": the relay role is not implemented yet")
-            return .failed
-        }
         guard external || FileManager.default.isExecutableFile(atPath: options.nodeBinary) else {
             fail("cluster-node executable not found at \(options.nodeBinary) (build it with `swift build -c release`, or pass --node-binary)")
             return .failed
@@ -250,6 +246,11 @@ public final class Orchestrator {
         writerEndpoints = tcp
             ? ("tcp://127.0.0.1:\(PortAllocator.next())", "tcp://127.0.0.1:\(PortAllocator.next())")
             : ("ipc://\(stateDir)/writer.pub", "ipc://\(stateDir)/writer.snap")
+        // Relays first: readers (and relays) subscribe through them by group name.
+        for spec in topology.nodes where spec.reader?.role == .relay {
+            relayEndpoints[spec.name] = tcp || external
+                ? "tcp://127.0.0.1:\(PortAllocator.next())" : "ipc://\(stateDir)/\(spec.name).pub"
+        }
         for spec in topology.nodes {
             let n = ManagedNode(name: spec.name, group: spec.group, role: spec.role.name)
             n.startAt = spec.reader?.startAt
@@ -296,7 +297,16 @@ public final class Orchestrator {
             return a
         }
         let g = spec.reader!
-        var a = ["reader", "--name", spec.name, "--role", g.role.rawValue, "--pub", writerEndpoints.pub,
+        let upstream = upstreamEndpoint(for: spec)
+        if g.role == .relay {
+            let r = g.relay ?? RelaySpec()
+            var a = ["relay", "--name", spec.name, "--upstream", upstream, "--bind", relayEndpoints[spec.name]!,
+                     "--loss", "\(r.loss)", "--seed", "\(topology.seed &+ UInt64(spec.index) &* 104_729)"]
+            if r.delay.nanoseconds > 0 { a += ["--delay", "\(r.delay.nanoseconds)ns"] }
+            if r.jitter.nanoseconds > 0 { a += ["--jitter", "\(r.jitter.nanoseconds)ns"] }
+            return a
+        }
+        var a = ["reader", "--name", spec.name, "--role", g.role.rawValue, "--pub", upstream,
                  "--snapshots", writerEndpoints.snapshots, "--policy", g.policy.rawValue, "--rcvhwm", "\(g.rcvhwm)",
                  "--lag-limit", "\(g.lagLimit)", "--seed", "\(topology.seed &+ UInt64(spec.index) &* 7919)"]
         if let b = g.rcvbuf { a += ["--rcvbuf", "\(b)"] }
@@ -321,6 +331,16 @@ public final class Orchestrator {
     }
 
     var serviceEndpoints: [String: String] = [:]
+    var relayEndpoints: [String: String] = [:]
+
+    /// The PUB endpoint a node subscribes to: the writer's, or, with `via`,
+    /// one relay of that group (spread by the node's index).
+    func upstreamEndpoint(for spec: NodeSpec) -> String {
+        guard let via = spec.reader?.via else { return writerEndpoints.pub }
+        let relays = topology.nodes.filter { $0.group == via && $0.reader?.role == .relay }
+        guard !relays.isEmpty else { return writerEndpoints.pub }
+        return relayEndpoints[relays[(max(spec.index, 1) - 1) % relays.count].name] ?? writerEndpoints.pub
+    }
 
     func nodeDir(_ name: String) -> String { runDir + "/nodes/" + name }
 

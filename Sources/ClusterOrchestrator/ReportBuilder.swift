@@ -47,7 +47,19 @@ public enum ReportBuilder {
         return build(topology: topology, state: state, metrics: metrics, histograms: histograms, runDirectory: dir)
     }
 
-    static let readerRoles: Set<String> = ["log", "query", "cli", "relay"]
+    static let readerRoles: Set<String> = ["log", "query", "cli"]
+
+    /// Whether a node subscribes through a relay that drops or delays on purpose.
+    static func behindImpairedRelay(_ spec: NodeSpec?, in topology: Topology) -> Bool {
+        var group = spec?.reader?.via
+        var seen: Set<String> = []
+        while let g = group, seen.insert(g).inserted {
+            guard let relay = topology.readers.first(where: { $0.groupName == g }) else { return false }
+            if let r = relay.relay, r.loss > 0 { return true }
+            group = relay.via
+        }
+        return false
+    }
 
     /// Builds the report from what was read.
     public static func build(topology: Topology, state: RunState, metrics: [String: NodeMetrics],
@@ -60,7 +72,7 @@ public enum ReportBuilder {
             let m = metrics[o.name]
             let spec = specByName[o.name]
             let isReader = readerRoles.contains(o.role)
-            let fast = isReader && spec?.reader?.processingDelay == nil && !o.faulted
+            let fast = isReader && spec?.reader?.processingDelay == nil && !o.faulted && !behindImpairedRelay(spec, in: topology)
             var status = o.status
             if status == "completed", m == nil, o.role != "cpu-hog" { status = "no-final-dump" }
             nodes.append(NodeReport(

@@ -17,7 +17,7 @@ struct ClusterNodeCommand: ParsableCommand {
               cluster-node writer --pub tcp://127.0.0.1:5555 --snapshots tcp://127.0.0.1:5556 --rate 1000
               cluster-node reader --name r1 --pub tcp://127.0.0.1:5555 --snapshots tcp://127.0.0.1:5556
             """,
-        subcommands: [Writer.self, Reader.self, QueryLoadCommand.self, CPUHog.self]
+        subcommands: [Writer.self, Reader.self, Relay.self, QueryLoadCommand.self, CPUHog.self]
     )
 }
 

@@ -181,3 +181,37 @@ struct CPUHog: ParsableCommand {
 extension ReaderRole: ExpressibleByArgument {}
 extension SlowPolicy: ExpressibleByArgument {}
 extension LatencyClock: ExpressibleByArgument {}
+
+struct Relay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a relay: an XSUB/XPUB forwarder with seeded delay, jitter and loss.")
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Node name.") var name: String
+    @Option(help: "Upstream PUB endpoint (the writer's or another relay's).") var upstream: String
+    @Option(help: "Where this relay's XPUB binds, e.g. tcp://127.0.0.1:5560.") var bind: String
+    @Option(help: "Delay added to every frame, e.g. 5ms.") var delay: DurationArgument?
+    @Option(help: "Uniform jitter on top of the delay, e.g. 1ms.") var jitter: DurationArgument?
+    @Option(help: "Share of snapshot frames dropped, 0...1.") var loss: Double = 0
+    @Option(help: "Seed of the jitter and the loss.") var seed: UInt64 = 1
+    @Option(help: "Stop after this long (standalone runs).") var duration: DurationArgument?
+
+    func validate() throws {
+        guard (0...1).contains(loss) else { throw ValidationError("--loss must be within 0...1, got \(loss)") }
+    }
+
+    func run() throws {
+        let signals = ShutdownSignals()
+        common.watchParent()
+        var c = RelayConfig(name: name, upstream: upstream, bindEndpoint: bind)
+        c.delayNanos = delay?.nanos ?? 0
+        c.jitterNanos = jitter?.nanos ?? 0
+        c.loss = loss
+        c.seed = seed
+        c.controlEndpoint = common.controlEndpoint
+        c.metricsDirectory = common.metricsDir
+        c.parentPID = common.parentPid
+        c.durationNanos = duration?.nanos
+        throw ExitCode(try RelayNode(config: c, logger: common.logger(name)).run(signals: signals))
+    }
+}
