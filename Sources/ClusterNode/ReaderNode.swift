@@ -162,6 +162,7 @@ public final class ReaderNode {
         }
 
         // Stop: the last partial interval, the tail, the log, the dumps.
+        finishStartBuffering()
         let end = Clock.monotonicNanos()
         recorder.roll(t: measuring && end > measureStartMono ? Double(end - measureStartMono) / 1e9 : 0, lostSoFar: tracker.lost)
         if let end = stopInfo ?? sawEnd { tracker.finish(finalEpoch: end.epoch, finalVersion: end.version) }
@@ -243,6 +244,10 @@ public final class ReaderNode {
             nextTick = now + 1_000_000_000
             tick(now: now)
         }
+        if bufferingStart, now - startMono > 5_000_000_000 {
+            logger.warning("no snapshot from the snapshot service after 5 s: going on with updates alone")
+            finishStartBuffering()
+        }
         if let d = config.durationNanos, now - startMono >= d, stopAt == nil {
             exitReason = "duration reached"
             return true
@@ -283,11 +288,32 @@ public final class ReaderNode {
         guard reply.hasSnapshot else { return }
         tracker.applySnapshot(epoch: reply.epoch, version: reply.version, skipping: p.trigger == "snail")
         if p.trigger != "start" { resyncs += 1 }
+        defer { if p.trigger == "start" { finishStartBuffering() } }
         latestSnapshotBytes = (try? reply.snapshot.serializedBytes()) ?? []
         query?.update(version: reply.version, epoch: reply.epoch, encodedSnapshot: latestSnapshotBytes)
         log?.recordSnapshot(Snapshot(reply.snapshot), recvWall: Clock.wallNanos(), via: "snapshot")
         converge.append(ConvergeEvent(trigger: p.trigger, atWallNs: p.triggerWall,
                                       millis: Double(Clock.monotonicNanos() - p.triggerMono) / 1e6, version: reply.version))
+    }
+
+    /// Updates held until the first snapshot is applied (or given up on).
+    var startBuffer: [(bytes: [UInt8], recvMono: UInt64, recvWall: UInt64)] = []
+    var bufferingStart = true
+
+    /// Ends the start of the Clone exchange: replays the held updates (those
+    /// at or below the snapshot's version are stale and discarded).
+    func finishStartBuffering() {
+        guard bufferingStart else { return }
+        bufferingStart = false
+        let held = startBuffer
+        startBuffer = []
+        for item in held {
+            item.bytes.withUnsafeBytes { raw in
+                if case .success(let h) = FrameCodec.parseHeader(raw) {
+                    handleUpdate(h, raw, recvMono: item.recvMono, recvWall: item.recvWall)
+                }
+            }
+        }
     }
 
     // MARK: - The per-message path
@@ -315,6 +341,18 @@ public final class ReaderNode {
         case .end:
             sawEnd = (header.epoch, header.version)
         case .snapshot:
+            if bufferingStart {
+                // Clone pattern: updates that arrive before the first snapshot are
+                // held, so the snapshot is applied first and they follow it.
+                startBuffer.append((Array(raw), recvMono, recvWall))
+                if startConvergePending {
+                    // Any frame proves the subscription is in place: ask now.
+                    startConvergePending = false
+                    requestSnapshot(trigger: "start", triggerMono: startMono, triggerWall: incarnation)
+                }
+                if startBuffer.count >= 100_000 { finishStartBuffering() }
+                return
+            }
             handleUpdate(header, raw, recvMono: recvMono, recvWall: recvWall)
         }
     }

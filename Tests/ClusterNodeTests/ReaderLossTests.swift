@@ -143,7 +143,10 @@ struct ReaderLossTests {
     func lateJoin() async throws {
         let w = try FakeWriter()
         for v in UInt64(1)...50 { w.current = w.snapshot(v) }   // the writer is at 50 before the reader exists
-        let (answered, m) = try await runReader(config(w, "late", duration: 2_000_000_000)) {
+        var c = config(w, "late", duration: 2_000_000_000)
+        c.role = .log
+        c.logPath = c.metricsDirectory! + "/snapshots.jsonl"
+        let (answered, m) = try await runReader(c) {
             guard try w.awaitSubscriber() else { return false }
             // Heartbeats until the reader asks, then answer with version 50.
             let deadline = Clock.monotonicNanos() + 3_000_000_000
@@ -173,5 +176,10 @@ struct ReaderLossTests {
         #expect(m.counters["snapshots_applied"] == 1)
         let start = try #require(m.converge.first { $0.trigger == "start" })
         #expect(start.version == 50)
+        // The log holds the snapshot first, then every later update, with no gap.
+        let lines = try String(contentsOfFile: c.logPath!, encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(lines.first?["via"] as? String == "snapshot")
+        #expect(lines.compactMap { ($0["version"] as? NSNumber)?.intValue } == Array(50...60))
     }
 }
