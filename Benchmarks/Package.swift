@@ -22,7 +22,14 @@ let package = Package(
             path: "Benchmarks/StateStore",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
-        // Envelope encode/decode benchmarks (Wire/) go in a target of their
-        // own here, under Benchmarks/Wire/.
+        .executableTarget(
+            name: "WireBenchmarks",
+            dependencies: [
+                .product(name: "ClusterCore", package: "ClusterSim"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/Wire",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )
