@@ -81,12 +81,7 @@ public struct FrameHeader: Sendable, Hashable {
     /// - Returns: the snapshot, or a `WireError`.
     public func decodeSnapshot(in frame: UnsafeRawBufferPointer) -> Result<Snapshot, WireError> {
         guard let range = snapshotRange else { return .failure(.malformed("no snapshot in frame")) }
-        do {
-            let proto = try Clustersim_V1_Snapshot(serializedBytes: Array(frame[range]))
-            return .success(Snapshot(proto))
-        } catch {
-            return .failure(.malformed("snapshot: \(error)"))
-        }
+        return SnapshotCodec.decode(UnsafeRawBufferPointer(rebasing: frame[range]))
     }
 }
 

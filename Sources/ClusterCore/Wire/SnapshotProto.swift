@@ -52,10 +52,9 @@ extension Snapshot {
         return p
     }
 
-    /// The protobuf encoding of this snapshot (`Snapshot` message).
+    /// The protobuf encoding of this snapshot (`Snapshot` message), by `SnapshotCodec`.
     public func encoded() -> [UInt8] {
-        // Encoding a fully populated message cannot fail.
-        try! proto.serializedBytes()
+        SnapshotCodec.encode(self)
     }
 }
 
