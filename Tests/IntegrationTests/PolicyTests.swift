@@ -8,17 +8,18 @@ import Testing
 struct PolicyTests {
     @Test("each policy does what it says with a slow reader; the fast readers lose nothing")
     func policies() async throws {
-        // 1 000/s against readers that need 4 ms per message: they fall far behind.
+        // 1 000/s against readers that need 2 ms per message: they fall behind by 500/s.
         // Small kernel buffers on both ends (sndbuf, rcvbuf) let the backlog reach
-        // the high-water marks within a second, so the writer drops and gaps appear.
+        // the high-water marks in about a second and a half, so the writer drops and
+        // gaps appear; a fast reader has a second of buffer (sndhwm 1000) for stalls.
         let (r, dir) = try await Harness.runTopology("""
-            { "name": "it-policies", "duration": "3s", "writer": { "rate": 1000, "sndhwm": 100, "sndbuf": 4096 },
+            { "name": "it-policies", "duration": "5s", "writer": { "rate": 1000, "sndhwm": 1000, "sndbuf": 4096 },
               "readers": [
                 { "role": "cli", "count": 2 },
-                { "role": "cli", "name": "drop", "policy": "drop", "processingDelay": "4ms", "rcvhwm": 50, "rcvbuf": 4096 },
-                { "role": "cli", "name": "conflate", "policy": "conflate", "processingDelay": "4ms" },
-                { "role": "cli", "name": "resync", "policy": "resync", "processingDelay": "4ms", "rcvhwm": 50, "rcvbuf": 4096 },
-                { "role": "cli", "name": "snail", "policy": "snail", "processingDelay": "4ms", "lagLimit": "100ms" }
+                { "role": "cli", "name": "drop", "policy": "drop", "processingDelay": "2ms", "rcvhwm": 50, "rcvbuf": 4096 },
+                { "role": "cli", "name": "conflate", "policy": "conflate", "processingDelay": "2ms" },
+                { "role": "cli", "name": "resync", "policy": "resync", "processingDelay": "2ms", "rcvhwm": 50, "rcvbuf": 4096 },
+                { "role": "cli", "name": "snail", "policy": "snail", "processingDelay": "2ms", "lagLimit": "100ms" }
               ] }
             """, tag: "policies", timeout: 120)
         #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
