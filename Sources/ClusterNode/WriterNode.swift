@@ -116,7 +116,6 @@ public final class WriterNode {
         var nextStats = Clock.monotonicNanos() + 1_000_000_000
         var stopReason: String?
         var nextAux: UInt64 = 0
-        var lastStatsPublished: UInt64 = 0
         var sendLatency = LatencyRecorder()
         var servedSnapshots: UInt64 = 0
         var lateTicks: UInt64 = 0
@@ -160,7 +159,7 @@ public final class WriterNode {
                 "published": published, "heartbeats": heartbeatSeq, "send_failed": publisher.sendFailed,
                 "snapshot_requests_served": servedSnapshots, "illegal_events": machine.illegalEvents,
                 "late_ticks": lateTicks, "final_version": store.get()?.version ?? 0,
-                "blocked_ns": publisher.blockedNanos,
+                "blocked_ns": publisher.blockedNanos, "blocked_sends": publisher.blockedSends,
             ]
             for (k, v) in machine.transitionsByKind { counters["transition_\(k)"] = v }
             let cpu = ProcessStats.read()
@@ -183,7 +182,7 @@ public final class WriterNode {
 
         func commit(_ next: Snapshot) {
             let before = Clock.monotonicNanos()
-            _ = try? self.storeSet(store, next)
+            _ = try? store.set(next, enforceVersion: true)
             sendLatency.record(nanos: Clock.monotonicNanos() - before)
         }
         func refresh() {
@@ -247,7 +246,6 @@ public final class WriterNode {
                     s.epoch = epoch
                     s.version = store.get()?.version ?? 0
                 }
-                lastStatsPublished = publisher.published
                 if let s = store.get(), stateFile != nil { persist(s) }
                 if let parent = config.parentPID, getppid() != parent { stopReason = "launcher exited" }
             }
@@ -317,12 +315,7 @@ public final class WriterNode {
         if let dir = config.metricsDirectory {
             try? MetricsDump.write(json: metrics.jsonText(), prom: metrics.prometheusText(), hgrm: sendLatency.total.hgrmText(), to: dir)
         }
-        _ = lastStatsPublished
         return 0
-    }
-
-    private func storeSet(_ store: StateStoreCore, _ s: Snapshot) throws -> Snapshot {
-        try store.set(s, enforceVersion: true)
     }
 }
 
@@ -333,7 +326,10 @@ final class Publisher: @unchecked Sendable {
     private var builder = SnapshotFrameBuilder()
     private(set) var published: UInt64 = 0
     private(set) var sendFailed: UInt64 = 0
+    /// Time spent waiting in `zmq_send` at the high-water mark (only with
+    /// `XPUB_NODROP`; a plain PUB drops instead of waiting).
     private(set) var blockedNanos: UInt64 = 0
+    private(set) var blockedSends: UInt64 = 0
 
     init(socket: consuming Socket) {
         self.socket = socket
@@ -346,11 +342,16 @@ final class Publisher: @unchecked Sendable {
 
     func publish(_ snapshot: Snapshot) {
         builder.begin(encodedSnapshot: snapshot.encoded(), epoch: snapshot.epoch, version: snapshot.version)
-        let (ok, stamp) = builder.stampAndSend { bytes in
-            (try? socket.send(bytes)) ?? false
+        let (ok, _) = builder.stampAndSend { bytes -> Bool in
+            // Non-blocking first: EAGAIN means a subscriber's queue is full and
+            // XPUB_NODROP is on; the blocking send that follows is time blocked.
+            if let sent = try? socket.send(bytes, dontWait: true), sent { return true }
+            let start = Clock.monotonicNanos()
+            let sent = (try? socket.send(bytes)) ?? false
+            blockedNanos += Clock.monotonicNanos() - start
+            blockedSends += 1
+            return sent
         }
-        let after = Clock.monotonicNanos()
-        if after - stamp > 1_000_000 { blockedNanos += after - stamp }
         if ok { published += 1 } else { sendFailed += 1 }
     }
 }
