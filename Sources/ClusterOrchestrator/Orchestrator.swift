@@ -389,6 +389,22 @@ public final class Orchestrator {
         _ = try? router.sendMultipart([identity, bytes], dontWait: true)
     }
 
+    static let clockSamples = 8
+
+    /// Asks a node for its wall clock (TimeRequest); the replies give its offset.
+    /// Probes go at random moments, not one after each reply: a node answers
+    /// between its own work, and probes in lockstep with that rhythm would all
+    /// wait the longest (a reader looks at its control socket every 20 ms).
+    func probeClock(_ n: ManagedNode, router: borrowing Socket) {
+        guard let id = n.identity else { return }
+        n.probesSent += 1
+        n.nextProbe = Clock.monotonicNanos() + 30_000_000 + probeJitter.below(25_000_000)
+        var r = Clustersim_V1_TimeRequest()
+        r.sequence = UInt64(n.clockSamples.count)
+        r.orchestratorWallNs = Clock.wallNanos()
+        send(.timeRequest(r), to: id, router: router)
+    }
+
     func sendStop(_ name: String, router: borrowing Socket, epoch: UInt64, version: UInt64) {
         guard let n = nodes[name], n.alive, let id = n.identity else { return }
         var s = Clustersim_V1_Stop()
@@ -445,6 +461,7 @@ public final class Orchestrator {
     }
 
     var nextSample: UInt64 = 0
+    var probeJitter = SeededRandom(seed: 0xC10C)
     var sampleSlice = 0
     var sampleRound = 0
     var nextProgress: UInt64 = 0
@@ -468,6 +485,12 @@ public final class Orchestrator {
                     n.resources.add(t: t, stats: s, withSmaps: withSmaps)
                 }
             }
+        }
+        // Clock probes, a few per node, at random moments.
+        for name in order {
+            guard let n = nodes[name], n.identity != nil, n.clockSamples.count < Self.clockSamples,
+                  n.probesSent < 2 * Self.clockSamples, now >= n.nextProbe else { continue }
+            probeClock(n, router: router)
         }
         guard running else { return }
         let t = now - runStartMono
@@ -509,6 +532,9 @@ public final class Orchestrator {
             if n.phase == .launched { n.phase = .hello }
             n.lastSaid = "HELLO (pid \(h.pid)); waiting for READY (a reader is ready once a writer heartbeat reached it)"
             if !h.serviceEndpoint.isEmpty { n.serviceEndpoint = h.serviceEndpoint }
+            n.clockSamples = []
+            n.probesSent = 0
+            n.nextProbe = Clock.monotonicNanos()
             events.log("hello", node: h.node, detail: ["pid": "\(h.pid)"])
             return
         }
@@ -529,6 +555,8 @@ public final class Orchestrator {
             }
             n.lastSaid = "STATS #\(s.seq)"
             progress.observe(node: n, stats: s)
+        case .timeReply(let t):
+            n.clockSamples.append((t.orchestratorWallNs, t.nodeWallNs, Clock.wallNanos()))
         case .final(let f):
             n.finalReceived = true
             n.final = f
@@ -676,7 +704,7 @@ public final class Orchestrator {
         } else { status = "completed" }
         return ObservedNode(name: name, group: n.group, role: n.role, status: status, exit: n.exits.last.map { "\($0.status)" },
                             restarts: n.restarts, pids: n.pids, faulted: n.faulted, hasFinal: n.finalReceived,
-                            resources: n.resources.summary())
+                            resources: n.resources.summary(), clock: ClockOffset.estimate(n.clockSamples))
     }
 
     func say(_ s: String) {
@@ -725,6 +753,9 @@ final class ManagedNode {
     var serviceEndpoint: String?
     var host: String?
     var resources = ResourceSeries()
+    var clockSamples: [(sent: UInt64, node: UInt64, received: UInt64)] = []
+    var probesSent = 0
+    var nextProbe: UInt64 = .max
 
     init(name: String, group: String, role: String) {
         self.name = name

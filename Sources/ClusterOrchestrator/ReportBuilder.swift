@@ -79,7 +79,7 @@ public enum ReportBuilder {
                 name: o.name, group: o.group, role: o.role, policy: spec?.reader?.policy.rawValue, fast: fast,
                 status: status, exit: o.exit, restarts: o.restarts, pids: o.pids, counters: m?.counters ?? [:],
                 gauges: m?.gauges ?? [:], latency: m?.latency ?? .empty, latencies: m?.latencies ?? [:],
-                series: m?.series ?? [], converge: m?.converge ?? [], resources: o.resources))
+                series: m?.series ?? [], converge: m?.converge ?? [], resources: o.resources, clock: o.clock))
             if fast, let h = histograms[o.name] {
                 byRole[o.role, default: .latency()].add(h)
                 overall.add(h)

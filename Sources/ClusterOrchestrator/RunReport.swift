@@ -180,10 +180,13 @@ public struct NodeReport: Sendable, Codable {
     public var series: [SeriesPoint]
     public var converge: [ConvergeEvent]
     public var resources: ResourceSummary?
+    /// The node's wall clock minus the orchestrator's, estimated over the control plane.
+    public var clock: ClockOffset?
 
     public init(name: String, group: String, role: String, policy: String?, fast: Bool, status: String, exit: String?,
                 restarts: Int, pids: [Int32], counters: [String: UInt64], gauges: [String: Double], latency: LatencySummary,
-                latencies: [String: LatencySummary], series: [SeriesPoint], converge: [ConvergeEvent], resources: ResourceSummary?) {
+                latencies: [String: LatencySummary], series: [SeriesPoint], converge: [ConvergeEvent], resources: ResourceSummary?,
+                clock: ClockOffset? = nil) {
         self.name = name
         self.group = group
         self.role = role
@@ -200,10 +203,38 @@ public struct NodeReport: Sendable, Codable {
         self.series = series
         self.converge = converge
         self.resources = resources
+        self.clock = clock
     }
 
     public var lost: UInt64 { counters["lost"] ?? 0 }
     public var received: UInt64 { counters["received"] ?? 0 }
+}
+
+/// A node's wall-clock offset from the orchestrator's, estimated from
+/// request/response samples over the control plane (the lowest-RTT ones).
+public struct ClockOffset: Sendable, Codable, Hashable {
+    /// Node wall clock minus orchestrator wall clock, nanoseconds.
+    public var offsetNs: Int64
+    /// Half the smallest round trip: the offset is within ± this.
+    public var uncertaintyNs: UInt64
+    public var samples: Int
+
+    public init(offsetNs: Int64, uncertaintyNs: UInt64, samples: Int) {
+        self.offsetNs = offsetNs
+        self.uncertaintyNs = uncertaintyNs
+        self.samples = samples
+    }
+
+    /// The estimate from (sent, node, received) samples: the lowest round
+    /// trip's. The node read its clock between `sent` and `received`, so the
+    /// offset from the midpoint is exact within half that round trip.
+    public static func estimate(_ samples: [(sent: UInt64, node: UInt64, received: UInt64)]) -> ClockOffset? {
+        let valid = samples.filter { $0.received >= $0.sent }
+        guard let best = valid.min(by: { ($0.received - $0.sent) < ($1.received - $1.sent) }) else { return nil }
+        let midpoint = best.sent + (best.received - best.sent) / 2
+        return ClockOffset(offsetNs: Int64(bitPattern: best.node &- midpoint), uncertaintyNs: (best.received - best.sent) / 2,
+                           samples: valid.count)
+    }
 }
 
 /// CPU and memory of one node over the run, sampled from /proc every 500 ms.

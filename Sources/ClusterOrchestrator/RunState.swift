@@ -43,9 +43,10 @@ public struct ObservedNode: Sendable, Codable {
     public var faulted: Bool
     public var hasFinal: Bool
     public var resources: ResourceSummary?
+    public var clock: ClockOffset?
 
     public init(name: String, group: String, role: String, status: String, exit: String?, restarts: Int, pids: [Int32],
-                faulted: Bool, hasFinal: Bool, resources: ResourceSummary?) {
+                faulted: Bool, hasFinal: Bool, resources: ResourceSummary?, clock: ClockOffset? = nil) {
         self.name = name
         self.group = group
         self.role = role
@@ -56,6 +57,7 @@ public struct ObservedNode: Sendable, Codable {
         self.faulted = faulted
         self.hasFinal = hasFinal
         self.resources = resources
+        self.clock = clock
     }
 }
 

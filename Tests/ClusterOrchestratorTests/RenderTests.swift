@@ -262,3 +262,22 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite("Clock offsets")
+struct ClockOffsetTests {
+    @Test("the lowest round trips win; the offset is the node's clock minus the midpoint")
+    func estimate() throws {
+        // A node 5 ms ahead; round trips of 2, 10, 1 and 40 ms (the 40 ms one skewed by its delay).
+        let samples: [(sent: UInt64, node: UInt64, received: UInt64)] = [
+            (1_000_000_000, 1_006_000_000, 1_002_000_000),
+            (2_000_000_000, 2_010_000_000, 2_010_000_000),
+            (3_000_000_000, 3_005_500_000, 3_001_000_000),
+            (4_000_000_000, 4_039_000_000, 4_040_000_000),
+        ]
+        let c = try #require(ClockOffset.estimate(samples))
+        #expect(c.samples == 4)
+        #expect(c.uncertaintyNs == 500_000)
+        #expect(c.offsetNs == 5_000_000)
+        #expect(ClockOffset.estimate([]) == nil)
+    }
+}

@@ -48,6 +48,12 @@ struct OrchestratorRunTests {
         let lines = log.split(separator: "\n").filter { $0.contains("\"type\":\"snapshot\"") }.count
         let logNode = try #require(readers.first { $0.name == "log-1" })
         #expect(UInt64(lines) >= logNode.received)
+        // Clock offsets estimated over the control plane: one host, so zero within the uncertainty.
+        for n in rep.nodes {
+            let c = try #require(n.clock, "\(n.name): no clock offset")
+            #expect(c.samples >= 3)
+            #expect(abs(Double(c.offsetNs)) <= Double(c.uncertaintyNs) + 1_000, "\(n.name): offset \(c.offsetNs) ± \(c.uncertaintyNs) ns")
+        }
         let query = try #require(rep.nodes.first { $0.role == "query-load" })
         #expect((query.counters["ok"] ?? 0) > 0, "query load got no answer")
         for f in ["report.json", "report.html", "summary.txt", "events.jsonl", "topology.json"] {
