@@ -81,6 +81,8 @@ public struct ReaderConfig: Sendable {
     public var clock: LatencyClock = .monotonic
     /// Added to this node's wall clock to put it on the writer's.
     public var clockOffsetNanos: Int64 = 0
+    /// Whether `clockOffsetNanos` was given; otherwise the orchestrator's estimate (sent with START) is used.
+    public var clockOffsetGiven = false
     /// Standalone runs: stop after this long.
     public var durationNanos: UInt64?
 

@@ -45,6 +45,12 @@ public final class ReaderNode {
     var snailTriggered = false
     var rng: SeededRandom
     var delayedNanos: UInt64 = 0
+    /// Aux turns every millisecond until then (clock probes in progress).
+    var quickAuxUntil: UInt64 = 0
+    /// Wall-clock latencies that came out negative (an offset estimate off by more than the latency).
+    var negativeLatencies: UInt64 = 0
+    /// Wall clock: nanoseconds added to receive times (given, or from START).
+    lazy var clockCorrection = config.clockOffsetNanos
     /// The wall clock is read per message only when something uses it.
     lazy var needsWall = config.clock == .wall || config.role == .log
 
@@ -123,7 +129,8 @@ public final class ReaderNode {
                 if serviceAux(now: now, subs: subs, snapshotClient: snapshotClient, signals: signals) { break loop }
                 // 1 ms while a snapshot answer is awaited (convergence is measured), else 20 ms:
                 // each turn costs a few system calls inside libzmq, a hundred readers pay them all.
-                nextAux = Clock.monotonicNanos() + (pending != nil || pendingRequest != nil ? 1_000_000 : 20_000_000)
+                let quick = pending != nil || pendingRequest != nil || now < quickAuxUntil
+                nextAux = Clock.monotonicNanos() + (quick ? 1_000_000 : 20_000_000)
             }
             let waitNanos = nextAux > now ? nextAux - now : 0
             var received = 0
@@ -219,7 +226,10 @@ public final class ReaderNode {
         if let c = control {
             while let body = c.receive() {
                 switch body {
-                case .start:
+                case .start(let start):
+                    if start.hasClockCorrection_p, config.clock == .wall, !config.clockOffsetGiven {
+                        clockCorrection = start.clockCorrectionNs
+                    }
                     if !measuring {
                         measuring = true
                         measureStartMono = Clock.monotonicNanos()
@@ -231,6 +241,8 @@ public final class ReaderNode {
                     stopAt = Clock.monotonicNanos() + config.drainNanos
                 case .timeRequest(let r):
                     c.answer(r)
+                    // Clock probes come in a burst: answer the next ones within a millisecond.
+                    quickAuxUntil = Clock.monotonicNanos() + 1_000_000_000
                 default:
                     break
                 }
@@ -363,8 +375,10 @@ public final class ReaderNode {
         switch config.clock {
         case .monotonic: latency = recvMono &- header.sendMonotonicNanos
         case .wall:
-            let corrected = Int64(bitPattern: recvWall) &+ config.clockOffsetNanos
-            latency = UInt64(max(0, corrected &- Int64(bitPattern: header.sendWallNanos)))
+            let corrected = Int64(bitPattern: recvWall) &+ clockCorrection
+            let signed = corrected &- Int64(bitPattern: header.sendWallNanos)
+            if signed < 0 { negativeLatencies += 1 }
+            latency = UInt64(max(0, signed))
         }
         lastLagNanos = latency
         if measuring, latency < 1 << 62 { recorder.record(nanos: latency) }
@@ -431,6 +445,7 @@ public final class ReaderNode {
         counters["writer_version_seen"] = writerVersion
         counters["latency_clamped"] = recorder.clamped
         counters["processing_delay_ns"] = delayedNanos
+        if config.clock == .wall { counters["latency_negative"] = negativeLatencies }
         var gauges: [String: Double] = [:]
         var latencies: [String: LatencySummary] = [:]
         if let l = log {

@@ -378,6 +378,11 @@ public final class Orchestrator {
         guard running, let n = nodes[name], n.phase == .ready, !n.startSent, let id = n.identity else { return }
         var s = Clustersim_V1_Start()
         s.startWallNs = runStartWall
+        if let w = nodes[Topology.writerName].flatMap({ ClockOffset.estimate($0.clockSamples) }),
+           let mine = ClockOffset.estimate(n.clockSamples) {
+            s.clockCorrectionNs = w.offsetNs &- mine.offsetNs
+            s.hasClockCorrection_p = true
+        }
         send(.start(s), to: id, router: router)
         n.startSent = true
     }

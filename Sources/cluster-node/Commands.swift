@@ -85,7 +85,7 @@ struct Reader: ParsableCommand {
     @Option(help: "query: simulated work per request, e.g. 1ms.") var serviceDelay: DurationArgument?
     @Option(help: "After STOP, read the tail at most this long.") var drain: DurationArgument = DurationArgument(argument: "2s")!
     @Option(help: "Latency clock: monotonic (one host) or wall (across hosts).") var clock: LatencyClock = .monotonic
-    @Option(help: "wall clock: nanoseconds added to this node's clock.") var clockOffsetNs: Int64 = 0
+    @Option(help: "wall clock: nanoseconds added to this node's clock (default: the orchestrator's estimate).") var clockOffsetNs: Int64?
     @Option(help: "Stop after this long (standalone runs).") var duration: DurationArgument?
 
     func validate() throws {
@@ -116,7 +116,8 @@ struct Reader: ParsableCommand {
         c.serviceDelayNanos = serviceDelay?.nanos ?? 0
         c.drainNanos = drain.nanos
         c.clock = clock
-        c.clockOffsetNanos = clockOffsetNs
+        c.clockOffsetNanos = clockOffsetNs ?? 0
+        c.clockOffsetGiven = clockOffsetNs != nil
         c.durationNanos = duration?.nanos
         c.metricsDirectory = common.metricsDir
         c.parentPID = common.parentPid

@@ -22,8 +22,10 @@ struct ExternalLauncherTests {
         let env = ["CLUSTERSIM_TEST_TAG": "external"]
         // The nodes first: they wait for the orchestrator (ZeroMQ reconnects).
         let writer = try Harness.start(Harness.clusterNode, ["writer", "--pub", pub, "--snapshots", snap], environment: env.merging(["CLUSTERSIM_CONTROL": control]) { $1 })
+        // cli-2 measures on the wall clock, corrected by the orchestrator's offset estimates.
         let readers = try (1...2).map { i in
-            try Harness.start(Harness.clusterNode, ["reader", "--name", "cli-\(i)", "--pub", pub, "--snapshots", snap, "--control", control], environment: env)
+            try Harness.start(Harness.clusterNode, ["reader", "--name", "cli-\(i)", "--pub", pub, "--snapshots", snap, "--control", control]
+                              + (i == 2 ? ["--clock", "wall"] : []), environment: env)
         }
         let r = try await Harness.run(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--control-bind", control],
                                       timeout: 60, environment: env)
@@ -40,6 +42,11 @@ struct ExternalLauncherTests {
             #expect(n.status == "completed" && n.lost == 0 && n.received > 0, "\(name): \(n.status) lost \(n.lost)")
             #expect(n.resources?.samples.isEmpty == false, "\(name): no resource series from its STATS")
         }
+        // On one host the corrected wall-clock latency matches the monotonic one within the offsets' uncertainty.
+        let mono = try #require(rep.nodes.first { $0.name == "cli-1" }).latency.p50Us
+        let wall = try #require(rep.nodes.first { $0.name == "cli-2" })
+        let slack = Double((wall.clock?.uncertaintyNs ?? 0) + (rep.nodes.first { $0.name == "writer" }?.clock?.uncertaintyNs ?? 0)) / 1000
+        #expect(abs(wall.latency.p50Us - mono) <= slack + 500, "wall p50 \(wall.latency.p50Us) µs, monotonic p50 \(mono) µs, ± \(slack) µs")
         #expect(Harness.processes(tagged: "external").isEmpty)
     }
 

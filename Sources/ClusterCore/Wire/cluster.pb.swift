@@ -352,6 +352,12 @@ public nonisolated struct Clustersim_V1_Start: Sendable {
 
   public var measureFromWallNs: UInt64 = 0
 
+  /// For readers measuring on the wall clock: the writer's clock offset minus
+  /// this node's, as the orchestrator estimated them; added to receive times.
+  public var clockCorrectionNs: Int64 = 0
+
+  public var hasClockCorrection_p: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1449,7 +1455,7 @@ nonisolated extension Clustersim_V1_Ready: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Clustersim_V1_Start: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Start"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}start_wall_ns\0\u{3}measure_from_wall_ns\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}start_wall_ns\0\u{3}measure_from_wall_ns\0\u{3}clock_correction_ns\0\u{3}has_clock_correction\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1460,6 +1466,8 @@ nonisolated extension Clustersim_V1_Start: SwiftProtobuf.Message, SwiftProtobuf.
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.runID) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.startWallNs) }()
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.measureFromWallNs) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.clockCorrectionNs) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.hasClockCorrection_p) }()
       default: break
       }
     }
@@ -1475,6 +1483,12 @@ nonisolated extension Clustersim_V1_Start: SwiftProtobuf.Message, SwiftProtobuf.
     if self.measureFromWallNs != 0 {
       try visitor.visitSingularUInt64Field(value: self.measureFromWallNs, fieldNumber: 3)
     }
+    if self.clockCorrectionNs != 0 {
+      try visitor.visitSingularInt64Field(value: self.clockCorrectionNs, fieldNumber: 4)
+    }
+    if self.hasClockCorrection_p != false {
+      try visitor.visitSingularBoolField(value: self.hasClockCorrection_p, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1482,6 +1496,8 @@ nonisolated extension Clustersim_V1_Start: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.runID != rhs.runID {return false}
     if lhs.startWallNs != rhs.startWallNs {return false}
     if lhs.measureFromWallNs != rhs.measureFromWallNs {return false}
+    if lhs.clockCorrectionNs != rhs.clockCorrectionNs {return false}
+    if lhs.hasClockCorrection_p != rhs.hasClockCorrection_p {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
