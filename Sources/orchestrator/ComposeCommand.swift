@@ -1,0 +1,59 @@
+import ArgumentParser
+import ClusterCore
+import ClusterOrchestrator
+import Foundation
+
+struct Compose: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a docker compose file (version 3.8) that runs a topology as one container per node.",
+        discussion: """
+            The orchestrator runs in a container of its own with the external launcher; every
+            node registers with it under its topology name. Run from the repository root:
+
+              orchestrator compose topologies/100-readers.json --out compose-100.yml
+              docker compose -f compose-100.yml up
+
+            With --image the file builds nothing and also suits `docker stack deploy`.
+            See docs/containers.md.
+            """)
+
+    @Argument(help: "The topology file (JSON).") var topology: String
+    @Option(help: "Write the compose file here instead of standard output.") var out: String?
+    @Option(help: "Use this image for every service and build nothing (default: build clustersim:latest from the working directory).")
+    var image: String?
+
+    func run() throws {
+        do {
+            let t = try TopologyLoader.load(path: topology)
+            let issues = t.validate()
+            if !issues.isEmpty { throw TopologyError(file: topology, issues: issues) }
+            let cwd = FileManager.default.currentDirectoryPath
+            let directory = out.map { ($0 as NSString).deletingLastPathComponent }.map { $0.isEmpty ? "." : $0 } ?? cwd
+            var invocation = "orchestrator compose \(topology)"
+            if let out { invocation += " --out \(out)" }
+            if let image { invocation += " --image \(image)" }
+            let generator = ComposeGenerator(
+                topology: t, topologySource: ComposeGenerator.relativePath(topology, from: directory), image: image,
+                buildContext: ComposeGenerator.relativePath(cwd, from: directory), invocation: invocation)
+            let file = try generator.generate()
+            for w in file.warnings {
+                FileHandle.standardError.write(Data("orchestrator compose: note: \(w)\n".utf8))
+            }
+            guard let out else {
+                if !file.extraFiles.isEmpty {
+                    throw ComposeError("the writer's event script goes in a file beside the compose file; give --out")
+                }
+                print(file.yaml, terminator: "")
+                return
+            }
+            for (name, data) in file.extraFiles {
+                try data.write(to: URL(fileURLWithPath: (directory as NSString).appendingPathComponent(name)))
+            }
+            try Data(file.yaml.utf8).write(to: URL(fileURLWithPath: out))
+            FileHandle.standardError.write(Data("\(out): \(file.services.count) services\n".utf8))
+        } catch {
+            FileHandle.standardError.write(Data("orchestrator compose: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+}
