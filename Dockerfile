@@ -3,14 +3,19 @@
 # ClusterSim image: cluster-node (the entrypoint) and orchestrator.
 #
 #   docker build -t clustersim:latest .     (docker compose up builds it as well)
-#   docker run --rm --init clustersim:latest writer --pub tcp://*:5555 --snapshots tcp://*:5556
+#   docker run --rm --init clustersim:latest writer --pub 'tcp://*:5555' --snapshots 'tcp://*:5556'
 #
 # docker-compose.yml runs one container per node and the orchestrator in a
 # container of its own (entrypoint /usr/local/bin/orchestrator); see
 # docs/containers.md.
 
 # ---- build stage: the official Swift image, plus libzmq's headers ----
-FROM swift:6.1-bookworm AS build
+# Swift 6.3, the development toolchain. Not 6.1: although Package.swift says
+# swift-tools-version 6.1, the lowest versions it accepts of swift-log
+# (1.16.2), swift-metrics (2.13.0) and swift-prometheus (2.4.1) declare tools
+# version 6.2, which a 6.1 toolchain refuses.
+ARG SWIFT_IMAGE=swift:6.3-bookworm
+FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libzmq3-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
