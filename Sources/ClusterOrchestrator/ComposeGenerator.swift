@@ -180,20 +180,37 @@ public struct NodeArguments: Sendable {
     public var nodeDirectory: @Sendable (String) -> String
     /// The endpoint a query reader's service binds.
     public var serviceBind: @Sendable (NodeSpec) -> String
+    /// The endpoint a relay's XPUB binds, and the one its subscribers connect to.
+    public var relayEndpoint: @Sendable (NodeSpec) -> (bind: String, connect: String)
     /// The writer's event script file, when the topology has `writer.events`.
     public var writerScript: String?
 
     public init(
         topology: Topology, writerPub: (bind: String, connect: String), writerSnapshots: (bind: String, connect: String),
         nodeDirectory: @escaping @Sendable (String) -> String, serviceBind: @escaping @Sendable (NodeSpec) -> String,
-        writerScript: String? = nil
+        relayEndpoint: @escaping @Sendable (NodeSpec) -> (bind: String, connect: String), writerScript: String? = nil
     ) {
         self.topology = topology
         self.writerPub = writerPub
         self.writerSnapshots = writerSnapshots
         self.nodeDirectory = nodeDirectory
         self.serviceBind = serviceBind
+        self.relayEndpoint = relayEndpoint
         self.writerScript = writerScript
+    }
+
+    /// The relay a node subscribes through: with `via`, one relay of that
+    /// group, spread by the node's index; nil for the writer's own stream.
+    public func upstreamRelay(for spec: NodeSpec) -> NodeSpec? {
+        guard let via = spec.reader?.via else { return nil }
+        let relays = topology.nodes.filter { $0.group == via && $0.reader?.role == .relay }
+        guard !relays.isEmpty else { return nil }
+        return relays[(max(spec.index, 1) - 1) % relays.count]
+    }
+
+    /// The PUB endpoint a node subscribes to: the writer's or its relay's.
+    public func upstreamEndpoint(for spec: NodeSpec) -> String {
+        upstreamRelay(for: spec).map { relayEndpoint($0).connect } ?? writerPub.connect
     }
 
     /// `cluster-node` arguments of a writer or reader node.
@@ -209,7 +226,16 @@ public struct NodeArguments: Sendable {
             if w.events != nil, let writerScript { a += ["--script", writerScript] }
             return a
         }
-        var a = ["reader", "--name", spec.name, "--role", g.role.rawValue, "--pub", writerPub.connect,
+        let upstream = upstreamEndpoint(for: spec)
+        if g.role == .relay {
+            let r = g.relay ?? RelaySpec()
+            var a = ["relay", "--name", spec.name, "--upstream", upstream, "--bind", relayEndpoint(spec).bind,
+                     "--loss", "\(r.loss)", "--seed", "\(topology.seed &+ UInt64(spec.index) &* 104_729)"]
+            if r.delay.nanoseconds > 0 { a += ["--delay", "\(r.delay.nanoseconds)ns"] }
+            if r.jitter.nanoseconds > 0 { a += ["--jitter", "\(r.jitter.nanoseconds)ns"] }
+            return a
+        }
+        var a = ["reader", "--name", spec.name, "--role", g.role.rawValue, "--pub", upstream,
                  "--snapshots", writerSnapshots.connect, "--policy", g.policy.rawValue, "--rcvhwm", "\(g.rcvhwm)",
                  "--lag-limit", "\(g.lagLimit)", "--seed", "\(topology.seed &+ UInt64(spec.index) &* 7919)"]
         if let b = g.rcvbuf { a += ["--rcvbuf", "\(b)"] }
@@ -255,7 +281,7 @@ public struct ComposeError: Error, CustomStringConvertible, Sendable {
 public struct ComposeService: Sendable, Equatable {
     /// The service name, also the node's host name on the compose network.
     public var name: String
-    /// `orchestrator`, `writer`, `log`, `query`, `cli`, `query-load`.
+    /// `orchestrator`, `writer`, `log`, `query`, `cli`, `relay`, `query-load`.
     public var role: String
     /// The entrypoint when it is not the image's (`cluster-node`).
     public var entrypoint: [String]?
@@ -343,13 +369,15 @@ public struct ComposeFile: Sendable {
 ///
 /// The orchestrator runs in the `external` launcher mode and binds the
 /// control plane on port 5600; the writer binds 5555 (PUB) and 5556
-/// (snapshots); query readers bind their service on 5700. Endpoints use
-/// service names (`tcp://writer:5555`). Readers measure with wall clocks,
-/// since containers do not share a monotonic clock.
+/// (snapshots); relays bind their XPUB on 5560; query readers bind their
+/// service on 5700. Endpoints use service names (`tcp://writer:5555`).
+/// Readers measure with wall clocks, corrected by the orchestrator's clock
+/// offset estimates, since containers do not share a monotonic clock.
 public struct ComposeGenerator: Sendable {
     public static let pubPort = 5555
     public static let snapshotPort = 5556
     public static let controlPort = 5600
+    public static let relayPort = 5560
     public static let servicePort = 5700
     public static let orchestratorService = "orchestrator"
     public static let defaultImage = "clustersim:latest"
@@ -381,11 +409,6 @@ public struct ComposeGenerator: Sendable {
     public var writerEventsFileName: String { "\(topology.name).writer-events.json" }
 
     public func generate() throws -> ComposeFile {
-        if let relay = topology.readers.first(where: { $0.role == .relay }) {
-            throw ComposeError(
-                "reader group \"\(relay.groupName)\": the relay role is not available in compose yet; "
-                    + "run this topology with the local launcher, or remove the relay groups and their \"via\"")
-        }
         let nodes = topology.nodes
         var taken = Set(nodes.map(\.name))
         for reserved in [Self.orchestratorService] where taken.contains(reserved) {
@@ -414,7 +437,7 @@ public struct ComposeGenerator: Sendable {
             warnings.append("reader group \"\(g.groupName)\": startAt is ignored, every container starts at once")
         }
         if !topology.faults.isEmpty || topology.chaos != nil {
-            warnings.append("faults and chaos act on processes the orchestrator launched; under compose the containers belong to the engine")
+            warnings.append("faults and chaos are skipped: process faults need the local launcher, and under compose the engine owns the containers")
         }
 
         let mapper = NodeArguments(
@@ -423,6 +446,7 @@ public struct ComposeGenerator: Sendable {
             writerSnapshots: ("tcp://*:\(Self.snapshotPort)", "tcp://\(Topology.writerName):\(Self.snapshotPort)"),
             nodeDirectory: { Self.nodeDirectory($0) },
             serviceBind: { _ in "tcp://*:\(Self.servicePort)" },
+            relayEndpoint: { ("tcp://*:\(Self.relayPort)", "tcp://\($0.name):\(Self.relayPort)") },
             writerScript: topology.writer.events == nil ? nil : eventsTarget)
 
         let topologyTarget = "/topologies/" + (topologySource as NSString).lastPathComponent
@@ -440,10 +464,13 @@ public struct ComposeGenerator: Sendable {
             case .writer:
                 mountsRuns = topology.writer.persist
                 if topology.writer.events != nil { binds.append(("./" + writerEventsFileName, eventsTarget)) }
+            case .reader(.relay):
+                dependsOn.append(mapper.upstreamRelay(for: spec)?.name ?? Topology.writerName)
             case .reader(let role):
                 command += ["--clock", "wall"]
                 mountsRuns = role == .log
                 dependsOn.append(Topology.writerName)
+                if let relay = mapper.upstreamRelay(for: spec) { dependsOn.append(relay.name) }
             }
             services.append(ComposeService(
                 name: spec.name, role: spec.role.name, entrypoint: nil, command: command,

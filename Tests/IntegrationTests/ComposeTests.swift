@@ -299,17 +299,43 @@ struct ComposeFileTests {
         }
     }
 
-    @Test("a topology with a relay group is refused with a clear message")
-    func relayRefused() throws {
+    @Test("relays: each binds tcp://*:5560; readers behind a relay group subscribe to one relay, spread by index")
+    func relays() throws {
         let t = try ComposeTools.topology("tree.json")
-        #expect(t.readers.contains { $0.role == .relay })
-        do {
-            _ = try ComposeGenerator(topology: t, topologySource: "./topologies/tree.json").generate()
-            Issue.record("a relay topology was accepted")
-        } catch let e as ComposeError {
-            #expect(e.description.contains("reader group \"relay\""))
-            #expect(e.description.contains("relay role is not available in compose yet"))
+        let file = try ComposeGenerator(topology: t, topologySource: "./topologies/tree.json").generate()
+        #expect(file.services.map(\.name) == ["orchestrator"] + t.nodes.map(\.name))
+        for (i, name) in ["relay-1", "relay-2"].enumerated() {
+            let relay = try #require(file.service(named: name))
+            #expect(relay.role == "relay")
+            #expect(relay.command == ["relay", "--name", name, "--upstream", "tcp://writer:5555", "--bind", "tcp://*:5560",
+                                      "--loss", "0.0", "--seed", "\(t.seed &+ UInt64(i + 1) &* 104_729)", "--delay", "5000000ns"])
+            #expect(relay.dependsOn == ["orchestrator", "writer"])
         }
+        func pub(_ name: String) throws -> String? {
+            let c = try #require(file.service(named: name)).command
+            return c.firstIndex(of: "--pub").map { c[$0 + 1] }
+        }
+        #expect(try pub("cli-1") == "tcp://relay-1:5560")
+        #expect(try pub("cli-2") == "tcp://relay-2:5560")
+        #expect(try pub("cli-3") == "tcp://relay-1:5560")
+        #expect(try pub("log-2") == "tcp://relay-2:5560")
+        #expect(try pub("direct-1") == "tcp://writer:5555")
+        // Snapshots always come from the writer.
+        #expect(try #require(file.service(named: "cli-2")).command.contains("tcp://writer:5556"))
+        #expect(try #require(file.service(named: "cli-2")).dependsOn == ["orchestrator", "writer", "relay-2"])
+    }
+
+    @Test("tree.json: docker-compose config accepts the generated file with its relays",
+          .enabled(if: ComposeTools.hasDockerCompose, "docker-compose is not on PATH (scripts/setup.sh installs it)"))
+    func relaysValidate() async throws {
+        let t = try ComposeTools.topology("tree.json")
+        let dir = Harness.tempDirectory("compose-tree")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/tree.yml"
+        try ComposeGenerator(topology: t, topologySource: Harness.root + "/topologies/tree.json", image: "clustersim:test")
+            .generate().yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        let check = try await ComposeTools.compose(path, ["config", "-q"])
+        #expect(check.status == 0, "docker-compose config -q: \(check.stderr)")
     }
 
     @Test("a node named like the orchestrator's service is refused")
@@ -339,7 +365,7 @@ struct ComposeFileTests {
         #expect(events == [["at": "1s", "event": "activate"], ["at": "2s", "event": "fail"]])
     }
 
-    @Test("orchestrator compose writes --out or prints the file; a relay topology exits 2 with the reason",
+    @Test("orchestrator compose writes --out or prints the file; bad input exits 2 with the reason",
           .enabled(if: Harness.binariesExist, "build the executables first (scripts/test.sh does)"))
     func command() async throws {
         let dir = Harness.root + "/.build/compose-test-\(UUID().uuidString.prefix(8))"
@@ -359,10 +385,16 @@ struct ComposeFileTests {
         #expect(printed.stdout.contains(#"image: "clustersim:1""#) && !printed.stdout.contains("build:"))
         #expect(printed.stdout.contains("\n  cli-79:\n"))
 
-        let relay = try await Harness.run(Harness.orchestrator, ["compose", Harness.root + "/topologies/tree.json"], timeout: 60)
-        #expect(relay.status == 2)
-        #expect(relay.stderr.contains("relay role is not available in compose yet"), "\(relay.stderr)")
-        #expect(relay.stdout.isEmpty)
+        let clash = dir + "/clash.json"
+        try #"{ "name": "clash", "writer": { "rate": 10 }, "readers": [ { "role": "cli", "name": "orchestrator" } ] }"#
+            .write(toFile: clash, atomically: true, encoding: .utf8)
+        let refused = try await Harness.run(Harness.orchestrator, ["compose", clash], timeout: 60)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("node \"orchestrator\": the name is taken by the orchestrator's service"), "\(refused.stderr)")
+        #expect(refused.stdout.isEmpty)
+
+        let missing = try await Harness.run(Harness.orchestrator, ["compose", dir + "/none.json"], timeout: 60)
+        #expect(missing.status == 2 && missing.stderr.contains("no such file"), "\(missing.stderr)")
     }
 
     @Test("relative paths: beneath the compose file's directory stay relative, others become absolute")
