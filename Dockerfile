@@ -60,8 +60,8 @@ USER clustersim
 WORKDIR /home/clustersim
 ENV CLUSTERSIM_NODE_BINARY=/usr/local/bin/cluster-node
 
-# 5555 writer PUB, 5556 snapshot service, 5600 orchestrator control plane, 5700 query service.
-EXPOSE 5555 5556 5600 5700
+# 5555 writer PUB, 5556 snapshot service, 5560 relay XPUB, 5600 orchestrator control plane, 5700 query service.
+EXPOSE 5555 5556 5560 5600 5700
 
 # Exec form: the node is the container's main process and receives SIGTERM
 # from `docker stop` directly (it blocks SIGTERM and reads it from a signalfd,
