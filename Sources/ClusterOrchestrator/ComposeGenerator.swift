@@ -167,9 +167,9 @@ public enum YAML {
 
 // MARK: - Node arguments
 
-/// The command line of each node of a topology: the mapping the local
-/// launcher uses (`Orchestrator.arguments(for:)`), with the endpoints and
-/// paths left to the caller. Keep the two in step.
+/// The command line of each node of a topology, with the endpoints and paths
+/// left to the caller: the one mapping both the local launcher and
+/// `orchestrator compose` use.
 public struct NodeArguments: Sendable {
     public var topology: Topology
     /// The writer's PUB endpoint: the one it binds (writer) or connects to (readers).

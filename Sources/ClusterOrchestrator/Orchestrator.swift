@@ -246,15 +246,40 @@ public final class Orchestrator {
         writerEndpoints = tcp
             ? ("tcp://127.0.0.1:\(PortAllocator.next())", "tcp://127.0.0.1:\(PortAllocator.next())")
             : ("ipc://\(stateDir)/writer.pub", "ipc://\(stateDir)/writer.snap")
-        // Relays first: readers (and relays) subscribe through them by group name.
-        for spec in topology.nodes where spec.reader?.role == .relay {
-            relayEndpoints[spec.name] = tcp || external
-                ? "tcp://127.0.0.1:\(PortAllocator.next())" : "ipc://\(stateDir)/\(spec.name).pub"
+        // Endpoints that must stay the same across a node's restarts are chosen now.
+        for spec in topology.nodes {
+            switch spec.reader?.role {
+            case .relay?:
+                relayEndpoints[spec.name] = tcp ? "tcp://127.0.0.1:\(PortAllocator.next())" : "ipc://\(stateDir)/\(spec.name).pub"
+            case .query?:
+                serviceEndpoints[spec.name] = "tcp://127.0.0.1:\(PortAllocator.next())"
+            default:
+                break
+            }
         }
+        var script: String?
+        if let events = topology.writer.events {
+            let path = nodeDir(Topology.writerName) + "/events.json"
+            try? FileManager.default.createDirectory(atPath: nodeDir(Topology.writerName), withIntermediateDirectories: true)
+            try? JSONSerialization.data(withJSONObject: events.map { ["at": $0.at.description, "event": $0.event] })
+                .write(to: URL(fileURLWithPath: path))
+            script = path
+        }
+        let dirs = runDir + "/nodes/"
+        let (relays, services) = (relayEndpoints, serviceEndpoints)
+        // The same mapping `orchestrator compose` uses, with local endpoints.
+        let mapping = NodeArguments(
+            topology: topology,
+            writerPub: (writerEndpoints.pub, writerEndpoints.pub),
+            writerSnapshots: (writerEndpoints.snapshots, writerEndpoints.snapshots),
+            nodeDirectory: { dirs + $0 },
+            serviceBind: { services[$0.name] ?? "tcp://127.0.0.1:*" },
+            relayEndpoint: { spec in let ep = relays[spec.name] ?? ""; return (ep, ep) },
+            writerScript: script)
         for spec in topology.nodes {
             let n = ManagedNode(name: spec.name, group: spec.group, role: spec.role.name)
             n.startAt = spec.reader?.startAt
-            n.arguments = arguments(for: spec)
+            n.arguments = mapping.arguments(for: spec)
             n.serviceEndpoint = serviceEndpoints[spec.name]
             nodes[spec.name] = n
             order.append(spec.name)
@@ -262,13 +287,11 @@ public final class Orchestrator {
         // One load generator per query group with `load`, aimed at the group's service endpoints.
         for group in topology.readers where group.role == .query {
             guard let load = group.load else { continue }
-            let targets = topology.nodes.filter { $0.group == group.groupName }.compactMap { nodes[$0.name]?.serviceEndpoint }
-            let name = "\(group.groupName)-load"
+            let targets = topology.nodes.filter { $0.group == group.groupName }.compactMap { serviceEndpoints[$0.name] }
+            let name = NodeArguments.queryLoadName(group)
             let n = ManagedNode(name: name, group: name, role: "query-load")
             n.startAt = group.startAt
-            n.arguments = ["query-load", "--name", name, "--clients", "\(load.clients)", "--rate", "\(load.rate)",
-                           "--timeout", "\(load.timeout)", "--seed", "\(topology.seed &+ 7)"]
-                + targets.flatMap { ["--target", $0] }
+            n.arguments = mapping.queryLoadArguments(for: group, load: load, targets: targets)
             nodes[name] = n
             order.append(name)
         }
@@ -278,69 +301,8 @@ public final class Orchestrator {
         }
     }
 
-    func arguments(for spec: NodeSpec) -> [String] {
-        let w = topology.writer
-        if spec.role == .writer {
-            var a = ["writer", "--name", spec.name, "--pub", writerEndpoints.pub, "--snapshots", writerEndpoints.snapshots,
-                     "--rate", "\(w.rate)", "--payload-bytes", "\(w.payloadBytes)", "--seed", "\(topology.seed)",
-                     "--sndhwm", "\(w.sndhwm)", "--heartbeat", "\(w.heartbeat)", "--history-limit", "\(w.historyLimit)"]
-            if w.nodrop { a.append("--nodrop") }
-            if let b = w.sndbuf { a += ["--sndbuf", "\(b)"] }
-            if w.persist { a += ["--state-dir", nodeDir(spec.name) + "/state"] }
-            if let events = w.events {
-                let path = nodeDir(spec.name) + "/events.json"
-                let list = events.map { ["at": $0.at.description, "event": $0.event] }
-                try? FileManager.default.createDirectory(atPath: nodeDir(spec.name), withIntermediateDirectories: true)
-                try? JSONSerialization.data(withJSONObject: list).write(to: URL(fileURLWithPath: path))
-                a += ["--script", path]
-            }
-            return a
-        }
-        let g = spec.reader!
-        let upstream = upstreamEndpoint(for: spec)
-        if g.role == .relay {
-            let r = g.relay ?? RelaySpec()
-            var a = ["relay", "--name", spec.name, "--upstream", upstream, "--bind", relayEndpoints[spec.name]!,
-                     "--loss", "\(r.loss)", "--seed", "\(topology.seed &+ UInt64(spec.index) &* 104_729)"]
-            if r.delay.nanoseconds > 0 { a += ["--delay", "\(r.delay.nanoseconds)ns"] }
-            if r.jitter.nanoseconds > 0 { a += ["--jitter", "\(r.jitter.nanoseconds)ns"] }
-            return a
-        }
-        var a = ["reader", "--name", spec.name, "--role", g.role.rawValue, "--pub", upstream,
-                 "--snapshots", writerEndpoints.snapshots, "--policy", g.policy.rawValue, "--rcvhwm", "\(g.rcvhwm)",
-                 "--lag-limit", "\(g.lagLimit)", "--seed", "\(topology.seed &+ UInt64(spec.index) &* 7919)"]
-        if let b = g.rcvbuf { a += ["--rcvbuf", "\(b)"] }
-        if let d = g.processingDelay {
-            switch d.distribution {
-            case .fixed: a += ["--delay", "\(d.mean.nanoseconds)ns"]
-            case .uniform: a += ["--delay", "uniform:\((d.min ?? .zero).nanoseconds)ns:\((d.max ?? d.mean).nanoseconds)ns"]
-            case .exponential: a += ["--delay", "exponential:\(d.mean.nanoseconds)ns"]
-            }
-        }
-        switch g.role {
-        case .log:
-            a += ["--log-file", nodeDir(spec.name) + "/snapshots.jsonl", "--log-flush-every", "\(g.logFlushEvery)"]
-        case .query:
-            let ep = "tcp://127.0.0.1:\(PortAllocator.next())"
-            a += ["--service", ep, "--workers", "\(g.workers)", "--history-size", "\(g.historySize)"]
-            serviceEndpoints[spec.name] = ep
-        default:
-            break
-        }
-        return a
-    }
-
     var serviceEndpoints: [String: String] = [:]
     var relayEndpoints: [String: String] = [:]
-
-    /// The PUB endpoint a node subscribes to: the writer's, or, with `via`,
-    /// one relay of that group (spread by the node's index).
-    func upstreamEndpoint(for spec: NodeSpec) -> String {
-        guard let via = spec.reader?.via else { return writerEndpoints.pub }
-        let relays = topology.nodes.filter { $0.group == via && $0.reader?.role == .relay }
-        guard !relays.isEmpty else { return writerEndpoints.pub }
-        return relayEndpoints[relays[(max(spec.index, 1) - 1) % relays.count].name] ?? writerEndpoints.pub
-    }
 
     func nodeDir(_ name: String) -> String { runDir + "/nodes/" + name }
 

@@ -146,6 +146,7 @@ final class ProgressLine {
             drawn = true
         } else {
             print(line)
+            fflush(nil)   // a pipe or a container's log is block-buffered
         }
     }
 
