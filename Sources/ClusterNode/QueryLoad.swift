@@ -202,7 +202,7 @@ public final class QueryLoadNode {
         logger.info("query load stopped", metadata: ["ok": "\(ok)", "busy": "\(busy)", "reason": "\(stopReason ?? "")"])
         control?.finish(metrics: metrics, histogram: latency.total, reason: stopReason ?? "")
         if let dir = config.metricsDirectory {
-            try? MetricsDump.write(json: metrics.jsonText(), prom: metrics.prometheusText(), hgrm: latency.total.hgrmText(), to: dir)
+            try? MetricsDump.write(metrics, histogram: latency.total, to: dir)
         }
         return 0
     }

@@ -183,7 +183,7 @@ public final class ReaderNode {
         control?.finish(metrics: metrics, histogram: recorder.total, reason: exitReason)
         if let dir = config.metricsDirectory {
             do {
-                try MetricsDump.write(json: metrics.jsonText(), prom: metrics.prometheusText(), hgrm: recorder.total.hgrmText(), to: dir)
+                try MetricsDump.write(metrics, histogram: recorder.total, to: dir)
             } catch { logger.error("cannot write metrics", metadata: ["error": "\(error)"]) }
         }
         return 0

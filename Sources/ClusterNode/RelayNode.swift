@@ -181,7 +181,7 @@ public final class RelayNode {
         logger.info("relay stopped", metadata: ["forwarded": "\(forwarded)", "dropped": "\(dropped)", "reason": "\(stopReason ?? "")"])
         control?.finish(metrics: metrics, histogram: holdLatency.total, reason: stopReason ?? "")
         if let dir = config.metricsDirectory {
-            try? MetricsDump.write(json: metrics.jsonText(), prom: metrics.prometheusText(), hgrm: holdLatency.total.hgrmText(), to: dir)
+            try? MetricsDump.write(metrics, histogram: holdLatency.total, to: dir)
         }
         return 0
     }

@@ -313,7 +313,7 @@ public final class WriterNode {
         logger.info("writer stopped", metadata: ["reason": "\(stopReason ?? "")", "published": "\(publisher.published)", "finalVersion": "\(finalVersion)"])
         control?.finish(metrics: metrics, histogram: sendLatency.total, reason: stopReason ?? "")
         if let dir = config.metricsDirectory {
-            try? MetricsDump.write(json: metrics.jsonText(), prom: metrics.prometheusText(), hgrm: sendLatency.total.hgrmText(), to: dir)
+            try? MetricsDump.write(metrics, histogram: sendLatency.total, to: dir)
         }
         return 0
     }

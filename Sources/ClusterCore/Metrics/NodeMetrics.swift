@@ -141,6 +141,11 @@ public enum MetricsDump {
         }
     }
 
+    /// Writes a node's own metrics and latency histogram as the three dump files.
+    public static func write(_ metrics: NodeMetrics, histogram: LatencyHistogram, to directory: String) throws {
+        try write(json: metrics.jsonText(), prom: metrics.prometheusText(), hgrm: histogram.hgrmText(), to: directory)
+    }
+
     public struct DumpError: Error, CustomStringConvertible {
         public let path: String
         public let underlying: String
