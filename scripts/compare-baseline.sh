@@ -6,7 +6,9 @@
 #   e.g. scripts/compare-baseline.sh 100 1000 6 3
 #
 # Each round runs the ClusterSim topology (cli readers, 140-byte payload and no
-# history, so a frame is about the C program's 272 bytes), then the C baseline
+# history, so a frame is about the C program's 272 bytes; measured after a 2 s
+# warm-up, as the C program measures only once every reader is connected and
+# idle), then the C baseline
 # (BASELINE_DIR, default ../shared/baseline: its run-baseline.sh), alternately.
 # Both are summarised as the baseline does: the median of the readers' p50, the
 # max of the readers' p99 and max, and the total lost. The machine is noisy:
@@ -24,7 +26,7 @@ bin=$(swift build -c release --show-bin-path)
 work=$(mktemp -d /tmp/compare-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cat > "$work/t.json" <<JSON
-{ "name": "compare-$readers", "duration": "${secs}s",
+{ "name": "compare-$readers", "duration": "${secs}s", "warmup": "2s",
   "writer": { "rate": $rate, "payloadBytes": 140, "historyLimit": 0 },
   "readers": [ { "role": "cli", "count": $readers } ] }
 JSON

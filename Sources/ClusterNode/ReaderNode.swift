@@ -47,6 +47,9 @@ public final class ReaderNode {
     var delayedNanos: UInt64 = 0
     /// Aux turns every millisecond until then (clock probes in progress).
     var quickAuxUntil: UInt64 = 0
+    /// Time between aux turns when nothing is awaited: bounds how late STOP,
+    /// START and signals are seen.
+    static let auxInterval: UInt64 = 50_000_000
     /// Wall-clock latencies that came out negative (an offset estimate off by more than the latency).
     var negativeLatencies: UInt64 = 0
     /// Wall clock: nanoseconds added to receive times (given, or from START).
@@ -127,10 +130,11 @@ public final class ReaderNode {
             let now = Clock.monotonicNanos()
             if now >= nextAux {
                 if serviceAux(now: now, subs: subs, snapshotClient: snapshotClient, signals: signals) { break loop }
-                // 1 ms while a snapshot answer is awaited (convergence is measured), else 20 ms:
-                // each turn costs a few system calls inside libzmq, a hundred readers pay them all.
+                // 1 ms while a snapshot answer is awaited (convergence is measured) or clock
+                // probes are coming, else 50 ms: each turn costs a few system calls inside
+                // libzmq, and on two cores a hundred readers' turns are felt by all of them.
                 let quick = pending != nil || pendingRequest != nil || now < quickAuxUntil
-                nextAux = Clock.monotonicNanos() + (quick ? 1_000_000 : 20_000_000)
+                nextAux = Clock.monotonicNanos() + (quick ? 1_000_000 : Self.auxInterval)
             }
             let waitNanos = nextAux > now ? nextAux - now : 0
             var received = 0
@@ -216,8 +220,13 @@ public final class ReaderNode {
                 self.handleFrame(raw, recvMono: Clock.monotonicNanos(), recvWall: self.needsWall ? Clock.wallNanos() : 0)
             })) != nil {}
         }
-        while let msg = try? snapshotClient.receive(dontWait: true) {
-            handleSnapshotReply(msg.bytes)
+        // Only while an answer is awaited: an empty DONTWAIT receive costs a poll()
+        // inside libzmq. A late answer to an abandoned request waits in the queue
+        // and is discarded by its id the next time.
+        if pending != nil {
+            while let msg = try? snapshotClient.receive(dontWait: true) {
+                handleSnapshotReply(msg.bytes)
+            }
         }
         if let p = pendingRequest {
             pendingRequest = nil
@@ -241,8 +250,8 @@ public final class ReaderNode {
                     stopAt = Clock.monotonicNanos() + config.drainNanos
                 case .timeRequest(let r):
                     c.answer(r)
-                    // Clock probes come in a burst: answer the next ones within a millisecond.
-                    quickAuxUntil = Clock.monotonicNanos() + 1_000_000_000
+                    // Clock probes come 30–55 ms apart: answer the next ones within a millisecond.
+                    quickAuxUntil = Clock.monotonicNanos() + 150_000_000
                 default:
                     break
                 }
