@@ -140,3 +140,72 @@ extension Clustersim_V1_LatencySummary {
         meanUs = s.meanUs
     }
 }
+
+/// A replicated container's name: asked of the orchestrator, which hands out
+/// the nodes of a topology group one per asker.
+///
+/// Compose and swarm start `replicas: N` identical containers for a group;
+/// none of them knows which of the group's nodes it is. Each says HELLO with
+/// `claim_group` on a DEALER of its own and waits for a `Welcome`; then it
+/// runs as that node, registering under the name like any other.
+public enum NameClaim {
+    /// A claim that was answered with a name.
+    public struct Claimed: Sendable, Equatable {
+        public let name: String
+        public let seed: UInt64
+    }
+
+    /// Why no name was had.
+    public struct ClaimError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Asks the orchestrator at `endpoint` for a node of `group`.
+    ///
+    /// HELLO is repeated every 2 s until answered (the orchestrator may not be
+    /// up yet); the orchestrator answers repeats from the same DEALER with
+    /// the same name.
+    /// - Parameters:
+    ///   - group: the topology group, e.g. `cli`.
+    ///   - role: the role this node will play, for the orchestrator's log.
+    ///   - timeoutNanos: how long to wait for a `Welcome`.
+    /// - Returns: the node name and its seed.
+    /// - Throws: `ClaimError` when the orchestrator refuses (the group has no
+    ///   unclaimed node) or does not answer in time; `ZMQError` for a bad endpoint.
+    public static func claim(group: String, role: String, endpoint: String, timeoutNanos: UInt64,
+                             logger: Logger) throws -> Claimed {
+        let context = try Context()
+        let client = try ControlClient(context: context, endpoint: endpoint, node: "", logger: logger)
+        try client.socket.setLinger(.zero)
+        var hello = Clustersim_V1_Hello()
+        hello.claimGroup = group
+        hello.role = role
+        hello.pid = getpid()
+        hello.host = HostInfo.current().hostname
+        hello.incarnation = Clock.wallNanos()
+        let deadline = Clock.monotonicNanos() + timeoutNanos
+        var nextHello: UInt64 = 0
+        while true {
+            let now = Clock.monotonicNanos()
+            if now >= deadline {
+                throw ClaimError(description: "no answer from the orchestrator at \(endpoint) within \(timeoutNanos / 1_000_000_000) s to a claim on group \"\(group)\"; is it running with --launcher external?")
+            }
+            if now >= nextHello {
+                client.send(.hello(hello))
+                nextHello = now + 2_000_000_000
+            }
+            var poller = Poller()
+            let index = poller.add(client.socket)
+            _ = try? poller.poll(timeout: .nanoseconds(Int64(min(deadline, nextHello) - now)))
+            guard poller.events(at: index).contains(.readable) else { continue }
+            while let body = client.receive() {
+                guard case .welcome(let w) = body else { continue }
+                if w.node.isEmpty {
+                    throw ClaimError(description: "the orchestrator refused a claim on group \"\(group)\": \(w.refusal)")
+                }
+                logger.info("name claimed", metadata: ["group": "\(group)", "node": "\(w.node)"])
+                return Claimed(name: w.node, seed: w.seed)
+            }
+        }
+    }
+}

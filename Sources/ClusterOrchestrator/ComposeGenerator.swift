@@ -237,7 +237,7 @@ public struct NodeArguments: Sendable {
         }
         var a = ["reader", "--name", spec.name, "--role", g.role.rawValue, "--pub", upstream,
                  "--snapshots", writerSnapshots.connect, "--policy", g.policy.rawValue, "--rcvhwm", "\(g.rcvhwm)",
-                 "--lag-limit", "\(g.lagLimit)", "--seed", "\(topology.seed &+ UInt64(spec.index) &* 7919)"]
+                 "--lag-limit", "\(g.lagLimit)", "--seed", "\(Self.readerSeed(topology, for: spec))"]
         if let b = g.rcvbuf { a += ["--rcvbuf", "\(b)"] }
         if let d = g.processingDelay {
             switch d.distribution {
@@ -255,6 +255,12 @@ public struct NodeArguments: Sendable {
             break
         }
         return a
+    }
+
+    /// The seed of a reader's processing-delay distribution: the topology's
+    /// seed spread by the node's index (also handed to a replica that claims the node).
+    public static func readerSeed(_ topology: Topology, for spec: NodeSpec) -> UInt64 {
+        topology.seed &+ UInt64(spec.index) &* 7919
     }
 
     /// The load generator's name for a query group.
@@ -291,10 +297,24 @@ public struct ComposeService: Sendable, Equatable {
     public var binds: [(source: String, target: String)]
     /// Whether the `runs` volume is mounted at /runs.
     public var mountsRuns: Bool
+    /// Containers of this service: a replicated reader group's node count, else 1.
+    public var replicas: Int
+
+    public init(name: String, role: String, entrypoint: [String]?, command: [String], dependsOn: [String],
+                binds: [(source: String, target: String)], mountsRuns: Bool, replicas: Int = 1) {
+        self.name = name
+        self.role = role
+        self.entrypoint = entrypoint
+        self.command = command
+        self.dependsOn = dependsOn
+        self.binds = binds
+        self.mountsRuns = mountsRuns
+        self.replicas = replicas
+    }
 
     public static func == (a: Self, b: Self) -> Bool {
         a.name == b.name && a.role == b.role && a.entrypoint == b.entrypoint && a.command == b.command
-            && a.dependsOn == b.dependsOn && a.mountsRuns == b.mountsRuns
+            && a.dependsOn == b.dependsOn && a.mountsRuns == b.mountsRuns && a.replicas == b.replicas
             && a.binds.map(\.source) == b.binds.map(\.source) && a.binds.map(\.target) == b.binds.map(\.target)
     }
 }
@@ -351,6 +371,13 @@ public struct ComposeFile: Sendable {
             }
             if !volumes.isEmpty { e.append(YAMLEntry("volumes", .list(volumes))) }
             if !svc.dependsOn.isEmpty { e.append(YAMLEntry("depends_on", list(svc.dependsOn))) }
+            if svc.replicas != 1 {
+                // Replaces the shared `deploy` (a merge is shallow), so the restart policy is repeated.
+                e.append(YAMLEntry("deploy", .map([
+                    YAMLEntry("replicas", .int(svc.replicas)),
+                    YAMLEntry("restart_policy", .map([YAMLEntry("condition", s("none"))])),
+                ])))
+            }
             services.append(YAMLEntry(svc.name, .map(e)))
         }
         return YAML.render([
@@ -364,8 +391,12 @@ public struct ComposeFile: Sendable {
 }
 
 /// Turns a topology into a compose file (version 3.8, also valid for
-/// `docker stack deploy`): one service per node, named after the node, so
-/// that every container registers under the name the topology gives it.
+/// `docker stack deploy`): one service per node group. A cli or log group
+/// of several nodes is one service with `deploy.replicas`; each replica
+/// claims an unclaimed node name of its group from the orchestrator
+/// (`--claim-name`) and then registers under it. The writer, query readers
+/// and relays, which others connect to by host name, get a service per node,
+/// named after the node.
 ///
 /// The orchestrator runs in the `external` launcher mode and binds the
 /// control plane on port 5600; the writer binds 5555 (PUB) and 5556
@@ -455,7 +486,14 @@ public struct ComposeGenerator: Sendable {
             command: ["run", "--launcher", "external", "--control-bind", "tcp://*:\(Self.controlPort)",
                       topologyTarget, "--out", "/runs"],
             dependsOn: [], binds: [(topologySource, topologyTarget)], mountsRuns: true)]
+        var replicatedDone = Set<String>()
         for spec in nodes {
+            if let g = spec.reader, replicates(g) {
+                // One service for the whole group: its replicas claim their names from the orchestrator.
+                guard replicatedDone.insert(g.groupName).inserted else { continue }
+                services.append(replicatedService(g, first: spec, mapper: mapper))
+                continue
+            }
             var command = mapper.arguments(for: spec)
             var binds: [(String, String)] = []
             var mountsRuns = false
@@ -487,7 +525,7 @@ public struct ComposeGenerator: Sendable {
         }
 
         var header = [
-            "ClusterSim: topology \"\(topology.name)\", \(nodes.count) nodes, one service per node.",
+            "ClusterSim: topology \"\(topology.name)\", \(nodes.count) nodes: a service per node, cli and log groups as one service with replicas.",
             "Generated by `\(invocation ?? "orchestrator compose")`; edit the topology and generate again.",
             "Run: docker compose up (or docker-compose up); the report lands in the \"runs\" volume.",
         ]
@@ -498,6 +536,33 @@ public struct ComposeGenerator: Sendable {
         return ComposeFile(
             topologyName: topology.name, services: services, image: image ?? Self.defaultImage,
             buildContext: image == nil ? buildContext : nil, header: header, warnings: warnings, extraFiles: extra)
+    }
+
+    /// Whether a reader group becomes one service with `replicas`: cli and log
+    /// groups of more than one node, whose nodes nobody connects to by name and
+    /// that differ only by name and seed (a `via` relay group of one relay, so
+    /// every replica subscribes to the same upstream). Query readers (their
+    /// load generator addresses each one), relays and the writer keep a
+    /// service per node, so each has a stable host name.
+    public func replicates(_ g: ReaderGroup) -> Bool {
+        guard g.count > 1, g.role == .cli || g.role == .log else { return false }
+        guard let via = g.via else { return true }
+        return topology.nodes.filter { $0.group == via && $0.reader?.role == .relay }.count == 1
+    }
+
+    /// The service of a replicated group: the first node's command with
+    /// `--claim-name GROUP` for `--name`, `{name}` in the log path and the seed
+    /// left to the orchestrator's answer.
+    func replicatedService(_ g: ReaderGroup, first spec: NodeSpec, mapper: NodeArguments) -> ComposeService {
+        var command = mapper.arguments(for: spec)
+        if let i = command.firstIndex(of: "--name") { command.replaceSubrange(i...(i + 1), with: ["--claim-name", g.groupName]) }
+        if let i = command.firstIndex(of: "--seed") { command.removeSubrange(i...(i + 1)) }
+        if let i = command.firstIndex(of: "--log-file") { command[i + 1] = Self.nodeDirectory("{name}") + "/snapshots.jsonl" }
+        command += ["--clock", "wall"]
+        var dependsOn = [Self.orchestratorService, Topology.writerName]
+        if let relay = mapper.upstreamRelay(for: spec) { dependsOn.append(relay.name) }
+        return ComposeService(name: g.groupName, role: g.role.rawValue, entrypoint: nil, command: command,
+                              dependsOn: dependsOn, binds: [], mountsRuns: g.role == .log, replicas: g.count)
     }
 
     /// Compose reads `$NAME` and `${NAME}` in values as variables; `$$` is a literal `$`.

@@ -483,6 +483,10 @@ public final class Orchestrator {
             events.log("bad-control-message", detail: ["bytes": "\(bytes.count)"])
             return
         }
+        if case .hello(let h) = body, !h.claimGroup.isEmpty {
+            answerClaim(h, identity: identity, router: router)
+            return
+        }
         if case .hello(let h) = body {
             guard let n = nodes[h.node] else {
                 events.log("unknown-node", detail: ["node": h.node])
@@ -536,6 +540,36 @@ public final class Orchestrator {
         default:
             break
         }
+    }
+
+    /// Names handed to replicas that claimed one, by the claiming DEALER's identity.
+    var claims: [[UInt8]: String] = [:]
+
+    /// Answers a replica's claim on a group: the first node of the group that
+    /// nobody registered or claimed (the same one again for a repeated HELLO).
+    func answerClaim(_ h: Clustersim_V1_Hello, identity: [UInt8], router: borrowing Socket) {
+        var w = Clustersim_V1_Welcome()
+        let group = h.claimGroup
+        let members = order.filter { nodes[$0]!.group == group && nodes[$0]!.role != "query-load" }
+        let taken = Set(claims.values)
+        if let name = claims[identity] {
+            w.node = name
+        } else if !external {
+            w.refusal = "names are claimed only under the external launcher; this run launches its own nodes"
+        } else if members.isEmpty {
+            w.refusal = "the topology has no group \"\(group)\" (groups: \(Set(order.map { nodes[$0]!.group }).sorted().joined(separator: ", ")))"
+        } else if let name = members.first(where: { !taken.contains($0) && nodes[$0]!.identity == nil }) {
+            w.node = name
+            claims[identity] = name
+            events.log("claimed", node: name, detail: ["group": group, "pid": "\(h.pid)", "host": h.host])
+        } else {
+            w.refusal = "every node of group \"\(group)\" (\(members.count)) is taken; start at most \(members.count) replicas"
+        }
+        if !w.node.isEmpty, let spec = topology.nodes.first(where: { $0.name == w.node }) {
+            w.seed = NodeArguments.readerSeed(topology, for: spec)
+        }
+        if !w.refusal.isEmpty { events.log("claim-refused", detail: ["group": group, "why": w.refusal]) }
+        send(.welcome(w), to: identity, router: router)
     }
 
     func noteExit(pid: Int32, name: String, status: ExitStatus) {

@@ -3,6 +3,7 @@ import ClusterCore
 import ClusterNode
 import Foundation
 import Logging
+import Synchronization
 
 /// `cluster-node`: one process of a ClusterSim cluster.
 @main
@@ -22,6 +23,8 @@ struct ClusterNodeCommand: ParsableCommand {
 }
 
 struct CommonOptions: ParsableArguments {
+    private static let bootstrapOnce = Mutex(false)
+
     @Option(name: .long, help: "Orchestrator control endpoint (also CLUSTERSIM_CONTROL). Without it the node runs alone.")
     var control: String?
 
@@ -38,12 +41,18 @@ struct CommonOptions: ParsableArguments {
         control ?? ProcessInfo.processInfo.environment["CLUSTERSIM_CONTROL"]
     }
 
+    /// A logger for the node; the logging system is set up on the first call
+    /// (it can be set up only once per process).
     func logger(_ name: String) -> Logger {
         let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
+        Self.bootstrapOnce.withLock { done in
+            guard !done else { return }
+            done = true
+            LoggingSystem.bootstrap { label in
+                var h = StreamLogHandler.standardError(label: label)
+                h.logLevel = level
+                return h
+            }
         }
         var l = Logger(label: "cluster-node.\(name)")
         l[metadataKey: "node"] = "\(name)"

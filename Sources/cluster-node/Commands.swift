@@ -67,7 +67,12 @@ struct Reader: ParsableCommand {
         abstract: "Run a reader: subscribe, measure fan-out latency and losses, play a role.")
 
     @OptionGroup var common: CommonOptions
-    @Option(help: "Node name.") var name: String
+    @Option(help: "Node name.") var name: String?
+    @Option(help: ArgumentHelp(
+        "Take the name of an unclaimed node of this topology group from the orchestrator, instead of --name.",
+        discussion: "For replicated containers (compose `replicas`). The seed comes with the name; `{name}` in --log-file and --metrics-dir becomes it."))
+    var claimName: String?
+    @Option(help: "How long to wait for the orchestrator's answer to --claim-name.") var claimTimeout: DurationArgument = DurationArgument(argument: "120s")!
     @Option(help: "Role: log, query, cli.") var role: ReaderRole = .cli
     @Option(help: "The writer's PUB endpoint.") var pub: String
     @Option(help: "The writer's snapshot service endpoint.") var snapshots: String
@@ -89,6 +94,13 @@ struct Reader: ParsableCommand {
     @Option(help: "Stop after this long (standalone runs).") var duration: DurationArgument?
 
     func validate() throws {
+        switch (name, claimName) {
+        case (nil, nil): throw ValidationError("give the node a name: --name NAME, or --claim-name GROUP to take one from the orchestrator")
+        case (.some, .some): throw ValidationError("--name and --claim-name exclude each other")
+        case (nil, .some) where common.controlEndpoint == nil:
+            throw ValidationError("--claim-name needs the orchestrator: --control ENDPOINT or CLUSTERSIM_CONTROL")
+        default: break
+        }
         if role == .relay { throw ValidationError("--role relay is not a reader role of this command") }
         if let delay, DelayModel(argument: delay, parse: { try? TimeSpan(parsing: $0).nanoseconds }) == nil {
             throw ValidationError("--delay \(delay): expected a duration (2ms), uniform:MIN:MAX or exponential:MEAN")
@@ -99,6 +111,17 @@ struct Reader: ParsableCommand {
     func run() throws {
         let signals = ShutdownSignals()
         common.watchParent()
+        var name = self.name ?? ""
+        var seed = self.seed
+        var metricsDir = common.metricsDir
+        var logFile = self.logFile
+        if let group = claimName, let control = common.controlEndpoint {
+            let claimed = try NameClaim.claim(group: group, role: role.rawValue, endpoint: control,
+                                              timeoutNanos: claimTimeout.nanos, logger: common.logger(group))
+            (name, seed) = (claimed.name, claimed.seed)
+            metricsDir = metricsDir?.replacingOccurrences(of: "{name}", with: name)
+            logFile = logFile?.replacingOccurrences(of: "{name}", with: name)
+        }
         var c = ReaderConfig(name: name, publishEndpoint: pub, snapshotEndpoint: snapshots)
         c.role = role
         c.controlEndpoint = common.controlEndpoint
@@ -119,7 +142,7 @@ struct Reader: ParsableCommand {
         c.clockOffsetNanos = clockOffsetNs ?? 0
         c.clockOffsetGiven = clockOffsetNs != nil
         c.durationNanos = duration?.nanos
-        c.metricsDirectory = common.metricsDir
+        c.metricsDirectory = metricsDir
         c.parentPID = common.parentPid
         let code = try ReaderNode(config: c, logger: common.logger(name)).run(signals: signals)
         throw ExitCode(code)

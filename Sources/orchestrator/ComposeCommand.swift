@@ -50,7 +50,8 @@ struct Compose: ParsableCommand {
                 try data.write(to: URL(fileURLWithPath: (directory as NSString).appendingPathComponent(name)))
             }
             try Data(file.yaml.utf8).write(to: URL(fileURLWithPath: out))
-            FileHandle.standardError.write(Data("\(out): \(file.services.count) services\n".utf8))
+            let containers = file.services.map(\.replicas).reduce(0, +)
+            FileHandle.standardError.write(Data("\(out): \(file.services.count) services, \(containers) containers\n".utf8))
         } catch {
             FileHandle.standardError.write(Data("orchestrator compose: \(error)\n".utf8))
             throw ExitCode(2)

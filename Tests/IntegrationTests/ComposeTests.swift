@@ -178,14 +178,32 @@ struct ComposeFileTests {
                                     image: "clustersim:test").generate()
     }
 
-    @Test("100-readers: one service per topology node, plus the orchestrator and the query load generator")
+    /// The service names a topology's compose file must have: a service per
+    /// node, except cli and log groups of several nodes, one service each.
+    static func expectedServices(_ t: Topology) -> [String] {
+        var names: [String] = []
+        for spec in t.nodes {
+            let replicated = spec.reader.map { $0.count > 1 && ($0.role == .cli || $0.role == .log) && $0.via == nil } ?? false
+            let name = replicated ? spec.group : spec.name
+            if !names.contains(name) { names.append(name) }
+        }
+        return names
+    }
+
+    @Test("100-readers: a service per node group (cli and log groups replicated), plus the orchestrator and the query load generator")
     func hundredReadersServices() throws {
         let t = try ComposeTools.topology("100-readers.json")
         let file = try hundredReaders()
         let names = file.services.map(\.name)
-        #expect(names == ["orchestrator"] + t.nodes.map(\.name) + ["query-load"])
+        #expect(names == ["orchestrator"] + Self.expectedServices(t) + ["query-load"])
+        #expect(names == ["orchestrator", "writer", "log"] + (1...10).map { "query-\($0)" } + ["cli", "slow", "query-load"])
         #expect(Set(names).count == names.count)
-        #expect(file.services.count == 103)
+        #expect(file.service(named: "log")?.replicas == 10)
+        #expect(file.service(named: "cli")?.replicas == 79)
+        // Every node of the topology is one container: the replicas add up.
+        let nodeContainers = file.services.filter { !["orchestrator", "query-load"].contains($0.name) }.map(\.replicas).reduce(0, +)
+        #expect(nodeContainers == t.nodes.count)
+        #expect(file.yaml.contains("replicas: 79"))
         #expect(file.buildContext == nil, "an image was given: nothing is built")
         #expect(!file.yaml.contains("build:"))
     }
@@ -198,7 +216,8 @@ struct ComposeFileTests {
             command.firstIndex(of: option).flatMap { $0 + 1 < command.count ? command[$0 + 1] : nil }
         }
         for spec in t.nodes {
-            let svc = try #require(file.service(named: spec.name))
+            let replicated = file.service(named: spec.name) == nil
+            let svc = try #require(file.service(named: replicated ? spec.group : spec.name))
             #expect(svc.dependsOn.first == "orchestrator")
             guard let g = spec.reader else {
                 #expect(Array(svc.command.prefix(3)) == ["writer", "--name", "writer"])
@@ -209,18 +228,25 @@ struct ComposeFileTests {
             }
             let c = svc.command
             #expect(c.first == "reader")
-            #expect(value("--name", in: c) == spec.name)
+            if replicated {
+                // The replicas claim their names, and with them their seeds, from the orchestrator.
+                #expect(value("--claim-name", in: c) == spec.group && !c.contains("--name") && !c.contains("--seed"), "\(c)")
+                #expect(svc.replicas == g.count)
+            } else {
+                #expect(value("--name", in: c) == spec.name)
+                #expect(value("--seed", in: c) == "\(t.seed &+ UInt64(spec.index) &* 7919)")
+                #expect(svc.replicas == 1)
+            }
             #expect(value("--role", in: c) == g.role.rawValue)
             #expect(value("--pub", in: c) == "tcp://writer:5555", "\(spec.name): \(c)")
             #expect(value("--snapshots", in: c) == "tcp://writer:5556")
             #expect(value("--policy", in: c) == g.policy.rawValue)
             #expect(value("--rcvhwm", in: c) == "\(g.rcvhwm)")
             #expect(value("--lag-limit", in: c) == "\(g.lagLimit)")
-            #expect(value("--seed", in: c) == "\(t.seed &+ UInt64(spec.index) &* 7919)")
             #expect(value("--clock", in: c) == "wall")
             switch g.role {
             case .log:
-                #expect(value("--log-file", in: c) == "/runs/nodes/\(spec.name)/snapshots.jsonl")
+                #expect(value("--log-file", in: c) == "/runs/nodes/\(replicated ? "{name}" : spec.name)/snapshots.jsonl")
                 #expect(svc.mountsRuns)
             case .query:
                 #expect(value("--service", in: c) == "tcp://*:5700")
@@ -258,7 +284,11 @@ struct ComposeFileTests {
         let listed = try await ComposeTools.compose(path, ["config", "--services"])
         #expect(listed.status == 0, "\(listed.stderr)")
         let services = Set(listed.stdout.split(separator: "\n").map(String.init))
-        #expect(services == Set(t.nodes.map(\.name) + ["orchestrator", "query-load"]))
+        #expect(services == Set(Self.expectedServices(t) + ["orchestrator", "query-load"]))
+        // docker-compose reads the replica counts back.
+        let full = try await ComposeTools.compose(path, ["config"])
+        #expect(full.status == 0)
+        #expect(full.stdout.contains("replicas: 79") && full.stdout.contains("replicas: 10"))
     }
 
     @Test("the committed docker-compose.yml passes docker-compose config",
@@ -269,7 +299,7 @@ struct ComposeFileTests {
         let listed = try await ComposeTools.compose(Harness.root + "/docker-compose.yml", ["config", "--services"])
         let t = try ComposeTools.topology("compose-demo.json")
         #expect(Set(listed.stdout.split(separator: "\n").map(String.init))
-                == Set(t.nodes.map(\.name) + ["orchestrator", "query-load"]))
+                == Set(ComposeFileTests.expectedServices(t) + ["orchestrator", "query-load"]))
     }
 
     @Test("the committed docker-compose.yml runs the nodes of compose-demo.json with the generator's commands",
@@ -296,6 +326,8 @@ struct ComposeFileTests {
             }
             let volumes = committed["volumes"] as? [String] ?? []
             #expect(volumes.contains("runs:/runs") == svc.mountsRuns, "\(svc.name): runs volume")
+            let deploy = committed["deploy"] as? [String: Any]
+            #expect((deploy?["replicas"] as? Int ?? 1) == svc.replicas, "\(svc.name): replicas")
         }
     }
 
@@ -303,7 +335,10 @@ struct ComposeFileTests {
     func relays() throws {
         let t = try ComposeTools.topology("tree.json")
         let file = try ComposeGenerator(topology: t, topologySource: "./topologies/tree.json").generate()
-        #expect(file.services.map(\.name) == ["orchestrator"] + t.nodes.map(\.name))
+        // Readers behind a group of two relays keep a service each (they are spread by index);
+        // the direct group is replicated.
+        #expect(file.services.map(\.name) == ["orchestrator"] + ComposeFileTests.expectedServices(t))
+        #expect(file.service(named: "direct")?.replicas == 2)
         for (i, name) in ["relay-1", "relay-2"].enumerated() {
             let relay = try #require(file.service(named: name))
             #expect(relay.role == "relay")
@@ -319,7 +354,7 @@ struct ComposeFileTests {
         #expect(try pub("cli-2") == "tcp://relay-2:5560")
         #expect(try pub("cli-3") == "tcp://relay-1:5560")
         #expect(try pub("log-2") == "tcp://relay-2:5560")
-        #expect(try pub("direct-1") == "tcp://writer:5555")
+        #expect(try pub("direct") == "tcp://writer:5555")
         // Snapshots always come from the writer.
         #expect(try #require(file.service(named: "cli-2")).command.contains("tcp://writer:5556"))
         #expect(try #require(file.service(named: "cli-2")).dependsOn == ["orchestrator", "writer", "relay-2"])
@@ -383,7 +418,7 @@ struct ComposeFileTests {
                                             timeout: 60)
         #expect(printed.status == 0, "\(printed.stderr)")
         #expect(printed.stdout.contains(#"image: "clustersim:1""#) && !printed.stdout.contains("build:"))
-        #expect(printed.stdout.contains("\n  cli-79:\n"))
+        #expect(printed.stdout.contains("\n  cli:\n") && printed.stdout.contains("replicas: 79"))
 
         let clash = dir + "/clash.json"
         try #"{ "name": "clash", "writer": { "rate": 10 }, "readers": [ { "role": "cli", "name": "orchestrator" } ] }"#

@@ -50,6 +50,45 @@ struct ExternalLauncherTests {
         #expect(Harness.processes(tagged: "external").isEmpty)
     }
 
+    @Test("replicas started with --claim-name take the names of their group; one more than the group has is refused")
+    func replicasClaimNames() async throws {
+        let dir = Harness.tempDirectory("external-claim")
+        let file = dir + "/t.json"
+        try #"{ "name": "it-claim", "duration": "2s", "launcher": "external", "writer": { "rate": 200 }, "readers": [ { "role": "log", "count": 2 } ] }"#
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let port = try await offPool { Self.freePort() }
+        let control = "tcp://127.0.0.1:\(port)"
+        let (pub, snap) = ("tcp://127.0.0.1:\(port + 1)", "tcp://127.0.0.1:\(port + 2)")
+        let env = ["CLUSTERSIM_TEST_TAG": "external-claim", "CLUSTERSIM_CONTROL": control]
+        let writer = try Harness.start(Harness.clusterNode, ["writer", "--pub", pub, "--snapshots", snap], environment: env)
+        // Three identical command lines, as compose starts replicas; the group has two nodes.
+        let replicas = try (1...3).map { _ in
+            try Harness.start(Harness.clusterNode, ["reader", "--claim-name", "log", "--role", "log", "--pub", pub, "--snapshots", snap,
+                                                    "--log-file", dir + "/{name}.jsonl", "--claim-timeout", "30s"], environment: env)
+        }
+        let r = try await Harness.run(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--control-bind", control],
+                                      timeout: 60, environment: env)
+        nonisolated(unsafe) let nodes = [writer] + replicas
+        let results = try await offPool { nodes.map { Harness.wait($0.0, $0.1, $0.2, timeout: 10) } }
+        #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
+        #expect(results[0].status == 0)
+        let readerResults = results.dropFirst()
+        #expect(readerResults.filter { $0.status == 0 }.count == 2, "\(readerResults.map(\.status))")
+        let refused = readerResults.filter { $0.status != 0 }
+        #expect(refused.count == 1)
+        #expect(refused.first?.stderr.contains("every node of group \"log\" (2) is taken") == true, "\(refused.first?.stderr ?? "")")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/runs")
+        let rep = try RunReport.load(path: dir + "/runs/\(runs[0])/report.json")
+        for name in ["log-1", "log-2"] {
+            let n = try #require(rep.nodes.first { $0.name == name })
+            #expect(n.status == "completed" && n.lost == 0 && n.received > 0, "\(name): \(n.status) lost \(n.lost)")
+            // {name} in the log path became the claimed name: each replica wrote its own file.
+            let lines = try String(contentsOfFile: dir + "/\(name).jsonl", encoding: .utf8).split(separator: "\n")
+            #expect(lines.count >= Int(n.received), "\(name).jsonl has \(lines.count) lines for \(n.received) received")
+        }
+        #expect(Harness.processes(tagged: "external-claim").isEmpty)
+    }
+
     static func freePort() -> Int {
         for p in stride(from: 31_000 + Int(getpid() % 500) * 8, to: 40_000, by: 4) {
             var ok = true

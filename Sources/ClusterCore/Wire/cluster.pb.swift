@@ -319,6 +319,30 @@ public nonisolated struct Clustersim_V1_Hello: Sendable {
   /// query: request/reply endpoint
   public var serviceEndpoint: String = String()
 
+  /// Set instead of `node` by a replicated container that has no name of its
+  /// own: the orchestrator answers with a Welcome naming a node of this group.
+  public var claimGroup: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The orchestrator's answer to a HELLO with `claim_group`: the node name taken
+/// (the same one again if the same DEALER asks twice), or why none was.
+public nonisolated struct Clustersim_V1_Welcome: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var node: String = String()
+
+  /// the seed the topology gives that node
+  public var seed: UInt64 = 0
+
+  /// set when `node` is empty
+  public var refusal: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -635,6 +659,14 @@ public nonisolated struct Clustersim_V1_ControlMessage: Sendable {
     set {body = .bye(newValue)}
   }
 
+  public var welcome: Clustersim_V1_Welcome {
+    get {
+      if case .welcome(let v)? = body {return v}
+      return Clustersim_V1_Welcome()
+    }
+    set {body = .welcome(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -647,6 +679,7 @@ public nonisolated struct Clustersim_V1_ControlMessage: Sendable {
     case timeRequest(Clustersim_V1_TimeRequest)
     case timeReply(Clustersim_V1_TimeReply)
     case bye(Clustersim_V1_Bye)
+    case welcome(Clustersim_V1_Welcome)
 
   }
 
@@ -1350,7 +1383,7 @@ nonisolated extension Clustersim_V1_SnapshotReply: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Clustersim_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Hello"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}role\0\u{1}pid\0\u{1}host\0\u{1}incarnation\0\u{3}pub_endpoint\0\u{3}snapshot_endpoint\0\u{3}service_endpoint\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}role\0\u{1}pid\0\u{1}host\0\u{1}incarnation\0\u{3}pub_endpoint\0\u{3}snapshot_endpoint\0\u{3}service_endpoint\0\u{3}claim_group\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1366,6 +1399,7 @@ nonisolated extension Clustersim_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf.
       case 6: try { try decoder.decodeSingularStringField(value: &self.pubEndpoint) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.snapshotEndpoint) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.serviceEndpoint) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.claimGroup) }()
       default: break
       }
     }
@@ -1396,6 +1430,9 @@ nonisolated extension Clustersim_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.serviceEndpoint.isEmpty {
       try visitor.visitSingularStringField(value: self.serviceEndpoint, fieldNumber: 8)
     }
+    if !self.claimGroup.isEmpty {
+      try visitor.visitSingularStringField(value: self.claimGroup, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1408,6 +1445,47 @@ nonisolated extension Clustersim_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.pubEndpoint != rhs.pubEndpoint {return false}
     if lhs.snapshotEndpoint != rhs.snapshotEndpoint {return false}
     if lhs.serviceEndpoint != rhs.serviceEndpoint {return false}
+    if lhs.claimGroup != rhs.claimGroup {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Clustersim_V1_Welcome: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Welcome"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}seed\0\u{1}refusal\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.node) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.seed) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.refusal) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.node.isEmpty {
+      try visitor.visitSingularStringField(value: self.node, fieldNumber: 1)
+    }
+    if self.seed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.seed, fieldNumber: 2)
+    }
+    if !self.refusal.isEmpty {
+      try visitor.visitSingularStringField(value: self.refusal, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Clustersim_V1_Welcome, rhs: Clustersim_V1_Welcome) -> Bool {
+    if lhs.node != rhs.node {return false}
+    if lhs.seed != rhs.seed {return false}
+    if lhs.refusal != rhs.refusal {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1924,7 +2002,7 @@ nonisolated extension Clustersim_V1_Bye: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Clustersim_V1_ControlMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ControlMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hello\0\u{1}ready\0\u{1}start\0\u{1}stats\0\u{1}stop\0\u{1}final\0\u{3}time_request\0\u{3}time_reply\0\u{1}bye\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hello\0\u{1}ready\0\u{1}start\0\u{1}stats\0\u{1}stop\0\u{1}final\0\u{3}time_request\0\u{3}time_reply\0\u{1}bye\0\u{1}welcome\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2049,6 +2127,19 @@ nonisolated extension Clustersim_V1_ControlMessage: SwiftProtobuf.Message, Swift
           self.body = .bye(v)
         }
       }()
+      case 10: try {
+        var v: Clustersim_V1_Welcome?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .welcome(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .welcome(v)
+        }
+      }()
       default: break
       }
     }
@@ -2095,6 +2186,10 @@ nonisolated extension Clustersim_V1_ControlMessage: SwiftProtobuf.Message, Swift
     case .bye?: try {
       guard case .bye(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    }()
+    case .welcome?: try {
+      guard case .welcome(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
     }()
     case nil: break
     }
