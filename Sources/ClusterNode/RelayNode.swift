@@ -75,7 +75,11 @@ public final class RelayNode {
 
         var rng = SeededRandom(seed: config.seed)
         let lossThreshold = UInt64(min(max(config.loss, 0), 1) * Double(UInt64.max >> 11))
-        var queue: [(due: UInt64, frame: [UInt8])] = []
+        var queue: [(due: UInt64, arrival: UInt64, frame: [UInt8])] = []
+        // A `delay` fault: extra forwarding delay until `extraUntil` (monotonic).
+        var extraDelay: UInt64 = 0
+        var extraUntil: UInt64 = .max
+        var delayFaults: UInt64 = 0
         var head = 0
         var lastDue: UInt64 = 0
         var forwarded: UInt64 = 0, dropped: UInt64 = 0, heartbeats: UInt64 = 0, subscriptions: UInt64 = 0
@@ -93,7 +97,7 @@ public final class RelayNode {
         func flushDue(now: UInt64) {
             while head < queue.count, queue[head].due <= now {
                 _ = try? xpub.send(queue[head].frame, dontWait: true)
-                holdLatency.record(nanos: now - (queue[head].due - config.delayNanos))
+                holdLatency.record(nanos: now - queue[head].arrival)
                 forwarded += 1
                 head += 1
             }
@@ -149,9 +153,10 @@ public final class RelayNode {
                         continue
                     }
                     let jitter = config.jitterNanos > 0 ? rng.below(config.jitterNanos + 1) : 0
-                    let due = max(arrival + config.delayNanos + jitter, lastDue)
+                    if extraDelay > 0, arrival >= extraUntil { extraDelay = 0 }
+                    let due = max(arrival + config.delayNanos + extraDelay + jitter, lastDue)
                     lastDue = due
-                    queue.append((due, bytes))
+                    queue.append((due, arrival, bytes))
                 }
             }
             if controlIndex >= 0, poller.events(at: controlIndex).contains(.readable), let c = control {
@@ -159,13 +164,19 @@ public final class RelayNode {
                     switch body {
                     case .stop(let s): stopReason = s.reason.isEmpty ? "stop" : s.reason
                     case .timeRequest(let r): c.answer(r)
+                    case .addDelay(let d):
+                        extraDelay = d.delayNs
+                        extraUntil = d.forNs > 0 ? Clock.monotonicNanos() + d.forNs : .max
+                        delayFaults += 1
+                        logger.info("forwarding delay changed", metadata: [
+                            "addedMs": "\(Double(d.delayNs) / 1e6)", "forMs": "\(Double(d.forNs) / 1e6)"])
                     default: break
                     }
                 }
             }
         }
         // Forward what is still held (END among it), then report.
-        let drainUntil = Clock.monotonicNanos() + config.delayNanos + config.jitterNanos + 50_000_000
+        let drainUntil = max(Clock.monotonicNanos() + config.delayNanos + config.jitterNanos, lastDue) + 50_000_000
         while head < queue.count, Clock.monotonicNanos() < drainUntil {
             flushDue(now: Clock.monotonicNanos())
             sleepNanos(500_000)
@@ -174,7 +185,8 @@ public final class RelayNode {
             node: config.name, role: "relay", incarnation: incarnation, startedWallNs: incarnation,
             stoppedWallNs: Clock.wallNanos(),
             counters: ["forwarded": forwarded, "dropped": dropped, "heartbeats": heartbeats,
-                       "subscriptions_forwarded": subscriptions, "held_at_stop": UInt64(queue.count - head)],
+                       "subscriptions_forwarded": subscriptions, "held_at_stop": UInt64(queue.count - head),
+                       "delay_faults": delayFaults],
             gauges: ["delay_ms": Double(config.delayNanos) / 1e6, "jitter_ms": Double(config.jitterNanos) / 1e6, "loss": config.loss],
             latency: LatencySummary(holdLatency.total), series: holdLatency.series, process: ProcessStats.read(),
             notes: ["latency is the time each frame was held; end-to-end latency is measured by the readers"])

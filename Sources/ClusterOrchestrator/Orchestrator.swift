@@ -599,7 +599,7 @@ public final class Orchestrator {
             var outcome = "applied"
             var detail = f.detail
             let n = nodes[target]
-            if external {
+            if external && f.action != .delay {
                 record(f, target: target, at: at, outcome: "skipped", detail: "process faults need the local launcher")
                 continue
             }
@@ -652,7 +652,15 @@ public final class Orchestrator {
                     hog.phase = .ready
                     hog.finalReceived = true
                 } catch { outcome = "failed"; detail = "\(error)" }
-            case .partition, .loss, .bandwidth, .delay:
+            case .delay:
+                // Over the control plane: the relay adds the delay and ends it on its own clock.
+                if let n, n.alive, let id = n.identity, let added = f.delayNanos {
+                    var d = Clustersim_V1_AddDelay()
+                    d.delayNs = added
+                    d.forNs = f.duration ?? 0
+                    send(.addDelay(d), to: id, router: router)
+                } else { outcome = "skipped"; detail = "not running" }
+            case .partition, .loss, .bandwidth:
                 outcome = "skipped"
                 detail = "needs the netns launcher (not available yet)"
             }

@@ -64,6 +64,8 @@ struct PlannedFault: Sendable {
     var duration: UInt64?
     var detail: String
     var source: String
+    /// `delay`: the forwarding delay the target relay adds.
+    var delayNanos: UInt64? = nil
 }
 
 /// Turns a topology's fault schedule and chaos block into one timed list.
@@ -78,7 +80,8 @@ enum FaultPlanner {
             if let b = f.bandwidth { detail = "bandwidth \(b)" }
             if let d = f.delay { detail = "delay \(d)" }
             out.append(PlannedFault(atNanos: f.at.nanoseconds, action: f.action, targets: targets,
-                                    duration: f.for?.nanoseconds, detail: detail, source: "faults[\(i)]"))
+                                    duration: f.for?.nanoseconds, detail: detail, source: "faults[\(i)]",
+                                    delayNanos: f.delay?.nanoseconds))
         }
         if let c = t.chaos {
             var rng = SeededRandom(seed: c.seed ?? (t.seed ^ 0x9E37_79B9_7F4A_7C15))

@@ -40,4 +40,35 @@ struct RelayTests {
         }
         #expect(Harness.processes(tagged: "relay").isEmpty)
     }
+
+    @Test("a delay fault adds forwarding delay at a relay for its duration, then heals")
+    func delayFault() async throws {
+        let (r, dir) = try await Harness.runTopology("""
+            { "name": "it-relay-delay", "duration": "6s", "writer": { "rate": 200 },
+              "readers": [
+                { "role": "relay", "name": "hub" },
+                { "role": "cli", "name": "far", "via": "hub" },
+                { "role": "cli", "name": "near" }
+              ],
+              "faults": [ { "at": "2s", "action": "delay", "target": "hub", "delay": "40ms", "for": "2s" } ] }
+            """, tag: "relay-delay", timeout: 90)
+        #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
+        let rep = try RunReport.load(path: try #require(dir) + "/report.json")
+        let fault = try #require(rep.faults.first { $0.action == "delay" })
+        #expect(fault.outcome == "applied" && fault.target == "hub", "\(fault)")
+        let hub = try #require(rep.nodes.first { $0.name == "hub" })
+        #expect(hub.counters["delay_faults"] == 1)
+        let far = try #require(rep.nodes.first { $0.name == "far" })
+        #expect(far.lost == 0)
+        // Every frame forwarded inside the window waited the added 40 ms: seconds fully inside
+        // it have a p50 of at least that. Before and well after it the relay adds nothing.
+        let during = far.series.filter { $0.t > 2.6 && $0.t < 3.9 }
+        #expect(!during.isEmpty && during.allSatisfy { $0.p50Us >= 40_000 }, "\(during)")
+        let outside = far.series.filter { $0.t < 1.9 || $0.t > 4.8 }
+        #expect(!outside.isEmpty && outside.allSatisfy { $0.p50Us < 40_000 }, "\(outside)")
+        // The reader beside it, straight from the writer, is untouched.
+        let near = try #require(rep.nodes.first { $0.name == "near" })
+        #expect(near.latency.p99Us < 40_000, "near p99 \(near.latency.p99Us) µs")
+        #expect(Harness.processes(tagged: "relay-delay").isEmpty)
+    }
 }

@@ -328,6 +328,22 @@ public nonisolated struct Clustersim_V1_Hello: Sendable {
   public init() {}
 }
 
+/// A `delay` fault, to a relay: add `delay_ns` to its forwarding delay for
+/// `for_ns` (0: until the next AddDelay), timed by the relay's own clock.
+public nonisolated struct Clustersim_V1_AddDelay: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var delayNs: UInt64 = 0
+
+  public var forNs: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// The orchestrator's answer to a HELLO with `claim_group`: the node name taken
 /// (the same one again if the same DEALER asks twice), or why none was.
 public nonisolated struct Clustersim_V1_Welcome: Sendable {
@@ -667,6 +683,14 @@ public nonisolated struct Clustersim_V1_ControlMessage: Sendable {
     set {body = .welcome(newValue)}
   }
 
+  public var addDelay: Clustersim_V1_AddDelay {
+    get {
+      if case .addDelay(let v)? = body {return v}
+      return Clustersim_V1_AddDelay()
+    }
+    set {body = .addDelay(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -680,6 +704,7 @@ public nonisolated struct Clustersim_V1_ControlMessage: Sendable {
     case timeReply(Clustersim_V1_TimeReply)
     case bye(Clustersim_V1_Bye)
     case welcome(Clustersim_V1_Welcome)
+    case addDelay(Clustersim_V1_AddDelay)
 
   }
 
@@ -1451,6 +1476,41 @@ nonisolated extension Clustersim_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf.
   }
 }
 
+nonisolated extension Clustersim_V1_AddDelay: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AddDelay"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}delay_ns\0\u{3}for_ns\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.delayNs) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.forNs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.delayNs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.delayNs, fieldNumber: 1)
+    }
+    if self.forNs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.forNs, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Clustersim_V1_AddDelay, rhs: Clustersim_V1_AddDelay) -> Bool {
+    if lhs.delayNs != rhs.delayNs {return false}
+    if lhs.forNs != rhs.forNs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Clustersim_V1_Welcome: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Welcome"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}seed\0\u{1}refusal\0")
@@ -2002,7 +2062,7 @@ nonisolated extension Clustersim_V1_Bye: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Clustersim_V1_ControlMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ControlMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hello\0\u{1}ready\0\u{1}start\0\u{1}stats\0\u{1}stop\0\u{1}final\0\u{3}time_request\0\u{3}time_reply\0\u{1}bye\0\u{1}welcome\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hello\0\u{1}ready\0\u{1}start\0\u{1}stats\0\u{1}stop\0\u{1}final\0\u{3}time_request\0\u{3}time_reply\0\u{1}bye\0\u{1}welcome\0\u{3}add_delay\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2140,6 +2200,19 @@ nonisolated extension Clustersim_V1_ControlMessage: SwiftProtobuf.Message, Swift
           self.body = .welcome(v)
         }
       }()
+      case 11: try {
+        var v: Clustersim_V1_AddDelay?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .addDelay(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .addDelay(v)
+        }
+      }()
       default: break
       }
     }
@@ -2190,6 +2263,10 @@ nonisolated extension Clustersim_V1_ControlMessage: SwiftProtobuf.Message, Swift
     case .welcome?: try {
       guard case .welcome(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
+    case .addDelay?: try {
+      guard case .addDelay(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
     }()
     case nil: break
     }
