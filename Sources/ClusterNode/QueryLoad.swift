@@ -18,6 +18,8 @@ public struct QueryLoadConfig: Sendable {
     public var rate: Double = 100
     public var timeoutNanos: UInt64 = 1_000_000_000
     public var seed: UInt64 = 1
+    /// Relative weights of GetLatest, GetVersion, Health and Metrics requests.
+    public var mix = RequestMix.standard
     public var controlEndpoint: String?
     public var metricsDirectory: String?
     public var parentPID: Int32?
@@ -26,6 +28,65 @@ public struct QueryLoadConfig: Sendable {
     public init(name: String, targets: [String]) {
         self.name = name
         self.targets = targets
+    }
+}
+
+/// Relative weights of the query request kinds the load generator sends.
+public struct RequestMix: Sendable, Equatable {
+    public var getLatest: Double
+    public var getVersion: Double
+    public var health: Double
+    public var metrics: Double
+
+    public init(getLatest: Double, getVersion: Double, health: Double, metrics: Double) {
+        self.getLatest = getLatest
+        self.getVersion = getVersion
+        self.health = health
+        self.metrics = metrics
+    }
+
+    /// 70 % GetLatest, 20 % GetVersion (some of them for versions no longer kept), 5 % Health, 5 % Metrics.
+    public static let standard = RequestMix(getLatest: 70, getVersion: 20, health: 5, metrics: 5)
+
+    /// From `QueryLoad.mix` keys (`getLatest`, `getVersion`, `health`, `metrics`); absent kinds weigh 0.
+    public init(weights: [String: Double]) {
+        self.init(getLatest: weights["getLatest"] ?? 0, getVersion: weights["getVersion"] ?? 0,
+                  health: weights["health"] ?? 0, metrics: weights["metrics"] ?? 0)
+    }
+
+    /// `latest:70,version:20,health:5,metrics:5`, the command-line form; nil when malformed or all zero.
+    public init?(argument: String) {
+        var w: [String: Double] = [:]
+        let names = ["latest": "getLatest", "version": "getVersion", "health": "health", "metrics": "metrics"]
+        for part in argument.split(separator: ",") {
+            let kv = part.split(separator: ":", maxSplits: 1)
+            guard kv.count == 2, let key = names[String(kv[0])], let v = Double(kv[1]), v >= 0, v.isFinite,
+                  w[key] == nil else { return nil }
+            w[key] = v
+        }
+        self.init(weights: w)
+        guard total > 0 else { return nil }
+    }
+
+    /// The command-line form.
+    public var argument: String {
+        func f(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
+        return "latest:\(f(getLatest)),version:\(f(getVersion)),health:\(f(health)),metrics:\(f(metrics))"
+    }
+
+    var total: Double { getLatest + getVersion + health + metrics }
+
+    public enum Kind: Sendable { case getLatest, getVersion, health, metrics }
+
+    /// The kind for `u`, uniform in 0 ..< 1.
+    public func pick(_ u: Double) -> Kind {
+        var x = u * total
+        if x < getLatest { return .getLatest }
+        x -= getLatest
+        if x < getVersion { return .getVersion }
+        x -= getVersion
+        if x < health { return .health }
+        return metrics > 0 ? .metrics : (health > 0 ? .health : (getVersion > 0 ? .getVersion : .getLatest))
     }
 }
 
@@ -87,18 +148,17 @@ public final class QueryLoadNode {
             var req = Clustersim_V1_QueryRequest()
             req.requestID = nextID
             req.sendMonotonicNs = now
-            let roll = rng.below(100)
-            switch roll {
-            case 0..<70: req.getLatest = .init(); counts["sent_get_latest", default: 0] += 1
-            case 70..<90:
+            switch config.mix.pick(Double(rng.next() >> 11) / Double(1 << 53)) {
+            case .getLatest: req.getLatest = .init(); counts["sent_get_latest", default: 0] += 1
+            case .getVersion:
                 var g = Clustersim_V1_GetVersion()
                 let span = newestVersion > oldestVersion ? newestVersion - oldestVersion : 0
                 // Mostly kept versions, sometimes older ones: exercises NOT_AVAILABLE.
                 g.version = newestVersion > 0 ? newestVersion - min(newestVersion - 1, rng.below(span + span / 4 + 1)) : 1
                 req.getVersion = g
                 counts["sent_get_version", default: 0] += 1
-            case 90..<95: req.health = .init(); counts["sent_health", default: 0] += 1
-            default: req.metrics = .init(); counts["sent_metrics", default: 0] += 1
+            case .health: req.health = .init(); counts["sent_health", default: 0] += 1
+            case .metrics: req.metrics = .init(); counts["sent_metrics", default: 0] += 1
             }
             guard let bytes: [UInt8] = try? req.serializedBytes(),
                   (try? dealer.send(bytes, dontWait: true)) == true else {

@@ -1,4 +1,5 @@
 import ClusterCore
+import ClusterNode
 import Foundation
 
 // MARK: - YAML
@@ -271,6 +272,7 @@ public struct NodeArguments: Sendable {
         let name = Self.queryLoadName(group)
         return ["query-load", "--name", name, "--clients", "\(load.clients)", "--rate", "\(load.rate)",
                 "--timeout", "\(load.timeout)", "--seed", "\(topology.seed &+ 7)"]
+            + (load.mix.map { ["--mix", RequestMix(weights: $0).argument] } ?? [])
             + targets.flatMap { ["--target", $0] }
     }
 }

@@ -160,12 +160,17 @@ struct QueryLoadCommand: ParsableCommand {
     @Option(help: "Concurrent clients (requests outstanding at most).") var clients = 4
     @Option(help: "Requests per second in total.") var rate: Double = 100
     @Option(help: "Request timeout.") var timeout: DurationArgument = DurationArgument(argument: "1s")!
+    @Option(help: "Relative weights of the request kinds, e.g. latest:70,version:20,health:5,metrics:5 (the default).")
+    var mix: String?
     @Option(help: "Seed of the request mix.") var seed: UInt64 = 1
     @Option(help: "Stop after this long (standalone runs).") var duration: DurationArgument?
 
     func validate() throws {
         guard !target.isEmpty else { throw ValidationError("give at least one --target") }
         guard clients >= 1, rate > 0 else { throw ValidationError("--clients must be ≥ 1 and --rate > 0") }
+        if let mix, RequestMix(argument: mix) == nil {
+            throw ValidationError("--mix \(mix): expected KIND:WEIGHT pairs separated by commas, kinds latest, version, health, metrics, weights ≥ 0 and one > 0")
+        }
     }
 
     func run() throws {
@@ -176,6 +181,7 @@ struct QueryLoadCommand: ParsableCommand {
         c.rate = rate
         c.timeoutNanos = timeout.nanos
         c.seed = seed
+        if let mix { c.mix = RequestMix(argument: mix) ?? .standard }
         c.controlEndpoint = common.controlEndpoint
         c.metricsDirectory = common.metricsDir
         c.parentPID = common.parentPid

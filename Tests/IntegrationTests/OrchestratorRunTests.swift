@@ -19,7 +19,7 @@ struct OrchestratorRunTests {
     func smoke() async throws {
         let (r, dir) = try await Harness.runTopology("""
             { "name": "it-smoke", "duration": "2s", "writer": { "rate": 200 },
-              "readers": [ { "role": "log" }, { "role": "query", "load": { "clients": 2, "rate": 50 } }, { "role": "cli", "count": 2 } ],
+              "readers": [ { "role": "log" }, { "role": "query", "load": { "clients": 2, "rate": 50, "mix": { "getVersion": 1, "health": 1 } } }, { "role": "cli", "count": 2 } ],
               "slo": { "maxLossFastReaders": 0 } }
             """, tag: "smoke")
         #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
@@ -56,6 +56,9 @@ struct OrchestratorRunTests {
         }
         let query = try #require(rep.nodes.first { $0.role == "query-load" })
         #expect((query.counters["ok"] ?? 0) > 0, "query load got no answer")
+        // The load's mix is followed: only the kinds it weights are sent.
+        #expect((query.counters["sent_get_latest"] ?? 0) == 0 && (query.counters["sent_metrics"] ?? 0) == 0, "\(query.counters)")
+        #expect((query.counters["sent_get_version"] ?? 0) > 0 && (query.counters["sent_health"] ?? 0) > 0, "\(query.counters)")
         for f in ["report.json", "report.html", "summary.txt", "events.jsonl", "topology.json"] {
             #expect(FileManager.default.fileExists(atPath: dir! + "/" + f), "\(f) missing")
         }

@@ -249,7 +249,8 @@ public struct QueryLoad: Sendable, Hashable, Codable {
     public var rate: Double
     /// How long a client waits for a reply; default 1 s.
     public var timeout: TimeSpan
-    /// Relative weights of ``requestKinds``; default all `getLatest`.
+    /// Relative weights of ``requestKinds`` (an absent kind weighs 0); default
+    /// 70 `getLatest`, 20 `getVersion`, 5 `health`, 5 `metrics`.
     public var mix: [String: Double]?
 
     public init(clients: Int, rate: Double, timeout: TimeSpan = .seconds(1), mix: [String: Double]? = nil) {
