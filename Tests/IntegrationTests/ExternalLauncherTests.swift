@@ -12,13 +12,7 @@ import Glibc
 struct ExternalLauncherTests {
     @Test("nodes started by hand register, run and are reported like launched ones")
     func nodesStartedByHand() async throws {
-        let dir = Harness.tempDirectory("external")
-        let file = dir + "/t.json"
-        try #"{ "name": "it-external", "duration": "2s", "launcher": "external", "writer": { "rate": 200 }, "readers": [ { "role": "cli", "count": 2 } ] }"#
-            .write(toFile: file, atomically: true, encoding: .utf8)
-        let port = try await offPool { Self.freePort() }
-        let control = "tcp://127.0.0.1:\(port)"
-        let (pub, snap) = ("tcp://127.0.0.1:\(port + 1)", "tcp://127.0.0.1:\(port + 2)")
+        let (dir, file, control, pub, snap) = try await Self.setUp("external", readers: #"{ "role": "cli", "count": 2 }"#)
         let env = ["CLUSTERSIM_TEST_TAG": "external"]
         // The nodes first: they wait for the orchestrator (ZeroMQ reconnects).
         let writer = try Harness.start(Harness.clusterNode, ["writer", "--pub", pub, "--snapshots", snap], environment: env.merging(["CLUSTERSIM_CONTROL": control]) { $1 })
@@ -52,13 +46,7 @@ struct ExternalLauncherTests {
 
     @Test("replicas started with --claim-name take the names of their group; one more than the group has is refused")
     func replicasClaimNames() async throws {
-        let dir = Harness.tempDirectory("external-claim")
-        let file = dir + "/t.json"
-        try #"{ "name": "it-claim", "duration": "2s", "launcher": "external", "writer": { "rate": 200 }, "readers": [ { "role": "log", "count": 2 } ] }"#
-            .write(toFile: file, atomically: true, encoding: .utf8)
-        let port = try await offPool { Self.freePort() }
-        let control = "tcp://127.0.0.1:\(port)"
-        let (pub, snap) = ("tcp://127.0.0.1:\(port + 1)", "tcp://127.0.0.1:\(port + 2)")
+        let (dir, file, control, pub, snap) = try await Self.setUp("external-claim", readers: #"{ "role": "log", "count": 2 }"#)
         let env = ["CLUSTERSIM_TEST_TAG": "external-claim", "CLUSTERSIM_CONTROL": control]
         let writer = try Harness.start(Harness.clusterNode, ["writer", "--pub", pub, "--snapshots", snap], environment: env)
         // Three identical command lines, as compose starts replicas; the group has two nodes.
@@ -87,6 +75,18 @@ struct ExternalLauncherTests {
             #expect(lines.count >= Int(n.received), "\(name).jsonl has \(lines.count) lines for \(n.received) received")
         }
         #expect(Harness.processes(tagged: "external-claim").isEmpty)
+    }
+
+    /// A run directory with a 2 s external-launcher topology of `readers`, and
+    /// free endpoints: the control plane, the writer's PUB and snapshot service.
+    static func setUp(_ tag: String, readers: String) async throws
+        -> (dir: String, file: String, control: String, pub: String, snapshots: String) {
+        let dir = Harness.tempDirectory(tag)
+        let file = dir + "/t.json"
+        try #"{ "name": "it-\#(tag)", "duration": "2s", "launcher": "external", "writer": { "rate": 200 }, "readers": [ \#(readers) ] }"#
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let port = try await offPool { Self.freePort() }
+        return (dir, file, "tcp://127.0.0.1:\(port)", "tcp://127.0.0.1:\(port + 1)", "tcp://127.0.0.1:\(port + 2)")
     }
 
     static func freePort() -> Int {
