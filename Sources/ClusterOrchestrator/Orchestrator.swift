@@ -94,6 +94,9 @@ public final class Orchestrator {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             return .failed
         }
+        // topology.json keeps the launcher the file asked for (the one it was validated with:
+        // network faults need netns); the one used is in run-state.json and the report.
+        let validated = topology!
         if let l = options.launcher { topology.launcher = l }
         if topology.launcher == .netns, let why = NetnsPreflight.problem(euid: geteuid(), transport: topology.writer.transport) {
             fail(why)
@@ -110,7 +113,7 @@ public final class Orchestrator {
         runDir = (options.outDirectory as NSString).appendingPathComponent("\(topology.name)-\(stamp)")
         do {
             try FileManager.default.createDirectory(atPath: runDir + "/nodes", withIntermediateDirectories: true)
-            try TopologyLoader.encode(topology).write(to: URL(fileURLWithPath: runDir + "/topology.json"))
+            try TopologyLoader.encode(validated).write(to: URL(fileURLWithPath: runDir + "/topology.json"))
             events = try EventLog(path: runDir + "/events.jsonl")
         } catch {
             fail("cannot create the run directory \(runDir): \(error)")
