@@ -21,7 +21,7 @@ public struct RunOptions: Sendable {
     /// The `cluster-node` executable.
     public var nodeBinary: String
     public var launcher: LauncherKind?
-    /// Where the control plane binds (default: loopback, any port; external: tcp://*:5600).
+    /// Where the control plane binds (default: loopback, any port; netns: the bridge address; external: tcp://*:5600).
     public var controlBind: String?
 
     public init(topologyPath: String, nodeBinary: String) {
@@ -310,13 +310,16 @@ public final class Orchestrator {
             n.arguments = mapping.arguments(for: spec)
             n.serviceEndpoint = serviceEndpoints[spec.name]
             if let net {
-                n.netHost = net.host(Self.hostLabel(spec))
+                let label = Self.hostLabel(spec)
+                n.netHost = net.host(label)
                 // Namespaces stand for separate hosts: readers measure on the wall clock, corrected with START.
                 if let role = spec.reader?.role, role != .relay { n.arguments += ["--clock", "wall"] }
-                var peers = Set(spec.reader == nil ? net.hosts.map(\.label) : [Self.hostLabel(topology.nodes[0])])
+                // Its peers: for the writer every host; for a reader or relay its upstream and the writer.
+                var peers = Set(hostPeers[label] ?? [])
+                peers.formUnion(spec.reader == nil ? net.hosts.map(\.label) : [Self.hostLabel(topology.nodes[0])])
                 if let relay = mapping.upstreamRelay(for: spec) { peers.insert(Self.hostLabel(relay)) }
-                peers.remove(Self.hostLabel(spec))
-                hostPeers[Self.hostLabel(spec), default: []] = Array(Set(hostPeers[Self.hostLabel(spec), default: []]).union(peers)).sorted()
+                peers.remove(label)
+                hostPeers[label] = peers.sorted()
             }
             nodes[spec.name] = n
             order.append(spec.name)

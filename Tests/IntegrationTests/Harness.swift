@@ -106,6 +106,19 @@ enum Harness {
         return (r, runs.first.map { dir + "/runs/" + $0 })
     }
 
+    /// Waits until the run under `runs` logs an `event` in its events.jsonl, at most `timeout` seconds.
+    /// - Returns: whether it did.
+    static func waitForEvent(_ event: String, in runs: String, timeout: Double) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            let dirs = (try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []
+            if let run = dirs.first, let ev = try? String(contentsOfFile: runs + "/\(run)/events.jsonl", encoding: .utf8),
+               ev.contains("\"event\":\"\(event)\"") { return true }
+        }
+        return false
+    }
+
     /// Processes whose environment carries the test tag (children inherit it).
     static func processes(tagged tag: String) -> [Int32] {
         let needle = Array("CLUSTERSIM_TEST_TAG=\(tag)".utf8)

@@ -131,15 +131,7 @@ struct NetnsTests {
                                           environment: ["CLUSTERSIM_TEST_TAG": "netns-sigint"])
         let owner = p.processIdentifier
         defer { Self.cleanUp(owner: owner) }
-        let deadline = Date().addingTimeInterval(20)
-        var started = false
-        while Date() < deadline, !started {
-            try await Task.sleep(for: .milliseconds(100))
-            let runs = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/runs")) ?? []
-            if let run = runs.first, let ev = try? String(contentsOfFile: dir + "/runs/\(run)/events.jsonl", encoding: .utf8) {
-                started = ev.contains("\"fault\"")
-            }
-        }
+        let started = try await Harness.waitForEvent("fault", in: dir + "/runs", timeout: 20)
         #expect(started, "the run did not reach its partition")
         #expect(try await Self.objects(owner: owner).count == 7, "expected a bridge and 3 namespaces with their veths during the run")
         kill(owner, SIGINT)

@@ -105,15 +105,7 @@ struct OrchestratorRunTests {
         let (p, o, e) = try Harness.start(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--node-binary", Harness.clusterNode],
                                           environment: ["CLUSTERSIM_TEST_TAG": "sigint"])
         // Wait until the measured phase runs (events.jsonl says so), bounded.
-        let deadline = Date().addingTimeInterval(20)
-        var started = false
-        while Date() < deadline, !started {
-            try await Task.sleep(for: .milliseconds(100))
-            let runs = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/runs")) ?? []
-            if let run = runs.first, let ev = try? String(contentsOfFile: dir + "/runs/\(run)/events.jsonl", encoding: .utf8) {
-                started = ev.contains("\"fault\"")
-            }
-        }
+        let started = try await Harness.waitForEvent("fault", in: dir + "/runs", timeout: 20)
         #expect(started, "the run did not reach its first fault")
         #expect(Harness.processes(tagged: "sigint").count >= 5)
         kill(p.processIdentifier, SIGINT)
