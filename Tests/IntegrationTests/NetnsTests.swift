@@ -171,6 +171,41 @@ struct NetnsTests {
         #expect(try await Self.objects(owner: r.pid).isEmpty)
     }
 
+    @Test("SIGKILL of the orchestrator: its nodes in namespaces die with it (parent-death signal); the next run removes what it left",
+          .enabled(if: isRoot, "needs root: the netns launcher creates network namespaces, veth pairs, a bridge and iptables rules"))
+    func killedRunCleanedByTheNext() async throws {
+        let dir = Harness.tempDirectory("netns-killed")
+        let file = dir + "/t.json"
+        try """
+            { "name": "it-netns-killed", "duration": "30s", "launcher": "netns", "writer": { "rate": 100 },
+              "readers": [ { "role": "cli", "count": 2 } ], "faults": [ { "at": "500ms", "action": "pause", "target": "cli-2", "for": "100ms" } ] }
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let (p, o, e) = try Harness.start(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--node-binary", Harness.clusterNode],
+                                          environment: ["CLUSTERSIM_TEST_TAG": "netns-killed"])
+        let owner = p.processIdentifier
+        defer { Self.cleanUp(owner: owner) }
+        let started = try await Harness.waitForEvent("fault", in: dir + "/runs", timeout: 20)
+        #expect(started, "the run did not reach its first fault")
+        #expect(Harness.processes(tagged: "netns-killed").count >= 4, "orchestrator and 3 nodes expected")
+        kill(owner, SIGKILL)
+        nonisolated(unsafe) let (p2, o2, e2) = (p, o, e)
+        _ = try await offPool { Harness.wait(p2, o2, e2, timeout: 10) }
+        // The nodes get SIGTERM from the kernel and stop; bounded.
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, !Harness.processes(tagged: "netns-killed").isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(Harness.processes(tagged: "netns-killed").isEmpty, "nodes outlived their orchestrator")
+        #expect(try await Self.objects(owner: owner).count == 5, "a killed run cannot clean up: its bridge, 2 namespaces and veths remain")
+        let (r, _) = try await Harness.runTopology("""
+            { "name": "it-netns-after-kill", "duration": "500ms", "launcher": "netns", "writer": { "rate": 100 }, "readers": [ { "role": "cli" } ] }
+            """, tag: "netns-after-kill", timeout: 40)
+        defer { Self.cleanUp(owner: r.pid) }
+        #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
+        #expect(try await Self.objects(owner: owner).isEmpty, "the killed run's namespaces and interfaces are still there")
+        #expect(r.stderr.contains("csb\(owner)"), "no log line for the removed bridge: \(r.stderr)")
+        let forward = try await Harness.run("/usr/sbin/iptables", ["-S", "FORWARD"], timeout: 10).stdout
+        #expect(!forward.contains("csb\(owner)"), "the killed run's FORWARD rule is still there: \(forward)")
+    }
+
     @Test("--launcher netns without root: exit 2, saying it needs root and why",
           .enabled(if: isRoot && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root and setpriv to run the orchestrator as another user"))
     func refusedWithoutRoot() async throws {
