@@ -120,18 +120,14 @@ struct NetnsTests {
 
     @Test("SIGINT mid-run: no namespace, interface or child is left", .enabled(if: isRoot, "needs root: the netns launcher creates network namespaces, veth pairs, a bridge and iptables rules"))
     func interrupt() async throws {
-        let dir = Harness.tempDirectory("netns-sigint")
-        let file = dir + "/t.json"
-        try """
+        let (p, o, e, runsDir) = try Harness.startTopology("""
             { "name": "it-netns-sigint", "duration": "30s", "launcher": "netns", "writer": { "rate": 100 },
               "readers": [ { "role": "cli", "count": 2 }, { "role": "log" } ],
               "faults": [ { "at": "1s", "action": "partition", "target": "log", "for": "20s" } ] }
-            """.write(toFile: file, atomically: true, encoding: .utf8)
-        let (p, o, e) = try Harness.start(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--node-binary", Harness.clusterNode],
-                                          environment: ["CLUSTERSIM_TEST_TAG": "netns-sigint"])
+            """, tag: "netns-sigint")
         let owner = p.processIdentifier
         defer { Self.cleanUp(owner: owner) }
-        let started = try await Harness.waitForEvent("fault", in: dir + "/runs", timeout: 20)
+        let started = try await Harness.waitForEvent("fault", in: runsDir, timeout: 20)
         #expect(started, "the run did not reach its partition")
         #expect(try await Self.objects(owner: owner).count == 7, "expected a bridge and 3 namespaces with their veths during the run")
         kill(owner, SIGINT)
@@ -140,8 +136,8 @@ struct NetnsTests {
         #expect(r.status == 2, "exit \(r.status): \(r.stderr)")
         #expect(try await Self.objects(owner: owner).isEmpty, "namespaces or interfaces left behind after SIGINT")
         #expect(Harness.processes(tagged: "netns-sigint").isEmpty, "processes left behind after SIGINT")
-        let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/runs")
-        let rep = try RunReport.load(path: dir + "/runs/\(runs[0])/report.json")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: runsDir)
+        let rep = try RunReport.load(path: runsDir + "/\(runs[0])/report.json")
         #expect(rep.aborted?.contains("interrupted") == true)
     }
 
@@ -174,17 +170,13 @@ struct NetnsTests {
     @Test("SIGKILL of the orchestrator: its nodes in namespaces die with it (parent-death signal); the next run removes what it left",
           .enabled(if: isRoot, "needs root: the netns launcher creates network namespaces, veth pairs, a bridge and iptables rules"))
     func killedRunCleanedByTheNext() async throws {
-        let dir = Harness.tempDirectory("netns-killed")
-        let file = dir + "/t.json"
-        try """
+        let (p, o, e, runsDir) = try Harness.startTopology("""
             { "name": "it-netns-killed", "duration": "30s", "launcher": "netns", "writer": { "rate": 100 },
               "readers": [ { "role": "cli", "count": 2 } ], "faults": [ { "at": "500ms", "action": "pause", "target": "cli-2", "for": "100ms" } ] }
-            """.write(toFile: file, atomically: true, encoding: .utf8)
-        let (p, o, e) = try Harness.start(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--node-binary", Harness.clusterNode],
-                                          environment: ["CLUSTERSIM_TEST_TAG": "netns-killed"])
+            """, tag: "netns-killed")
         let owner = p.processIdentifier
         defer { Self.cleanUp(owner: owner) }
-        let started = try await Harness.waitForEvent("fault", in: dir + "/runs", timeout: 20)
+        let started = try await Harness.waitForEvent("fault", in: runsDir, timeout: 20)
         #expect(started, "the run did not reach its first fault")
         #expect(Harness.processes(tagged: "netns-killed").count >= 4, "orchestrator and 3 nodes expected")
         kill(owner, SIGKILL)
