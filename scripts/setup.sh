@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what ClusterSim needs on a Debian machine that already has Swift:
 # libzmq (libzmq3-dev), pkg-config, docker-compose (the tests validate the
-# compose files with `docker-compose config`; no engine is needed), and the
+# compose files with `docker-compose config`; no engine is needed), iproute2
+# and iptables (ip, tc and iptables for the netns launcher), and the
 # Python package the tests use to parse metrics.prom. Idempotent: quick when
 # all is there. (scripts/py-subscriber.py also needs pyzmq: pip install pyzmq.)
 set -euo pipefail
 
 need=()
-for pkg in libzmq3-dev pkg-config docker-compose; do
+for pkg in libzmq3-dev pkg-config docker-compose iproute2 iptables; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

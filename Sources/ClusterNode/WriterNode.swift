@@ -254,7 +254,8 @@ public final class WriterNode {
             // 4. Wait for the next thing to do.
             let nextDue = started && interval > 0 ? startMono + (scheduled) * interval : UInt64.max
             let wake = min(nextDue, nextHeartbeat, nextStats)
-            let waitNanos = wake > Clock.monotonicNanos() ? wake - Clock.monotonicNanos() : 0
+            let beforeWait = Clock.monotonicNanos()  // read once: a second read can pass `wake` (overflow trap)
+            let waitNanos = wake > beforeWait ? wake - beforeWait : 0
             let ready: Int
             if waitNanos >= 2_000_000 {
                 ready = (try? poller.poll(timeout: .nanoseconds(Int64(waitNanos - 1_000_000)))) ?? 0

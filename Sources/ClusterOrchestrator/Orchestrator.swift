@@ -21,7 +21,7 @@ public struct RunOptions: Sendable {
     /// The `cluster-node` executable.
     public var nodeBinary: String
     public var launcher: LauncherKind?
-    /// Where the control plane binds (default: loopback, any port; external: tcp://*:5600).
+    /// Where the control plane binds (default: loopback, any port; netns: the bridge address; external: tcp://*:5600).
     public var controlBind: String?
 
     public init(topologyPath: String, nodeBinary: String) {
@@ -70,6 +70,10 @@ public final class Orchestrator {
     /// External launcher: nodes are started by others (compose, a script,
     /// another host) and register themselves; nothing is spawned or signalled.
     var external = false
+    /// Netns launcher: the bridge and the namespaces the nodes run in.
+    var network: NetnsNetwork?
+    /// Netns launcher: the hosts each host exchanges data with, by label (a fault's peers).
+    var hostPeers: [String: [String]] = [:]
 
     public init(options: RunOptions, logger: Logger, signals: ShutdownSignals) {
         self.options = options
@@ -90,9 +94,12 @@ public final class Orchestrator {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             return .failed
         }
+        // topology.json keeps the launcher the file asked for (the one it was validated with:
+        // network faults need netns); the one used is in run-state.json and the report.
+        let validated = topology!
         if let l = options.launcher { topology.launcher = l }
-        guard topology.launcher != .netns else {
-            fail("launcher \"netns\" is not available yet; use the local or the external launcher")
+        if topology.launcher == .netns, let why = NetnsPreflight.problem(euid: geteuid(), transport: topology.writer.transport) {
+            fail(why)
             return .failed
         }
         external = topology.launcher == .external
@@ -106,7 +113,7 @@ public final class Orchestrator {
         runDir = (options.outDirectory as NSString).appendingPathComponent("\(topology.name)-\(stamp)")
         do {
             try FileManager.default.createDirectory(atPath: runDir + "/nodes", withIntermediateDirectories: true)
-            try TopologyLoader.encode(topology).write(to: URL(fileURLWithPath: runDir + "/topology.json"))
+            try TopologyLoader.encode(validated).write(to: URL(fileURLWithPath: runDir + "/topology.json"))
             events = try EventLog(path: runDir + "/events.jsonl")
         } catch {
             fail("cannot create the run directory \(runDir): \(error)")
@@ -118,13 +125,30 @@ public final class Orchestrator {
         progress = ProgressLine(quiet: options.quiet)
         say("run \(topology.name): \(topology.nodes.count) nodes, \(topology.duration) at \(Int(topology.writer.rate))/s → \(runDir)")
 
-        // 3. The control plane.
+        // 3. The network namespaces (netns launcher), then the control plane on the bridge's address.
+        if topology.launcher == .netns {
+            for object in NetnsNetwork.removeLeftovers() {
+                logger.notice("removed a leftover of an earlier netns run", metadata: ["object": "\(object)"])
+                events.log("netns-leftover-removed", detail: ["object": object])
+            }
+            let net = NetnsNetwork()
+            do {
+                try net.setUp(labels: Self.hostLabels(topology))
+            } catch {
+                fail("cannot set up the network namespaces: \(error)")
+                return .failed
+            }
+            network = net
+            events.log("netns-ready", detail: ["bridge": net.bridge, "address": net.bridgeAddress, "namespaces": "\(net.hosts.count)"])
+        }
+        defer { network?.tearDown() }
         do {
             let context = try Context()
             let router = try context.socket(.router)
             try router.setLinger(.zero)
             try router.setReceiveHighWaterMark(0)
-            try router.bind(options.controlBind ?? (external ? "tcp://*:5600" : "tcp://127.0.0.1:*"))
+            let local = network.map { "tcp://\($0.bridgeAddress):*" } ?? "tcp://127.0.0.1:*"
+            try router.bind(options.controlBind ?? (external ? "tcp://*:5600" : local))
             controlEndpoint = try router.lastEndpoint
             return drive(router: router)
         } catch {
@@ -243,16 +267,20 @@ public final class Orchestrator {
     /// Builds the node table and the fault plan.
     func plan() {
         let tcp = topology.writer.transport == .tcp
+        // Loopback, or with the netns launcher the address of the node's namespace.
+        let net = network
+        func address(_ spec: NodeSpec) -> String { net?.host(Self.hostLabel(spec))?.address ?? "127.0.0.1" }
+        let writerAddress = address(topology.nodes[0])
         writerEndpoints = tcp
-            ? ("tcp://127.0.0.1:\(PortAllocator.next())", "tcp://127.0.0.1:\(PortAllocator.next())")
+            ? ("tcp://\(writerAddress):\(PortAllocator.next())", "tcp://\(writerAddress):\(PortAllocator.next())")
             : ("ipc://\(stateDir)/writer.pub", "ipc://\(stateDir)/writer.snap")
         // Endpoints that must stay the same across a node's restarts are chosen now.
         for spec in topology.nodes {
             switch spec.reader?.role {
             case .relay?:
-                relayEndpoints[spec.name] = tcp ? "tcp://127.0.0.1:\(PortAllocator.next())" : "ipc://\(stateDir)/\(spec.name).pub"
+                relayEndpoints[spec.name] = tcp ? "tcp://\(address(spec)):\(PortAllocator.next())" : "ipc://\(stateDir)/\(spec.name).pub"
             case .query?:
-                serviceEndpoints[spec.name] = "tcp://127.0.0.1:\(PortAllocator.next())"
+                serviceEndpoints[spec.name] = "tcp://\(address(spec)):\(PortAllocator.next())"
             default:
                 break
             }
@@ -281,6 +309,18 @@ public final class Orchestrator {
             n.startAt = spec.reader?.startAt
             n.arguments = mapping.arguments(for: spec)
             n.serviceEndpoint = serviceEndpoints[spec.name]
+            if let net {
+                let label = Self.hostLabel(spec)
+                n.netHost = net.host(label)
+                // Namespaces stand for separate hosts: readers measure on the wall clock, corrected with START.
+                if let role = spec.reader?.role, role != .relay { n.arguments += ["--clock", "wall"] }
+                // Its peers: for the writer every host; for a reader or relay its upstream and the writer.
+                var peers = Set(hostPeers[label] ?? [])
+                peers.formUnion(spec.reader == nil ? net.hosts.map(\.label) : [Self.hostLabel(topology.nodes[0])])
+                if let relay = mapping.upstreamRelay(for: spec) { peers.insert(Self.hostLabel(relay)) }
+                peers.remove(label)
+                hostPeers[label] = peers.sorted()
+            }
             nodes[spec.name] = n
             order.append(spec.name)
         }
@@ -292,13 +332,28 @@ public final class Orchestrator {
             let n = ManagedNode(name: name, group: name, role: "query-load")
             n.startAt = group.startAt
             n.arguments = mapping.queryLoadArguments(for: group, load: load, targets: targets)
+            n.netHost = network?.host(group.groupName)
             nodes[name] = n
             order.append(name)
         }
         faults = FaultPlanner.plan(topology)
         for f in faults {
             for t in f.targets { nodes[t]?.faulted = true }
+            // A network fault acts on a whole namespace: every node in it is affected.
+            guard network != nil, f.action.needsNetworkNamespaces else { continue }
+            let hit = Set(f.targets.compactMap { nodes[$0]?.netHost?.label })
+            for n in nodes.values where n.netHost.map({ hit.contains($0.label) }) == true { n.faulted = true }
         }
+    }
+
+    /// The namespace a node runs in under the netns launcher: the writer's, or its group's.
+    static func hostLabel(_ spec: NodeSpec) -> String { spec.group }
+
+    /// One namespace for the writer and one for each reader or relay group
+    /// (a query group's load generator shares its group's).
+    static func hostLabels(_ topology: Topology) -> [String] {
+        var seen = Set<String>()
+        return topology.nodes.map(hostLabel).filter { seen.insert($0).inserted }
     }
 
     var serviceEndpoints: [String: String] = [:]
@@ -317,9 +372,12 @@ public final class Orchestrator {
             return
         }
         try? FileManager.default.createDirectory(atPath: nodeDir(name), withIntermediateDirectories: true)
-        let args = n.arguments + ["--control", controlEndpoint, "--parent-pid", "\(getpid())"]
+        var (executable, args) = (options.nodeBinary, n.arguments + ["--control", controlEndpoint, "--parent-pid", "\(getpid())"])
+        if let net = network, let host = n.netHost {
+            (executable, args) = net.exec(in: host, program: options.nodeBinary, arguments: args)
+        }
         do {
-            let pid = try launcher.spawn(executable: options.nodeBinary, arguments: args, logPath: nodeDir(name) + "/node.log", name: name)
+            let pid = try launcher.spawn(executable: executable, arguments: args, logPath: nodeDir(name) + "/node.log", name: name)
             n.pid = pid
             n.pids.append(pid)
             n.phase = .launched
@@ -599,6 +657,10 @@ public final class Orchestrator {
             var outcome = "applied"
             var detail = f.detail
             let n = nodes[target]
+            if f.action.needsNetworkNamespaces {
+                applyNetworkFault(f, now: now, at: at)
+                return
+            }
             if external && f.action != .delay {
                 record(f, target: target, at: at, outcome: "skipped", detail: "process faults need the local launcher")
                 continue
@@ -661,19 +723,82 @@ public final class Orchestrator {
                     send(.addDelay(d), to: id, router: router)
                 } else { outcome = "skipped"; detail = "not running" }
             case .partition, .loss, .bandwidth:
-                outcome = "skipped"
-                detail = "needs the netns launcher (not available yet)"
+                break  // applyNetworkFault
             }
             record(f, target: target, at: at, outcome: outcome, detail: detail)
         }
     }
 
+    /// Partition, loss or bandwidth: iptables rules in the target's namespace
+    /// against its peers (never the bridge, where the control plane is), or a
+    /// tbf qdisc on its veth; the heal is scheduled after `for`. Outside the
+    /// netns launcher they are skipped.
+    func applyNetworkFault(_ f: PlannedFault, now: UInt64, at: Double) {
+        guard let net = network else {
+            for t in f.targets { record(f, target: t, at: at, outcome: "skipped", detail: "\(f.action.rawValue) needs the netns launcher (--launcher netns)") }
+            return
+        }
+        if let heal = f.heal {
+            let failures = heal.map { SystemCommand.run($0) }.filter { !$0.ok }.map(\.reason)
+            for t in f.targets { record(f, target: t, at: at, outcome: failures.isEmpty ? "applied" : "failed",
+                                        detail: failures.isEmpty ? f.detail : failures.joined(separator: "; ")) }
+            return
+        }
+        // Nodes share their group's namespace: one set of rules per namespace hit.
+        var byHost: [(host: NetnsNetwork.Host, names: [String])] = []
+        for t in f.targets {
+            guard let h = nodes[t]?.netHost else {
+                record(f, target: t, at: at, outcome: "skipped", detail: "not a node in a namespace")
+                continue
+            }
+            if let i = byHost.firstIndex(where: { $0.host.label == h.label }) { byHost[i].names.append(t) } else { byHost.append((h, [t])) }
+        }
+        for (host, names) in byHost {
+            // A whole group is named as such; single nodes by name.
+            let inGroup = nodes.values.filter { $0.group == host.label }.count
+            let target = names.count > 1 && names.count == inGroup ? host.label : names.joined(separator: ",")
+            let peers = (hostPeers[host.label] ?? []).compactMap(net.host)
+            guard f.action == .bandwidth || !peers.isEmpty else {
+                record(f, target: target, at: at, outcome: "skipped", detail: "namespace \(host.namespace) has no peer to cut off")
+                continue
+            }
+            guard let cmds = NetnsNetwork.commands(for: f.action, host: host, peers: peers, loss: f.loss, bandwidth: f.bandwidth,
+                                                   isWriter: host.label == Self.hostLabel(topology.nodes[0])) else {
+                record(f, target: target, at: at, outcome: "failed", detail: "no \(f.action.rawValue) parameters")
+                continue
+            }
+            var undo: [[String]] = []
+            var failure: String?
+            for (apply, heal) in zip(cmds.apply, cmds.heal) {
+                let r = SystemCommand.run(apply)
+                guard r.ok else { failure = "`\(apply.joined(separator: " "))`: \(r.reason)"; break }
+                undo.insert(heal, at: 0)
+            }
+            if let failure {
+                for c in undo { _ = SystemCommand.run(c) }
+                record(f, target: target, at: at, outcome: "failed", detail: failure)
+                continue
+            }
+            let between = f.action == .bandwidth ? "" : " against \(peers.map(\.label).joined(separator: ", "))"
+            record(f, target: target, at: at, outcome: "applied",
+                   detail: ([f.detail].filter { !$0.isEmpty } + ["namespace \(host.namespace) (\(host.address))\(between)"]).joined(separator: "; "))
+            if let d = f.duration {
+                var h = PlannedFault(atNanos: now + d, action: f.action, targets: [target], duration: nil,
+                                     detail: "end of \(f.action.rawValue)", source: f.source)
+                h.heal = undo
+                faults.append(h)
+                faults.sort { $0.atNanos < $1.atNanos }
+            }
+        }
+    }
+
     func record(_ f: PlannedFault, target: String, at: Double, outcome: String, detail: String) {
+        let action = f.heal == nil ? f.action.rawValue : "heal"
         faultRecords.append(FaultRecord(plannedAtSeconds: Double(f.atNanos) / 1e9, appliedAtSeconds: outcome == "applied" ? at : nil,
-                                        action: f.action.rawValue, target: target, detail: detail, outcome: outcome, source: f.source))
-        events.log("fault", node: target, detail: ["action": f.action.rawValue, "outcome": outcome, "detail": detail,
+                                        action: action, target: target, detail: detail, outcome: outcome, source: f.source))
+        events.log("fault", node: target, detail: ["action": action, "outcome": outcome, "detail": detail,
                                                     "t": String(format: "%.3f", at)])
-        progress.note("\(String(format: "%6.2f", at))s \(f.action.rawValue) \(target): \(outcome)\(detail.isEmpty ? "" : " (\(detail))")")
+        progress.note("\(String(format: "%6.2f", at))s \(action) \(target): \(outcome)\(detail.isEmpty ? "" : " (\(detail))")")
     }
 
     func resume(_ n: ManagedNode) {
@@ -761,6 +886,8 @@ final class ManagedNode {
     var lastStats: Clustersim_V1_Stats?
     var serviceEndpoint: String?
     var host: String?
+    /// Netns launcher: the namespace it runs in.
+    var netHost: NetnsNetwork.Host?
     var resources = ResourceSeries()
     var clockSamples: [(sent: UInt64, node: UInt64, received: UInt64)] = []
     var probesSent = 0

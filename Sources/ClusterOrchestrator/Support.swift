@@ -66,6 +66,11 @@ struct PlannedFault: Sendable {
     var source: String
     /// `delay`: the forwarding delay the target relay adds.
     var delayNanos: UInt64? = nil
+    /// A network fault's heal: the commands that undo what was applied.
+    var heal: [[String]]?
+    /// `loss` and `bandwidth` faults: the drop probability, the tc rate.
+    var loss: Double?
+    var bandwidth: String?
 }
 
 /// Turns a topology's fault schedule and chaos block into one timed list.
@@ -81,7 +86,7 @@ enum FaultPlanner {
             if let d = f.delay { detail = "delay \(d)" }
             out.append(PlannedFault(atNanos: f.at.nanoseconds, action: f.action, targets: targets,
                                     duration: f.for?.nanoseconds, detail: detail, source: "faults[\(i)]",
-                                    delayNanos: f.delay?.nanoseconds))
+                                    delayNanos: f.delay?.nanoseconds, loss: f.loss, bandwidth: f.bandwidth))
         }
         if let c = t.chaos {
             var rng = SeededRandom(seed: c.seed ?? (t.seed ^ 0x9E37_79B9_7F4A_7C15))

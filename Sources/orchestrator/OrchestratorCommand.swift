@@ -31,7 +31,7 @@ struct Run: ParsableCommand {
     @Option(help: "Override the measured phase's length, e.g. 10s.") var duration: String?
     @Option(help: "Override the topology's seed.") var seed: UInt64?
     @Option(help: "Directory the run directory is created in.") var out = "runs"
-    @Option(help: "Launcher: local (child processes) or external (nodes started by others register themselves).")
+    @Option(help: "Launcher: local (child processes), netns (child processes in network namespaces; root) or external (nodes started by others register themselves).")
     var launcher: LauncherKind?
     @Option(help: "Control plane endpoint to bind (external default tcp://*:5600). Nodes connect with --control or CLUSTERSIM_CONTROL.")
     var controlBind: String?

@@ -106,6 +106,30 @@ enum Harness {
         return (r, runs.first.map { dir + "/runs/" + $0 })
     }
 
+    /// Starts a run of a topology given as JSON text without waiting for it; the
+    /// caller waits with `wait(_:_:_:timeout:)`. `runs` is the parent of its run directory.
+    static func startTopology(_ json: String, tag: String) throws -> (process: Process, out: Pipe, err: Pipe, runs: String) {
+        let dir = tempDirectory(tag)
+        let file = dir + "/\(tag).json"
+        try json.write(toFile: file, atomically: true, encoding: .utf8)
+        let (p, o, e) = try start(orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--node-binary", clusterNode],
+                                  environment: ["CLUSTERSIM_TEST_TAG": tag])
+        return (p, o, e, dir + "/runs")
+    }
+
+    /// Waits until the run under `runs` logs an `event` in its events.jsonl, at most `timeout` seconds.
+    /// - Returns: whether it did.
+    static func waitForEvent(_ event: String, in runs: String, timeout: Double) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            let dirs = (try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []
+            if let run = dirs.first, let ev = try? String(contentsOfFile: runs + "/\(run)/events.jsonl", encoding: .utf8),
+               ev.contains("\"event\":\"\(event)\"") { return true }
+        }
+        return false
+    }
+
     /// Processes whose environment carries the test tag (children inherit it).
     static func processes(tagged tag: String) -> [Int32] {
         let needle = Array("CLUSTERSIM_TEST_TAG=\(tag)".utf8)

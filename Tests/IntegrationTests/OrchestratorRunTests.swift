@@ -99,24 +99,12 @@ struct OrchestratorRunTests {
 
     @Test("SIGINT to the orchestrator: no child is left, a partial report is written")
     func interrupt() async throws {
-        let dir = Harness.tempDirectory("sigint")
-        let file = dir + "/t.json"
-        try """
+        let (p, o, e, runsDir) = try Harness.startTopology("""
             { "name": "it-sigint", "duration": "30s", "writer": { "rate": 100 }, "readers": [ { "role": "cli", "count": 3 }, { "role": "log" } ],
               "faults": [ { "at": "1s", "action": "pause", "target": "cli-1" } ] }
-            """.write(toFile: file, atomically: true, encoding: .utf8)
-        let (p, o, e) = try Harness.start(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--node-binary", Harness.clusterNode],
-                                          environment: ["CLUSTERSIM_TEST_TAG": "sigint"])
+            """, tag: "sigint")
         // Wait until the measured phase runs (events.jsonl says so), bounded.
-        let deadline = Date().addingTimeInterval(20)
-        var started = false
-        while Date() < deadline, !started {
-            try await Task.sleep(for: .milliseconds(100))
-            let runs = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/runs")) ?? []
-            if let run = runs.first, let ev = try? String(contentsOfFile: dir + "/runs/\(run)/events.jsonl", encoding: .utf8) {
-                started = ev.contains("\"fault\"")
-            }
-        }
+        let started = try await Harness.waitForEvent("fault", in: runsDir, timeout: 20)
         #expect(started, "the run did not reach its first fault")
         #expect(Harness.processes(tagged: "sigint").count >= 5)
         kill(p.processIdentifier, SIGINT)
@@ -124,8 +112,8 @@ struct OrchestratorRunTests {
         let r = try await offPool { Harness.wait(p2, o2, e2, timeout: 20) }
         #expect(r.status == 2)
         #expect(Harness.processes(tagged: "sigint").isEmpty, "processes left behind after SIGINT")
-        let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/runs")
-        let rep = try RunReport.load(path: dir + "/runs/\(runs[0])/report.json")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: runsDir)
+        let rep = try RunReport.load(path: runsDir + "/\(runs[0])/report.json")
         #expect(rep.aborted?.contains("interrupted") == true)
         // The paused reader was resumed and stopped cleanly, with its dump.
         let cli1 = try #require(rep.nodes.first { $0.name == "cli-1" })
