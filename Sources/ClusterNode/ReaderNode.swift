@@ -126,6 +126,21 @@ public final class ReaderNode {
 
         var nextAux: UInt64 = 0
         var currentTimeout: Int64 = -2
+        // A wall-clock reader's latencies are only as good as its clock offset,
+        // estimated from probes the orchestrator sends right after HELLO: while
+        // they come, it waits on the control socket too and answers at once (an
+        // answer held until the next aux turn biases the offset by the hold).
+        // Monotonic readers need no offset; they keep the cheaper blocking receive.
+        var probePoller: (poller: Poller, sub: Int, control: Int)?
+        if let c = control, config.clock == .wall {
+            quickAuxUntil = startMono + 3_000_000_000
+            if query == nil {
+                var p = Poller()
+                let sub = p.add(subs.data)
+                let controlIndex = p.add(c.socket)
+                probePoller = (p, sub, controlIndex)
+            }
+        }
         loop: while true {
             let now = Clock.monotonicNanos()
             if now >= nextAux {
@@ -144,11 +159,18 @@ public final class ReaderNode {
                     var p = Poller()
                     let subIndex = p.add(subs.data)
                     let serviceIndices = q.register(in: &p)
-                    queryPoller = (p, subIndex, serviceIndices)
+                    let controlIndex = control.map { p.add($0.socket) } ?? -1
+                    queryPoller = (p, subIndex, serviceIndices, controlIndex)
                 }
                 _ = try? queryPoller!.poller.poll(timeout: .nanoseconds(Int64(waitNanos)))
                 q.service(poller: queryPoller!.poller, indices: queryPoller!.service)
                 if queryPoller!.poller.events(at: queryPoller!.sub).contains(.readable) { received = drain(subs) }
+                // Control (clock probes among it) is answered on the next turn, now.
+                if queryPoller!.control >= 0, queryPoller!.poller.events(at: queryPoller!.control).contains(.readable) { nextAux = 0 }
+            } else if probePoller != nil, now < quickAuxUntil {
+                _ = try? probePoller!.poller.poll(timeout: .nanoseconds(Int64(waitNanos)))
+                if probePoller!.poller.events(at: probePoller!.sub).contains(.readable) { received = drain(subs) }
+                if probePoller!.poller.events(at: probePoller!.control).contains(.readable) { nextAux = 0 }
             } else {
                 let ms = Int64((waitNanos + 999_999) / 1_000_000)
                 if ms != currentTimeout {
@@ -437,7 +459,7 @@ public final class ReaderNode {
     }
 
     /// query: the poller over the SUB socket and the service's sockets (rebuilt after a snail reconnect).
-    var queryPoller: (poller: Poller, sub: Int, service: (router: Int, replies: Int))?
+    var queryPoller: (poller: Poller, sub: Int, service: (router: Int, replies: Int), control: Int)?
 
     /// cli: the latest frame, decoded only when the view is drawn.
     var latestFrame: [UInt8] = []
