@@ -417,7 +417,7 @@ public final class ReaderNode {
         if header.epoch == writerEpoch, header.version > writerVersion { writerVersion = header.version }
         // The first update after a snail reconnect: the jump is the policy's choice.
         if expectJump { tracker.gapsAreSkips = true }
-        let outcome = tracker.observe(epoch: header.epoch, version: header.version)
+        let outcome = tracker.observe(epoch: header.epoch, version: header.version, coalesced: header.extra)
         if expectJump {
             tracker.gapsAreSkips = config.policy == .conflate
             expectJump = false

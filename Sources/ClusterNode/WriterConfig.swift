@@ -24,6 +24,9 @@ public struct WriterConfig: Sendable {
     /// SO_SNDBUF of each connection; nil keeps the kernel's default.
     public var sendBufferBytes: Int32?
     public var noDrop = false
+    /// When behind schedule (several snapshots due at one wake-up), publish only
+    /// the newest of them, its frame saying how many it folded in (`coalesced`).
+    public var coalesce = false
     public var heartbeatNanos: UInt64 = 1_000_000_000
     public var historyLimit = 16
     /// Standalone runs: stop after this long (nil: until SIGTERM or STOP).

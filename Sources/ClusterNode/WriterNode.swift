@@ -160,6 +160,7 @@ public final class WriterNode {
                 "snapshot_requests_served": servedSnapshots, "illegal_events": machine.illegalEvents,
                 "late_ticks": lateTicks, "final_version": store.get()?.version ?? 0,
                 "blocked_ns": publisher.blockedNanos, "blocked_sends": publisher.blockedSends,
+                "coalesced": publisher.coalesced,
             ]
             for (k, v) in machine.transitionsByKind { counters["transition_\(k)"] = v }
             let cpu = ProcessStats.read()
@@ -219,6 +220,11 @@ public final class WriterNode {
                 let due = (now - startMono) / interval + 1
                 if due > scheduled + 1 { lateTicks += 1 }
                 var budget = 1_000  // keep the loop responsive when far behind
+                // Coalescing: behind schedule, the snapshots due now are all made (versions,
+                // FSM and history stay exact) but only the newest is sent.
+                let coalescing = config.coalesce && due > scheduled + 1
+                if coalescing { publisher.hold() }
+                defer { if coalescing { publisher.release() } }
                 while scheduled < due && budget > 0 {
                     scheduled += 1
                     budget -= 1
@@ -341,8 +347,39 @@ final class Publisher: @unchecked Sendable {
         _ = try? socket.send(frame, dontWait: true)
     }
 
+    /// Coalescing: snapshots published until `release()` are held, and only the last is sent.
+    private var holding = false
+    private var held: Snapshot?
+    private var heldCount: UInt32 = 0
+    /// Versions folded into a later frame instead of sent.
+    private(set) var coalesced: UInt64 = 0
+
+    func hold() {
+        holding = true
+    }
+
+    /// Sends the newest held snapshot, saying how many versions before it were folded in.
+    func release() {
+        holding = false
+        guard let s = held else { return }
+        held = nil
+        let folded = heldCount - 1
+        heldCount = 0
+        coalesced += UInt64(folded)
+        send(s, coalesced: folded)
+    }
+
     func publish(_ snapshot: Snapshot) {
-        builder.begin(encodedSnapshot: snapshot.encoded(), epoch: snapshot.epoch, version: snapshot.version)
+        if holding {
+            held = snapshot
+            heldCount += 1
+            return
+        }
+        send(snapshot, coalesced: 0)
+    }
+
+    private func send(_ snapshot: Snapshot, coalesced folded: UInt32) {
+        builder.begin(encodedSnapshot: snapshot.encoded(), epoch: snapshot.epoch, version: snapshot.version, coalesced: folded)
         let (ok, _) = builder.stampAndSend { bytes -> Bool in
             // Non-blocking first: EAGAIN means a subscriber's queue is full and
             // XPUB_NODROP is on; the blocking send that follows is time blocked.

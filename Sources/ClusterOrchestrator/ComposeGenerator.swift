@@ -222,6 +222,7 @@ public struct NodeArguments: Sendable {
                      "--rate", "\(w.rate)", "--payload-bytes", "\(w.payloadBytes)", "--seed", "\(topology.seed)",
                      "--sndhwm", "\(w.sndhwm)", "--heartbeat", "\(w.heartbeat)", "--history-limit", "\(w.historyLimit)"]
             if w.nodrop { a.append("--nodrop") }
+            if w.coalesce { a.append("--coalesce") }
             if let b = w.sndbuf { a += ["--sndbuf", "\(b)"] }
             if w.persist { a += ["--state-dir", nodeDirectory(spec.name) + "/state"] }
             if w.events != nil, let writerScript { a += ["--script", writerScript] }

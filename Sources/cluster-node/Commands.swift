@@ -23,6 +23,8 @@ struct Writer: ParsableCommand {
     @Option(help: "libzmq I/O threads (they do the fan-out's TCP writes).") var ioThreads = 1
     @Flag(help: "Block instead of dropping at the high-water mark (ZMQ_XPUB_NODROP); time blocked is reported.")
     var nodrop = false
+    @Flag(help: "When behind schedule, publish only the newest of the snapshots due; readers count the rest as skipped (coalesced).")
+    var coalesce = false
     @Option(help: "Heartbeat interval, e.g. 1s.") var heartbeat: DurationArgument = DurationArgument(argument: "1s")!
     @Option(help: "Transitions kept in each snapshot's history.") var historyLimit = 16
     @Option(help: "Stop after this long (standalone runs), e.g. 10s.") var duration: DurationArgument?
@@ -51,6 +53,7 @@ struct Writer: ParsableCommand {
         c.sendBufferBytes = sndbuf
         c.ioThreads = ioThreads
         c.noDrop = nodrop
+        c.coalesce = coalesce
         c.heartbeatNanos = heartbeat.nanos
         c.historyLimit = historyLimit
         c.durationNanos = duration?.nanos

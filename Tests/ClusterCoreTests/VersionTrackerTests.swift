@@ -20,6 +20,21 @@ struct VersionTrackerTests {
         #expect(t.lost == 0 && t.gaps == 0 && t.skipped == 0 && t.duplicates == 0 && t.stale == 0)
     }
 
+    @Test("versions the writer coalesced into a frame are skipped, not lost; a gap below them still is")
+    func coalescedVersionsAreSkipped() {
+        var t = VersionTracker()
+        Self.feed(&t, Array(1...10))
+        // 11…19 folded into 20's frame.
+        #expect(t.observe(epoch: 1, version: 20, coalesced: 9) == .inOrder)
+        #expect(t.lost == 0 && t.gaps == 0 && t.skipped == 9 && t.coalesced == 9 && t.highest == 20)
+        // 21…25 lost on the way, 26…29 folded into 30's frame.
+        #expect(t.observe(epoch: 1, version: 30, coalesced: 4) == .gap(missing: 21...25))
+        #expect(t.lost == 5 && t.gaps == 1 && t.skipped == 13 && t.coalesced == 13)
+        // A frame claiming more folded versions than the jump covers counts only the jump.
+        #expect(t.observe(epoch: 1, version: 31, coalesced: 7) == .inOrder)
+        #expect(t.coalesced == 13 && t.counters["coalesced"] == 13)
+    }
+
     @Test(arguments: [(5, 6), (5, 7), (5, 105), (1, 1_000_001)] as [(UInt64, UInt64)])
     func gapOfKnownSizeIsLost(before: UInt64, after: UInt64) {
         var t = VersionTracker()
@@ -185,7 +200,7 @@ struct VersionTrackerTests {
         #expect(Set(t.counters.keys) == [
             "received", "applied", "gaps", "lost_in_gaps", "lost_tail", "lost", "skipped", "duplicates",
             "out_of_order", "stale_discarded", "epoch_changes", "old_epoch_discarded", "snapshots_applied",
-            "covered_by_snapshot",
+            "covered_by_snapshot", "coalesced",
         ])
         #expect(t.counters["received"] == 3 && t.counters["applied"] == 2 && t.counters["duplicates"] == 1)
         #expect(t.counters["gaps"] == 1 && t.counters["lost_in_gaps"] == 1 && t.counters["lost_tail"] == 1)

@@ -45,4 +45,27 @@ struct PolicyTests {
         #expect((snail.counters["skipped"] ?? 0) > 0)
         #expect(Harness.processes(tagged: "policies").isEmpty, "processes left behind")
     }
+
+    @Test("a coalescing writer behind schedule sends only the newest snapshot; every reader counts the folded versions as skipped, exactly")
+    func writerCoalesces() async throws {
+        // Pausing the writer for 300 ms puts it 300 snapshots behind: on resume they
+        // are all due at once, made, and only the newest is sent.
+        let (r, dir) = try await Harness.runTopology("""
+            { "name": "it-coalesce", "duration": "3s", "writer": { "rate": 1000, "coalesce": true },
+              "readers": [ { "role": "cli", "count": 2 }, { "role": "log" } ],
+              "faults": [ { "at": "1s", "action": "pause", "target": "writer", "for": "300ms" } ] }
+            """, tag: "coalesce", timeout: 90)
+        #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
+        let rep = try RunReport.load(path: try #require(dir) + "/report.json")
+        let writer = try #require(rep.nodes.first { $0.name == "writer" })
+        let folded = try #require(writer.counters["coalesced"])
+        #expect(folded >= 200, "writer coalesced \(folded) versions after a 300 ms pause at 1000/s")
+        for name in ["cli-1", "cli-2", "log-1"] {
+            let n = try #require(rep.nodes.first { $0.name == name })
+            #expect(n.counters["coalesced"] == folded, "\(name) counted \(n.counters["coalesced"] ?? 0) coalesced, the writer \(folded)")
+            #expect(n.lost == 0, "\(name) lost \(n.lost)")
+            #expect((n.counters["skipped"] ?? 0) >= folded)
+        }
+        #expect(Harness.processes(tagged: "coalesce").isEmpty)
+    }
 }

@@ -62,8 +62,14 @@ public struct VersionTracker: Sendable, Hashable {
     /// Losses so far: gaps plus the tail once known.
     public var lost: UInt64 { lostInGaps + tailLost }
 
+    /// Versions the writer folded into the frames it sent (`coalesced`), counted in `skipped` too.
+    public private(set) var coalesced: UInt64 = 0
+
     /// Classifies one received update and updates the counters.
-    public mutating func observe(epoch e: UInt64, version v: UInt64) -> Outcome {
+    /// - Parameter coalesced: versions the writer folded into this frame before
+    ///   `v` (Envelope `coalesced`): a jump over them is the writer's choice,
+    ///   skipped, not lost.
+    public mutating func observe(epoch e: UInt64, version v: UInt64, coalesced folded: UInt64 = 0) -> Outcome {
         received += 1
         if e < epoch {
             oldEpochDiscarded += 1
@@ -88,11 +94,17 @@ public struct VersionTracker: Sendable, Hashable {
             return highest == firstInEpoch ? .first : .inOrder
         }
         if v > highest {
-            let missing = (highest + 1)...(v - 1)
-            let n = v - highest - 1
-            if gapsAreSkips { skipped += n } else { gaps += 1; lostInGaps += n }
+            // The versions just below v that the writer folded in were never sent.
+            let jump = v - highest - 1
+            let byWriter = min(jump, folded)
+            coalesced += byWriter
+            skipped += byWriter
+            let n = jump - byWriter
             highest = v
             applied += 1
+            guard n > 0 else { return .inOrder }
+            let missing = (v - byWriter - n)...(v - byWriter - 1)
+            if gapsAreSkips { skipped += n } else { gaps += 1; lostInGaps += n }
             return .gap(missing: missing)
         }
         if v <= snapshotFloor {
@@ -151,7 +163,7 @@ public struct VersionTracker: Sendable, Hashable {
             "lost_tail": tailLost, "lost": lost, "skipped": skipped, "duplicates": duplicates,
             "out_of_order": outOfOrder, "stale_discarded": stale, "epoch_changes": epochChanges,
             "old_epoch_discarded": oldEpochDiscarded, "snapshots_applied": snapshotsApplied,
-            "covered_by_snapshot": coveredBySnapshot,
+            "covered_by_snapshot": coveredBySnapshot, "coalesced": coalesced,
         ]
     }
 }
