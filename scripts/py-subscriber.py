@@ -150,7 +150,7 @@ def percentile(sorted_values, p):
 class Stats:
     def __init__(self):
         self.snapshots = self.heartbeats = self.ends = 0
-        self.gaps = self.lost = self.duplicates = self.out_of_order = self.stale = 0
+        self.gaps = self.lost = self.duplicates = self.out_of_order = self.stale = self.coalesced = 0
         self.bad = self.mismatched = self.epoch_changes = 0
         self.latencies_ns = []
 
@@ -164,8 +164,10 @@ class Tracker:
         self.floor = 0
         self.first = 0  # first version held in this epoch: versions before it are not counted as lost
 
-    def observe(self, epoch, version, *stats):
-        """Classifies one update; adds to the counters of every Stats given."""
+    def observe(self, epoch, version, *stats, coalesced=0):
+        """Classifies one update; adds to the counters of every Stats given.
+        `coalesced` versions just below `version` were made but not sent by the
+        writer: skipped, not lost."""
         def add(attr, n=1):
             for s in stats:
                 setattr(s, attr, getattr(s, attr) + n)
@@ -180,9 +182,14 @@ class Tracker:
             self.highest = version
             return "in-order"
         if version > self.highest:
-            add("gaps")
-            add("lost", version - self.highest - 1)
+            jump = version - self.highest - 1
+            folded = min(jump, coalesced)
+            add("coalesced", folded)
             self.highest = version
+            if jump == folded:
+                return "in-order"
+            add("gaps")
+            add("lost", jump - folded)
             return "gap"
         if version <= self.floor:
             add("stale")
@@ -204,9 +211,9 @@ class Tracker:
 def summary_line(label, s):
     lat = sorted(s.latencies_ns)
     us = lambda ns: ns / 1000.0
-    return ("%s snapshots=%d heartbeats=%d gaps=%d lost=%d dup=%d stale=%d bad=%d "
+    return ("%s snapshots=%d heartbeats=%d gaps=%d lost=%d coalesced=%d dup=%d stale=%d bad=%d "
             "latency_us p50=%.1f p90=%.1f p99=%.1f max=%.1f" % (
-                label, s.snapshots, s.heartbeats, s.gaps, s.lost, s.duplicates, s.stale, s.bad,
+                label, s.snapshots, s.heartbeats, s.gaps, s.lost, s.coalesced, s.duplicates, s.stale, s.bad,
                 us(percentile(lat, 50)), us(percentile(lat, 90)), us(percentile(lat, 99)), us(lat[-1] if lat else 0)))
 
 
@@ -285,7 +292,7 @@ def main():
                         count("snapshots")
                         total.latencies_ns.append(recv_mono - env["send_monotonic_ns"])
                         interval.latencies_ns.append(recv_mono - env["send_monotonic_ns"])
-                        tracker.observe(env["epoch"], env["version"], total, interval)
+                        tracker.observe(env["epoch"], env["version"], total, interval, coalesced=env.get("coalesced", 0))
                         s = snapshot(env["snapshot"])
                         if s["version"] != env["version"] or s["epoch"] != env["epoch"]:
                             count("mismatched")
