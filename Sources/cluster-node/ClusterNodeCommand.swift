@@ -73,8 +73,12 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 /// Parses "250ms", "2s"… for options.
 struct DurationArgument: ExpressibleByArgument {
     let nanos: UInt64
+    /// As written, for `--help` ("default: 2s").
+    let text: String
     init?(argument: String) {
         guard let t = try? TimeSpan(parsing: argument) else { return nil }
         nanos = t.nanoseconds
+        text = argument
     }
+    var defaultValueDescription: String { text }
 }
