@@ -185,6 +185,8 @@ public enum NameClaim {
         hello.incarnation = Clock.wallNanos()
         let deadline = Clock.monotonicNanos() + timeoutNanos
         var nextHello: UInt64 = 0
+        var poller = Poller()
+        let index = poller.add(client.socket)
         while true {
             let now = Clock.monotonicNanos()
             if now >= deadline {
@@ -194,8 +196,6 @@ public enum NameClaim {
                 client.send(.hello(hello))
                 nextHello = now + 2_000_000_000
             }
-            var poller = Poller()
-            let index = poller.add(client.socket)
             _ = try? poller.poll(timeout: .nanoseconds(Int64(min(deadline, nextHello) - now)))
             guard poller.events(at: index).contains(.readable) else { continue }
             while let body = client.receive() {

@@ -215,7 +215,10 @@ public struct NodeArguments: Sendable {
     }
 
     /// `cluster-node` arguments of a writer or reader node.
-    public func arguments(for spec: NodeSpec) -> [String] {
+    /// - Parameter claimingName: for a replica of the node's group: `--claim-name GROUP`
+    ///   instead of `--name`, no `--seed` (the orchestrator's answer brings it) and
+    ///   `{name}` for the node in file paths (the reader puts the claimed name there).
+    public func arguments(for spec: NodeSpec, claimingName: Bool = false) -> [String] {
         let w = topology.writer
         guard let g = spec.reader else {
             var a = ["writer", "--name", spec.name, "--pub", writerPub.bind, "--snapshots", writerSnapshots.bind,
@@ -237,9 +240,12 @@ public struct NodeArguments: Sendable {
             if r.jitter.nanoseconds > 0 { a += ["--jitter", "\(r.jitter.nanoseconds)ns"] }
             return a
         }
-        var a = ["reader", "--name", spec.name, "--role", g.role.rawValue, "--pub", upstream,
-                 "--snapshots", writerSnapshots.connect, "--policy", g.policy.rawValue, "--rcvhwm", "\(g.rcvhwm)",
-                 "--lag-limit", "\(g.lagLimit)", "--seed", "\(Self.readerSeed(topology, for: spec))"]
+        let name = claimingName ? "{name}" : spec.name
+        var a = ["reader"] + (claimingName ? ["--claim-name", spec.group] : ["--name", spec.name])
+            + ["--role", g.role.rawValue, "--pub", upstream,
+               "--snapshots", writerSnapshots.connect, "--policy", g.policy.rawValue, "--rcvhwm", "\(g.rcvhwm)",
+               "--lag-limit", "\(g.lagLimit)"]
+        if !claimingName { a += ["--seed", "\(Self.readerSeed(topology, for: spec))"] }
         if let b = g.rcvbuf { a += ["--rcvbuf", "\(b)"] }
         if let d = g.processingDelay {
             switch d.distribution {
@@ -250,7 +256,7 @@ public struct NodeArguments: Sendable {
         }
         switch g.role {
         case .log:
-            a += ["--log-file", nodeDirectory(spec.name) + "/snapshots.jsonl", "--log-flush-every", "\(g.logFlushEvery)"]
+            a += ["--log-file", nodeDirectory(name) + "/snapshots.jsonl", "--log-flush-every", "\(g.logFlushEvery)"]
         case .query:
             a += ["--service", serviceBind(spec), "--workers", "\(g.workers)", "--history-size", "\(g.historySize)"]
         case .cli, .relay:
@@ -553,15 +559,10 @@ public struct ComposeGenerator: Sendable {
         return topology.nodes.filter { $0.group == via && $0.reader?.role == .relay }.count == 1
     }
 
-    /// The service of a replicated group: the first node's command with
-    /// `--claim-name GROUP` for `--name`, `{name}` in the log path and the seed
-    /// left to the orchestrator's answer.
+    /// The service of a replicated group: its first node's command, claiming
+    /// the name (and with it the seed) from the orchestrator.
     func replicatedService(_ g: ReaderGroup, first spec: NodeSpec, mapper: NodeArguments) -> ComposeService {
-        var command = mapper.arguments(for: spec)
-        if let i = command.firstIndex(of: "--name") { command.replaceSubrange(i...(i + 1), with: ["--claim-name", g.groupName]) }
-        if let i = command.firstIndex(of: "--seed") { command.removeSubrange(i...(i + 1)) }
-        if let i = command.firstIndex(of: "--log-file") { command[i + 1] = Self.nodeDirectory("{name}") + "/snapshots.jsonl" }
-        command += ["--clock", "wall"]
+        let command = mapper.arguments(for: spec, claimingName: true) + ["--clock", "wall"]
         var dependsOn = [Self.orchestratorService, Topology.writerName]
         if let relay = mapper.upstreamRelay(for: spec) { dependsOn.append(relay.name) }
         return ComposeService(name: g.groupName, role: g.role.rawValue, entrypoint: nil, command: command,

@@ -185,7 +185,7 @@ public final class NetnsNetwork {
             // With br_netfilter loaded, bridged frames pass the root namespace's
             // FORWARD chain, whose policy may be DROP (Docker sets it): accept ours.
             if FileManager.default.fileExists(atPath: "/proc/sys/net/bridge/bridge-nf-call-iptables") {
-                let rule = ["FORWARD", "-i", bridge, "-o", bridge, "-m", "comment", "--comment", "\(Self.forwardComment) \(bridge)", "-j", "ACCEPT"]
+                let rule = Self.forwardRule(bridge: bridge)
                 try must(["iptables", "-I"] + rule)
                 forwardRule = rule
             }
@@ -210,7 +210,12 @@ public final class NetnsNetwork {
         forwardRule = nil
     }
 
-    private func must(_ argv: [String]) throws {
+    /// The root namespace's FORWARD rule that lets `bridge` forward, tagged with its name.
+    static func forwardRule(bridge: String) -> [String] {
+        ["FORWARD", "-i", bridge, "-o", bridge, "-m", "comment", "--comment", "\(forwardComment) \(bridge)", "-j", "ACCEPT"]
+    }
+
+        private func must(_ argv: [String]) throws {
         let r = SystemCommand.run(argv)
         guard r.ok else { throw NetnsError("`\(argv.joined(separator: " "))` failed: \(r.reason)") }
     }
@@ -247,8 +252,7 @@ public final class NetnsNetwork {
             guard let r = line.range(of: "--comment \"\(forwardComment) ") ?? line.range(of: "--comment \(forwardComment) ") else { continue }
             let name = String(line[r.upperBound...].prefix { $0 != "\"" && $0 != " " })
             guard dead(name, prefix: bridgePrefix) else { continue }
-            let spec = ["FORWARD", "-i", name, "-o", name, "-m", "comment", "--comment", "\(forwardComment) \(name)", "-j", "ACCEPT"]
-            if SystemCommand.run(["iptables", "-D"] + spec).ok { removed.append("iptables rule for \(name)") }
+            if SystemCommand.run(["iptables", "-D"] + forwardRule(bridge: name)).ok { removed.append("iptables rule for \(name)") }
         }
         return removed
     }

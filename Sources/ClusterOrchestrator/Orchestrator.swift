@@ -270,7 +270,7 @@ public final class Orchestrator {
         // Loopback, or with the netns launcher the address of the node's namespace.
         let net = network
         func address(_ spec: NodeSpec) -> String { net?.host(Self.hostLabel(spec))?.address ?? "127.0.0.1" }
-        let writerAddress = address(topology.nodes[0])
+        let writerAddress = net?.host(Topology.writerName)?.address ?? "127.0.0.1"
         writerEndpoints = tcp
             ? ("tcp://\(writerAddress):\(PortAllocator.next())", "tcp://\(writerAddress):\(PortAllocator.next())")
             : ("ipc://\(stateDir)/writer.pub", "ipc://\(stateDir)/writer.snap")
@@ -316,7 +316,7 @@ public final class Orchestrator {
                 if let role = spec.reader?.role, role != .relay { n.arguments += ["--clock", "wall"] }
                 // Its peers: for the writer every host; for a reader or relay its upstream and the writer.
                 var peers = Set(hostPeers[label] ?? [])
-                peers.formUnion(spec.reader == nil ? net.hosts.map(\.label) : [Self.hostLabel(topology.nodes[0])])
+                peers.formUnion(spec.reader == nil ? net.hosts.map(\.label) : [Topology.writerName])
                 if let relay = mapping.upstreamRelay(for: spec) { peers.insert(Self.hostLabel(relay)) }
                 peers.remove(label)
                 hostPeers[label] = peers.sorted()
@@ -653,14 +653,14 @@ public final class Orchestrator {
 
     func apply(_ f: PlannedFault, now: UInt64, router: borrowing Socket) {
         let at = Double(now) / 1e9
+        if f.action.needsNetworkNamespaces {
+            applyNetworkFault(f, now: now, at: at)
+            return
+        }
         for target in f.targets {
             var outcome = "applied"
             var detail = f.detail
             let n = nodes[target]
-            if f.action.needsNetworkNamespaces {
-                applyNetworkFault(f, now: now, at: at)
-                return
-            }
             if external && f.action != .delay {
                 record(f, target: target, at: at, outcome: "skipped", detail: "process faults need the local launcher")
                 continue
@@ -716,14 +716,14 @@ public final class Orchestrator {
                 } catch { outcome = "failed"; detail = "\(error)" }
             case .delay:
                 // Over the control plane: the relay adds the delay and ends it on its own clock.
-                if let n, n.alive, let id = n.identity, let added = f.delayNanos {
+                if let n, n.alive, let id = n.identity, let added = f.spec?.delay?.nanoseconds {
                     var d = Clustersim_V1_AddDelay()
                     d.delayNs = added
                     d.forNs = f.duration ?? 0
                     send(.addDelay(d), to: id, router: router)
                 } else { outcome = "skipped"; detail = "not running" }
             case .partition, .loss, .bandwidth:
-                break  // applyNetworkFault
+                break  // handled by applyNetworkFault above
             }
             record(f, target: target, at: at, outcome: outcome, detail: detail)
         }
@@ -762,8 +762,8 @@ public final class Orchestrator {
                 record(f, target: target, at: at, outcome: "skipped", detail: "namespace \(host.namespace) has no peer to cut off")
                 continue
             }
-            guard let cmds = NetnsNetwork.commands(for: f.action, host: host, peers: peers, loss: f.loss, bandwidth: f.bandwidth,
-                                                   isWriter: host.label == Self.hostLabel(topology.nodes[0])) else {
+            guard let cmds = NetnsNetwork.commands(for: f.action, host: host, peers: peers, loss: f.spec?.loss,
+                                                   bandwidth: f.spec?.bandwidth, isWriter: host.label == Topology.writerName) else {
                 record(f, target: target, at: at, outcome: "failed", detail: "no \(f.action.rawValue) parameters")
                 continue
             }

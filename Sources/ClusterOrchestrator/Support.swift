@@ -64,13 +64,10 @@ struct PlannedFault: Sendable {
     var duration: UInt64?
     var detail: String
     var source: String
-    /// `delay`: the forwarding delay the target relay adds.
-    var delayNanos: UInt64? = nil
+    /// The topology's fault (its `loss`, `bandwidth`, `delay`); nil for chaos and heals.
+    var spec: FaultSpec? = nil
     /// A network fault's heal: the commands that undo what was applied.
     var heal: [[String]]?
-    /// `loss` and `bandwidth` faults: the drop probability, the tc rate.
-    var loss: Double?
-    var bandwidth: String?
 }
 
 /// Turns a topology's fault schedule and chaos block into one timed list.
@@ -86,7 +83,7 @@ enum FaultPlanner {
             if let d = f.delay { detail = "delay \(d)" }
             out.append(PlannedFault(atNanos: f.at.nanoseconds, action: f.action, targets: targets,
                                     duration: f.for?.nanoseconds, detail: detail, source: "faults[\(i)]",
-                                    delayNanos: f.delay?.nanoseconds, loss: f.loss, bandwidth: f.bandwidth))
+                                    spec: f))
         }
         if let c = t.chaos {
             var rng = SeededRandom(seed: c.seed ?? (t.seed ^ 0x9E37_79B9_7F4A_7C15))
