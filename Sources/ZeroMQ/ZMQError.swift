@@ -105,10 +105,11 @@ public struct ZMQError: Error, Hashable, CustomStringConvertible, Sendable {
 // MARK: - Calling libzmq
 
 /// The errno of the last libzmq call on this thread (`zmq_errno`).
-@inline(__always)
+@inlinable
 func lastErrorCode() -> ZMQError.Code { ZMQError.Code(czmq_errno()) }
 
 /// The outcome of a libzmq call: its result, or the errno it failed with.
+@usableFromInline
 enum CallResult {
     case success(Int32)
     case failure(ZMQError.Code)
@@ -119,7 +120,7 @@ enum CallResult {
 /// - Parameters:
 ///   - body: A libzmq call returning -1 on failure.
 /// - Returns: The call's result, or the errno read immediately after the failing call.
-@inline(__always)
+@inlinable
 func retryOnInterrupt(_ body: () -> Int32) -> CallResult {
     while true {
         let result = body()
