@@ -125,6 +125,11 @@ public final class ReaderNode {
         nextTick = Clock.monotonicNanos() + 500_000_000 + phase.below(1_000_000_000)
 
         var nextAux: UInt64 = 0
+        // The blocking receive's timeout: the aux interval, set only when it
+        // changes (a setsockopt per message, to wait exactly until the next
+        // turn, cost more than the rest of the message's path). A turn is then
+        // at most one interval late, when a message arrived just before it.
+        var auxTimeoutMs: Int64 = 1
         var currentTimeout: Int64 = -2
         // A wall-clock reader's latencies are only as good as its clock offset,
         // estimated from probes the orchestrator sends right after HELLO: while
@@ -149,7 +154,9 @@ public final class ReaderNode {
                 // probes are coming, else 50 ms: each turn costs a few system calls inside
                 // libzmq, and on two cores a hundred readers' turns are felt by all of them.
                 let quick = pending != nil || pendingRequest != nil || now < quickAuxUntil
-                nextAux = Clock.monotonicNanos() + (quick ? 1_000_000 : Self.auxInterval)
+                let interval = quick ? 1_000_000 : Self.auxInterval
+                nextAux = Clock.monotonicNanos() + interval
+                auxTimeoutMs = Int64(interval / 1_000_000)
             }
             let waitNanos = nextAux > now ? nextAux - now : 0
             var received = 0
@@ -172,12 +179,11 @@ public final class ReaderNode {
                 if probePoller!.poller.events(at: probePoller!.sub).contains(.readable) { received = drain(subs) }
                 if probePoller!.poller.events(at: probePoller!.control).contains(.readable) { nextAux = 0 }
             } else {
-                let ms = Int64((waitNanos + 999_999) / 1_000_000)
-                if ms != currentTimeout {
-                    try? subs.data.setReceiveTimeout(.milliseconds(ms))
-                    currentTimeout = ms
+                if auxTimeoutMs != currentTimeout {
+                    try? subs.data.setReceiveTimeout(.milliseconds(auxTimeoutMs))
+                    currentTimeout = auxTimeoutMs
                 }
-                let got = try? subs.data.receive { raw, _ in
+                let got: Void? = try? subs.data.receive { raw, _ in
                     self.handleFrame(raw, recvMono: Clock.monotonicNanos(), recvWall: self.needsWall ? Clock.wallNanos() : 0)
                 }
                 // No non-blocking drain after it: a blocking receive takes a queued
@@ -220,7 +226,7 @@ public final class ReaderNode {
     func drain(_ subs: SubscriberSockets) -> Int {
         var n = 0
         while n < 4096, !snailTriggered {
-            let got = try? subs.data.receive(dontWait: true) { raw, _ in
+            let got: Void? = try? subs.data.receive(dontWait: true) { raw, _ in
                 self.handleFrame(raw, recvMono: Clock.monotonicNanos(), recvWall: self.needsWall ? Clock.wallNanos() : 0)
             }
             guard got != nil else { break }
@@ -434,7 +440,7 @@ public final class ReaderNode {
             break
         }
         if let range = header.snapshotRange {
-            if cli != nil { latestRange = range; latestFrame.removeAll(keepingCapacity: true); latestFrame.append(contentsOf: raw) }
+            if cli != nil { keepLatestFrame(raw, snapshotRange: range) }
             if let q = query {
                 q.update(version: header.version, epoch: header.epoch, encodedSnapshot: Array(raw[range]))
             }
@@ -461,9 +467,20 @@ public final class ReaderNode {
     /// query: the poller over the SUB socket and the service's sockets (rebuilt after a snail reconnect).
     var queryPoller: (poller: Poller, sub: Int, service: (router: Int, replies: Int), control: Int)?
 
-    /// cli: the latest frame, decoded only when the view is drawn.
+    /// cli: the latest frame (its first `latestFrameLength` bytes), decoded only when the view is drawn.
     var latestFrame: [UInt8] = []
+    var latestFrameLength = 0
     var latestRange: Range<Int>?
+
+    /// cli: copies the frame into the reused buffer (a plain memcpy: an
+    /// `append(contentsOf:)` per message cost ten times as much).
+    @inline(__always)
+    func keepLatestFrame(_ raw: UnsafeRawBufferPointer, snapshotRange: Range<Int>) {
+        if latestFrame.count < raw.count { latestFrame = [UInt8](repeating: 0, count: max(raw.count, 2 * latestFrame.count)) }
+        latestFrame.withUnsafeMutableBytes { $0.copyMemory(from: raw) }
+        latestFrameLength = raw.count
+        latestRange = snapshotRange
+    }
 
     // MARK: - Reporting
 
@@ -528,7 +545,7 @@ public final class ReaderNode {
     }
 
     func latestState() -> String {
-        guard let r = latestRange, r.upperBound <= latestFrame.count,
+        guard let r = latestRange, r.upperBound <= latestFrameLength,
               let s = try? Clustersim_V1_Snapshot(serializedBytes: Array(latestFrame[r])) else { return "-" }
         return FSMState(rawValue: s.state.rawValue)?.name ?? "?"
     }
