@@ -279,20 +279,37 @@ struct ProtoReader {
 
     var atEnd: Bool { offset >= raw.count }
 
+    /// One varint. Tags and small values are one byte: that case returns
+    /// at once; longer ones go through `longVarint`.
     @inline(__always)
     mutating func varint() -> Result<UInt64, WireError> {
+        if offset < raw.count {
+            let byte = raw.load(fromByteOffset: offset, as: UInt8.self)
+            if byte < 0x80 {
+                offset += 1
+                return .success(UInt64(byte))
+            }
+        }
+        return longVarint()
+    }
+
+    @inline(__always)
+    mutating func longVarint() -> Result<UInt64, WireError> {
+        var i = offset
+        let end = raw.count
         var value: UInt64 = 0
         var shift: UInt64 = 0
-        while offset < raw.count {
-            let byte = raw[offset]
-            offset += 1
-            if shift == 63, byte > 1 { return .failure(.malformed("varint overflows 64 bits")) }
-            value |= UInt64(byte & 0x7F) << shift
-            if byte & 0x80 == 0 { return .success(value) }
-            shift += 7
-            if shift > 63 { return .failure(.malformed("varint longer than 10 bytes")) }
+        while i < end {
+            let byte = raw.load(fromByteOffset: i, as: UInt8.self)
+            i += 1
+            if shift == 63, byte > 1 { offset = i; return .failure(.malformed("varint overflows 64 bits")) }
+            value |= UInt64(byte & 0x7F) &<< shift
+            if byte < 0x80 { offset = i; return .success(value) }
+            shift &+= 7
+            if shift > 63 { offset = i; return .failure(.malformed("varint longer than 10 bytes")) }
         }
-        return .failure(.truncated(at: offset))
+        offset = i
+        return .failure(.truncated(at: i))
     }
 
     mutating func lengthDelimited() -> Result<Range<Int>, WireError> {
