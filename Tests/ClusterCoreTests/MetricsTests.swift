@@ -316,4 +316,30 @@ struct IntervalSamplesTests {
         i.reset()
         #expect(i.summary() == .empty)
     }
+
+    /// The percentiles come from selection, not a sort: they must be exactly
+    /// the nearest-rank values of the sorted samples, duplicates and all.
+    @Test(arguments: [1, 2, 3, 10, 99, 100, 101, 1_000, 4_097, IntervalSamples.capacity])
+    func percentilesAreTheNearestRanksOfTheSortedSamples(n: Int) {
+        var rng = SplitMix64(state: UInt64(n))
+        for spread: UInt64 in [3, 1_000_000] {   // many duplicates, then few
+            var i = IntervalSamples()
+            var values: [UInt64] = []
+            for _ in 0..<n {
+                let v = 1_000 + rng.next() % spread * 1_000
+                values.append(v)
+                i.record(v)
+            }
+            let sorted = values.sorted()
+            func rank(_ p: Double) -> Double {
+                Double(sorted[min(max(1, Int((p / 100 * Double(n)).rounded(.up))), n) - 1]) / 1000
+            }
+            let s = i.summary()
+            #expect(s.p50Us == rank(50), "n \(n) spread \(spread)")
+            #expect(s.p90Us == rank(90), "n \(n) spread \(spread)")
+            #expect(s.p99Us == rank(99), "n \(n) spread \(spread)")
+            #expect(s.p999Us == rank(99.9), "n \(n) spread \(spread)")
+            #expect(s.maxUs == Double(sorted[n - 1]) / 1000)
+        }
+    }
 }

@@ -132,15 +132,50 @@ public struct IntervalSamples: Sendable {
     }
 
     /// Percentiles of the interval (nearest rank), in microseconds.
+    ///
+    /// Exact, by selection rather than a sort: each rank is found with a
+    /// quickselect in the part above the previous one (a few passes over the
+    /// samples instead of n log n; the sort was a twentieth of a reader's
+    /// instructions per message).
     public func summary() -> LatencySummary {
-        guard count > 0 else { return .empty }
-        let sorted = samples.sorted()
+        guard count > 0, !samples.isEmpty else { return .empty }
+        var work = samples
+        let n = work.count
+        var lower = 0
         func at(_ p: Double) -> Double {
-            let rank = Swift.max(1, Int((p / 100 * Double(sorted.count)).rounded(.up)))
-            return Double(sorted[Swift.min(rank, sorted.count) - 1]) / 1000
+            let rank = Swift.min(Swift.max(1, Int((p / 100 * Double(n)).rounded(.up))), n)
+            let value = Self.select(&work, rank - 1, from: lower)
+            lower = rank - 1
+            return Double(value) / 1000
         }
         return LatencySummary(count: count, p50Us: at(50), p90Us: at(90), p99Us: at(99), p999Us: at(99.9),
                               maxUs: Double(maxValue) / 1000, meanUs: sum / Double(count) / 1000)
+    }
+
+    /// Rearranges `a[lower...]` so that `a[k]` holds the value a sort would
+    /// put there, everything before it is no greater and everything after no
+    /// smaller; returns `a[k]`. Requires every element before `lower` to be no
+    /// greater than those from `lower` on (true after an earlier selection).
+    static func select(_ a: inout [UInt64], _ k: Int, from lower: Int) -> UInt64 {
+        a.withUnsafeMutableBufferPointer { b in
+            var lo = lower, hi = b.count - 1
+            while lo < hi {
+                // Median of three as the pivot; Hoare partition.
+                let mid = lo + (hi - lo) / 2
+                if b[mid] < b[lo] { b.swapAt(mid, lo) }
+                if b[hi] < b[lo] { b.swapAt(hi, lo) }
+                if b[hi] < b[mid] { b.swapAt(hi, mid) }
+                let pivot = b[mid]
+                var i = lo, j = hi
+                while i <= j {
+                    while b[i] < pivot { i += 1 }
+                    while b[j] > pivot { j -= 1 }
+                    if i <= j { b.swapAt(i, j); i += 1; j -= 1 }
+                }
+                if k <= j { hi = j } else if k >= i { lo = i } else { break }
+            }
+            return b[k]
+        }
     }
 
     public mutating func reset() {
