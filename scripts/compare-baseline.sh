@@ -45,12 +45,7 @@ print(json.dumps({"system": "clustersim", "readers": len(rd),
 PY
 )
   # Two adjacent free ports for the baseline (it binds PORT and PORT+1).
-  port=$(python3 -c 'import socket
-for p in range(20000, 30000, 2):
-    try:
-        a = socket.socket(); a.bind(("127.0.0.1", p)); b = socket.socket(); b.bind(("127.0.0.1", p + 1))
-        a.close(); b.close(); print(p); break
-    except OSError: pass')
+  port=$(python3 "$root/scripts/free-port-pair.py")
   theirs=$("$baseline/run-baseline.sh" "$readers" "$rate" "$secs" "$port" | tail -1)
   python3 - "$round" "$ours" "$theirs" <<'PY'
 import json, sys

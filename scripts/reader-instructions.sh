@@ -31,12 +31,7 @@ trap cleanup EXIT
 gcc -O2 -o "$work/zfan" "$baseline/zfan.c" $(pkg-config --cflags --libs libzmq)
 # valgrind cannot read the DWARF Swift emits; the symbol table is enough.
 strip --strip-debug -o "$work/cluster-node" "$bin/cluster-node"
-port=$(python3 -c 'import socket
-for p in range(21000, 30000, 2):
-    try:
-        a = socket.socket(); a.bind(("127.0.0.1", p)); b = socket.socket(); b.bind(("127.0.0.1", p + 1))
-        a.close(); b.close(); print(p); break
-    except OSError: pass')
+port=$(python3 "$root/scripts/free-port-pair.py")
 pub=tcp://127.0.0.1:$port side=tcp://127.0.0.1:$((port + 1))
 total=$((warm + window + 4))
 

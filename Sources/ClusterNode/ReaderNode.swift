@@ -159,7 +159,6 @@ public final class ReaderNode {
                 auxTimeoutMs = Int64(interval / 1_000_000)
             }
             let waitNanos = nextAux > now ? nextAux - now : 0
-            var received = 0
             if let q = query {
                 // The query role waits on its ROUTER and the SUB socket together.
                 if queryPoller == nil {
@@ -171,25 +170,24 @@ public final class ReaderNode {
                 }
                 _ = try? queryPoller!.poller.poll(timeout: .nanoseconds(Int64(waitNanos)))
                 q.service(poller: queryPoller!.poller, indices: queryPoller!.service)
-                if queryPoller!.poller.events(at: queryPoller!.sub).contains(.readable) { received = drain(subs) }
+                if queryPoller!.poller.events(at: queryPoller!.sub).contains(.readable) { _ = drain(subs) }
                 // Control (clock probes among it) is answered on the next turn, now.
                 if queryPoller!.control >= 0, queryPoller!.poller.events(at: queryPoller!.control).contains(.readable) { nextAux = 0 }
             } else if probePoller != nil, now < quickAuxUntil {
                 _ = try? probePoller!.poller.poll(timeout: .nanoseconds(Int64(waitNanos)))
-                if probePoller!.poller.events(at: probePoller!.sub).contains(.readable) { received = drain(subs) }
+                if probePoller!.poller.events(at: probePoller!.sub).contains(.readable) { _ = drain(subs) }
                 if probePoller!.poller.events(at: probePoller!.control).contains(.readable) { nextAux = 0 }
             } else {
                 if auxTimeoutMs != currentTimeout {
                     try? subs.data.setReceiveTimeout(.milliseconds(auxTimeoutMs))
                     currentTimeout = auxTimeoutMs
                 }
-                let got: Void? = try? subs.data.receive { raw, _ in
+                _ = try? subs.data.receive { raw, _ in
                     self.handleFrame(raw, recvMono: Clock.monotonicNanos(), recvWall: self.needsWall ? Clock.wallNanos() : 0)
                 }
                 // No non-blocking drain after it: a blocking receive takes a queued
                 // message without a system call, while a DONTWAIT receive that
                 // finds the queue empty costs a poll() inside libzmq.
-                if got != nil { received = 1 }
             }
             if snailTriggered {
                 snailTriggered = false
@@ -197,7 +195,6 @@ public final class ReaderNode {
                 currentTimeout = -2
                 queryPoller = nil
             }
-            _ = received
         }
 
         // Stop: the last partial interval, the tail, the log, the dumps.
