@@ -25,8 +25,12 @@ struct RelayTests {
         let direct = (try node("direct-1").latency.p50Us + node("direct-2").latency.p50Us) / 2
         let delayed = (try node("delayed-1").latency.p50Us + node("delayed-2").latency.p50Us) / 2
         let added = (delayed - direct) / 1000
-        // 5 ms ± 10 % is the target (see the closing figures); the test allows ±20 % for a loaded CI machine.
-        #expect(added >= 4.0 && added <= 6.0, "relay added \(added) ms to p50")
+        // A delayed frame waits the 5 ms at the relay and then crosses one more hop, which costs
+        // about what the direct path costs. Below 5 ms (less 10 % for the relay's timer) the delay
+        // was not applied; above 5 ms + one direct hop + 1.5 ms of scheduling slack on a loaded
+        // 2-core machine, the relay adds more than its delay.
+        let hop = direct / 1000
+        #expect(added >= 4.5 && added <= 5 + hop + 1.5, "relay added \(added) ms to p50 (direct p50 \(hop) ms)")
         let lossy = try node("lossy")
         let dropped = try #require(lossy.counters["dropped"])
         #expect(dropped > 0)
