@@ -275,6 +275,39 @@ struct WireBadFrameTests {
         #expect(try WireFixtures.parse(frame).get().version == .max)
     }
 
+    /// Varints are read a word at a time where eight bytes remain and byte by
+    /// byte near the end of the frame: both must give what the plain
+    /// definition gives, for every length, padded (non-minimal) encodings
+    /// included, and leave the reader at the next field.
+    @Test(arguments: Array(1...10))
+    func varintsOfEveryLengthReadTheSameWhereverTheyEnd(length: Int) throws {
+        var rng = SplitMix64(state: UInt64(length))
+        func reference(_ bytes: [UInt8]) -> UInt64 {
+            var v: UInt64 = 0
+            for (i, b) in bytes.enumerated() { v |= UInt64(b & 0x7F) << UInt64(7 * i) }
+            return v
+        }
+        for _ in 0..<200 {
+            // `length` bytes: continuation bits on all but the last, random 7-bit groups
+            // (the tenth byte may only carry the 64th bit).
+            var bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: rng.next()) & 0x7F }
+            if length == 10 { bytes[9] &= 1 }
+            for i in 0..<(length - 1) { bytes[i] |= 0x80 }
+            let value = reference(bytes)
+            // What follows decides which path reads it: nothing, or a field of 2 to 11 bytes.
+            for trailing in [0, 2, 3, 5, 7, 9, 11] {
+                var after: [UInt8] = []
+                if trailing > 0 {
+                    after = WireFixtures.tag(5, 0) + [UInt8](repeating: 0xFF, count: trailing - 2) + [0x01]
+                }
+                let frame = Array("HBT1".utf8) + WireFixtures.tag(2, 0) + bytes + after
+                let h = try WireFixtures.parse(frame).get()
+                #expect(h.version == value, "\(bytes) then \(trailing) bytes")
+                #expect(h.extra == (trailing > 0 ? reference(Array(after.dropFirst())) : 0))
+            }
+        }
+    }
+
     @Test(arguments: [
         [UInt8](repeating: 0xFF, count: 10) + [0x01],           // 11 bytes
         [UInt8](repeating: 0x80, count: 10) + [0x00],           // 11 bytes, value 0

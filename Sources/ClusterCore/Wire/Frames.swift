@@ -280,7 +280,8 @@ struct ProtoReader {
     var atEnd: Bool { offset >= raw.count }
 
     /// One varint. Tags and small values are one byte: that case returns
-    /// at once; longer ones go through `longVarint`.
+    /// at once. Longer ones are read a word at a time where eight bytes
+    /// remain (`wordVarint`), else byte by byte (`longVarint`).
     @inline(__always)
     mutating func varint() -> Result<UInt64, WireError> {
         if offset < raw.count {
@@ -289,8 +290,50 @@ struct ProtoReader {
                 offset += 1
                 return .success(UInt64(byte))
             }
+            if raw.count - offset >= 8 { return wordVarint() }
         }
         return longVarint()
+    }
+
+    /// A varint of two or more bytes with at least eight bytes left: the
+    /// eight are loaded as one little-endian word, the terminating byte is
+    /// found from the continuation bits, and the 7-bit groups are packed
+    /// together in three shift-and-mask steps, without a loop. A varint
+    /// longer than eight bytes (the 64-bit wall-clock stamps are nine) takes
+    /// its last one or two bytes from `longVarint`'s checks.
+    @inline(__always)
+    mutating func wordVarint() -> Result<UInt64, WireError> {
+        let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        let stops = ~word & 0x8080_8080_8080_8080
+        if stops == 0 {
+            // Eight continuation bytes: 56 bits here, the rest after them.
+            let low = Self.pack(word)
+            offset += 8
+            guard offset < raw.count else { offset = raw.count; return .failure(.truncated(at: raw.count)) }
+            let b8 = raw.load(fromByteOffset: offset, as: UInt8.self)
+            offset += 1
+            if b8 < 0x80 { return .success(low | UInt64(b8) &<< 56) }
+            guard offset < raw.count else { return .failure(.truncated(at: raw.count)) }
+            let b9 = raw.load(fromByteOffset: offset, as: UInt8.self)
+            offset += 1
+            guard b9 <= 1 else { return .failure(.malformed("varint overflows 64 bits")) }
+            return .success(low | UInt64(b8 & 0x7F) &<< 56 | UInt64(b9) &<< 63)
+        }
+        let bits = stops.trailingZeroBitCount + 1  // through the terminating byte's top bit
+        offset += bits >> 3
+        let kept = bits == 64 ? word : word & ((1 &<< UInt64(bits)) &- 1)
+        return .success(Self.pack(kept))
+    }
+
+    /// Packs the low seven bits of each byte of `w` into one value (the
+    /// continuation bits are dropped): pairs into 14 bits, quads into 28, all into 56.
+    @inline(__always)
+    static func pack(_ w: UInt64) -> UInt64 {
+        var x = w & 0x7F7F_7F7F_7F7F_7F7F
+        x = (x & 0x007F_007F_007F_007F) | ((x & 0x7F00_7F00_7F00_7F00) >> 1)
+        x = (x & 0x0000_3FFF_0000_3FFF) | ((x & 0x3FFF_0000_3FFF_0000) >> 2)
+        x = (x & 0x0000_0000_0FFF_FFFF) | ((x & 0x0FFF_FFFF_0000_0000) >> 4)
+        return x
     }
 
     @inline(__always)
