@@ -57,6 +57,27 @@ struct MetricsLatencyRecorderTests {
         #expect(r.total.totalCount == 11)
     }
 
+    /// Values reach the whole-run histogram in batches; whatever is read, at
+    /// whatever point of a batch, must equal a histogram fed one by one.
+    @Test(arguments: [0, 1, LatencyRecorder.batch - 1, LatencyRecorder.batch, LatencyRecorder.batch + 1, 3 * LatencyRecorder.batch + 7])
+    func batchedTotalEqualsOneRecordedDirectly(n: Int) {
+        var rng = SplitMix64(state: UInt64(n) &+ 11)
+        var r = LatencyRecorder()
+        var direct = LatencyHistogram.latency()
+        for i in 0..<n {
+            let v = 1_000 + rng.next() % 5_000_000
+            r.record(nanos: v)
+            _ = direct.record(v)
+            if i == n / 2 { #expect(r.total == direct, "read mid-run after \(i + 1) values") }
+        }
+        #expect(r.total == direct && r.total.totalCount == UInt64(n))
+        r.roll(t: 1, lostSoFar: 0)   // flushes: the histogram itself now holds them all
+        #expect(r.total == direct)
+        r.record(nanos: 7_000)
+        r.reset()                      // a buffered value is forgotten with the rest
+        #expect(r.total.totalCount == 0)
+    }
+
     @Test func resetForgetsEverything() {
         var r = LatencyRecorder()
         r.record(nanos: 100_000_000_000)
