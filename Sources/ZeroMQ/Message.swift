@@ -67,3 +67,36 @@ public struct Message: @unchecked Sendable {
     /// The frame decoded as UTF-8; invalid sequences become U+FFFD.
     public var string: String { withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
 }
+
+/// One `zmq_msg_t` received into again and again, for a loop that takes a
+/// frame per iteration without allocating, copying or capturing anything
+/// (``Socket/receive(into:dontWait:)``).
+///
+/// The frame's bytes stay valid until the next receive into the same buffer
+/// (a failed one included: libzmq empties the message first) or the end of
+/// the buffer's life. Non-copyable: the `zmq_msg_t` lives at one address and
+/// is closed exactly once.
+public struct ReceiveBuffer: ~Copyable {
+    @usableFromInline let message: UnsafeMutablePointer<zmq_msg_t>
+
+    /// An empty buffer (`zmq_msg_init`).
+    public init() {
+        message = .allocate(capacity: 1)
+        zmq_msg_init(message)
+    }
+
+    deinit {
+        zmq_msg_close(message)
+        message.deallocate()
+    }
+
+    /// The bytes of the frame last received into this buffer; empty before the first.
+    @inlinable
+    public var bytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: zmq_msg_data(message), count: zmq_msg_size(message))
+    }
+
+    /// Whether more frames of the same message follow the one in this buffer.
+    @inlinable
+    public var more: Bool { zmq_msg_more(message) != 0 }
+}

@@ -259,6 +259,27 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         }
     }
 
+    /// Receives one frame into `buffer` (`zmq_msg_recv`), replacing what it held.
+    ///
+    /// No closure and no allocation: the hot loop of a reader calls it once
+    /// per message and reads ``ReceiveBuffer/bytes`` afterwards.
+    /// - Parameters:
+    ///   - buffer: Where the frame goes; its previous frame is released, even when nothing arrives.
+    ///   - dontWait: Return `false` at once if no frame is queued (`ZMQ_DONTWAIT`).
+    /// - Returns: `true` if a frame was received; `false` if none is available (`dontWait`, or RCVTIMEO expired).
+    /// - Throws: ``ZMQError`` on failure.
+    @inlinable
+    public func receive(into buffer: borrowing ReceiveBuffer, dontWait: Bool = false) throws -> Bool {
+        switch retryOnInterrupt({ zmq_msg_recv(buffer.message, handle, dontWait ? ZMQ_DONTWAIT : 0) }) {
+        case .success:
+            return true
+        case .failure(let code) where code == .again:
+            return false
+        case .failure(let code):
+            throw ZMQError(code: code, operation: "receive on \(type) socket")
+        }
+    }
+
     /// Waits up to `timeout` for a frame and hands its bytes to `body` (`zmq_poll`, then `zmq_msg_recv`).
     /// - Parameters:
     ///   - timeout: How long to wait; `.zero` does not block.

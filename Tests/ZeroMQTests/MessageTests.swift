@@ -91,6 +91,30 @@ struct MessageTests {
         #expect(try a.receive(dontWait: true) { bytes, _ in bytes.count } == nil)
     }
 
+    @Test("receive(into:) refills one buffer: each frame replaces the last; an empty receive empties it")
+    func receiveIntoBuffer() throws {
+        let context = try Context()
+        let a = try context.socket(.pair)
+        let b = try context.socket(.pair)
+        try link(a, b, Endpoints(.inproc))
+        try a.setReceiveTimeout(patience)
+        let buffer = ReceiveBuffer()
+        #expect(buffer.bytes.isEmpty)
+
+        try b.sendMultipart([Array("first frame".utf8), Array("2nd".utf8)])
+        #expect(try a.receive(into: buffer))
+        #expect(Array(buffer.bytes) == Array("first frame".utf8) && buffer.more)
+        #expect(try a.receive(into: buffer))
+        #expect(Array(buffer.bytes) == Array("2nd".utf8) && !buffer.more)
+        // A large frame after a small one, then nothing: libzmq releases the old frame first.
+        let big = [UInt8](repeating: 0xA5, count: 100_000)
+        try b.send(big)
+        #expect(try a.receive(into: buffer))
+        #expect(buffer.bytes.count == big.count && Array(buffer.bytes) == big)
+        #expect(try a.receive(into: buffer, dontWait: true) == false)
+        #expect(buffer.bytes.isEmpty)
+    }
+
     @Test("Message copies share one frame and stay valid after the socket is gone")
     func messageOutlivesSocket() throws {
         var kept: Message?
