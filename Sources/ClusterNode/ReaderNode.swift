@@ -53,9 +53,9 @@ public final class ReaderNode {
     /// Wall-clock latencies that came out negative (an offset estimate off by more than the latency).
     var negativeLatencies: UInt64 = 0
     /// Wall clock: nanoseconds added to receive times (given, or from START).
-    lazy var clockCorrection = config.clockOffsetNanos
+    var clockCorrection: Int64
     /// The wall clock is read per message only when something uses it.
-    lazy var needsWall = config.clock == .wall || config.role == .log
+    let needsWall: Bool
 
     // Snapshot requests (Clone pattern).
     struct Pending { var id: UInt64; var sentMono: UInt64; var trigger: String; var triggerMono: UInt64; var triggerWall: UInt64 }
@@ -84,6 +84,8 @@ public final class ReaderNode {
         self.logger = logger
         self.tracker = VersionTracker(gapsAreSkips: config.policy == .conflate)
         self.rng = SeededRandom(seed: config.seed)
+        self.clockCorrection = config.clockOffsetNanos
+        self.needsWall = config.clock == .wall || config.role == .log
     }
 
     /// Runs until STOP (then drains the tail), SIGTERM/SIGINT or the configured duration.
@@ -146,8 +148,15 @@ public final class ReaderNode {
                 probePoller = (p, sub, controlIndex)
             }
         }
+        // The receive time of the message just handled serves as the loop's
+        // "now": one clock read per message, not two. Not where handling a
+        // message takes time of its own (a processing delay, a log batch's write).
+        var lastReceive: UInt64 = 0
+        let frame = ReceiveBuffer()
+        let reuseReceiveTime = config.processingDelay == nil && config.role != .log
         loop: while true {
-            let now = Clock.monotonicNanos()
+            let now = lastReceive != 0 ? lastReceive : Clock.monotonicNanos()
+            lastReceive = 0
             if now >= nextAux {
                 if serviceAux(now: now, subs: subs, snapshotClient: snapshotClient, signals: signals) { break loop }
                 // 1 ms while a snapshot answer is awaited (convergence is measured) or clock
@@ -170,20 +179,24 @@ public final class ReaderNode {
                 }
                 _ = try? queryPoller!.poller.poll(timeout: .nanoseconds(Int64(waitNanos)))
                 q.service(poller: queryPoller!.poller, indices: queryPoller!.service)
-                if queryPoller!.poller.events(at: queryPoller!.sub).contains(.readable) { _ = drain(subs) }
+                if queryPoller!.poller.events(at: queryPoller!.sub).contains(.readable) { _ = drain(subs, into: frame) }
                 // Control (clock probes among it) is answered on the next turn, now.
                 if queryPoller!.control >= 0, queryPoller!.poller.events(at: queryPoller!.control).contains(.readable) { nextAux = 0 }
             } else if probePoller != nil, now < quickAuxUntil {
                 _ = try? probePoller!.poller.poll(timeout: .nanoseconds(Int64(waitNanos)))
-                if probePoller!.poller.events(at: probePoller!.sub).contains(.readable) { _ = drain(subs) }
+                if probePoller!.poller.events(at: probePoller!.sub).contains(.readable) { _ = drain(subs, into: frame) }
                 if probePoller!.poller.events(at: probePoller!.control).contains(.readable) { nextAux = 0 }
             } else {
                 if auxTimeoutMs != currentTimeout {
                     try? subs.data.setReceiveTimeout(.milliseconds(auxTimeoutMs))
                     currentTimeout = auxTimeoutMs
                 }
-                _ = try? subs.data.receive { raw, _ in
-                    self.handleFrame(raw, recvMono: Clock.monotonicNanos(), recvWall: self.needsWall ? Clock.wallNanos() : 0)
+                // Into one reused buffer, not a closure: a closure capturing the
+                // reader cost a retain and a release of it per message.
+                if (try? subs.data.receive(into: frame)) == true {
+                    let t = Clock.monotonicNanos()
+                    if reuseReceiveTime { lastReceive = t }
+                    handleFrame(frame.bytes, recvMono: t, recvWall: needsWall ? Clock.wallNanos() : 0)
                 }
                 // No non-blocking drain after it: a blocking receive takes a queued
                 // message without a system call, while a DONTWAIT receive that
@@ -220,13 +233,11 @@ public final class ReaderNode {
 
     /// Takes everything queued on the SUB socket(s) without waiting (bounded,
     /// so aux turns stay on time). - Returns: how many messages were taken.
-    func drain(_ subs: SubscriberSockets) -> Int {
+    func drain(_ subs: SubscriberSockets, into frame: borrowing ReceiveBuffer) -> Int {
         var n = 0
         while n < 4096, !snailTriggered {
-            let got: Void? = try? subs.data.receive(dontWait: true) { raw, _ in
-                self.handleFrame(raw, recvMono: Clock.monotonicNanos(), recvWall: self.needsWall ? Clock.wallNanos() : 0)
-            }
-            guard got != nil else { break }
+            guard (try? subs.data.receive(into: frame, dontWait: true)) == true else { break }
+            handleFrame(frame.bytes, recvMono: Clock.monotonicNanos(), recvWall: needsWall ? Clock.wallNanos() : 0)
             n += 1
         }
         return n
