@@ -142,8 +142,16 @@ final class CLIView {
 
     init(node: String) { self.node = node }
 
-    func render(state: String, version: UInt64, epoch: UInt64, lagMs: Double, lost: UInt64, received: UInt64) {
-        let line = "\(node)  state=\(state) version=\(version) epoch=\(epoch) lag=\(String(format: "%.3f", lagMs))ms received=\(received) lost=\(lost)"
+    /// Nanoseconds as milliseconds with three decimals (to the nearest
+    /// microsecond, halves up), without Foundation's formatter.
+    static func millis(nanos: UInt64) -> String {
+        let micros = nanos / 1000 + (nanos % 1000 >= 500 ? 1 : 0)
+        let frac = micros % 1000
+        return "\(micros / 1000)." + (frac < 10 ? "00" : frac < 100 ? "0" : "") + "\(frac)"
+    }
+
+    func render(state: String, version: UInt64, epoch: UInt64, lagNanos: UInt64, lost: UInt64, received: UInt64) {
+        let line = "\(node)  state=\(state) version=\(version) epoch=\(epoch) lag=\(Self.millis(nanos: lagNanos))ms received=\(received) lost=\(lost)"
         if isTTY {
             FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
         } else {

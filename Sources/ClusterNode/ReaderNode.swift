@@ -540,7 +540,7 @@ public final class ReaderNode {
         }
         if let q = query { q.publishMetrics(metricsNow().jsonText()) }
         cli?.render(state: latestState(), version: tracker.highest, epoch: tracker.epoch,
-                    lagMs: Double(lastLagNanos) / 1e6, lost: tracker.lost, received: tracker.received)
+                    lagNanos: lastLagNanos, lost: tracker.lost, received: tracker.received)
         if let p = pending, now > p.sentMono, now - p.sentMono > 1_000_000_000 {
             // No answer within a second (writer down or restarting): ask again.
             pending = nil
@@ -553,9 +553,13 @@ public final class ReaderNode {
     }
 
     func latestState() -> String {
-        guard let r = latestRange, r.upperBound <= latestFrameLength,
-              let s = try? Clustersim_V1_Snapshot(serializedBytes: Array(latestFrame[r])) else { return "-" }
-        return FSMState(rawValue: s.state.rawValue)?.name ?? "?"
+        // The allocation-free scan the log role uses, not a full protobuf decode of a copy.
+        guard let r = latestRange, r.upperBound <= latestFrameLength else { return "-" }
+        var header = FrameHeader(kind: .snapshot)
+        header.snapshotRange = r
+        let scanned = latestFrame.withUnsafeBytes { header.scanSnapshotSummary(in: UnsafeRawBufferPointer(rebasing: $0[..<latestFrameLength])) }
+        guard case .success(let summary) = scanned else { return "-" }
+        return summary.state.name
     }
 }
 
