@@ -59,7 +59,8 @@ struct MetricsLatencyRecorderTests {
 
     /// Values reach the whole-run histogram in batches; whatever is read, at
     /// whatever point of a batch, must equal a histogram fed one by one.
-    @Test(arguments: [0, 1, LatencyRecorder.batch - 1, LatencyRecorder.batch, LatencyRecorder.batch + 1, 3 * LatencyRecorder.batch + 7])
+    @Test(arguments: [0, 1, LatencyRecorder.batch - 1, LatencyRecorder.batch, LatencyRecorder.batch + 1, 3 * LatencyRecorder.batch + 7,
+                      IntervalSamples.capacity + 1_000])   // past the interval's reservoir
     func batchedTotalEqualsOneRecordedDirectly(n: Int) {
         var rng = SplitMix64(state: UInt64(n) &+ 11)
         var r = LatencyRecorder()
@@ -72,6 +73,11 @@ struct MetricsLatencyRecorderTests {
         }
         #expect(r.total == direct && r.total.totalCount == UInt64(n))
         r.roll(t: 1, lostSoFar: 0)   // flushes: the histogram itself now holds them all
+        #expect(r.total == direct)
+        for _ in 0..<(LatencyRecorder.batch + 3) {   // a second interval adds to the same total
+            r.record(nanos: 42_000)
+            _ = direct.record(42_000)
+        }
         #expect(r.total == direct)
         r.record(nanos: 7_000)
         r.reset()                      // a buffered value is forgotten with the rest

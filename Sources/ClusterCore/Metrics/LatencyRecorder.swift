@@ -178,6 +178,19 @@ public struct IntervalSamples: Sendable {
         }
     }
 
+    /// How many samples are kept (`count` up to `capacity`, then `capacity`).
+    @inline(__always)
+    public var keptCount: Int { samples.count }
+
+    /// Calls `body` with each kept sample from index `start` on, in the order kept.
+    @inline(__always)
+    public func forEachKept(from start: Int, _ body: (UInt64) -> Void) {
+        samples.withUnsafeBufferPointer { b in
+            var i = start
+            while i < b.count { body(b[i]); i += 1 }
+        }
+    }
+
     public mutating func reset() {
         samples.removeAll(keepingCapacity: true)
         count = 0
@@ -189,32 +202,35 @@ public struct IntervalSamples: Sendable {
 /// Records latencies into a whole-run histogram and an interval that is
 /// rolled into a per-second series.
 ///
-/// Values reach the whole-run histogram in batches: each is appended to a
-/// small sequential buffer, and every `batch` values (and before anything
-/// reads the histogram) the buffer is recorded in one pass. A histogram
-/// increment per message touched a different counter line each time (1 µs
-/// buckets over a spread of milliseconds), a cache miss in every reader on a
-/// machine where a hundred readers take turns on two cores; the buffer's
-/// appends share lines, and a pass over 512 values keeps the counters it
-/// touches in cache.
+/// Values reach the whole-run histogram in batches, from the interval's own
+/// samples: each value is appended there anyway (sequential, lines shared
+/// with its neighbours), and every `batch` values, and before anything reads
+/// the histogram, the ones not yet recorded are recorded in one pass. A
+/// histogram increment per message touched a different counter line each
+/// time (1 µs buckets over a spread of milliseconds), a cache miss in every
+/// reader on a machine where a hundred readers take turns on two cores; a
+/// pass over 512 values keeps the counters it touches in cache. Once the
+/// interval's reservoir is full (it then replaces kept samples), values go
+/// to the histogram one by one.
 public struct LatencyRecorder: Sendable {
     private var histogram = LatencyHistogram.latency()
-    private var pending: [UInt64] = []
     public private(set) var interval = IntervalSamples()
+    /// Kept samples of the interval already recorded into `histogram`.
+    private var flushed = 0
     public private(set) var series: [SeriesPoint] = []
     private var lostAtLastRoll: UInt64 = 0
     /// Values clamped because they were above the trackable range.
     public private(set) var clamped: UInt64 = 0
-    /// Values buffered before they are recorded into the histogram together.
+    /// Values taken before they are recorded into the histogram together.
     public static let batch = 512
 
-    public init() { pending.reserveCapacity(Self.batch) }
+    public init() {}
 
     /// The whole-run histogram, every value recorded so far included.
     public var total: LatencyHistogram {
-        if pending.isEmpty { return histogram }
+        if flushed == interval.keptCount { return histogram }
         var h = histogram
-        for v in pending { _ = h.record(v) }
+        interval.forEachKept(from: flushed) { _ = h.record($0) }
         return h
     }
 
@@ -223,15 +239,23 @@ public struct LatencyRecorder: Sendable {
     public mutating func record(nanos: UInt64) {
         var v = nanos
         if v > 60_000_000_000 { v = 60_000_000_000; clamped += 1 }
-        interval.record(v)
-        pending.append(v)
-        if pending.count >= Self.batch { flush() }
+        let kept = interval.keptCount
+        if kept < IntervalSamples.capacity {
+            interval.record(v)
+            if kept + 1 - flushed >= Self.batch { flush() }
+        } else {
+            // The reservoir may replace a kept sample: everything kept is recorded first.
+            if flushed < kept { flush() }
+            _ = histogram.record(v)
+            interval.record(v)
+        }
     }
 
-    /// Records the buffered values into the histogram.
+    /// Records the interval's samples not yet in the histogram.
     public mutating func flush() {
-        for v in pending { _ = histogram.record(v) }
-        pending.removeAll(keepingCapacity: true)
+        let kept = interval   // shares the samples; the closure below writes only the histogram
+        kept.forEachKept(from: flushed) { _ = histogram.record($0) }
+        flushed = kept.keptCount
     }
 
     /// Closes the current interval: appends a series point and resets it.
@@ -247,14 +271,15 @@ public struct LatencyRecorder: Sendable {
                                   lost: lostSoFar &- lostAtLastRoll))
         lostAtLastRoll = lostSoFar
         interval.reset()
+        flushed = 0
         return s
     }
 
     /// Forgets everything recorded so far (the end of warm-up).
     public mutating func reset() {
         histogram.reset()
-        pending.removeAll(keepingCapacity: true)
         interval.reset()
+        flushed = 0
         series.removeAll()
         lostAtLastRoll = 0
         clamped = 0
