@@ -173,12 +173,18 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     ///   ``ZMQError/Code/terminated`` after the context was shut down.
     public func receive(dontWait: Bool = false) throws -> Message? {
         let message = Message()
-        let flags = dontWait ? ZMQ_DONTWAIT : 0
-        switch retryOnInterrupt({ zmq_msg_recv(message.storage.pointer, handle, flags) }) {
+        return try receive(into: message.storage.pointer, dontWait: dontWait) ? message : nil
+    }
+
+    /// `zmq_msg_recv` into `message`, retrying `EINTR`: every receive of a single frame goes through it.
+    /// - Returns: `true` for a frame, `false` for none (`EAGAIN`: `dontWait`, or RCVTIMEO expired).
+    @inlinable
+    func receive(into message: UnsafeMutablePointer<zmq_msg_t>, dontWait: Bool) throws -> Bool {
+        switch retryOnInterrupt({ zmq_msg_recv(message, handle, dontWait ? ZMQ_DONTWAIT : 0) }) {
         case .success:
-            return message
+            return true
         case .failure(let code) where code == .again:
-            return nil
+            return false
         case .failure(let code):
             throw ZMQError(code: code, operation: "receive on \(type) socket")
         }
@@ -246,16 +252,9 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         return try withUnsafeMutablePointer(to: &message) { (msg) throws -> R? in
             zmq_msg_init(msg)
             defer { zmq_msg_close(msg) }
-            let flags = dontWait ? ZMQ_DONTWAIT : 0
-            switch retryOnInterrupt({ zmq_msg_recv(msg, handle, flags) }) {
-            case .success:
-                let bytes = UnsafeRawBufferPointer(start: zmq_msg_data(msg), count: zmq_msg_size(msg))
-                return try body(bytes, zmq_msg_more(msg) != 0)
-            case .failure(let code) where code == .again:
-                return nil
-            case .failure(let code):
-                throw ZMQError(code: code, operation: "receive on \(type) socket")
-            }
+            guard try receive(into: msg, dontWait: dontWait) else { return nil }
+            let bytes = UnsafeRawBufferPointer(start: zmq_msg_data(msg), count: zmq_msg_size(msg))
+            return try body(bytes, zmq_msg_more(msg) != 0)
         }
     }
 
@@ -270,14 +269,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     /// - Throws: ``ZMQError`` on failure.
     @inlinable
     public func receive(into buffer: borrowing ReceiveBuffer, dontWait: Bool = false) throws -> Bool {
-        switch retryOnInterrupt({ zmq_msg_recv(buffer.message, handle, dontWait ? ZMQ_DONTWAIT : 0) }) {
-        case .success:
-            return true
-        case .failure(let code) where code == .again:
-            return false
-        case .failure(let code):
-            throw ZMQError(code: code, operation: "receive on \(type) socket")
-        }
+        try receive(into: buffer.message, dontWait: dontWait)
     }
 
     /// Waits up to `timeout` for a frame and hands its bytes to `body` (`zmq_poll`, then `zmq_msg_recv`).
