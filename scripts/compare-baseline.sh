@@ -19,10 +19,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 baseline=${BASELINE_DIR:-$root/../shared/baseline}
 [ -x "$baseline/run-baseline.sh" ] || { echo "compare-baseline: no run-baseline.sh in $baseline (set BASELINE_DIR)" >&2; exit 2; }
 cd "$root"
-scripts/setup.sh
-swift build -c release --product cluster-node >/dev/null
-swift build -c release --product orchestrator >/dev/null
-bin=$(swift build -c release --show-bin-path)
+bin=$(scripts/build-release.sh)
 work=$(mktemp -d /tmp/compare-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cat > "$work/t.json" <<JSON

@@ -24,10 +24,7 @@ baseline=${BASELINE_DIR:-$root/../shared/baseline}
 [ "$(id -u)" = 0 ] || { echo "fanout-profile: system-wide perf needs root" >&2; exit 2; }
 command -v perf >/dev/null || apt-get install -y linux-perf >/dev/null
 cd "$root"
-scripts/setup.sh
-swift build -c release --product cluster-node >/dev/null
-swift build -c release --product orchestrator >/dev/null
-bin=$(swift build -c release --show-bin-path)
+bin=$(scripts/build-release.sh)
 work=$(mktemp -d /tmp/fanout-profile-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 secs=$((window + 10))

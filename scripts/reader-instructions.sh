@@ -21,9 +21,7 @@ baseline=${BASELINE_DIR:-$root/../shared/baseline}
 [ -f "$baseline/zfan.c" ] || { echo "reader-instructions: no zfan.c in $baseline (set BASELINE_DIR)" >&2; exit 2; }
 command -v valgrind >/dev/null || apt-get install -y valgrind >/dev/null
 cd "$root"
-scripts/setup.sh
-swift build -c release --product cluster-node >/dev/null
-bin=$(swift build -c release --show-bin-path)
+bin=$(scripts/build-release.sh)
 work=$(mktemp -d /tmp/reader-instructions-XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }

@@ -17,10 +17,7 @@ rounds=${2:-3}
 duration=${3:-10s}
 [ -f "$topology" ] || { echo "slow-neighbour: no topology file $topology" >&2; exit 2; }
 cd "$root"
-scripts/setup.sh
-swift build -c release --product cluster-node >/dev/null
-swift build -c release --product orchestrator >/dev/null
-bin=$(swift build -c release --show-bin-path)
+bin=$(scripts/build-release.sh)
 work=$(mktemp -d /tmp/slow-neighbour-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 python3 - "$topology" "$work/without.json" <<'PY'
