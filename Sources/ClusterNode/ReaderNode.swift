@@ -179,12 +179,12 @@ public final class ReaderNode {
                 }
                 _ = try? queryPoller!.poller.poll(timeout: .nanoseconds(Int64(waitNanos)))
                 q.service(poller: queryPoller!.poller, indices: queryPoller!.service)
-                if queryPoller!.poller.events(at: queryPoller!.sub).contains(.readable) { _ = drain(subs, into: frame) }
+                if queryPoller!.poller.events(at: queryPoller!.sub).contains(.readable) { drain(subs, into: frame) }
                 // Control (clock probes among it) is answered on the next turn, now.
                 if queryPoller!.control >= 0, queryPoller!.poller.events(at: queryPoller!.control).contains(.readable) { nextAux = 0 }
             } else if probePoller != nil, now < quickAuxUntil {
                 _ = try? probePoller!.poller.poll(timeout: .nanoseconds(Int64(waitNanos)))
-                if probePoller!.poller.events(at: probePoller!.sub).contains(.readable) { _ = drain(subs, into: frame) }
+                if probePoller!.poller.events(at: probePoller!.sub).contains(.readable) { drain(subs, into: frame) }
                 if probePoller!.poller.events(at: probePoller!.control).contains(.readable) { nextAux = 0 }
             } else {
                 if auxTimeoutMs != currentTimeout {
@@ -232,15 +232,14 @@ public final class ReaderNode {
     }
 
     /// Takes everything queued on the SUB socket(s) without waiting (bounded,
-    /// so aux turns stay on time). - Returns: how many messages were taken.
-    func drain(_ subs: SubscriberSockets, into frame: borrowing ReceiveBuffer) -> Int {
+    /// so aux turns stay on time).
+    func drain(_ subs: SubscriberSockets, into frame: borrowing ReceiveBuffer) {
         var n = 0
         while n < 4096, !snailTriggered {
             guard (try? subs.data.receive(into: frame, dontWait: true)) == true else { break }
             handleFrame(frame.bytes, recvMono: Clock.monotonicNanos(), recvWall: needsWall ? Clock.wallNanos() : 0)
             n += 1
         }
-        return n
     }
 
     /// One aux turn: signals, control, snapshot answers, the heartbeat socket
@@ -554,10 +553,10 @@ public final class ReaderNode {
 
     func latestState() -> String {
         // The allocation-free scan the log role uses, not a full protobuf decode of a copy.
-        guard let r = latestRange, r.upperBound <= latestFrameLength else { return "-" }
-        var header = FrameHeader(kind: .snapshot)
-        header.snapshotRange = r
-        let scanned = latestFrame.withUnsafeBytes { header.scanSnapshotSummary(in: UnsafeRawBufferPointer(rebasing: $0[..<latestFrameLength])) }
+        guard let r = latestRange else { return "-" }
+        let scanned = latestFrame.withUnsafeBytes {
+            SnapshotSummary.scan(UnsafeRawBufferPointer(rebasing: $0[..<latestFrameLength]), snapshotRange: r)
+        }
         guard case .success(let summary) = scanned else { return "-" }
         return summary.state.name
     }

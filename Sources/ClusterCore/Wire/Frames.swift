@@ -113,6 +113,14 @@ extension FrameHeader {
     /// - Parameter frame: the same bytes the header was parsed from.
     public func scanSnapshotSummary(in frame: UnsafeRawBufferPointer) -> Result<SnapshotSummary, WireError> {
         guard let range = snapshotRange else { return .failure(.malformed("no snapshot in frame")) }
+        return SnapshotSummary.scan(frame, snapshotRange: range)
+    }
+}
+
+extension SnapshotSummary {
+    /// Reads the summary fields of the snapshot at `snapshotRange` of `frame`.
+    public static func scan(_ frame: UnsafeRawBufferPointer, snapshotRange range: Range<Int>) -> Result<SnapshotSummary, WireError> {
+        guard range.upperBound <= frame.count else { return .failure(.truncated(at: frame.count)) }
         let sub = UnsafeRawBufferPointer(rebasing: frame[..<range.upperBound])
         var reader = ProtoReader(sub, from: range.lowerBound)
         var out = SnapshotSummary()
