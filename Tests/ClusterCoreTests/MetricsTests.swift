@@ -92,6 +92,16 @@ struct MetricsLatencyRecorderTests {
         #expect(r.total.totalCount == 0 && r.interval.count == 0 && r.series.isEmpty && r.clamped == 0)
         r.roll(t: 1, lostSoFar: 6)
         #expect(r.series.last?.lost == 6)  // loss counted from the reset, not from before it
+        // After a reset the recorder records as a new one does.
+        var fresh = LatencyRecorder()
+        for v: UInt64 in [1_000, 5_123_456, 59_999_999_999] { r.record(nanos: v); fresh.record(nanos: v) }
+        #expect(r.total == fresh.total)
+        // Values still buffered (none in the histogram yet) are forgotten too.
+        var buffered = LatencyRecorder()
+        buffered.record(nanos: 3_000)
+        buffered.record(nanos: 4_000)
+        buffered.reset()
+        #expect(buffered.total.totalCount == 0 && buffered.interval.count == 0)
     }
 
     @Test(arguments: [
