@@ -78,6 +78,6 @@ let package = Package(
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"]),
         .testTarget(name: "ClusterNodeTests", dependencies: ["ClusterNode", "ZeroMQ", "ClusterCore", "ClusterTestSupport"]),
         .testTarget(name: "ClusterOrchestratorTests", dependencies: ["ClusterOrchestrator", "ClusterCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["ClusterOrchestrator", "ClusterCore", "ClusterTestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["ClusterOrchestrator", "ClusterNode", "ClusterCore", "ClusterTestSupport"]),
     ]
 )

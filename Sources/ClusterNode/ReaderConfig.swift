@@ -85,6 +85,8 @@ public struct ReaderConfig: Sendable {
     public var clockOffsetGiven = false
     /// Standalone runs: stop after this long.
     public var durationNanos: UInt64?
+    /// The CPU to pin the process to (its thread and libzmq's); nil leaves it to the scheduler.
+    public var cpu: Int?
 
     public init(name: String, publishEndpoint: String, snapshotEndpoint: String) {
         self.name = name

@@ -90,9 +90,12 @@ public final class ReaderNode {
 
     /// Runs until STOP (then drains the tail), SIGTERM/SIGINT or the configured duration.
     /// - Returns: the process exit status.
-    /// - Throws: `ZMQError` when an endpoint is invalid, or the log file cannot be opened.
+    /// - Throws: `ZMQError` when an endpoint is invalid, or the log file cannot be opened;
+    ///   `CPUAffinityError` when `cpu` is not one the process may run on.
     public func run(signals: ShutdownSignals) throws -> Int32 {
         ParentWatch.tightenTimerSlack()
+        // Before the context: libzmq's I/O thread inherits the CPU.
+        if let cpu = config.cpu { try CPUAffinity.pin(to: cpu) }
         let context = try Context()
 
         // Role set-up first: a log file that cannot be opened is an error before any traffic.
@@ -518,6 +521,7 @@ public final class ReaderNode {
             latencies["query_service"] = LatencySummary(s.serviceLatency)
         }
         gauges["lag_ms_last"] = Double(lastLagNanos) / 1e6
+        if let cpu = config.cpu { gauges["cpu_pinned"] = Double(cpu) }
         if measureStartMono > 0 { gauges["run_seconds"] = Double(Clock.monotonicNanos() - measureStartMono) / 1e9 }
         return NodeMetrics(
             node: config.name, role: config.role.rawValue, incarnation: incarnation, epoch: tracker.epoch,

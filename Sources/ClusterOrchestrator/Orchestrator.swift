@@ -304,10 +304,18 @@ public final class Orchestrator {
             serviceBind: { services[$0.name] ?? "tcp://127.0.0.1:*" },
             relayEndpoint: { spec in let ep = relays[spec.name] ?? ""; return (ep, ep) },
             writerScript: script)
+        // cpuPinning "spread": readers in node order round the CPUs this process may use.
+        let cpus = topology.cpuPinning == .spread && !external ? CPUAffinity.allowed() : []
+        var pinned = 0
         for spec in topology.nodes {
             let n = ManagedNode(name: spec.name, group: spec.group, role: spec.role.name)
             n.startAt = spec.reader?.startAt
             n.arguments = mapping.arguments(for: spec)
+            if !cpus.isEmpty, let role = spec.reader?.role, role != .relay {
+                n.cpu = cpus[pinned % cpus.count]
+                n.arguments += ["--cpu", "\(n.cpu!)"]
+                pinned += 1
+            }
             n.serviceEndpoint = serviceEndpoints[spec.name]
             if let net {
                 let label = Self.hostLabel(spec)
@@ -324,6 +332,7 @@ public final class Orchestrator {
             nodes[spec.name] = n
             order.append(spec.name)
         }
+        if pinned > 0 { say("\(pinned) reader\(pinned == 1 ? "" : "s") pinned round CPUs \(CPUAffinity.describe(cpus))") }
         // One load generator per query group with `load`, aimed at the group's service endpoints.
         for group in topology.readers where group.role == .query {
             guard let load = group.load else { continue }
@@ -385,7 +394,7 @@ public final class Orchestrator {
             n.finalReceived = false
             n.exitExpected = false
             n.startSent = false
-            events.log("launched", node: name, detail: ["pid": "\(pid)"])
+            events.log("launched", node: name, detail: n.cpu.map { ["pid": "\(pid)", "cpu": "\($0)"] } ?? ["pid": "\(pid)"])
         } catch {
             n.phase = .exited
             n.lastSaid = "\(error)"
@@ -885,6 +894,8 @@ final class ManagedNode {
     var finalMetrics: NodeMetrics?
     var lastStats: Clustersim_V1_Stats?
     var serviceEndpoint: String?
+    /// The CPU the node is pinned to (cpuPinning "spread").
+    var cpu: Int?
     var host: String?
     /// Netns launcher: the namespace it runs in.
     var netHost: NetnsNetwork.Host?

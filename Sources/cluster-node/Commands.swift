@@ -95,6 +95,10 @@ struct Reader: ParsableCommand {
     @Option(help: "Latency clock: monotonic (one host) or wall (across hosts).") var clock: LatencyClock = .monotonic
     @Option(help: "wall clock: nanoseconds added to this node's clock (default: the orchestrator's estimate).") var clockOffsetNs: Int64?
     @Option(help: "Stop after this long (standalone runs).") var duration: DurationArgument?
+    @Option(help: ArgumentHelp(
+        "Pin the process (its thread and libzmq's I/O thread) to this CPU.",
+        discussion: "The hand-off of each message from libzmq's thread to the reader's is then a wake-up on the same CPU. The orchestrator passes it with the topology's cpuPinning \"spread\".",
+        valueName: "cpu")) var cpu: Int?
 
     func validate() throws {
         switch (name, claimName) {
@@ -109,6 +113,12 @@ struct Reader: ParsableCommand {
             throw ValidationError("--delay \(delay): expected a duration (2ms), uniform:MIN:MAX or exponential:MEAN")
         }
         guard workers >= 1 else { throw ValidationError("--workers must be ≥ 1") }
+        if let cpu {
+            let allowed = CPUAffinity.allowed()
+            guard cpu >= 0, allowed.isEmpty || allowed.contains(cpu) else {
+                throw ValidationError("--cpu \(cpu): not a CPU this process may run on; expected one of \(CPUAffinity.describe(allowed))")
+            }
+        }
     }
 
     func run() throws {
@@ -145,6 +155,7 @@ struct Reader: ParsableCommand {
         c.clockOffsetNanos = clockOffsetNs ?? 0
         c.clockOffsetGiven = clockOffsetNs != nil
         c.durationNanos = duration?.nanos
+        c.cpu = cpu
         c.metricsDirectory = metricsDir
         c.parentPID = common.parentPid
         let code = try ReaderNode(config: c, logger: common.logger(name)).run(signals: signals)

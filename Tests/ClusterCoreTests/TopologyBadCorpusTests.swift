@@ -35,7 +35,7 @@ let badTopologies: [BadTopology] = [
     BadTopology(
         name: "unknown key without a close match",
         json: topology(top: #""colour": "blue", "#),
-        expected: [#"bad.json: colour: unknown key; expected one of version, name, description, seed, duration, warmup, readyTimeout, launcher, writer, readers, faults, chaos, slo"#],
+        expected: [#"bad.json: colour: unknown key; expected one of version, name, description, seed, duration, warmup, readyTimeout, launcher, cpuPinning, writer, readers, faults, chaos, slo"#],
         issueCount: 1),
     BadTopology(
         name: "unknown key that differs in case",
@@ -45,6 +45,11 @@ let badTopologies: [BadTopology] = [
         name: "bad enum value",
         json: topology(readers: #"[{"role": "log"}, {"role": "cli"}, {"role": "query", "policy": "dorp"}]"#),
         expected: [#"bad.json: readers[2].policy: "dorp" is not one of drop, conflate, resync, snail"#],
+        issueCount: 1),
+    BadTopology(
+        name: "bad cpu pinning",
+        json: topology(top: #""cpuPinning": "sprad", "#),
+        expected: [#"bad.json: cpuPinning: "sprad" is not one of off, spread"#],
         issueCount: 1),
     BadTopology(
         name: "bad role",

@@ -104,6 +104,7 @@ struct TopologyFileTests {
         #expect(topology.writer.rate == 1000)
         #expect(topology.writer.payloadBytes == 512)
         #expect(topology.duration == .seconds(20))
+        #expect(topology.cpuPinning == .spread)
         #expect(topology.node(named: "slow")?.reader?.processingDelay == .fixed(.milliseconds(2)))
         #expect(topology.node(named: "slow")?.reader?.policy == .resync)
         #expect(topology.faults.map(\.target) == ["cli-3", "cli-3", "log-2"])
@@ -126,6 +127,7 @@ struct TopologyModelTests {
         #expect(topology.warmup == .zero)
         #expect(topology.readyTimeout == .seconds(20))
         #expect(topology.launcher == .local)
+        #expect(topology.cpuPinning == .off)
         #expect(topology.faults.isEmpty)
         #expect(topology.chaos == nil)
         #expect(topology.slo == SLOSpec())
@@ -216,7 +218,7 @@ struct TopologyModelTests {
     @Test func fullRoundTrip() throws {
         let topology = Topology(
             name: "everything", description: "all keys", seed: .max, duration: .seconds(60), warmup: .seconds(2),
-            readyTimeout: .seconds(30), launcher: .netns,
+            readyTimeout: .seconds(30), launcher: .netns, cpuPinning: .spread,
             writer: WriterSpec(
                 rate: 123.5, payloadBytes: 0, transport: .ipc, sndhwm: 0, nodrop: true, heartbeat: .milliseconds(100),
                 historyLimit: 0, persist: true, events: [ScriptedEventSpec(at: .seconds(1), event: "boot")], coalesce: true),

@@ -1,5 +1,6 @@
 import ClusterCore
 import ClusterTestSupport
+import ClusterNode
 import ClusterOrchestrator
 import Foundation
 import Testing
@@ -34,6 +35,7 @@ struct OrchestratorRunTests {
             // Every version published after START reached every reader, and the tail was accounted for.
             #expect(n.received + (n.counters["stale_discarded"] ?? 0) >= rep.writer.published - 5, "\(n.name) received \(n.received) of \(rep.writer.published)")
             #expect(n.latency.count > 0 && n.latency.p50Us > 0)
+            #expect(n.gauges["cpu_pinned"] == nil, "\(n.name) pinned with cpuPinning off")
             let nodeDir = dir! + "/nodes/" + n.name
             for f in ["metrics.json", "metrics.prom", "latency.hgrm", "node.log"] {
                 #expect(FileManager.default.fileExists(atPath: nodeDir + "/" + f), "\(n.name)/\(f) missing")
@@ -63,6 +65,27 @@ struct OrchestratorRunTests {
             #expect(FileManager.default.fileExists(atPath: dir! + "/" + f), "\(f) missing")
         }
         #expect(Harness.processes(tagged: "smoke").isEmpty, "processes left behind")
+    }
+
+    @Test("cpuPinning spread: each reader process runs on its CPU, the readers taken round the CPUs in node order")
+    func pinning() async throws {
+        let (r, dir) = try await Harness.runTopology("""
+            { "name": "it-pinning", "duration": "1s", "cpuPinning": "spread", "writer": { "rate": 100 },
+              "readers": [ { "role": "cli", "count": 3 }, { "role": "log" } ] }
+            """, tag: "pinning")
+        #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
+        let rep = try report(dir)
+        let cpus = CPUAffinity.allowed()
+        for (k, name) in ["cli-1", "cli-2", "cli-3", "log-1"].enumerated() {
+            let n = try #require(rep.nodes.first { $0.name == name })
+            #expect(n.status == "completed" && n.lost == 0, "\(name): \(n.status), lost \(n.lost)")
+            // Read back from the kernel by the reader itself, after pinning.
+            #expect(n.gauges["cpu_pinned"] == Double(cpus[k % cpus.count]), "\(name): \(n.gauges)")
+        }
+        #expect(rep.nodes.first { $0.name == "writer" }?.gauges["cpu_pinned"] == nil, "the writer is not pinned")
+        let events = try String(contentsOfFile: dir! + "/events.jsonl", encoding: .utf8)
+        #expect(events.contains(#""cpu":"\#(cpus[0])","event":"launched","node":"cli-1""#), "no cpu in cli-1's launch event")
+        #expect(Harness.processes(tagged: "pinning").isEmpty, "processes left behind")
     }
 
     @Test("kill at a set time is applied on time and reported; restart converges")

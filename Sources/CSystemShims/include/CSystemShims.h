@@ -22,4 +22,9 @@ void csim_reset_signals(void);
 /// group (pgid = pid) and with all signals unblocked and default. Returns 0 and sets *pid, or an errno.
 int csim_spawn(const char *path, char *const argv[], char *const envp[], int log_fd, pid_t *pid);
 
+/// Pins the calling thread (and the threads it creates later) to one CPU; 0 or an errno.
+int csim_pin_cpu(int cpu);
+/// The CPUs the calling thread may run on (sched_getaffinity), up to max, in *cpus; their count, or -errno.
+int csim_allowed_cpus(int *cpus, int max);
+
 #endif

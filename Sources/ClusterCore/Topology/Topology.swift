@@ -26,6 +26,8 @@ public struct Topology: Sendable, Hashable, Codable {
     public var readyTimeout: TimeSpan
     /// How nodes are started; default `local`.
     public var launcher: LauncherKind
+    /// Whether reader processes are pinned to CPUs (local and netns launchers); default `off`.
+    public var cpuPinning: CPUPinning
     /// The writer node.
     public var writer: WriterSpec
     /// Reader groups, in file order; at least one.
@@ -46,6 +48,7 @@ public struct Topology: Sendable, Hashable, Codable {
         warmup: TimeSpan = .zero,
         readyTimeout: TimeSpan = .seconds(20),
         launcher: LauncherKind = .local,
+        cpuPinning: CPUPinning = .off,
         writer: WriterSpec,
         readers: [ReaderGroup],
         faults: [FaultSpec] = [],
@@ -60,6 +63,7 @@ public struct Topology: Sendable, Hashable, Codable {
         self.warmup = warmup
         self.readyTimeout = readyTimeout
         self.launcher = launcher
+        self.cpuPinning = cpuPinning
         self.writer = writer
         self.readers = readers
         self.faults = faults
@@ -69,7 +73,7 @@ public struct Topology: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case schemaVersion = "version"
-        case name, description, seed, duration, warmup, readyTimeout, launcher
+        case name, description, seed, duration, warmup, readyTimeout, launcher, cpuPinning
         case writer, readers, faults, chaos, slo
     }
 

@@ -262,6 +262,7 @@ final class TopologyBuilder {
             warmup: f.value(.warmup, default: .zero, span),
             readyTimeout: f.value(.readyTimeout, default: .seconds(20), span),
             launcher: f.value(.launcher, default: .local, enumeration),
+            cpuPinning: f.value(.cpuPinning, default: .off, enumeration),
             writer: f.required(.writer, expected: "an object such as {\"rate\": 1000}") { self.writer($0, path: $1) }
                 ?? placeholder.writer,
             readers: readers ?? [],

@@ -85,6 +85,16 @@ public enum FaultAction: String, Sendable, CaseIterable, Codable {
 }
 
 /// How the orchestrator starts nodes.
+/// How reader processes are placed on the launching host's CPUs.
+public enum CPUPinning: String, Sendable, CaseIterable, Codable {
+    /// The scheduler places every thread.
+    case off
+    /// Each reader process (its thread and libzmq's I/O thread) is pinned to
+    /// one CPU, the readers taken in node order round the CPUs the
+    /// orchestrator may use; the writer, relays and load generators are not.
+    case spread
+}
+
 public enum LauncherKind: String, Sendable, CaseIterable, Codable {
     /// Child processes of the orchestrator, never orphaned.
     case local
