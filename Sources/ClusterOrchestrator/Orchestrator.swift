@@ -424,6 +424,8 @@ public final class Orchestrator {
     }
 
     static let clockSamples = 8
+    /// Sampling rounds (500 ms each) between two USS/PSS reads of a node.
+    static let smapsRounds = 20
 
     /// Asks a node for its wall clock (TimeRequest); the replies give its offset.
     /// Probes go at random moments, not one after each reply: a node answers
@@ -504,17 +506,22 @@ public final class Orchestrator {
         let now = Clock.monotonicNanos()
         // Resource sampling: every node every 500 ms, spread over the interval
         // in slices (one pass over a hundred /proc entries at once is a burst
-        // every reader would feel); USS/PSS (smaps_rollup, costlier) every 2 s.
+        // every reader would feel). USS/PSS come from smaps_rollup, for which
+        // the kernel walks the node's page tables: read on a node's first
+        // sample, then once every `smapsRounds` rounds (10 s), staggered so
+        // that a slice reads at most a tenth of its nodes' (one in a hundred
+        // readers). Read for every node in the same round every 2 s, they
+        // were bursts that raised the readers' p99 (docs/architecture.md).
         if now >= nextSample {
             nextSample = now + 50_000_000
             let slices = 10
             let slice = sampleSlice % slices
             if slice == 0 { sampleRound += 1 }
             sampleSlice += 1
-            let withSmaps = sampleRound % 4 == 1
             let t = runStartMono > 0 ? Double(Int64(now) - Int64(runStartMono)) / 1e9 : 0
             for (i, name) in order.enumerated() where i % slices == slice {
                 guard let n = nodes[name], let pid = n.pid, n.alive else { continue }
+                let withSmaps = !n.resources.smapsRead || (sampleRound + i / slices) % Self.smapsRounds == 0
                 if let s = ProcessStats.read(pid: pid, withSmaps: withSmaps) {
                     n.resources.add(t: t, stats: s, withSmaps: withSmaps)
                 }

@@ -237,7 +237,8 @@ public struct ClockOffset: Sendable, Codable, Hashable {
     }
 }
 
-/// CPU and memory of one node over the run, sampled from /proc every 500 ms.
+/// CPU and memory of one node over the run, sampled from /proc every 500 ms
+/// (USS and PSS on the first sample, then every 10 s; a sample repeats the last read).
 public struct ResourceSummary: Sendable, Codable {
     public var peakCpuPercent: Double
     public var meanCpuPercent: Double

@@ -66,12 +66,17 @@ struct ResourceSeries {
     var samples: [[Double]] = []
     var lastCPU: (t: Double, cpu: Double)?
     var lastMemory: (uss: Double, pss: Double) = (0, 0)
+    /// Whether USS/PSS were read at least once (they are read less often than the rest).
+    var smapsRead = false
 
     mutating func add(t: Double, stats: ProcessStats, withSmaps: Bool) {
         var cpuPct = 0.0
         if let last = lastCPU, t > last.t { cpuPct = max(0, (stats.cpuSeconds - last.cpu) / (t - last.t) * 100) }
         lastCPU = (t, stats.cpuSeconds)
-        if withSmaps { lastMemory = (Double(stats.ussBytes) / 1_048_576, Double(stats.pssBytes) / 1_048_576) }
+        if withSmaps {
+            lastMemory = (Double(stats.ussBytes) / 1_048_576, Double(stats.pssBytes) / 1_048_576)
+            smapsRead = true
+        }
         samples.append([t, (cpuPct * 10).rounded() / 10, Double(stats.rssBytes) / 1_048_576, lastMemory.uss, lastMemory.pss])
     }
 
