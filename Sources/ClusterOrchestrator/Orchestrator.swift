@@ -425,7 +425,7 @@ public final class Orchestrator {
 
     static let clockSamples = 8
     /// Sampling rounds (500 ms each) between two USS/PSS reads of a node.
-    static let smapsRounds = 20
+    static let smapsRounds = 120
 
     /// Asks a node for its wall clock (TimeRequest); the replies give its offset.
     /// Probes go at random moments, not one after each reply: a node answers
@@ -507,11 +507,12 @@ public final class Orchestrator {
         // Resource sampling: every node every 500 ms, spread over the interval
         // in slices (one pass over a hundred /proc entries at once is a burst
         // every reader would feel). USS/PSS come from smaps_rollup, for which
-        // the kernel walks the node's page tables: read on a node's first
-        // sample, then once every `smapsRounds` rounds (10 s), staggered so
-        // that a slice reads at most a tenth of its nodes' (one in a hundred
-        // readers). Read for every node in the same round every 2 s, they
-        // were bursts that raised the readers' p99 (docs/architecture.md).
+        // the kernel walks the node's page tables (about 0.9 ms of one CPU
+        // per read of a 28 MB reader): read on a node's first sample, then
+        // once every `smapsRounds` rounds (a minute), staggered so that a
+        // slice reads at most a tenth of its nodes'. Read for every node in
+        // one round every 2 s, they raised the readers' p99
+        // (docs/architecture.md). RSS is read every time.
         if now >= nextSample {
             nextSample = now + 50_000_000
             let slices = 10

@@ -238,7 +238,7 @@ public struct ClockOffset: Sendable, Codable, Hashable {
 }
 
 /// CPU and memory of one node over the run, sampled from /proc every 500 ms
-/// (USS and PSS on the first sample, then every 10 s; a sample repeats the last read).
+/// (USS and PSS on the first sample, then once a minute; a sample repeats the last read).
 public struct ResourceSummary: Sendable, Codable {
     public var peakCpuPercent: Double
     public var meanCpuPercent: Double
