@@ -494,7 +494,23 @@ public final class ReaderNode {
 
     // MARK: - Reporting
 
-    func metricsNow() -> NodeMetrics {
+    /// USS/PSS as last read, and the tick count when they were.
+    var lastMemory: (uss: UInt64, pss: UInt64, tick: Int)?
+    var ticks = 0
+
+    /// Everything the node measures, as the dumps and FINAL carry it.
+    /// - Parameter memoryFresh: read USS/PSS now. The query role publishes its
+    ///   metrics every second; it rereads them once a minute (smaps_rollup
+    ///   costs about a millisecond of kernel time per read) and repeats the
+    ///   last values in between.
+    func metricsNow(memoryFresh: Bool = true) -> NodeMetrics {
+        var process = ProcessStats.read(withSmaps: memoryFresh || lastMemory.map { ticks - $0.tick >= 60 } ?? true)
+        if let p = process, p.ussBytes > 0 || p.pssBytes > 0 {
+            lastMemory = (p.ussBytes, p.pssBytes, ticks)
+        } else if let m = lastMemory {
+            process?.ussBytes = m.uss
+            process?.pssBytes = m.pss
+        }
         var counters = tracker.counters
         counters["decode_errors"] = decodeErrors
         counters["heartbeats"] = heartbeats
@@ -527,11 +543,12 @@ public final class ReaderNode {
             node: config.name, role: config.role.rawValue, incarnation: incarnation, epoch: tracker.epoch,
             startedWallNs: incarnation, stoppedWallNs: Clock.wallNanos(), counters: counters, gauges: gauges,
             latency: LatencySummary(recorder.total), latencies: latencies, series: recorder.series,
-            converge: converge, process: ProcessStats.read(),
+            converge: converge, process: process,
             notes: ["policy=\(config.policy.rawValue)", "clock=\(config.clock.rawValue)"])
     }
 
     func tick(now: UInt64) {
+        ticks += 1
         let t = measuring && now > measureStartMono ? Double(now - measureStartMono) / 1e9 : 0
         let interval = recorder.roll(t: t, lostSoFar: tracker.lost)
         control?.stats(interval: interval) { s in
@@ -541,7 +558,7 @@ public final class ReaderNode {
             s.version = tracker.highest
             if let q = query { let qs = q.stats(); s.busy = qs.busy; s.served = qs.served }
         }
-        if let q = query { q.publishMetrics(metricsNow().jsonText()) }
+        if let q = query { q.publishMetrics(metricsNow(memoryFresh: false).jsonText()) }
         cli?.render(state: latestState(), version: tracker.highest, epoch: tracker.epoch,
                     lagNanos: lastLagNanos, lost: tracker.lost, received: tracker.received)
         if let p = pending, now > p.sentMono, now - p.sentMono > 1_000_000_000 {
