@@ -15,9 +15,12 @@
 # idle; then ClusterSim's busiest functions. Shares are of all samples
 # (2 CPUs): 1 % is 0.02 of a core. The latency of each run is printed too,
 # but a profiled run is not a latency measurement (scripts/compare-baseline.sh
-# is). Needs root (system-wide perf).
+# is). ClusterSim's readers are pinned round the CPUs as the main job's are
+# (PINNING=off leaves them to the scheduler). Needs root (system-wide perf).
 set -euo pipefail
 readers=${1:-100} rate=${2:-1000} window=${3:-4}
+pinning=${PINNING:-spread}
+case $pinning in spread|off) ;; *) echo "fanout-profile: PINNING: \"$pinning\" is not spread or off" >&2; exit 2 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 baseline=${BASELINE_DIR:-$root/../shared/baseline}
 [ -x "$baseline/run-baseline.sh" ] || { echo "fanout-profile: no run-baseline.sh in $baseline (set BASELINE_DIR)" >&2; exit 2; }
@@ -29,7 +32,7 @@ work=$(mktemp -d /tmp/fanout-profile-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 secs=$((window + 10))
 cat > "$work/t.json" <<JSON
-{ "name": "profile-$readers", "duration": "${secs}s", "warmup": "2s",
+{ "name": "profile-$readers", "duration": "${secs}s", "warmup": "2s", "cpuPinning": "$pinning",
   "writer": { "rate": $rate, "payloadBytes": 140, "historyLimit": 0 },
   "readers": [ { "role": "cli", "count": $readers } ] }
 JSON
