@@ -13,7 +13,9 @@
 # then the C baseline (BASELINE_DIR, default ../shared/baseline: its
 # run-baseline.sh), alternately. All are summarised as the baseline does: the
 # median of the readers' p50, the max of the readers' p99 and max, and the
-# total lost. The machine is noisy: compare within a round, over several rounds.
+# total lost. The machine is noisy: compare within a round, over several
+# rounds; the last lines give each pinning's median ratio over the rounds and
+# how many rounds were within 1.2x of C on both p50 and p99.
 set -euo pipefail
 readers=${1:?readers} rate=${2:?rate} secs=${3:?seconds} rounds=${4:-3}
 pinnings=${PINNING:-spread off}
@@ -54,7 +56,7 @@ PY
   # Two adjacent free ports for the baseline (it binds PORT and PORT+1).
   port=$(python3 "$root/scripts/free-port-pair.py")
   theirs=$("$baseline/run-baseline.sh" "$readers" "$rate" "$secs" "$port" | tail -1)
-  python3 - "$round" "$theirs" "${ours[@]}" <<'PY'
+  python3 - "$round" "$theirs" "${ours[@]}" <<'PY' | tee -a "$work/ratios"
 import json, sys
 c = json.loads(sys.argv[2])
 print(f"round {sys.argv[1]}: C p50 {c['p50_us']:.0f} µs p99 {c['p99_us']:.0f} µs lost {c['lost']}")
@@ -65,3 +67,16 @@ for line in sys.argv[3:]:
           f" | ratio p50 {ratio('p50_us'):.2f} p99 {ratio('p99_us'):.2f}")
 PY
 done
+# One round's ratio is one noisy draw against another: the median over the
+# rounds, and how many rounds were within 1.2x on both, say more.
+python3 - "$work/ratios" "$rounds" <<'PY'
+import re, statistics, sys
+by = {}
+for line in open(sys.argv[1]):
+    m = re.search(r"pinning (\S+)\s*:.*ratio p50 ([0-9.]+|inf) p99 ([0-9.]+|inf)", line)
+    if m: by.setdefault(m.group(1), []).append((float(m.group(2)), float(m.group(3))))
+for pinning, rs in by.items():
+    within = sum(1 for a, b in rs if a <= 1.2 and b <= 1.2)
+    print(f"pinning {pinning:6s} over {len(rs)} rounds: median ratio p50 {statistics.median(a for a, _ in rs):.2f}"
+          f" p99 {statistics.median(b for _, b in rs):.2f}; both within 1.2x in {within} of {len(rs)}")
+PY
