@@ -15,11 +15,11 @@
 # idle; then ClusterSim's busiest functions. Shares are of all samples
 # (2 CPUs): 1 % is 0.02 of a core. The latency of each run is printed too,
 # but a profiled run is not a latency measurement (scripts/compare-baseline.sh
-# is). ClusterSim's readers are pinned round the CPUs as the main job's are
-# (PINNING=off leaves them to the scheduler). Needs root (system-wide perf).
+# is). ClusterSim's readers are left to the scheduler as the main job's are
+# (PINNING=spread pins them round the CPUs). Needs root (system-wide perf).
 set -euo pipefail
 readers=${1:-100} rate=${2:-1000} window=${3:-4}
-pinning=${PINNING:-spread}
+pinning=${PINNING:-off}
 case $pinning in spread|off) ;; *) echo "fanout-profile: PINNING: \"$pinning\" is not spread or off" >&2; exit 2 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 baseline=${BASELINE_DIR:-$root/../shared/baseline}

@@ -104,7 +104,7 @@ struct TopologyFileTests {
         #expect(topology.writer.rate == 1000)
         #expect(topology.writer.payloadBytes == 512)
         #expect(topology.duration == .seconds(20))
-        #expect(topology.cpuPinning == .spread)
+        #expect(topology.cpuPinning == .off)
         #expect(topology.node(named: "slow")?.reader?.processingDelay == .fixed(.milliseconds(2)))
         #expect(topology.node(named: "slow")?.reader?.policy == .resync)
         #expect(topology.faults.map(\.target) == ["cli-3", "cli-3", "log-2"])
