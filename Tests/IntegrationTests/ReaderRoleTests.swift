@@ -16,6 +16,12 @@ struct ReaderRoleTests {
                           environment: ["CLUSTERSIM_TEST_TAG": tag])
     }
 
+    /// Kills a process the test did not stop itself (a failed expectation on the way), and waits for it.
+    func reap(_ p: Process, _ out: Pipe, _ err: Pipe) {
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        _ = Harness.wait(p, out, err, timeout: 5)
+    }
+
     func counters(_ metricsDir: String) throws -> [String: UInt64] {
         let data = try Data(contentsOf: URL(fileURLWithPath: metricsDir + "/metrics.json"))
         let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -46,7 +52,7 @@ struct ReaderRoleTests {
         let tag = "role-log"
         let dir = Harness.tempDirectory(tag)
         let (w, wo, we) = try startWriter(dir, tag: tag, rate: 500, seconds: 30)
-        defer { if w.isRunning { kill(w.processIdentifier, SIGKILL) }; _ = Harness.wait(w, wo, we, timeout: 5) }
+        defer { reap(w, wo, we) }
         let file = dir + "/log.jsonl"
 
         // Batches of 4 096 lines: only the log's 200 ms timed flush writes
@@ -90,13 +96,13 @@ struct ReaderRoleTests {
         let tag = "role-query"
         let dir = Harness.tempDirectory(tag)
         let (w, wo, we) = try startWriter(dir, tag: tag, rate: 200, seconds: 30)
-        defer { if w.isRunning { kill(w.processIdentifier, SIGKILL) }; _ = Harness.wait(w, wo, we, timeout: 5) }
+        defer { reap(w, wo, we) }
         // One worker that takes 20 ms a request: at most 50 requests a second.
         let (q, qo, qe) = try Harness.start(Harness.clusterNode, [
             "reader", "--name", "query-t", "--role", "query", "--pub", "ipc://\(dir)/pub", "--snapshots", "ipc://\(dir)/snap",
             "--service", "ipc://\(dir)/q", "--workers", "1", "--service-delay", "20ms", "--metrics-dir", dir + "/mq",
         ], environment: ["CLUSTERSIM_TEST_TAG": tag])
-        defer { if q.isRunning { kill(q.processIdentifier, SIGKILL) }; _ = Harness.wait(q, qo, qe, timeout: 5) }
+        defer { reap(q, qo, qe) }
         try await Task.sleep(for: .milliseconds(500))
         // 8 clients asking 400 a second for 2 s: eight times what the pool can serve.
         let load = try await Harness.run(Harness.clusterNode, [
