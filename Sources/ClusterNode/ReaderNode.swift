@@ -31,6 +31,8 @@ public final class ReaderNode {
     var tracker: VersionTracker
     var recorder = LatencyRecorder()
     var measuring = false
+    /// The CPUs the process may run on after pinning to `cpu` (read back); empty when not pinned.
+    var pinnedTo: [Int] = []
     var measureStartMono: UInt64 = 0
     var decodeErrors: UInt64 = 0
     var heartbeats: UInt64 = 0
@@ -95,7 +97,10 @@ public final class ReaderNode {
     public func run(signals: ShutdownSignals) throws -> Int32 {
         ParentWatch.tightenTimerSlack()
         // Before the context: libzmq's I/O thread inherits the CPU.
-        if let cpu = config.cpu { try CPUAffinity.pin(to: cpu) }
+        if let cpu = config.cpu {
+            try CPUAffinity.pin(to: cpu)
+            pinnedTo = CPUAffinity.allowed()   // the kernel's word for it, for the dumps
+        }
         let context = try Context()
 
         // Role set-up first: a log file that cannot be opened is an error before any traffic.
@@ -537,7 +542,7 @@ public final class ReaderNode {
             latencies["query_service"] = LatencySummary(s.serviceLatency)
         }
         gauges["lag_ms_last"] = Double(lastLagNanos) / 1e6
-        if let cpu = config.cpu { gauges["cpu_pinned"] = Double(cpu) }
+        if pinnedTo.count == 1 { gauges["cpu_pinned"] = Double(pinnedTo[0]) }
         if measureStartMono > 0 { gauges["run_seconds"] = Double(Clock.monotonicNanos() - measureStartMono) / 1e9 }
         return NodeMetrics(
             node: config.name, role: config.role.rawValue, incarnation: incarnation, epoch: tracker.epoch,
