@@ -88,30 +88,34 @@ public struct NodeMetrics: Sendable, Hashable, Codable {
     public func prometheusText() -> String {
         let registry = PrometheusCollectorRegistry()
         let labels = [("node", node), ("role", role)]
+        // Every metric is `clustersim_<name>`; `name` carries its unit suffix itself.
+        func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "clustersim", metricName: name, unitName: "", helpText: help)
+        }
+        func gauge(_ name: String, _ help: String, _ value: Double, extra: [(String, String)] = []) {
+            registry.makeGauge(descriptor: descriptor(name, help), labels: labels + extra).set(value)
+        }
         for (name, value) in counters.sorted(by: { $0.key < $1.key }) {
-            let c = registry.makeCounter(name: "clustersim_\(Self.metricName(name))_total", labels: labels,
-                                         help: "ClusterSim counter \(name)")
-            c.increment(by: Int64(clamping: value))
+            registry.makeCounter(descriptor: descriptor("\(Self.metricName(name))_total", "ClusterSim counter \(name)"), labels: labels)
+                .increment(by: Int64(clamping: value))
         }
         for (name, value) in gauges.sorted(by: { $0.key < $1.key }) where value.isFinite {
-            registry.makeGauge(name: "clustersim_\(Self.metricName(name))", labels: labels,
-                               help: "ClusterSim gauge \(name)").set(value)
+            gauge(Self.metricName(name), "ClusterSim gauge \(name)", value)
         }
         var all = latencies
         all["main"] = latency
         for (name, s) in all.sorted(by: { $0.key < $1.key }) where s.count > 0 {
-            let metric = "clustersim_\(Self.metricName(name == "main" ? (role == "writer" ? "send_call" : "fanout") : name))_latency_seconds"
+            let metric = "\(Self.metricName(name == "main" ? (role == "writer" ? "send_call" : "fanout") : name))_latency_seconds"
             for (q, v) in [("0.5", s.p50Us), ("0.9", s.p90Us), ("0.99", s.p99Us), ("0.999", s.p999Us), ("1", s.maxUs)] {
-                registry.makeGauge(name: metric, labels: labels + [("quantile", q)],
-                                   help: "Latency quantiles in seconds").set(v / 1_000_000)
+                gauge(metric, "Latency quantiles in seconds", v / 1_000_000, extra: [("quantile", q)])
             }
-            registry.makeGauge(name: metric + "_count", labels: labels, help: "Latency samples").set(Double(s.count))
+            gauge(metric + "_count", "Latency samples", Double(s.count))
         }
         if let p = process {
-            registry.makeGauge(name: "clustersim_process_cpu_seconds", labels: labels, help: "CPU seconds").set(p.cpuSeconds)
-            registry.makeGauge(name: "clustersim_process_rss_bytes", labels: labels, help: "Resident set size").set(Double(p.rssBytes))
-            registry.makeGauge(name: "clustersim_process_uss_bytes", labels: labels, help: "Unique set size").set(Double(p.ussBytes))
-            registry.makeGauge(name: "clustersim_process_pss_bytes", labels: labels, help: "Proportional set size").set(Double(p.pssBytes))
+            gauge("process_cpu_seconds", "CPU seconds", p.cpuSeconds)
+            gauge("process_rss_bytes", "Resident set size", Double(p.rssBytes))
+            gauge("process_uss_bytes", "Unique set size", Double(p.ussBytes))
+            gauge("process_pss_bytes", "Proportional set size", Double(p.pssBytes))
         }
         return registry.emitToString()
     }
