@@ -9,7 +9,7 @@ final class EventLog {
     private let handle: FileHandle
 
     init(path: String) throws {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)   // opening it says whether it worked
         guard let h = FileHandle(forWritingAtPath: path) else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
         }
