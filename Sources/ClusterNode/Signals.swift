@@ -69,11 +69,16 @@ public enum CPUAffinity {
     /// - Throws: ``CPUAffinityError`` when the CPU is not one this process may use.
     public static func pin(to cpu: Int) throws {
         let allowed = allowed()
-        guard allowed.isEmpty || allowed.contains(cpu) else {
+        guard mayUse(cpu, allowed: allowed) else {
             throw CPUAffinityError(cpu: cpu, allowed: allowed, errno: EINVAL)
         }
         let rc = csim_pin_cpu(Int32(cpu))
         if rc != 0 { throw CPUAffinityError(cpu: cpu, allowed: allowed, errno: rc) }
+    }
+
+    /// Whether `cpu` is one of `allowed` (any CPU when the kernel did not say).
+    public static func mayUse(_ cpu: Int, allowed: [Int]) -> Bool {
+        cpu >= 0 && (allowed.isEmpty || allowed.contains(cpu))
     }
 
     /// CPUs as ranges, `0-3,6` (the notation of taskset and /sys).

@@ -394,7 +394,9 @@ public final class Orchestrator {
             n.finalReceived = false
             n.exitExpected = false
             n.startSent = false
-            events.log("launched", node: name, detail: n.cpu.map { ["pid": "\(pid)", "cpu": "\($0)"] } ?? ["pid": "\(pid)"])
+            var detail = ["pid": "\(pid)"]
+            if let cpu = n.cpu { detail["cpu"] = "\(cpu)" }
+            events.log("launched", node: name, detail: detail)
         } catch {
             n.phase = .exited
             n.lastSaid = "\(error)"

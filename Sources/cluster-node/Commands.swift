@@ -115,7 +115,7 @@ struct Reader: ParsableCommand {
         guard workers >= 1 else { throw ValidationError("--workers must be ≥ 1") }
         if let cpu {
             let allowed = CPUAffinity.allowed()
-            guard cpu >= 0, allowed.isEmpty || allowed.contains(cpu) else {
+            guard CPUAffinity.mayUse(cpu, allowed: allowed) else {
                 throw ValidationError("--cpu \(cpu): not a CPU this process may run on; expected one of \(CPUAffinity.describe(allowed))")
             }
         }

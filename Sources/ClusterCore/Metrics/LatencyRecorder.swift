@@ -229,9 +229,9 @@ public struct LatencyRecorder: Sendable {
     /// The whole-run histogram, every value recorded so far included.
     public var total: LatencyHistogram {
         if flushed == interval.keptCount { return histogram }
-        var h = histogram
-        interval.forEachKept(from: flushed) { _ = h.record($0) }
-        return h
+        var copy = self   // shares its storage until the flush writes the copy's histogram
+        copy.flush()
+        return copy.histogram
     }
 
     /// Records one latency in nanoseconds.

@@ -84,7 +84,6 @@ public enum FaultAction: String, Sendable, CaseIterable, Codable {
     public static let chaosActions: [FaultAction] = [.kill, .terminate, .pause, .restart, .cpuHog]
 }
 
-/// How the orchestrator starts nodes.
 /// How reader processes are placed on the launching host's CPUs.
 public enum CPUPinning: String, Sendable, CaseIterable, Codable {
     /// The scheduler places every thread.
@@ -95,6 +94,7 @@ public enum CPUPinning: String, Sendable, CaseIterable, Codable {
     case spread
 }
 
+/// How the orchestrator starts nodes.
 public enum LauncherKind: String, Sendable, CaseIterable, Codable {
     /// Child processes of the orchestrator, never orphaned.
     case local
