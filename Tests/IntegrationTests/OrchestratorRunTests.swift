@@ -45,6 +45,23 @@ struct OrchestratorRunTests {
             let prom = try String(contentsOfFile: nodeDir + "/metrics.prom", encoding: .utf8)
             #expect(prom.contains("clustersim_received_total{"))
         }
+        // The dumps of every reader parse with standard tools: json, prometheus_client's
+        // text parser (scripts/setup.sh installs it), the .hgrm header; the figures agree.
+        let parse = """
+            import json, sys
+            from prometheus_client.parser import text_string_to_metric_families
+            for d in sys.argv[1:]:
+                m = json.load(open(d + "/metrics.json"))
+                samples = {s.name: s.value for f in text_string_to_metric_families(open(d + "/metrics.prom").read()) for s in f.samples}
+                head = open(d + "/latency.hgrm").readline().split()
+                assert head == ["Value", "Percentile", "TotalCount", "1/(1-Percentile)"], (d, head)
+                assert samples["clustersim_received_total"] == m["counters"]["received"], (d, samples["clustersim_received_total"])
+                assert samples["clustersim_fanout_latency_seconds_count"] == m["latency"]["count"], d
+                print(d.rsplit("/", 1)[-1], len(samples))
+            """
+        let parsed = try await Harness.run("/usr/bin/env", ["python3", "-c", parse] + readers.map { dir! + "/nodes/" + $0.name }, timeout: 30)
+        #expect(parsed.status == 0, "dumps do not parse: \(parsed.stderr)")
+        #expect(parsed.stdout.split(separator: "\n").count == readers.count, "\(parsed.stdout)")
         // The log reader's file holds a line for every snapshot it received.
         let log = try String(contentsOfFile: dir! + "/nodes/log-1/snapshots.jsonl", encoding: .utf8)
         let lines = log.split(separator: "\n").filter { $0.contains("\"type\":\"snapshot\"") }.count
