@@ -15,7 +15,10 @@
 # median of the readers' p50, the max of the readers' p99 and max, and the
 # total lost. The machine is noisy: compare within a round, over several
 # rounds; the last lines give each pinning's median ratio over the rounds and
-# how many rounds were within 1.2x of C on both p50 and p99.
+# how many rounds were within 1.2x of C on both p50 and p99. Each run's line
+# gives the host's steal time over it (/proc/stat: CPU time the hypervisor
+# gave to others), the share of the machine's time this guest did not get:
+# a round with much of it measured the neighbours as much as the programs.
 set -euo pipefail
 readers=${1:?readers} rate=${2:?rate} secs=${3:?seconds} rounds=${4:-3}
 pinnings=${PINNING:-spread off}
@@ -29,6 +32,11 @@ cd "$root"
 bin=$(scripts/build-release.sh)
 work=$(mktemp -d /tmp/compare-XXXXXX)
 trap 'rm -rf "$work"' EXIT
+cpu_times() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print $9, t }' /proc/stat; }
+steal_since() {  # "STEAL TOTAL" read before: the steal share since, in per cent
+  read -r s0 t0 <<<"$1"; read -r s1 t1 <<<"$(cpu_times)"
+  awk -v s="$((s1 - s0))" -v t="$((t1 - t0))" 'BEGIN { printf "%.1f", (t > 0 ? 100 * s / t : 0) }'
+}
 for p in $pinnings; do
   cat > "$work/$p.json" <<JSON
 { "name": "compare-$readers-$p", "duration": "${secs}s", "warmup": "2s", "cpuPinning": "$p",
@@ -39,13 +47,15 @@ done
 for round in $(seq 1 "$rounds"); do
   ours=()
   for p in $pinnings; do
+    before=$(cpu_times)
     "$bin/orchestrator" run "$work/$p.json" --out "$work/runs-$p" --quiet >/dev/null || true
+    steal=$(steal_since "$before")
     run=$(ls -td "$work/runs-$p"/* | head -1)
-    ours+=("$(python3 - "$run/report.json" "$p" <<'PY'
+    ours+=("$(python3 - "$run/report.json" "$p" "$steal" <<'PY'
 import json, statistics, sys
 r = json.load(open(sys.argv[1]))
 rd = [n for n in r["nodes"] if n["role"] == "cli"]
-print(json.dumps({"system": "clustersim", "pinning": sys.argv[2], "readers": len(rd),
+print(json.dumps({"system": "clustersim", "pinning": sys.argv[2], "readers": len(rd), "steal": float(sys.argv[3]),
   "p50_us": round(statistics.median(n["latency"]["p50Us"] for n in rd), 1),
   "p99_us": round(max(n["latency"]["p99Us"] for n in rd), 1),
   "max_us": round(max(n["latency"]["maxUs"] for n in rd), 1),
@@ -55,16 +65,18 @@ PY
   done
   # Two adjacent free ports for the baseline (it binds PORT and PORT+1).
   port=$(python3 "$root/scripts/free-port-pair.py")
+  before=$(cpu_times)
   theirs=$("$baseline/run-baseline.sh" "$readers" "$rate" "$secs" "$port" | tail -1)
-  python3 - "$round" "$theirs" "${ours[@]}" <<'PY' | tee -a "$work/ratios"
+  steal=$(steal_since "$before")
+  python3 - "$round" "$theirs" "$steal" "${ours[@]}" <<'PY' | tee -a "$work/ratios"
 import json, sys
 c = json.loads(sys.argv[2])
-print(f"round {sys.argv[1]}: C p50 {c['p50_us']:.0f} µs p99 {c['p99_us']:.0f} µs lost {c['lost']}")
-for line in sys.argv[3:]:
+print(f"round {sys.argv[1]}: C p50 {c['p50_us']:.0f} µs p99 {c['p99_us']:.0f} µs lost {c['lost']} (steal {float(sys.argv[3]):.1f} %)")
+for line in sys.argv[4:]:
     o = json.loads(line)
     ratio = lambda k: o[k] / c[k] if c[k] else float("inf")
     print(f"  clustersim, pinning {o['pinning']:6s}: p50 {o['p50_us']:.0f} µs p99 {o['p99_us']:.0f} µs lost {o['lost']}"
-          f" | ratio p50 {ratio('p50_us'):.2f} p99 {ratio('p99_us'):.2f}")
+          f" | ratio p50 {ratio('p50_us'):.2f} p99 {ratio('p99_us'):.2f} (steal {o['steal']:.1f} %)")
 PY
 done
 # One round's ratio is one noisy draw against another: the median over the
@@ -73,10 +85,11 @@ python3 - "$work/ratios" "$rounds" <<'PY'
 import re, statistics, sys
 by = {}
 for line in open(sys.argv[1]):
-    m = re.search(r"pinning (\S+)\s*:.*ratio p50 ([0-9.]+|inf) p99 ([0-9.]+|inf)", line)
-    if m: by.setdefault(m.group(1), []).append((float(m.group(2)), float(m.group(3))))
+    m = re.search(r"pinning (\S+)\s*:.*ratio p50 ([0-9.]+|inf) p99 ([0-9.]+|inf) \(steal ([0-9.]+) %\)", line)
+    if m: by.setdefault(m.group(1), []).append((float(m.group(2)), float(m.group(3)), float(m.group(4))))
 for pinning, rs in by.items():
-    within = sum(1 for a, b in rs if a <= 1.2 and b <= 1.2)
-    print(f"pinning {pinning:6s} over {len(rs)} rounds: median ratio p50 {statistics.median(a for a, _ in rs):.2f}"
-          f" p99 {statistics.median(b for _, b in rs):.2f}; both within 1.2x in {within} of {len(rs)}")
+    within = sum(1 for a, b, _ in rs if a <= 1.2 and b <= 1.2)
+    print(f"pinning {pinning:6s} over {len(rs)} rounds: median ratio p50 {statistics.median(r[0] for r in rs):.2f}"
+          f" p99 {statistics.median(r[1] for r in rs):.2f}; both within 1.2x in {within} of {len(rs)}"
+          f" (median steal {statistics.median(r[2] for r in rs):.1f} %)")
 PY
