@@ -201,10 +201,12 @@ public final class Orchestrator {
         }
         var measuredSeconds = 0.0
         var cpuAtRunStart = cpuStart
+        var hostAtRunStart: HostCPUTimes?
         if aborted == nil {
             runStartMono = Clock.monotonicNanos()
             runStartWall = Clock.wallNanos()
             cpuAtRunStart = ProcessStats.read(withSmaps: false)?.cpuSeconds ?? 0
+            hostAtRunStart = HostCPUTimes.read()
             running = true
             for name in order { sendStartIfReady(name, router: router) }
             events.log("measure-started")
@@ -218,6 +220,7 @@ public final class Orchestrator {
         }
         let cpuRun = (ProcessStats.read(withSmaps: false)?.cpuSeconds ?? 0) - cpuAtRunStart
         let orchestratorCPU = measuredSeconds > 0 ? cpuRun / measuredSeconds * 100 : 0
+        let hostSteal = hostAtRunStart.flatMap { start in HostCPUTimes.read().map { $0.stealPercent(since: start) } }
         events.log("measure-ended", detail: ["seconds": String(format: "%.3f", measuredSeconds)])
 
         // Stop: the writer first (its final version bounds every reader's tail), then the rest.
@@ -243,7 +246,8 @@ public final class Orchestrator {
             durationSeconds: measuredSeconds, aborted: aborted,
             environment: .init(host: HostInfo.current(), libzmq: "\(Context.version.major).\(Context.version.minor).\(Context.version.patch)",
                                orchestratorPid: getpid(), orchestratorCpuPercent: orchestratorCPU,
-                               orchestratorPeakRssMB: Double(ProcessStats.read(withSmaps: false)?.rssBytes ?? 0) / 1_048_576),
+                               orchestratorPeakRssMB: Double(ProcessStats.read(withSmaps: false)?.rssBytes ?? 0) / 1_048_576,
+                               hostStealPercent: hostSteal),
             timings: .init(launchToReadyMs: launchToReadyMs, teardownMs: teardownMs, collectMs: collectMs),
             nodes: order.map { observed($0) }, faults: faultRecords)
         do {

@@ -65,13 +65,18 @@ public struct RunReport: Sendable, Codable {
         /// The orchestrator's own CPU over the measured phase, percent of one core.
         public var orchestratorCpuPercent: Double
         public var orchestratorPeakRssMB: Double
+        /// The host's steal time over the measured phase, percent of all CPU time
+        /// (`/proc/stat`; nil where it could not be read, or in reports written before it).
+        public var hostStealPercent: Double?
 
-        public init(host: HostInfo, libzmq: String, orchestratorPid: Int32, orchestratorCpuPercent: Double, orchestratorPeakRssMB: Double) {
+        public init(host: HostInfo, libzmq: String, orchestratorPid: Int32, orchestratorCpuPercent: Double, orchestratorPeakRssMB: Double,
+                    hostStealPercent: Double? = nil) {
             self.host = host
             self.libzmq = libzmq
             self.orchestratorPid = orchestratorPid
             self.orchestratorCpuPercent = orchestratorCpuPercent
             self.orchestratorPeakRssMB = orchestratorPeakRssMB
+            self.hostStealPercent = hostStealPercent
         }
     }
 

@@ -286,6 +286,22 @@ struct MetricsNodeMetricsTests {
 
 @Suite("Metrics: ProcessStats and dumps")
 struct MetricsProcessTests {
+    @Test func hostStealFromProcStat() throws {
+        let before = try #require(HostCPUTimes.parse("""
+            cpu  100 5 50 800 10 0 5 30 7 0
+            cpu0 50 2 25 400 5 0 3 15 7 0
+            intr 12345
+            """))
+        #expect(before == HostCPUTimes(steal: 30, total: 1000))  // guest (7) is inside user already
+        let after = HostCPUTimes(steal: 30 + 25, total: 1000 + 100)
+        #expect(after.stealPercent(since: before) == 25)
+        #expect(before.stealPercent(since: before) == 0)
+        #expect(HostCPUTimes.parse("cpu  1 2 3\n") == nil)           // a kernel without a steal column
+        #expect(HostCPUTimes.parse("intr 1\ncpu0 1 2 3 4 5 6 7 8\n") == nil)
+        let now = try #require(HostCPUTimes.read())
+        #expect(now.total > 0 && now.steal <= now.total)
+    }
+
     @Test func currentProcessHasPlausibleStats() throws {
         // Burn a little CPU so that the counter has something to show.
         var x: UInt64 = 1

@@ -89,6 +89,14 @@ struct RenderSummaryTests {
         }
     }
 
+    @Test func hostStealIsShownWhenKnown() {
+        #expect(text.contains("orchestrator CPU 3.5 %   peak RSS 31.2 MB   host steal 12.3 % of CPU time"))
+        var r = RenderFixtures.report()
+        r.environment.hostStealPercent = nil
+        let t = ReportRenderer.summaryText(r)
+        #expect(t.contains("orchestrator CPU 3.5 %   peak RSS 31.2 MB\n") && !t.contains("steal"))
+    }
+
     @Test func abortedRunSaysSo() {
         let t = ReportRenderer.summaryText(RenderFixtures.report(aborted: "interrupted by SIGINT"))
         #expect(t.contains("ABORTED: interrupted by SIGINT (partial report)"))

@@ -26,6 +26,8 @@ struct OrchestratorRunTests {
         #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
         let rep = try report(dir)
         #expect(rep.aborted == nil)
+        let steal = try #require(rep.environment.hostStealPercent, "no host steal in the report")
+        #expect(steal >= 0 && steal <= 100)
         #expect(rep.writer.published >= 300, "published \(rep.writer.published) at 200/s for 2 s")
         let readers = rep.nodes.filter { ["log", "query", "cli"].contains($0.role) }
         #expect(readers.count == 4)

@@ -102,3 +102,41 @@ public struct HostInfo: Sendable, Hashable, Codable {
         )
     }
 }
+
+/// The machine's CPU time as `/proc/stat` counts it (clock ticks, all CPUs),
+/// for the share a hypervisor gave to other guests ("steal") over a phase.
+///
+/// On a shared virtual machine steal moves from a few per cent to a third of
+/// the time within the hour, and every latency measured meanwhile moves with
+/// it: the report gives it beside the figures.
+public struct HostCPUTimes: Sendable, Hashable {
+    public var steal: UInt64
+    public var total: UInt64
+
+    public init(steal: UInt64, total: UInt64) {
+        self.steal = steal
+        self.total = total
+    }
+
+    /// Now, or nil where `/proc/stat` cannot be read.
+    public static func read() -> HostCPUTimes? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }
+        return parse(text)
+    }
+
+    /// The aggregate `cpu` line of `/proc/stat` text: user nice system idle
+    /// iowait irq softirq steal [guest guest_nice]. Guest time is already
+    /// inside user and nice, so it is not added again.
+    public static func parse(_ procStat: String) -> HostCPUTimes? {
+        guard let line = procStat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else { return nil }
+        let fields = line.split(separator: " ").dropFirst().prefix(8).compactMap { UInt64($0) }
+        guard fields.count == 8 else { return nil }
+        return HostCPUTimes(steal: fields[7], total: fields.reduce(0, +))
+    }
+
+    /// Steal as a percentage of all CPU time since `earlier` (0 when no time passed).
+    public func stealPercent(since earlier: HostCPUTimes) -> Double {
+        guard total > earlier.total, steal >= earlier.steal else { return 0 }
+        return Double(steal - earlier.steal) / Double(total - earlier.total) * 100
+    }
+}

@@ -75,6 +75,7 @@ struct HTMLReport {
             ("queries", "\(Fmt.count(t.queryServed)) served, \(Fmt.count(t.queryBusy)) busy"),
             ("timings", "ready \(Fmt.fixed(r.timings.launchToReadyMs, 0)) ms, collect \(Fmt.fixed(r.timings.collectMs, 0)) ms, teardown \(Fmt.fixed(r.timings.teardownMs, 0)) ms"),
             ("orchestrator", "CPU \(Fmt.percent(r.environment.orchestratorCpuPercent)) %, peak RSS \(Fmt.mb(r.environment.orchestratorPeakRssMB)) MB"),
+            ("host steal", r.environment.hostStealPercent.map { "\(Fmt.percent($0)) % of CPU time over the measured phase" } ?? "-"),
         ]
         let dl = facts.map { "<div><dt>\(esc($0.0))</dt><dd>\(esc($0.1))</dd></div>" }.joined()
         var html = """

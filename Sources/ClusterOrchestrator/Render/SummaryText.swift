@@ -21,7 +21,8 @@ struct SummaryText {
             "  duration \(Fmt.fixed(r.durationSeconds, 1)) s   seed \(r.seed)   launcher \(r.launcher)   topology \(r.topologyFile)",
             "  host \(h.hostname): \(h.cores) cores, \(h.kernel), \(Fmt.fixed(Double(h.memoryBytes) / 1_073_741_824, 1)) GB   libzmq \(r.environment.libzmq)",
             "  launch to ready \(Fmt.fixed(r.timings.launchToReadyMs, 0)) ms   collect \(Fmt.fixed(r.timings.collectMs, 0)) ms   teardown \(Fmt.fixed(r.timings.teardownMs, 0)) ms",
-            "  orchestrator CPU \(Fmt.percent(r.environment.orchestratorCpuPercent)) %   peak RSS \(Fmt.mb(r.environment.orchestratorPeakRssMB)) MB",
+            "  orchestrator CPU \(Fmt.percent(r.environment.orchestratorCpuPercent)) %   peak RSS \(Fmt.mb(r.environment.orchestratorPeakRssMB)) MB"
+                + (r.environment.hostStealPercent.map { "   host steal \(Fmt.percent($0)) % of CPU time" } ?? ""),
             "  run directory \(r.runDirectory)",
         ]
         if let why = r.aborted { lines.append("  ABORTED: \(why) (partial report)") }
