@@ -383,10 +383,9 @@ public final class ReaderNode {
     // MARK: - The per-message path
 
     func handleFrame(_ raw: UnsafeRawBufferPointer, recvMono: UInt64, recvWall: UInt64) {
-        let header: FrameHeader
-        switch FrameCodec.parseHeader(raw) {
-        case .failure: decodeErrors += 1; return
-        case .success(let h): header = h
+        guard let header = FrameCodec.header(of: raw) ?? Self.headerOfUnusualFrame(raw) else {
+            decodeErrors += 1
+            return
         }
         switch header.kind {
         case .heartbeat:
@@ -419,6 +418,13 @@ public final class ReaderNode {
             }
             handleUpdate(header, raw, recvMono: recvMono, recvWall: recvWall)
         }
+    }
+
+    /// A frame the fast parse left alone: valid protobuf our writer does not
+    /// produce, or a bad frame. Kept out of line, off the per-message path.
+    @inline(never)
+    static func headerOfUnusualFrame(_ raw: UnsafeRawBufferPointer) -> FrameHeader? {
+        try? FrameCodec.parseHeader(raw).get()
     }
 
     @inline(__always)

@@ -112,32 +112,50 @@ struct WireSnapshotFrameTests {
         }
     }
 
-    @Test func restampingReplacesTheStamps() throws {
+    @Test func restampingRewritesTheStampsInPlace() throws {
         let s = WireFixtures.rich
         var builder = SnapshotFrameBuilder()
         builder.begin(encodedSnapshot: s.encoded(), epoch: s.epoch, version: s.version, coalesced: 2)
         let (_, first) = builder.stampAndSend { _ in () }
-        let length = builder.bytes.count
+        let before = builder.bytes
         let (_, second) = builder.stampAndSend { _ in () }
         #expect(second >= first)
-        // Stamps are re-written, not appended (same varint length for close clock values).
-        #expect(abs(builder.bytes.count - length) <= 1)
+        // Same length, and only the stamps' bytes (4 ..< 24) may differ.
+        #expect(builder.bytes.count == before.count)
+        #expect(Array(builder.bytes[24...]) == Array(before[24...]))
         let h = try WireFixtures.parse(builder.bytes).get()
         #expect(h.sendMonotonicNanos == second)
         #expect(h.extra == 2)
     }
 
-    @Test func snapshotIsWrittenFirstAndStampsLast() throws {
+    @Test func headerFieldsComeFirstAndTheSnapshotLast() throws {
         let s = WireFixtures.rich
-        let (frame, mono) = WireFixtures.frame(s)
-        #expect(frame[4] == 0x2A)  // field 5, wire type 2
-        let tail = WireFixtures.tag(3, 0) + WireFixtures.varint(mono)
+        let (frame, mono) = WireFixtures.frame(s, coalesced: 3)
+        // Field 3 then field 4, each a nine-byte varint, right after the prefix.
+        #expect(frame[4] == 0x18 && frame[14] == 0x20)
+        #expect(frame[5..<13].allSatisfy { $0 & 0x80 != 0 } && frame[13] < 0x80)
         let header = try WireFixtures.parse(frame).get()
+        #expect(header.sendMonotonicNanos == mono)
         let range = try #require(header.snapshotRange)
-        let rest = Array(frame[range.upperBound...])
-        #expect(rest.starts(with: WireFixtures.tag(1, 0) + WireFixtures.varint(s.epoch)))
-        let monoAt = try #require(rest.firstRange(of: tail))
-        #expect(Array(rest[monoAt.upperBound...]).first == 0x20)  // field 4 follows, then the frame ends
+        #expect(range.upperBound == frame.count)
+        let fields = WireFixtures.tag(1, 0) + WireFixtures.varint(s.epoch) + WireFixtures.tag(2, 0)
+            + WireFixtures.varint(s.version) + WireFixtures.tag(6, 0) + WireFixtures.varint(3)
+            + WireFixtures.tag(5, 2) + WireFixtures.varint(UInt64(range.count))
+        #expect(Array(frame[24..<range.lowerBound]) == fields)
+        #expect(range.lowerBound <= 48)
+    }
+
+    @Test(arguments: [0, 1, 127, 128, 1 << 35, UInt64(Int64.max), .max] as [UInt64])
+    func paddedVarintsDecodeEverywhere(value: UInt64) throws {
+        var bytes = [UInt8](repeating: 0, count: 10)
+        var i = 0
+        bytes.withUnsafeMutableBytes { ProtoWriter.paddedVarintField(3, value, into: $0, at: &i) }
+        #expect(i == 10)
+        let expected = min(value, UInt64(Int64.max))
+        let frame = Array("SNP1".utf8) + bytes
+        #expect(try WireFixtures.parse(frame).get().sendMonotonicNanos == expected)
+        #expect(frame.withUnsafeBytes { FrameCodec.header(of: $0) }?.sendMonotonicNanos == expected)
+        #expect(try FrameCodec.decodeEnvelope(frame).get().sendMonotonicNs == expected)
     }
 
     @Test func protobufEncodedEnvelopeWithUnknownFieldsParses() throws {
@@ -387,6 +405,9 @@ struct WireBadFrameTests {
     /// Checks what a corrupted frame must never do: crash, or locate bytes outside the frame.
     static func checkCorrupted(_ frame: [UInt8]) -> Bool {
         frame.withUnsafeBytes { raw in
+            // The reader's fast parse gives what the full one gives, or leaves the frame to it.
+            let full = FrameCodec.parseHeaderExplained(raw)
+            if let fast = FrameCodec.header(of: raw) { #expect(full == .success(fast)) }
             switch FrameCodec.parseHeader(raw) {
             case .failure: return false
             case .success(let h):
@@ -420,6 +441,7 @@ struct WireBadFrameTests {
             FrameCodec.endOfStream(epoch: 5, finalVersion: 6, published: 6),
         ]
         var outcomes = (parsed: 0, failed: 0)
+        var fastParsed = 0
         for i in 0..<20_000 {
             var bad = frames[i % 10 == 0 ? 1 + (i / 10) % 2 : 0]
             // One to three byte changes, sometimes a cut as well.
@@ -429,9 +451,12 @@ struct WireBadFrameTests {
             }
             if random.below(4) == 0 { bad.removeLast(Int(random.below(UInt64(bad.count)))) }
             if Self.checkCorrupted(bad) { outcomes.parsed += 1 } else { outcomes.failed += 1 }
+            if bad.withUnsafeBytes({ FrameCodec.header(of: $0) }) != nil { fastParsed += 1 }
         }
         #expect(outcomes.parsed + outcomes.failed == 20_000)
         #expect(outcomes.failed > 0)
+        // The fast parse was compared with the full one on thousands of frames, not a few.
+        #expect(fastParsed > 1_000 && fastParsed <= outcomes.parsed)
     }
 
     @Test func randomGarbageAfterAValidPrefixIsHandled() {
