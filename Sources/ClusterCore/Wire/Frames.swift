@@ -76,6 +76,19 @@ public struct FrameHeader: Sendable, Hashable {
 
     public init(kind: FrameKind) { self.kind = kind }
 
+    /// Takes varint field `field` of this kind's message; others are ignored.
+    @inline(__always)
+    mutating func set(varintField field: UInt64, _ v: UInt64) {
+        switch (kind, field) {
+        case (_, 1): epoch = v
+        case (_, 2): version = v
+        case (.snapshot, 3), (.heartbeat, 3): sendMonotonicNanos = v
+        case (.snapshot, 4), (.heartbeat, 4): sendWallNanos = v
+        case (.snapshot, 6), (.heartbeat, 5), (.end, 3): extra = v
+        default: break
+        }
+    }
+
     /// Decodes the embedded snapshot of a `.snapshot` frame.
     /// - Parameter frame: the same bytes the header was parsed from.
     /// - Returns: the snapshot, or a `WireError`.
@@ -187,14 +200,7 @@ public enum FrameCodec {
             switch tag & 7 {
             case 0:
                 guard let v = plainVarint(raw, &i) else { return nil }
-                switch (kind, field) {
-                case (_, 1): header.epoch = v
-                case (_, 2): header.version = v
-                case (.snapshot, 3), (.heartbeat, 3): header.sendMonotonicNanos = v
-                case (.snapshot, 4), (.heartbeat, 4): header.sendWallNanos = v
-                case (.snapshot, 6), (.heartbeat, 5), (.end, 3): header.extra = v
-                default: break
-                }
+                header.set(varintField: field, v)
             case 2:
                 guard let length = plainVarint(raw, &i), length <= UInt64(n &- i) else { return nil }
                 let start = i
@@ -267,14 +273,7 @@ public enum FrameCodec {
             if wireType == 0 {
                 let v: UInt64
                 switch reader.varint() { case .success(let x): v = x; case .failure(let e): return .failure(e) }
-                switch (kind, field) {
-                case (_, 1): header.epoch = v
-                case (_, 2): header.version = v
-                case (.snapshot, 3), (.heartbeat, 3): header.sendMonotonicNanos = v
-                case (.snapshot, 4), (.heartbeat, 4): header.sendWallNanos = v
-                case (.snapshot, 6), (.heartbeat, 5), (.end, 3): header.extra = v
-                default: break
-                }
+                header.set(varintField: field, v)
             } else if wireType == 2 {
                 let range: Range<Int>
                 switch reader.lengthDelimited() { case .success(let r): range = r; case .failure(let e): return .failure(e) }
