@@ -216,8 +216,8 @@ public enum FrameCodec {
     /// A varint of at most nine bytes (values below 2^63) starting at `i`,
     /// which it moves past it; nil if the frame ends first or it is longer.
     /// One-byte varints (tags, small values) return at once; longer ones are
-    /// read as one little-endian word where eight bytes remain (as
-    /// `ProtoReader.wordVarint`), byte by byte only in a frame's last seven.
+    /// read as one little-endian word where eight bytes remain, byte by byte
+    /// only in a frame's last seven. On nil, `i` is where it was.
     @inline(__always)
     static func plainVarint(_ raw: UnsafeRawBufferPointer, _ i: inout Int) -> UInt64? {
         let n = raw.count
@@ -389,50 +389,13 @@ struct ProtoReader {
 
     var atEnd: Bool { offset >= raw.count }
 
-    /// One varint. Tags and small values are one byte: that case returns
-    /// at once. Longer ones are read a word at a time where eight bytes
-    /// remain (`wordVarint`), else byte by byte (`longVarint`).
+    /// One varint: `FrameCodec.plainVarint` (one byte at once, else a word at
+    /// a time) for every varint of nine bytes or fewer, byte by byte with the
+    /// reason for a failure (`longVarint`) for the rest.
     @inline(__always)
     mutating func varint() -> Result<UInt64, WireError> {
-        if offset < raw.count {
-            let byte = raw.load(fromByteOffset: offset, as: UInt8.self)
-            if byte < 0x80 {
-                offset += 1
-                return .success(UInt64(byte))
-            }
-            if raw.count - offset >= 8 { return wordVarint() }
-        }
+        if let v = FrameCodec.plainVarint(raw, &offset) { return .success(v) }
         return longVarint()
-    }
-
-    /// A varint of two or more bytes with at least eight bytes left: the
-    /// eight are loaded as one little-endian word, the terminating byte is
-    /// found from the continuation bits, and the 7-bit groups are packed
-    /// together in three shift-and-mask steps, without a loop. A varint
-    /// longer than eight bytes (the 64-bit wall-clock stamps are nine) takes
-    /// its last one or two bytes from `longVarint`'s checks.
-    @inline(__always)
-    mutating func wordVarint() -> Result<UInt64, WireError> {
-        let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-        let stops = ~word & 0x8080_8080_8080_8080
-        if stops == 0 {
-            // Eight continuation bytes: 56 bits here, the rest after them.
-            let low = Self.pack(word)
-            offset += 8
-            guard offset < raw.count else { offset = raw.count; return .failure(.truncated(at: raw.count)) }
-            let b8 = raw.load(fromByteOffset: offset, as: UInt8.self)
-            offset += 1
-            if b8 < 0x80 { return .success(low | UInt64(b8) &<< 56) }
-            guard offset < raw.count else { return .failure(.truncated(at: raw.count)) }
-            let b9 = raw.load(fromByteOffset: offset, as: UInt8.self)
-            offset += 1
-            guard b9 <= 1 else { return .failure(.malformed("varint overflows 64 bits")) }
-            return .success(low | UInt64(b8 & 0x7F) &<< 56 | UInt64(b9) &<< 63)
-        }
-        let bits = stops.trailingZeroBitCount + 1  // through the terminating byte's top bit
-        offset += bits >> 3
-        let kept = bits == 64 ? word : word & ((1 &<< UInt64(bits)) &- 1)
-        return .success(Self.pack(kept))
     }
 
     /// Packs the low seven bits of each byte of `w` into one value (the
