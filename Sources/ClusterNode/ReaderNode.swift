@@ -232,6 +232,9 @@ public final class ReaderNode {
                     let t = Clock.monotonicNanos()
                     if reuseReceiveTime { lastReceive = t }
                     handleFrame(frame.bytes, recvMono: t, recvWall: needsWall ? Clock.wallNanos() : 0)
+                    // Not held through the wait: a held frame keeps the I/O thread
+                    // from reusing its receive batch (ReceiveBuffer says more).
+                    frame.release()
                 }
                 // No non-blocking drain after it: a blocking receive takes a queued
                 // message without a system call, while a DONTWAIT receive that
@@ -275,6 +278,7 @@ public final class ReaderNode {
             handleFrame(frame.bytes, recvMono: Clock.monotonicNanos(), recvWall: needsWall ? Clock.wallNanos() : 0)
             n += 1
         }
+        frame.release()   // a receive that found nothing emptied it already; a bounded drain did not
     }
 
     /// One aux turn: signals, control, snapshot answers, the heartbeat socket

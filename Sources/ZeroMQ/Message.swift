@@ -73,9 +73,17 @@ public struct Message: @unchecked Sendable {
 /// (``Socket/receive(into:dontWait:)``).
 ///
 /// The frame's bytes stay valid until the next receive into the same buffer
-/// (a failed one included: libzmq empties the message first) or the end of
-/// the buffer's life. Non-copyable: the `zmq_msg_t` lives at one address and
-/// is closed exactly once.
+/// (a failed one included: libzmq empties the message first), ``release()``,
+/// or the end of the buffer's life. Non-copyable: the `zmq_msg_t` lives at
+/// one address and is closed exactly once.
+///
+/// Release a frame once it is handled, before waiting for the next one. A
+/// frame above 33 bytes is not copied out of the socket's receive batch: it
+/// points into it and holds a reference, and while any frame holds one the
+/// I/O thread cannot reuse the batch for its next read: it allocates a new
+/// one (about 10 KB) and the last frame's release frees the old one. A
+/// frame held through the wait costs an allocation and a free, and fresh
+/// cold memory for every read.
 public struct ReceiveBuffer: ~Copyable {
     @usableFromInline let message: UnsafeMutablePointer<zmq_msg_t>
 
@@ -94,6 +102,14 @@ public struct ReceiveBuffer: ~Copyable {
     @inlinable
     public var bytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: zmq_msg_data(message), count: zmq_msg_size(message))
+    }
+
+    /// Lets go of the frame (`zmq_msg_close`, then `zmq_msg_init`): its bytes,
+    /// and its hold on the socket's receive batch; ``bytes`` is empty after.
+    @inlinable
+    public func release() {
+        zmq_msg_close(message)
+        zmq_msg_init(message)
     }
 
     /// Whether more frames of the same message follow the one in this buffer.

@@ -113,6 +113,16 @@ struct MessageTests {
         #expect(buffer.bytes.count == big.count && Array(buffer.bytes) == big)
         #expect(try a.receive(into: buffer, dontWait: true) == false)
         #expect(buffer.bytes.isEmpty)
+        // release() lets a frame go at once; the buffer takes the next one as before.
+        try b.send(big)
+        #expect(try a.receive(into: buffer))
+        #expect(buffer.bytes.count == big.count)
+        buffer.release()
+        #expect(buffer.bytes.isEmpty && !buffer.more)
+        buffer.release()   // releasing an empty buffer is harmless
+        try b.send(Array("after".utf8))
+        #expect(try a.receive(into: buffer))
+        #expect(Array(buffer.bytes) == Array("after".utf8))
     }
 
     @Test("Message copies share one frame and stay valid after the socket is gone")
