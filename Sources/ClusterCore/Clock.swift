@@ -11,7 +11,7 @@ import Darwin
 /// by an offset the orchestrator estimates per node.
 public enum Clock {
     /// Nanoseconds on `CLOCK_MONOTONIC` (`clock_gettime`).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func monotonicNanos() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -19,7 +19,7 @@ public enum Clock {
     }
 
     /// Nanoseconds since 1970 on `CLOCK_REALTIME` (`clock_gettime`).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func wallNanos() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)

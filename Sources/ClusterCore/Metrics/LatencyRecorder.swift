@@ -109,24 +109,25 @@ public struct SeriesPoint: Sendable, Hashable, Codable {
 /// mean stay exact.
 public struct IntervalSamples: Sendable {
     public static let capacity = 8_192
-    private var samples: [UInt64] = []
-    public private(set) var count: UInt64 = 0
-    private var sum: Double = 0
-    private var maxValue: UInt64 = 0
-    private var rng: UInt64 = 0x9E37_79B9_7F4A_7C15
+    @usableFromInline var samples: [UInt64] = []
+    @inlinable public var count: UInt64 { _count }
+    @usableFromInline var _count: UInt64 = 0
+    @usableFromInline var sum: Double = 0
+    @usableFromInline var maxValue: UInt64 = 0
+    @usableFromInline var rng: UInt64 = 0x9E37_79B9_7F4A_7C15
 
     public init() { samples.reserveCapacity(1_024) }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func record(_ v: UInt64) {
-        count += 1
+        _count &+= 1
         sum += Double(v)
         if v > maxValue { maxValue = v }
         if samples.count < Self.capacity {
             samples.append(v)
         } else {
             rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17
-            let j = rng % count
+            let j = rng % _count
             if j < UInt64(Self.capacity) { samples[Int(j)] = v }
         }
     }
@@ -179,7 +180,7 @@ public struct IntervalSamples: Sendable {
     }
 
     /// How many samples are kept (`count` up to `capacity`, then `capacity`).
-    @inline(__always)
+    @inlinable @inline(__always)
     public var keptCount: Int { samples.count }
 
     /// Calls `body` with each kept sample from index `start` on, in the order kept.
@@ -193,7 +194,7 @@ public struct IntervalSamples: Sendable {
 
     public mutating func reset() {
         samples.removeAll(keepingCapacity: true)
-        count = 0
+        _count = 0
         sum = 0
         maxValue = 0
     }
@@ -214,9 +215,10 @@ public struct IntervalSamples: Sendable {
 /// to the histogram one by one.
 public struct LatencyRecorder: Sendable {
     private var histogram = LatencyHistogram.latency()
-    public private(set) var interval = IntervalSamples()
+    @inlinable public var interval: IntervalSamples { _interval }
+    @usableFromInline var _interval = IntervalSamples()
     /// Kept samples of the interval already recorded into `histogram`.
-    private var flushed = 0
+    @usableFromInline var flushed = 0
     public private(set) var series: [SeriesPoint] = []
     private var lostAtLastRoll: UInt64 = 0
     /// Values clamped because they were above the trackable range.
@@ -235,19 +237,31 @@ public struct LatencyRecorder: Sendable {
     }
 
     /// Records one latency in nanoseconds.
-    @inline(__always)
+    /// The usual case, a value in range while the interval has room and no
+    /// batch is due, is inlined into the caller; the rest is out of line.
+    @inlinable @inline(__always)
     public mutating func record(nanos: UInt64) {
+        let kept = _interval.keptCount
+        if nanos <= 60_000_000_000, kept < IntervalSamples.capacity, kept &+ 1 &- flushed < Self.batch {
+            _interval.record(nanos)
+            return
+        }
+        recordOther(nanos: nanos)
+    }
+
+    @usableFromInline @inline(never)
+    mutating func recordOther(nanos: UInt64) {
         var v = nanos
         if v > 60_000_000_000 { v = 60_000_000_000; clamped += 1 }
         let kept = interval.keptCount
         if kept < IntervalSamples.capacity {
-            interval.record(v)
+            _interval.record(v)
             if kept + 1 - flushed >= Self.batch { flush() }
         } else {
             // The reservoir may replace a kept sample: everything kept is recorded first.
             if flushed < kept { flush() }
             _ = histogram.record(v)
-            interval.record(v)
+            _interval.record(v)
         }
     }
 
@@ -270,7 +284,7 @@ public struct LatencyRecorder: Sendable {
         series.append(SeriesPoint(t: t, count: s.count, p50Us: s.p50Us, p99Us: s.p99Us, maxUs: s.maxUs,
                                   lost: lostSoFar &- lostAtLastRoll))
         lostAtLastRoll = lostSoFar
-        interval.reset()
+        _interval.reset()
         flushed = 0
         return s
     }
@@ -286,7 +300,7 @@ public struct LatencyRecorder: Sendable {
     /// recorded anything yet.
     public mutating func reset() {
         if histogram.totalCount > 0 { histogram = LatencyHistogram.latency() }
-        interval.reset()
+        _interval.reset()
         flushed = 0
         series.removeAll()
         lostAtLastRoll = 0

@@ -32,16 +32,21 @@ public struct VersionTracker: Sendable, Hashable {
         case oldEpoch
     }
 
-    public private(set) var epoch: UInt64 = 0
+    @inlinable public var epoch: UInt64 { _epoch }
+    @usableFromInline var _epoch: UInt64 = 0
     /// Highest version held in the current epoch (from updates or a snapshot).
-    public private(set) var highest: UInt64 = 0
+    @inlinable public var highest: UInt64 { _highest }
+    @usableFromInline var _highest: UInt64 = 0
     /// Lowest version of the current epoch this reader knows of.
-    public private(set) var firstInEpoch: UInt64 = 0
+    @inlinable public var firstInEpoch: UInt64 { _firstInEpoch }
+    @usableFromInline var _firstInEpoch: UInt64 = 0
     /// Whether a gap counts as skipped (conflate) instead of lost.
     public var gapsAreSkips: Bool
 
-    public private(set) var received: UInt64 = 0
-    public private(set) var applied: UInt64 = 0
+    @inlinable public var received: UInt64 { _received }
+    @usableFromInline var _received: UInt64 = 0
+    @inlinable public var applied: UInt64 { _applied }
+    @usableFromInline var _applied: UInt64 = 0
     public private(set) var gaps: UInt64 = 0
     public private(set) var lostInGaps: UInt64 = 0
     public private(set) var skipped: UInt64 = 0
@@ -69,8 +74,22 @@ public struct VersionTracker: Sendable, Hashable {
     /// - Parameter coalesced: versions the writer folded into this frame before
     ///   `v` (Envelope `coalesced`): a jump over them is the writer's choice,
     ///   skipped, not lost.
+    @inlinable @inline(__always)
     public mutating func observe(epoch e: UInt64, version v: UInt64, coalesced folded: UInt64 = 0) -> Outcome {
-        received += 1
+        // The usual case, the next version of the epoch, is inlined into the
+        // caller; everything else is decided out of line.
+        if e == _epoch, _highest != 0, v == _highest &+ 1, v != _firstInEpoch {
+            _received &+= 1
+            _highest = v
+            _applied &+= 1
+            return .inOrder
+        }
+        return observeOther(epoch: e, version: v, coalesced: folded)
+    }
+
+    @usableFromInline @inline(never)
+    mutating func observeOther(epoch e: UInt64, version v: UInt64, coalesced folded: UInt64) -> Outcome {
+        _received += 1
         if e < epoch {
             oldEpochDiscarded += 1
             return .oldEpoch
@@ -78,19 +97,19 @@ public struct VersionTracker: Sendable, Hashable {
         if e > epoch {
             let previous = epoch
             let isFirstEver = epoch == 0
-            epoch = e
-            highest = v
-            firstInEpoch = v
+            _epoch = e
+            _highest = v
+            _firstInEpoch = v
             snapshotFloor = 0  // a snapshot of the old epoch says nothing about this one
-            applied += 1
+            _applied += 1
             if isFirstEver { return .first }
             epochChanges += 1
             return .newEpoch(previous: previous)
         }
         if v == highest + 1 || highest == 0 {
-            if highest == 0 { firstInEpoch = v }
-            highest = v
-            applied += 1
+            if highest == 0 { _firstInEpoch = v }
+            _highest = v
+            _applied += 1
             return highest == firstInEpoch ? .first : .inOrder
         }
         if v > highest {
@@ -100,8 +119,8 @@ public struct VersionTracker: Sendable, Hashable {
             coalesced += byWriter
             skipped += byWriter
             let n = jump - byWriter
-            highest = v
-            applied += 1
+            _highest = v
+            _applied += 1
             guard n > 0 else { return .inOrder }
             let missing = (v - byWriter - n)...(v - byWriter - 1)
             if gapsAreSkips { skipped += n } else { gaps += 1; lostInGaps += n }
@@ -132,19 +151,19 @@ public struct VersionTracker: Sendable, Hashable {
         snapshotsApplied += 1
         if e > epoch {
             if epoch != 0 { epochChanges += 1 }
-            epoch = e
-            highest = v
-            firstInEpoch = v
+            _epoch = e
+            _highest = v
+            _firstInEpoch = v
             snapshotFloor = v
             return 0
         }
         snapshotFloor = max(snapshotFloor, v)
         guard v > highest else { return 0 }
         let jumped = highest == 0 ? 0 : v - highest
-        if highest == 0 { firstInEpoch = v }
+        if highest == 0 { _firstInEpoch = v }
         coveredBySnapshot += jumped
         if skipping { skipped += jumped }
-        highest = v
+        _highest = v
         return jumped
     }
 

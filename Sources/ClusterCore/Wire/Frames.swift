@@ -27,7 +27,7 @@ public enum FrameKind: Sendable, Hashable, CaseIterable {
     /// Length of every prefix.
     public static let prefixLength = 4
 
-    @inline(__always)
+    @inlinable @inline(__always)
     static func match(_ raw: UnsafeRawBufferPointer) -> FrameKind? {
         guard raw.count >= prefixLength, raw[0] == 0x53 || raw[0] == 0x48 || raw[0] == 0x45 else { return nil }
         let a = raw[0], b = raw[1], c = raw[2], d = raw[3]
@@ -77,7 +77,7 @@ public struct FrameHeader: Sendable, Hashable {
     public init(kind: FrameKind) { self.kind = kind }
 
     /// Takes varint field `field` of this kind's message; others are ignored.
-    @inline(__always)
+    @inlinable @inline(__always)
     mutating func set(varintField field: UInt64, _ v: UInt64) {
         switch (kind, field) {
         case (_, 1): epoch = v
@@ -188,7 +188,9 @@ public enum FrameCodec {
     /// `parseHeader`'s own loop builds a `Result` for every varint, and its
     /// failures carry strings and arrays: about 530 instructions a frame and
     /// twice the code, which a reader woken with cold caches pays for in
-    /// misses. This one builds no error value: about a third of both.
+    /// misses. This one builds no error value: about a third of both. It is
+    /// inlined into the reader's handler, so the per-message code lies together.
+    @inlinable @inline(__always)
     public static func header(of raw: UnsafeRawBufferPointer) -> FrameHeader? {
         guard let kind = FrameKind.match(raw) else { return nil }
         var header = FrameHeader(kind: kind)
@@ -218,7 +220,7 @@ public enum FrameCodec {
     /// One-byte varints (tags, small values) return at once; longer ones are
     /// read as one little-endian word where eight bytes remain, byte by byte
     /// only in a frame's last seven. On nil, `i` is where it was.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func plainVarint(_ raw: UnsafeRawBufferPointer, _ i: inout Int) -> UInt64? {
         let n = raw.count
         guard i < n else { return nil }
@@ -242,7 +244,7 @@ public enum FrameCodec {
 
     /// `plainVarint` where fewer than eight bytes remain (at most seven, so
     /// the shift never overflows).
-    @inline(never)
+    @usableFromInline @inline(never)
     static func shortVarint(_ raw: UnsafeRawBufferPointer, _ i: inout Int) -> UInt64? {
         var value: UInt64 = 0
         var shift: UInt64 = 0
@@ -378,6 +380,7 @@ public struct SnapshotFrameBuilder: Sendable {
 
 // MARK: - Minimal protobuf wire reading/writing
 
+@usableFromInline
 struct ProtoReader {
     let raw: UnsafeRawBufferPointer
     var offset: Int
@@ -400,7 +403,7 @@ struct ProtoReader {
 
     /// Packs the low seven bits of each byte of `w` into one value (the
     /// continuation bits are dropped): pairs into 14 bits, quads into 28, all into 56.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func pack(_ w: UInt64) -> UInt64 {
         var x = w & 0x7F7F_7F7F_7F7F_7F7F
         x = (x & 0x007F_007F_007F_007F) | ((x & 0x7F00_7F00_7F00_7F00) >> 1)
