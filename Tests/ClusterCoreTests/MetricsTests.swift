@@ -363,7 +363,7 @@ struct IntervalSamplesTests {
         #expect(s.count == UInt64(n))
         #expect(s.maxUs == Double(n))
         #expect(abs(s.meanUs - Double(n + 1) / 2) < 1e-6 * Double(n))
-        // A uniform reservoir of 8 192 out of 32 768: the median within 3 %.
+        // A uniform reservoir of a quarter of the values: the median within 3 %.
         #expect(abs(s.p50Us - Double(n) / 2) < 0.03 * Double(n))
         #expect(abs(s.p99Us - 0.99 * Double(n)) < 0.01 * Double(n))
         i.reset()
