@@ -81,9 +81,10 @@ public struct Message: @unchecked Sendable {
 /// frame above 33 bytes is not copied out of the socket's receive batch: it
 /// points into it and holds a reference, and while any frame holds one the
 /// I/O thread cannot reuse the batch for its next read: it allocates a new
-/// one (about 10 KB) and the last frame's release frees the old one. A
-/// frame held through the wait costs an allocation and a free, and fresh
-/// cold memory for every read.
+/// one (8 KB of data and room for the headers of the frames sliced from
+/// it) and the last frame's release frees the old one. A frame held
+/// through the wait costs an allocation and a free, and fresh cold memory
+/// for every read.
 public struct ReceiveBuffer: ~Copyable {
     @usableFromInline let message: UnsafeMutablePointer<zmq_msg_t>
 
