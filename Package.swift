@@ -1,6 +1,10 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// Module rules (docs/architecture.md, "Layers"; scripts/check-modules.py
+// checks them): ClusterCore and ClusterProcess depend on no other module of
+// the project; the nodes (ClusterNode) and the orchestrator
+// (ClusterOrchestrator) depend on them and on ZeroMQ, never on each other.
 let package = Package(
     name: "ClusterSim",
     platforms: [.macOS(.v15)],
@@ -13,7 +17,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
@@ -28,20 +31,23 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         // Linux calls the Glibc overlay does not export (signalfd, prctl, posix_spawn set-up).
         .target(name: "CSystemShims"),
+        // Process plumbing the orchestrator and the nodes share: shutdown
+        // signals, the parent watch, CPU affinity, precise sleeps.
+        .target(name: "ClusterProcess", dependencies: ["CSystemShims"]),
         .target(
             name: "ClusterCore",
             dependencies: [
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .target(
             name: "ClusterNode",
             dependencies: [
-                "ZeroMQ", "ClusterCore", "CSystemShims",
+                "ZeroMQ", "ClusterCore", "ClusterProcess",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             // The reader's per-message path mutates its node's stored properties;
             // in release builds their run-time exclusivity checks (swift_beginAccess,
@@ -52,14 +58,16 @@ let package = Package(
         .target(
             name: "ClusterOrchestrator",
             dependencies: [
-                "ZeroMQ", "ClusterCore", "ClusterNode", "CSystemShims",
+                "ZeroMQ", "ClusterCore", "ClusterProcess", "CSystemShims",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .executableTarget(
             name: "cluster-node",
             dependencies: [
-                "ClusterNode",
+                "ClusterNode", "ClusterCore", "ClusterProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -67,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "orchestrator",
             dependencies: [
-                "ClusterOrchestrator",
+                "ClusterOrchestrator", "ClusterCore", "ClusterProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -75,9 +83,27 @@ let package = Package(
         // Helpers shared by the test targets.
         .target(name: "ClusterTestSupport", path: "Tests/ClusterTestSupport"),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"]),
-        .testTarget(name: "ClusterNodeTests", dependencies: ["ClusterNode", "ZeroMQ", "ClusterCore", "ClusterTestSupport"]),
+        .testTarget(name: "ClusterProcessTests", dependencies: ["ClusterProcess"]),
+        .testTarget(
+            name: "ClusterCoreTests",
+            dependencies: ["ClusterCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        .testTarget(
+            name: "ClusterNodeTests",
+            dependencies: [
+                "ClusterNode", "ZeroMQ", "ClusterCore", "ClusterProcess", "ClusterTestSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
         .testTarget(name: "ClusterOrchestratorTests", dependencies: ["ClusterOrchestrator", "ClusterCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["ClusterOrchestrator", "ClusterNode", "ClusterCore", "ClusterTestSupport"]),
+        // The command lines the orchestrator renders, parsed by cluster-node's own commands.
+        .testTarget(
+            name: "CommandLineTests",
+            dependencies: ["cluster-node", "ClusterCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["ClusterOrchestrator", "ClusterCore", "ClusterProcess", "ClusterTestSupport"]
+        ),
     ]
 )

@@ -44,11 +44,11 @@ public final class ControlClient {
     }
 
     /// Says HELLO: who this node is, and the endpoints others need.
-    public func hello(role: String, incarnation: UInt64, pubEndpoint: String = "", snapshotEndpoint: String = "",
+    public func hello(role: NodeRole, incarnation: UInt64, pubEndpoint: String = "", snapshotEndpoint: String = "",
                       serviceEndpoint: String = "") {
         var h = Clustersim_V1_Hello()
         h.node = node
-        h.role = role
+        h.role = role.name
         h.pid = getpid()
         h.host = HostInfo.current().hostname
         h.incarnation = incarnation
@@ -172,14 +172,14 @@ public enum NameClaim {
     /// - Returns: the node name and its seed.
     /// - Throws: `ClaimError` when the orchestrator refuses (the group has no
     ///   unclaimed node) or does not answer in time; `ZMQError` for a bad endpoint.
-    public static func claim(group: String, role: String, endpoint: String, timeoutNanos: UInt64,
+    public static func claim(group: String, role: NodeRole, endpoint: String, timeoutNanos: UInt64,
                              logger: Logger) throws -> Claimed {
         let context = try Context()
         let client = try ControlClient(context: context, endpoint: endpoint, node: "", logger: logger)
         try client.socket.setLinger(.zero)
         var hello = Clustersim_V1_Hello()
         hello.claimGroup = group
-        hello.role = role
+        hello.role = role.name
         hello.pid = getpid()
         hello.host = HostInfo.current().hostname
         hello.incarnation = Clock.wallNanos()

@@ -1,4 +1,5 @@
 import ClusterCore
+import ClusterProcess
 import Foundation
 import Logging
 import SwiftProtobuf
@@ -6,89 +7,6 @@ import ZeroMQ
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Settings of the query load generator.
-public struct QueryLoadConfig: Sendable {
-    public var name: String
-    /// Query readers' service endpoints; requests are spread over them.
-    public var targets: [String]
-    /// Concurrent clients: at most this many requests outstanding.
-    public var clients = 4
-    /// Requests per second, in total.
-    public var rate: Double = 100
-    public var timeoutNanos: UInt64 = 1_000_000_000
-    public var seed: UInt64 = 1
-    /// Relative weights of GetLatest, GetVersion, Health and Metrics requests.
-    public var mix = RequestMix.standard
-    public var controlEndpoint: String?
-    public var metricsDirectory: String?
-    public var parentPID: Int32?
-    public var durationNanos: UInt64?
-
-    public init(name: String, targets: [String]) {
-        self.name = name
-        self.targets = targets
-    }
-}
-
-/// Relative weights of the query request kinds the load generator sends.
-public struct RequestMix: Sendable, Equatable {
-    public var getLatest: Double
-    public var getVersion: Double
-    public var health: Double
-    public var metrics: Double
-
-    public init(getLatest: Double, getVersion: Double, health: Double, metrics: Double) {
-        self.getLatest = getLatest
-        self.getVersion = getVersion
-        self.health = health
-        self.metrics = metrics
-    }
-
-    /// 70 % GetLatest, 20 % GetVersion (some of them for versions no longer kept), 5 % Health, 5 % Metrics.
-    public static let standard = RequestMix(getLatest: 70, getVersion: 20, health: 5, metrics: 5)
-
-    /// From `QueryLoad.mix` keys (`getLatest`, `getVersion`, `health`, `metrics`); absent kinds weigh 0.
-    public init(weights: [String: Double]) {
-        self.init(getLatest: weights["getLatest"] ?? 0, getVersion: weights["getVersion"] ?? 0,
-                  health: weights["health"] ?? 0, metrics: weights["metrics"] ?? 0)
-    }
-
-    /// `latest:70,version:20,health:5,metrics:5`, the command-line form; nil when malformed or all zero.
-    public init?(argument: String) {
-        var w: [String: Double] = [:]
-        let names = ["latest": "getLatest", "version": "getVersion", "health": "health", "metrics": "metrics"]
-        for part in argument.split(separator: ",") {
-            let kv = part.split(separator: ":", maxSplits: 1)
-            guard kv.count == 2, let key = names[String(kv[0])], let v = Double(kv[1]), v >= 0, v.isFinite,
-                  w[key] == nil else { return nil }
-            w[key] = v
-        }
-        self.init(weights: w)
-        guard total > 0 else { return nil }
-    }
-
-    /// The command-line form.
-    public var argument: String {
-        func f(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
-        return "latest:\(f(getLatest)),version:\(f(getVersion)),health:\(f(health)),metrics:\(f(metrics))"
-    }
-
-    var total: Double { getLatest + getVersion + health + metrics }
-
-    public enum Kind: Sendable { case getLatest, getVersion, health, metrics }
-
-    /// The kind for `u`, uniform in 0 ..< 1.
-    public func pick(_ u: Double) -> Kind {
-        var x = u * total
-        if x < getLatest { return .getLatest }
-        x -= getLatest
-        if x < getVersion { return .getVersion }
-        x -= getVersion
-        if x < health { return .health }
-        return metrics > 0 ? .metrics : (health > 0 ? .health : (getVersion > 0 ? .getVersion : .getLatest))
-    }
-}
 
 /// Drives query readers at a rate with N concurrent clients and records the
 /// latency of each answer and the share answered BUSY.
@@ -120,7 +38,7 @@ public final class QueryLoadNode {
         var control: ControlClient?
         if let ep = config.controlEndpoint {
             control = try ControlClient(context: context, endpoint: ep, node: config.name, logger: logger)
-            control?.hello(role: "query-load", incarnation: incarnation)
+            control?.hello(role: .queryLoad, incarnation: incarnation)
             control?.ready()
         }
 
@@ -148,7 +66,7 @@ public final class QueryLoadNode {
             var req = Clustersim_V1_QueryRequest()
             req.requestID = nextID
             req.sendMonotonicNs = now
-            switch config.mix.pick(Double(rng.next() >> 11) / Double(1 << 53)) {
+            switch (config.mix ?? .standard).pick(Double(rng.next() >> 11) / Double(1 << 53)) {
             case .getLatest: req.getLatest = .init(); counts["sent_get_latest", default: 0] += 1
             case .getVersion:
                 var g = Clustersim_V1_GetVersion()
@@ -253,7 +171,7 @@ public final class QueryLoadNode {
         counts["unanswered_at_stop"] = UInt64(outstanding.count)
         let ok = counts["ok", default: 0], busy = counts["busy", default: 0]
         let metrics = NodeMetrics(
-            node: config.name, role: "query-load", incarnation: incarnation, startedWallNs: incarnation,
+            node: config.name, role: .queryLoad, incarnation: incarnation, startedWallNs: incarnation,
             stoppedWallNs: Clock.wallNanos(), counters: counts,
             gauges: ["busy_ratio": ok + busy > 0 ? Double(busy) / Double(ok + busy) : 0, "rate_asked": config.rate,
                      "clients": Double(config.clients)],

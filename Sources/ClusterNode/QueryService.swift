@@ -1,4 +1,5 @@
 import ClusterCore
+import ClusterProcess
 import Foundation
 import Logging
 import SwiftProtobuf

@@ -1,4 +1,5 @@
 import ClusterCore
+import ClusterProcess
 import Foundation
 import Logging
 import SwiftProtobuf
@@ -85,7 +86,7 @@ public final class ReaderNode {
     let needsWall: Bool
 
     // Snapshot requests (Clone pattern).
-    struct Pending { var id: UInt64; var sentMono: UInt64; var trigger: String; var triggerMono: UInt64; var triggerWall: UInt64 }
+    struct Pending { var id: UInt64; var sentMono: UInt64; var trigger: SnapshotTrigger; var triggerMono: UInt64; var triggerWall: UInt64 }
     var pending: Pending?
     var requestSeq: UInt64 = 0
 
@@ -111,7 +112,7 @@ public final class ReaderNode {
         self.processingDelay = config.processingDelay
         self.tracker = VersionTracker(gapsAreSkips: config.policy == .conflate)
         self.rng = SeededRandom(seed: config.seed)
-        self.clockCorrection = config.clockOffsetNanos
+        self.clockCorrection = config.clockOffsetNanos ?? 0
         self.needsWall = config.clock == .wall || config.role == .log
     }
 
@@ -152,7 +153,7 @@ public final class ReaderNode {
 
         if let ep = config.controlEndpoint {
             control = try ControlClient(context: context, endpoint: ep, node: config.name, logger: logger)
-            control?.hello(role: config.role.rawValue, incarnation: incarnation, serviceEndpoint: query?.endpoint ?? "")
+            control?.hello(role: .reader(config.role), incarnation: incarnation, serviceEndpoint: query?.endpoint ?? "")
         }
         if control == nil { measuring = true; measureStartMono = startMono }
         // Each reader ticks at its own phase of the second: a hundred readers
@@ -310,7 +311,7 @@ public final class ReaderNode {
             while let body = c.receive() {
                 switch body {
                 case .start(let start):
-                    if start.hasClockCorrection_p, config.clock == .wall, !config.clockOffsetGiven {
+                    if start.hasClockCorrection_p, config.clock == .wall, config.clockOffsetNanos == nil {
                         clockCorrection = start.clockCorrectionNs
                     }
                     if !measuring {
@@ -356,7 +357,7 @@ public final class ReaderNode {
     /// A request to send on the next aux turn (the DEALER is not at hand inside frame handling).
     var pendingRequest: Pending?
 
-    func requestSnapshot(trigger: String, triggerMono: UInt64, triggerWall: UInt64 = 0) {
+    func requestSnapshot(trigger: SnapshotTrigger, triggerMono: UInt64, triggerWall: UInt64 = 0) {
         if pending != nil || pendingRequest != nil { return }
         // The wall time of the trigger, from the monotonic stamp (the hot path reads only that clock).
         let nowMono = Clock.monotonicNanos()
@@ -381,9 +382,9 @@ public final class ReaderNode {
         guard let p = pending, p.id == reply.requestID else { return }   // a late answer to an abandoned request
         pending = nil
         guard reply.hasSnapshot else { return }
-        tracker.applySnapshot(epoch: reply.epoch, version: reply.version, skipping: p.trigger == "snail")
-        if p.trigger != "start" { resyncs += 1 }
-        defer { if p.trigger == "start" { finishStartBuffering() } }
+        tracker.applySnapshot(epoch: reply.epoch, version: reply.version, skipping: p.trigger == .snail)
+        if p.trigger != .start { resyncs += 1 }
+        defer { if p.trigger == .start { finishStartBuffering() } }
         latestSnapshotBytes = (try? reply.snapshot.serializedBytes()) ?? []
         query?.update(version: reply.version, epoch: reply.epoch, encodedSnapshot: latestSnapshotBytes)
         log?.recordSnapshot(Snapshot(reply.snapshot), recvWall: Clock.wallNanos(), via: "snapshot")
@@ -424,12 +425,12 @@ public final class ReaderNode {
             else if header.epoch == writerEpoch { writerVersion = max(writerVersion, header.version) }
             if startConvergePending {
                 startConvergePending = false
-                requestSnapshot(trigger: "start", triggerMono: startMono, triggerWall: incarnation)
+                requestSnapshot(trigger: .start, triggerMono: startMono, triggerWall: incarnation)
             } else if header.epoch > tracker.epoch && tracker.epoch != 0 {
-                requestSnapshot(trigger: "epoch-change", triggerMono: recvMono)
+                requestSnapshot(trigger: .epochChange, triggerMono: recvMono)
             }
             if expectJump {
-                requestSnapshot(trigger: "snail", triggerMono: recvMono)
+                requestSnapshot(trigger: .snail, triggerMono: recvMono)
             }
         case .end:
             sawEnd = (header.epoch, header.version)
@@ -441,7 +442,7 @@ public final class ReaderNode {
                 if startConvergePending {
                     // Any frame proves the subscription is in place: ask now.
                     startConvergePending = false
-                    requestSnapshot(trigger: "start", triggerMono: startMono, triggerWall: incarnation)
+                    requestSnapshot(trigger: .start, triggerMono: startMono, triggerWall: incarnation)
                 }
                 if startBuffer.count >= 100_000 { finishStartBuffering() }
                 return
@@ -478,15 +479,15 @@ public final class ReaderNode {
         if expectJump {
             tracker.gapsAreSkips = policy == .conflate
             expectJump = false
-            requestSnapshot(trigger: "snail", triggerMono: recvMono)
+            requestSnapshot(trigger: .snail, triggerMono: recvMono)
         }
         switch outcome {
         case .stale, .duplicate, .outOfOrder, .oldEpoch:
             return
         case .gap:
-            if policy == .resync { requestSnapshot(trigger: "gap", triggerMono: recvMono) }
+            if policy == .resync { requestSnapshot(trigger: .gap, triggerMono: recvMono) }
         case .newEpoch:
-            requestSnapshot(trigger: "epoch-change", triggerMono: recvMono)
+            requestSnapshot(trigger: .epochChange, triggerMono: recvMono)
         case .first, .inOrder:
             break
         }
@@ -551,35 +552,35 @@ public final class ReaderNode {
             process?.pssBytes = m.pss
         }
         var counters = tracker.counters
-        counters["decode_errors"] = decodeErrors
-        counters["heartbeats"] = heartbeats
-        counters["resyncs"] = resyncs
-        counters["snail_disconnects"] = snailDisconnects
-        counters["writer_version_seen"] = writerVersion
-        counters["latency_clamped"] = recorder.clamped
-        counters["processing_delay_ns"] = delayedNanos
-        if config.clock == .wall { counters["latency_negative"] = negativeLatencies }
+        counters[.decodeErrors] = decodeErrors
+        counters[.heartbeats] = heartbeats
+        counters[.resyncs] = resyncs
+        counters[.snailDisconnects] = snailDisconnects
+        counters[.writerVersionSeen] = writerVersion
+        counters[.latencyClamped] = recorder.clamped
+        counters[.processingDelayNanos] = delayedNanos
+        if config.clock == .wall { counters[.latencyNegative] = negativeLatencies }
         var gauges: [String: Double] = [:]
         var latencies: [String: LatencySummary] = [:]
         if let l = log {
-            counters["log_lines"] = l.linesWritten
-            counters["log_flushes"] = l.flushes
-            counters["log_fsyncs"] = l.fsyncs
+            counters[.logLines] = l.linesWritten
+            counters[.logFlushes] = l.flushes
+            counters[.logFsyncs] = l.fsyncs
         }
         if let q = query {
             let s = q.stats()
-            counters["query_served"] = s.served
-            counters["query_busy"] = s.busy
-            counters["query_not_available"] = s.notAvailable
-            counters["query_bad_requests"] = s.badRequests
-            gauges["query_busy_ratio"] = s.served + s.busy > 0 ? Double(s.busy) / Double(s.served + s.busy) : 0
+            counters[.queryServed] = s.served
+            counters[.queryBusy] = s.busy
+            counters[.queryNotAvailable] = s.notAvailable
+            counters[.queryBadRequests] = s.badRequests
+            gauges[.queryBusyRatio] = s.served + s.busy > 0 ? Double(s.busy) / Double(s.served + s.busy) : 0
             latencies["query_service"] = LatencySummary(s.serviceLatency)
         }
-        gauges["lag_ms_last"] = Double(lastLagNanos) / 1e6
-        if pinnedTo.count == 1 { gauges["cpu_pinned"] = Double(pinnedTo[0]) }
-        if measureStartMono > 0 { gauges["run_seconds"] = Double(Clock.monotonicNanos() - measureStartMono) / 1e9 }
+        gauges[.lagMsLast] = Double(lastLagNanos) / 1e6
+        if pinnedTo.count == 1 { gauges[.cpuPinned] = Double(pinnedTo[0]) }
+        if measureStartMono > 0 { gauges[.runSeconds] = Double(Clock.monotonicNanos() - measureStartMono) / 1e9 }
         return NodeMetrics(
-            node: config.name, role: config.role.rawValue, incarnation: incarnation, epoch: tracker.epoch,
+            node: config.name, role: .reader(config.role), incarnation: incarnation, epoch: tracker.epoch,
             startedWallNs: incarnation, stoppedWallNs: Clock.wallNanos(), counters: counters, gauges: gauges,
             latency: LatencySummary(recorder.total), latencies: latencies, series: recorder.series,
             converge: converge, process: process,

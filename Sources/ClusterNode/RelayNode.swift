@@ -1,37 +1,11 @@
 import ClusterCore
+import ClusterProcess
 import Foundation
 import Logging
 import ZeroMQ
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Settings of a relay: an XSUB/XPUB forwarder between a writer (or another
-/// relay) and readers, so topologies can form trees.
-public struct RelayConfig: Sendable {
-    public var name: String
-    /// The upstream PUB/XPUB endpoint (the writer's or another relay's).
-    public var upstream: String
-    /// Where this relay's XPUB binds for its readers.
-    public var bindEndpoint: String
-    /// Fixed delay added to every forwarded frame.
-    public var delayNanos: UInt64 = 0
-    /// Seeded uniform jitter added on top of the delay, 0 ... jitter.
-    public var jitterNanos: UInt64 = 0
-    /// Share of snapshot frames dropped (seeded); heartbeats and END always pass.
-    public var loss: Double = 0
-    public var seed: UInt64 = 1
-    public var controlEndpoint: String?
-    public var metricsDirectory: String?
-    public var parentPID: Int32?
-    public var durationNanos: UInt64?
-
-    public init(name: String, upstream: String, bindEndpoint: String) {
-        self.name = name
-        self.upstream = upstream
-        self.bindEndpoint = bindEndpoint
-    }
-}
 
 /// The relay role: the ZeroMQ guide's XSUB/XPUB proxy, with seeded delay,
 /// jitter and loss on what it forwards.
@@ -69,7 +43,7 @@ public final class RelayNode {
         var control: ControlClient?
         if let ep = config.controlEndpoint {
             control = try ControlClient(context: context, endpoint: ep, node: config.name, logger: logger)
-            control?.hello(role: "relay", incarnation: incarnation, pubEndpoint: boundEndpoint)
+            control?.hello(role: .reader(.relay), incarnation: incarnation, pubEndpoint: boundEndpoint)
         }
         logger.info("relay bound", metadata: ["upstream": "\(config.upstream)", "downstream": "\(boundEndpoint)"])
 
@@ -182,7 +156,7 @@ public final class RelayNode {
             sleepNanos(500_000)
         }
         let metrics = NodeMetrics(
-            node: config.name, role: "relay", incarnation: incarnation, startedWallNs: incarnation,
+            node: config.name, role: .reader(.relay), incarnation: incarnation, startedWallNs: incarnation,
             stoppedWallNs: Clock.wallNanos(),
             counters: ["forwarded": forwarded, "dropped": dropped, "heartbeats": heartbeats,
                        "subscriptions_forwarded": subscriptions, "held_at_stop": UInt64(queue.count - head),

@@ -1,4 +1,5 @@
 import ClusterCore
+import ClusterProcess
 import Foundation
 import Logging
 import SwiftProtobuf
@@ -67,7 +68,7 @@ public final class WriterNode {
         var control: ControlClient? = nil
         if let ep = config.controlEndpoint {
             control = try ControlClient(context: context, endpoint: ep, node: config.name, logger: logger)
-            control?.hello(role: "writer", incarnation: incarnation, pubEndpoint: pubEndpoint, snapshotEndpoint: serviceEndpoint)
+            control?.hello(role: .writer, incarnation: incarnation, pubEndpoint: pubEndpoint, snapshotEndpoint: serviceEndpoint)
         }
         logger.info("writer bound", metadata: ["pub": "\(pubEndpoint)", "snapshots": "\(serviceEndpoint)", "epoch": "\(epoch)"])
 
@@ -90,7 +91,7 @@ public final class WriterNode {
         _ = store.initializeIfEmpty { initial }
 
         var generator = EventGenerator(seed: config.seed)
-        var script = config.script.map { EventScript($0) }
+        var script = try config.scriptPath.map { EventScript(try EventScriptFile.load(path: $0)) }
         var lastSaved: UInt64 = 0
         func persist(_ s: Snapshot) {
             guard let stateFile, s.version != lastSaved else { return }
@@ -155,24 +156,28 @@ public final class WriterNode {
             let now = Clock.monotonicNanos()
             let runNanos = started ? now - startMono : 0
             let published = publisher.published
-            var counters: [String: UInt64] = [
-                "published": published, "heartbeats": heartbeatSeq, "send_failed": publisher.sendFailed,
-                "snapshot_requests_served": servedSnapshots, "illegal_events": machine.illegalEvents,
-                "late_ticks": lateTicks, "final_version": store.get()?.version ?? 0,
-                "blocked_ns": publisher.blockedNanos, "blocked_sends": publisher.blockedSends,
-                "coalesced": publisher.coalesced,
-            ]
-            for (k, v) in machine.transitionsByKind { counters["transition_\(k)"] = v }
+            var counters: [String: UInt64] = [:]
+            counters[.published] = published
+            counters[.heartbeats] = heartbeatSeq
+            counters[.sendFailed] = publisher.sendFailed
+            counters[.snapshotRequestsServed] = servedSnapshots
+            counters[.illegalEvents] = machine.illegalEvents
+            counters[.lateTicks] = lateTicks
+            counters[.finalVersion] = store.get()?.version ?? 0
+            counters[.blockedNanos] = publisher.blockedNanos
+            counters[.blockedSends] = publisher.blockedSends
+            counters[.coalesced] = publisher.coalesced
+            for (k, v) in machine.transitionsByKind { counters[.transition(k)] = v }
             let cpu = ProcessStats.read()
             return NodeMetrics(
-                node: config.name, role: "writer", incarnation: incarnation, epoch: epoch,
+                node: config.name, role: .writer, incarnation: incarnation, epoch: epoch,
                 startedWallNs: incarnation, stoppedWallNs: Clock.wallNanos(), counters: counters,
                 gauges: [
-                    "rate_asked": config.rate,
-                    "rate_achieved": runNanos > 0 ? Double(published) / (Double(runNanos) / 1e9) : 0,
-                    "run_seconds": Double(runNanos) / 1e9,
-                    "cpu_seconds_run": (cpu?.cpuSeconds ?? 0) - cpuAtStart,
-                    "payload_bytes": Double(config.payloadBytes),
+                    Gauge.rateAsked.rawValue: config.rate,
+                    Gauge.rateAchieved.rawValue: runNanos > 0 ? Double(published) / (Double(runNanos) / 1e9) : 0,
+                    Gauge.runSeconds.rawValue: Double(runNanos) / 1e9,
+                    Gauge.cpuSecondsRun.rawValue: (cpu?.cpuSeconds ?? 0) - cpuAtStart,
+                    Gauge.payloadBytes.rawValue: Double(config.payloadBytes),
                 ],
                 latency: LatencySummary(sendLatency.total), series: sendLatency.series,
                 process: cpu)

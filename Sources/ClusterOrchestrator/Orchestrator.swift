@@ -1,6 +1,6 @@
 import CSystemShims
 import ClusterCore
-import ClusterNode
+import ClusterProcess
 import Foundation
 import Histogram
 import Logging
@@ -227,7 +227,7 @@ public final class Orchestrator {
         let collectStart = Clock.monotonicNanos()
         for (_, n) in nodes where n.paused { resume(n) }
         let (finalEpoch, finalVersion) = stopWriter(router: router)
-        for name in order where nodes[name]!.role != "writer" { sendStop(name, router: router, epoch: finalEpoch, version: finalVersion) }
+        for name in order where nodes[name]!.role != .writer { sendStop(name, router: router, epoch: finalEpoch, version: finalVersion) }
         let drain = UInt64(2_000_000_000)
         _ = pump(router: router, deadline: Clock.monotonicNanos() + drain + 5_000_000_000) {
             self.nodes.values.allSatisfy { !$0.alive || $0.finalReceived }
@@ -293,14 +293,13 @@ public final class Orchestrator {
         if let events = topology.writer.events {
             let path = nodeDir(Topology.writerName) + "/events.json"
             try? FileManager.default.createDirectory(atPath: nodeDir(Topology.writerName), withIntermediateDirectories: true)
-            try? JSONSerialization.data(withJSONObject: events.map { ["at": $0.at.description, "event": $0.event] })
-                .write(to: URL(fileURLWithPath: path))
+            try? EventScriptFile.data(for: events).write(to: URL(fileURLWithPath: path))
             script = path
         }
         let dirs = runDir + "/nodes/"
         let (relays, services) = (relayEndpoints, serviceEndpoints)
         // The same mapping `orchestrator compose` uses, with local endpoints.
-        let mapping = NodeArguments(
+        let mapping = NodeCommands(
             topology: topology,
             writerPub: (writerEndpoints.pub, writerEndpoints.pub),
             writerSnapshots: (writerEndpoints.snapshots, writerEndpoints.snapshots),
@@ -312,12 +311,13 @@ public final class Orchestrator {
         let cpus = topology.cpuPinning == .spread && !external ? CPUAffinity.allowed() : []
         var pinned = 0
         for spec in topology.nodes {
-            let n = ManagedNode(name: spec.name, group: spec.group, role: spec.role.name)
+            let n = ManagedNode(name: spec.name, group: spec.group, role: spec.role)
             n.startAt = spec.reader?.startAt
-            n.arguments = mapping.arguments(for: spec)
-            if !cpus.isEmpty, let role = spec.reader?.role, role != .relay {
-                n.cpu = cpus[pinned % cpus.count]
-                n.arguments += ["--cpu", "\(n.cpu!)"]
+            var command = mapping.command(for: spec)
+            if !cpus.isEmpty, case .reader(var c) = command {
+                c.cpu = cpus[pinned % cpus.count]
+                n.cpu = c.cpu
+                command = .reader(c)
                 pinned += 1
             }
             n.serviceEndpoint = serviceEndpoints[spec.name]
@@ -325,7 +325,7 @@ public final class Orchestrator {
                 let label = Self.hostLabel(spec)
                 n.netHost = net.host(label)
                 // Namespaces stand for separate hosts: readers measure on the wall clock, corrected with START.
-                if let role = spec.reader?.role, role != .relay { n.arguments += ["--clock", "wall"] }
+                if case .reader(var c) = command { c.clock = .wall; command = .reader(c) }
                 // Its peers: for the writer every host; for a reader or relay its upstream and the writer.
                 var peers = Set(hostPeers[label] ?? [])
                 peers.formUnion(spec.reader == nil ? net.hosts.map(\.label) : [Topology.writerName])
@@ -333,6 +333,7 @@ public final class Orchestrator {
                 peers.remove(label)
                 hostPeers[label] = peers.sorted()
             }
+            n.command = command
             nodes[spec.name] = n
             order.append(spec.name)
         }
@@ -341,10 +342,10 @@ public final class Orchestrator {
         for group in topology.readers where group.role == .query {
             guard let load = group.load else { continue }
             let targets = topology.nodes.filter { $0.group == group.groupName }.compactMap { serviceEndpoints[$0.name] }
-            let name = NodeArguments.queryLoadName(group)
-            let n = ManagedNode(name: name, group: name, role: "query-load")
+            let name = NodeCommands.queryLoadName(group)
+            let n = ManagedNode(name: name, group: name, role: .queryLoad)
             n.startAt = group.startAt
-            n.arguments = mapping.queryLoadArguments(for: group, load: load, targets: targets)
+            n.command = mapping.queryLoadCommand(for: group, load: load, targets: targets)
             n.netHost = network?.host(group.groupName)
             nodes[name] = n
             order.append(name)
@@ -385,7 +386,8 @@ public final class Orchestrator {
             return
         }
         try? FileManager.default.createDirectory(atPath: nodeDir(name), withIntermediateDirectories: true)
-        var (executable, args) = (options.nodeBinary, n.arguments + ["--control", controlEndpoint, "--parent-pid", "\(getpid())"])
+        guard let command = n.command?.attached(control: controlEndpoint, parentPID: getpid()) else { return }
+        var (executable, args) = (options.nodeBinary, command.arguments)
         if let net = network, let host = n.netHost {
             (executable, args) = net.exec(in: host, program: options.nodeBinary, arguments: args)
         }
@@ -461,10 +463,10 @@ public final class Orchestrator {
     func stopWriter(router: borrowing Socket) -> (UInt64, UInt64) {
         guard let w = nodes[Topology.writerName] else { return (0, 0) }
         sendStop(Topology.writerName, router: router, epoch: 0, version: 0)
-        for (_, n) in nodes where n.role == "query-load" { sendStop(n.name, router: router, epoch: 0, version: 0) }
+        for (_, n) in nodes where n.role == .queryLoad { sendStop(n.name, router: router, epoch: 0, version: 0) }
         _ = pump(router: router, deadline: Clock.monotonicNanos() + 5_000_000_000) { !w.alive || w.finalReceived }
         if let m = w.finalMetrics {
-            return (m.epoch, m.counters["final_version"] ?? 0)
+            return (m.epoch, m[.finalVersion])
         }
         return (w.lastStats?.epoch ?? 0, w.lastStats?.version ?? 0)
     }
@@ -631,7 +633,7 @@ public final class Orchestrator {
     func answerClaim(_ h: Clustersim_V1_Hello, identity: [UInt8], router: borrowing Socket) {
         var w = Clustersim_V1_Welcome()
         let group = h.claimGroup
-        let members = order.filter { nodes[$0]!.group == group && nodes[$0]!.role != "query-load" }
+        let members = order.filter { nodes[$0]!.group == group && nodes[$0]!.role != .queryLoad }
         let taken = Set(claims.values)
         if let name = claims[identity] {
             w.node = name
@@ -647,7 +649,7 @@ public final class Orchestrator {
             w.refusal = "every node of group \"\(group)\" (\(members.count)) is taken; start at most \(members.count) replicas"
         }
         if !w.node.isEmpty, let spec = topology.nodes.first(where: { $0.name == w.node }) {
-            w.seed = NodeArguments.readerSeed(topology, for: spec)
+            w.seed = NodeCommands.readerSeed(topology, for: spec)
         }
         if !w.refusal.isEmpty { events.log("claim-refused", detail: ["group": group, "why": w.refusal]) }
         send(.welcome(w), to: identity, router: router)
@@ -681,11 +683,11 @@ public final class Orchestrator {
             return
         }
         for target in f.targets {
-            var outcome = "applied"
+            var outcome = FaultOutcome.applied
             var detail = f.detail
             let n = nodes[target]
             if external && f.action != .delay {
-                record(f, target: target, at: at, outcome: "skipped", detail: "process faults need the local launcher")
+                record(f, target: target, at: at, outcome: .skipped, detail: "process faults need the local launcher")
                 continue
             }
             switch f.action {
@@ -695,7 +697,7 @@ public final class Orchestrator {
                     if n.paused { resume(n) }
                     kill(pid, f.action == .kill ? SIGKILL : SIGTERM)
                     detail = "pid \(pid)"
-                } else { outcome = "skipped"; detail = "not running" }
+                } else { outcome = .skipped; detail = "not running" }
             case .pause:
                 if let n, let pid = n.pid, n.alive {
                     kill(pid, SIGSTOP)
@@ -704,9 +706,9 @@ public final class Orchestrator {
                         faults.append(PlannedFault(atNanos: now + d, action: .resume, targets: [target], duration: nil, detail: "end of pause", source: f.source))
                         faults.sort { $0.atNanos < $1.atNanos }
                     }
-                } else { outcome = "skipped"; detail = "not running" }
+                } else { outcome = .skipped; detail = "not running" }
             case .resume:
-                if let n, n.paused { resume(n) } else { outcome = "skipped"; detail = "not paused" }
+                if let n, n.paused { resume(n) } else { outcome = .skipped; detail = "not paused" }
             case .restart:
                 if let n {
                     if let pid = n.pid, n.alive {
@@ -724,19 +726,19 @@ public final class Orchestrator {
             case .cpuHog:
                 hogCount += 1
                 let name = "cpu-hog-\(hogCount)"
-                let hog = ManagedNode(name: name, group: "cpu-hog", role: "cpu-hog")
-                hog.arguments = ["cpu-hog", "--for", "\((f.duration ?? 1_000_000_000) / 1_000_000)ms"]
+                let hog = ManagedNode(name: name, group: NodeRole.cpuHog.name, role: .cpuHog)
+                hog.command = .cpuHog(CPUHogConfig(forNanos: f.duration ?? 1_000_000_000))
                 hog.exitExpected = true
                 nodes[name] = hog
                 order.append(name)
                 do {
                     try FileManager.default.createDirectory(atPath: nodeDir(name), withIntermediateDirectories: true)
-                    hog.pid = try launcher.spawn(executable: options.nodeBinary, arguments: hog.arguments + ["--parent-pid", "\(getpid())"],
+                    hog.pid = try launcher.spawn(executable: options.nodeBinary, arguments: hog.command!.attached(control: nil, parentPID: getpid()).arguments,
                                                  logPath: nodeDir(name) + "/node.log", name: name)
                     hog.pids = [hog.pid!]
                     hog.phase = .ready
                     hog.finalReceived = true
-                } catch { outcome = "failed"; detail = "\(error)" }
+                } catch { outcome = .failed; detail = "\(error)" }
             case .delay:
                 // Over the control plane: the relay adds the delay and ends it on its own clock.
                 if let n, n.alive, let id = n.identity, let added = f.spec?.delay?.nanoseconds {
@@ -744,7 +746,7 @@ public final class Orchestrator {
                     d.delayNs = added
                     d.forNs = f.duration ?? 0
                     send(.addDelay(d), to: id, router: router)
-                } else { outcome = "skipped"; detail = "not running" }
+                } else { outcome = .skipped; detail = "not running" }
             case .partition, .loss, .bandwidth:
                 break  // handled by applyNetworkFault above
             }
@@ -758,12 +760,12 @@ public final class Orchestrator {
     /// netns launcher they are skipped.
     func applyNetworkFault(_ f: PlannedFault, now: UInt64, at: Double) {
         guard let net = network else {
-            for t in f.targets { record(f, target: t, at: at, outcome: "skipped", detail: "\(f.action.rawValue) needs the netns launcher (--launcher netns)") }
+            for t in f.targets { record(f, target: t, at: at, outcome: .skipped, detail: "\(f.action.rawValue) needs the netns launcher (--launcher netns)") }
             return
         }
         if let heal = f.heal {
             let failures = heal.map { SystemCommand.run($0) }.filter { !$0.ok }.map(\.reason)
-            for t in f.targets { record(f, target: t, at: at, outcome: failures.isEmpty ? "applied" : "failed",
+            for t in f.targets { record(f, target: t, at: at, outcome: failures.isEmpty ? .applied : .failed,
                                         detail: failures.isEmpty ? f.detail : failures.joined(separator: "; ")) }
             return
         }
@@ -771,7 +773,7 @@ public final class Orchestrator {
         var byHost: [(host: NetnsNetwork.Host, names: [String])] = []
         for t in f.targets {
             guard let h = nodes[t]?.netHost else {
-                record(f, target: t, at: at, outcome: "skipped", detail: "not a node in a namespace")
+                record(f, target: t, at: at, outcome: .skipped, detail: "not a node in a namespace")
                 continue
             }
             if let i = byHost.firstIndex(where: { $0.host.label == h.label }) { byHost[i].names.append(t) } else { byHost.append((h, [t])) }
@@ -782,12 +784,12 @@ public final class Orchestrator {
             let target = names.count > 1 && names.count == inGroup ? host.label : names.joined(separator: ",")
             let peers = (hostPeers[host.label] ?? []).compactMap(net.host)
             guard f.action == .bandwidth || !peers.isEmpty else {
-                record(f, target: target, at: at, outcome: "skipped", detail: "namespace \(host.namespace) has no peer to cut off")
+                record(f, target: target, at: at, outcome: .skipped, detail: "namespace \(host.namespace) has no peer to cut off")
                 continue
             }
             guard let cmds = NetnsNetwork.commands(for: f.action, host: host, peers: peers, loss: f.spec?.loss,
                                                    bandwidth: f.spec?.bandwidth, isWriter: host.label == Topology.writerName) else {
-                record(f, target: target, at: at, outcome: "failed", detail: "no \(f.action.rawValue) parameters")
+                record(f, target: target, at: at, outcome: .failed, detail: "no \(f.action.rawValue) parameters")
                 continue
             }
             var undo: [[String]] = []
@@ -799,11 +801,11 @@ public final class Orchestrator {
             }
             if let failure {
                 for c in undo { _ = SystemCommand.run(c) }
-                record(f, target: target, at: at, outcome: "failed", detail: failure)
+                record(f, target: target, at: at, outcome: .failed, detail: failure)
                 continue
             }
             let between = f.action == .bandwidth ? "" : " against \(peers.map(\.label).joined(separator: ", "))"
-            record(f, target: target, at: at, outcome: "applied",
+            record(f, target: target, at: at, outcome: .applied,
                    detail: ([f.detail].filter { !$0.isEmpty } + ["namespace \(host.namespace) (\(host.address))\(between)"]).joined(separator: "; "))
             if let d = f.duration {
                 var h = PlannedFault(atNanos: now + d, action: f.action, targets: [target], duration: nil,
@@ -815,11 +817,11 @@ public final class Orchestrator {
         }
     }
 
-    func record(_ f: PlannedFault, target: String, at: Double, outcome: String, detail: String) {
-        let action = f.heal == nil ? f.action.rawValue : "heal"
-        faultRecords.append(FaultRecord(plannedAtSeconds: Double(f.atNanos) / 1e9, appliedAtSeconds: outcome == "applied" ? at : nil,
+    func record(_ f: PlannedFault, target: String, at: Double, outcome: FaultOutcome, detail: String) {
+        let action: FaultStep = f.heal == nil ? .fault(f.action) : .heal
+        faultRecords.append(FaultRecord(plannedAtSeconds: Double(f.atNanos) / 1e9, appliedAtSeconds: outcome == .applied ? at : nil,
                                         action: action, target: target, detail: detail, outcome: outcome, source: f.source))
-        events.log("fault", node: target, detail: ["action": action, "outcome": outcome, "detail": detail,
+        events.log("fault", node: target, detail: ["action": action.description, "outcome": outcome.rawValue, "detail": detail,
                                                     "t": String(format: "%.3f", at)])
         progress.note("\(String(format: "%6.2f", at))s \(action) \(target): \(outcome)\(detail.isEmpty ? "" : " (\(detail))")")
     }
@@ -846,19 +848,19 @@ public final class Orchestrator {
 
     func observed(_ name: String) -> ObservedNode {
         let n = nodes[name]!
-        let status: String
-        if n.phase == .pending { status = "never-started" }
-        else if n.crashed { status = "crashed" }
-        else if n.external { status = !n.readyEver ? "never-ready" : n.finalReceived ? "completed" : "no-final-dump" }
-        else if n.pids.isEmpty { status = "never-started" }
-        else if n.readyEver == false && n.role != "cpu-hog" { status = "never-ready" }
+        let status: NodeStatus
+        if n.phase == .pending { status = .neverStarted }
+        else if n.crashed { status = .crashed }
+        else if n.external { status = !n.readyEver ? .neverReady : n.finalReceived ? .completed : .noFinalDump }
+        else if n.pids.isEmpty { status = .neverStarted }
+        else if n.readyEver == false && n.role != .cpuHog { status = .neverReady }
         else if let last = n.exits.last, !n.finalReceived {
             switch last.status {
-            case .signaled(SIGKILL): status = "killed"
-            case .signaled(SIGTERM): status = "terminated"
-            default: status = "exited"
+            case .signaled(SIGKILL): status = .killed
+            case .signaled(SIGTERM): status = .terminated
+            default: status = .exited
             }
-        } else { status = "completed" }
+        } else { status = .completed }
         return ObservedNode(name: name, group: n.group, role: n.role, status: status, exit: n.exits.last.map { "\($0.status)" },
                             restarts: n.restarts, pids: n.pids, faulted: n.faulted, hasFinal: n.finalReceived,
                             resources: n.resources.summary(), clock: ClockOffset.estimate(n.clockSamples))
@@ -886,8 +888,9 @@ final class ManagedNode {
     enum Phase { case pending, launched, hello, ready, exited }
     let name: String
     let group: String
-    let role: String
-    var arguments: [String] = []
+    let role: NodeRole
+    /// What it runs; nil for a node started by others (external launcher) until it registers.
+    var command: NodeCommand?
     var startAt: TimeSpan?
     var pid: Int32?
     var pids: [Int32] = []
@@ -918,7 +921,7 @@ final class ManagedNode {
     var probesSent = 0
     var nextProbe: UInt64 = .max
 
-    init(name: String, group: String, role: String) {
+    init(name: String, group: String, role: NodeRole) {
         self.name = name
         self.group = group
         self.role = role

@@ -47,8 +47,6 @@ public enum ReportBuilder {
         return build(topology: topology, state: state, metrics: metrics, histograms: histograms, runDirectory: dir)
     }
 
-    static let readerRoles: Set<String> = ["log", "query", "cli"]
-
     /// Whether a node subscribes through a relay that drops or delays on purpose.
     static func behindImpairedRelay(_ spec: NodeSpec?, in topology: Topology) -> Bool {
         var group = spec?.reader?.via
@@ -71,50 +69,50 @@ public enum ReportBuilder {
         for o in state.nodes {
             let m = metrics[o.name]
             let spec = specByName[o.name]
-            let isReader = readerRoles.contains(o.role)
+            let isReader = o.role.isReader
             let fast = isReader && spec?.reader?.processingDelay == nil && !o.faulted && !behindImpairedRelay(spec, in: topology)
             var status = o.status
-            if status == "completed", m == nil, o.role != "cpu-hog" { status = "no-final-dump" }
+            if status == .completed, m == nil, o.role != .cpuHog { status = .noFinalDump }
             nodes.append(NodeReport(
                 name: o.name, group: o.group, role: o.role, policy: spec?.reader?.policy.rawValue, fast: fast,
                 status: status, exit: o.exit, restarts: o.restarts, pids: o.pids, counters: m?.counters ?? [:],
                 gauges: m?.gauges ?? [:], latency: m?.latency ?? .empty, latencies: m?.latencies ?? [:],
                 series: m?.series ?? [], converge: m?.converge ?? [], resources: o.resources, clock: o.clock))
             if fast, let h = histograms[o.name] {
-                byRole[o.role, default: .latency()].add(h)
+                byRole[o.role.name, default: .latency()].add(h)
                 overall.add(h)
             }
         }
         let writerMetrics = metrics[Topology.writerName]
-        let writerNode = state.nodes.first { $0.role == "writer" }
+        let writerNode = state.nodes.first { $0.role == .writer }
         let writer = RunReport.WriterSummary(
-            published: writerMetrics?.counters["published"] ?? 0,
-            finalVersion: writerMetrics?.counters["final_version"] ?? 0,
+            published: writerMetrics?[.published] ?? 0,
+            finalVersion: writerMetrics?[.finalVersion] ?? 0,
             epoch: writerMetrics?.epoch ?? 0,
             rateAsked: topology.writer.rate,
-            rateAchieved: writerMetrics?.gauges["rate_achieved"] ?? 0,
-            illegalEvents: writerMetrics?.counters["illegal_events"] ?? 0,
+            rateAchieved: writerMetrics?.gauges[.rateAchieved] ?? 0,
+            illegalEvents: writerMetrics?[.illegalEvents] ?? 0,
             sendCallLatency: writerMetrics?.latency ?? .empty,
             restarts: writerNode?.restarts ?? 0)
 
-        let readers = nodes.filter { readerRoles.contains($0.role) }
+        let readers = nodes.filter(\.role.isReader)
         let fastReaders = readers.filter(\.fast)
-        let queries = nodes.filter { $0.role == "query" }
-        let served = queries.reduce(0) { $0 + ($1.counters["query_served"] ?? 0) }
-        let busy = queries.reduce(0) { $0 + ($1.counters["query_busy"] ?? 0) }
+        let queries = nodes.filter { $0.role == .reader(.query) }
+        let served = queries.reduce(0) { $0 + $1[.queryServed] }
+        let busy = queries.reduce(0) { $0 + $1[.queryBusy] }
         let totals = RunReport.Totals(
             readers: readers.count, fastReaders: fastReaders.count,
             delivered: readers.reduce(0) { $0 + $1.received },
             lost: readers.reduce(0) { $0 + $1.lost },
             lostFastReaders: fastReaders.reduce(0) { $0 + $1.lost },
-            skipped: readers.reduce(0) { $0 + ($1.counters["skipped"] ?? 0) },
-            decodeErrors: nodes.reduce(0) { $0 + ($1.counters["decode_errors"] ?? 0) },
-            crashes: nodes.filter { $0.status == "crashed" }.count,
+            skipped: readers.reduce(0) { $0 + $1[.skipped] },
+            decodeErrors: nodes.reduce(0) { $0 + $1[.decodeErrors] },
+            crashes: nodes.filter { $0.status == .crashed }.count,
             queryServed: served, queryBusy: busy,
             busyRatio: served + busy > 0 ? Double(busy) / Double(served + busy) : 0,
             peakReaderRssMB: readers.compactMap { $0.resources?.peakRssMB }.max() ?? 0,
             maxMemoryGrowthMB: nodes.compactMap { $0.resources?.growthMB }.max() ?? 0,
-            maxConvergeMs: readers.flatMap { $0.converge.filter { $0.trigger != "start" || $0.atWallNs >= state.startedWallNs }.map(\.millis) }.max() ?? 0)
+            maxConvergeMs: readers.flatMap { $0.converge.filter { $0.trigger != .start || $0.atWallNs >= state.startedWallNs }.map(\.millis) }.max() ?? 0)
 
         var curve: [PercentilePoint] = []
         if overall.totalCount > 0 {

@@ -168,13 +168,11 @@ public struct PercentilePoint: Sendable, Codable, Hashable {
 public struct NodeReport: Sendable, Codable {
     public var name: String
     public var group: String
-    /// writer, log, query, cli, relay, query-load, cpu-hog.
-    public var role: String
+    public var role: NodeRole
     public var policy: String?
     /// A fast reader: no processing delay and no fault aimed at it. SLOs on losses apply to these.
     public var fast: Bool
-    /// completed, killed, terminated, crashed, never-ready, no-final-dump.
-    public var status: String
+    public var status: NodeStatus
     public var exit: String?
     public var restarts: Int
     public var pids: [Int32]
@@ -188,7 +186,7 @@ public struct NodeReport: Sendable, Codable {
     /// The node's wall clock minus the orchestrator's, estimated over the control plane.
     public var clock: ClockOffset?
 
-    public init(name: String, group: String, role: String, policy: String?, fast: Bool, status: String, exit: String?,
+    public init(name: String, group: String, role: NodeRole, policy: String?, fast: Bool, status: NodeStatus, exit: String?,
                 restarts: Int, pids: [Int32], counters: [String: UInt64], gauges: [String: Double], latency: LatencySummary,
                 latencies: [String: LatencySummary], series: [SeriesPoint], converge: [ConvergeEvent], resources: ResourceSummary?,
                 clock: ClockOffset? = nil) {
@@ -211,8 +209,11 @@ public struct NodeReport: Sendable, Codable {
         self.clock = clock
     }
 
-    public var lost: UInt64 { counters["lost"] ?? 0 }
-    public var received: UInt64 { counters["received"] ?? 0 }
+    public var lost: UInt64 { counters[.lost] }
+    public var received: UInt64 { counters[.received] }
+
+    /// The count of `counter`, 0 when the node does not count it.
+    public subscript(_ counter: Counter) -> UInt64 { counters[counter] }
 }
 
 /// A node's wall-clock offset from the orchestrator's, estimated from
@@ -253,11 +254,10 @@ public struct ResourceSummary: Sendable, Codable {
     public var peakPssMB: Double
     /// Mean RSS of the last minute minus the first minute (of the last and first thirds when shorter), MB.
     public var growthMB: Double
-    /// [t seconds, cpu %, rss MB, uss MB, pss MB]
-    public var samples: [[Double]]
+    public var samples: [ResourceSample]
 
     public init(peakCpuPercent: Double, meanCpuPercent: Double, peakRssMB: Double, meanRssMB: Double, peakUssMB: Double,
-                peakPssMB: Double, growthMB: Double, samples: [[Double]]) {
+                peakPssMB: Double, growthMB: Double, samples: [ResourceSample]) {
         self.peakCpuPercent = peakCpuPercent
         self.meanCpuPercent = meanCpuPercent
         self.peakRssMB = peakRssMB
@@ -274,14 +274,14 @@ public struct FaultRecord: Sendable, Codable {
     public var plannedAtSeconds: Double
     /// When it was applied, seconds since the measured phase began.
     public var appliedAtSeconds: Double?
-    public var action: String
+    public var action: FaultStep
     public var target: String
     public var detail: String
-    /// applied, failed, skipped.
-    public var outcome: String
+    public var outcome: FaultOutcome
     public var source: String
 
-    public init(plannedAtSeconds: Double, appliedAtSeconds: Double?, action: String, target: String, detail: String, outcome: String, source: String) {
+    public init(plannedAtSeconds: Double, appliedAtSeconds: Double?, action: FaultStep, target: String, detail: String,
+                outcome: FaultOutcome, source: String) {
         self.plannedAtSeconds = plannedAtSeconds
         self.appliedAtSeconds = appliedAtSeconds
         self.action = action
@@ -324,4 +324,102 @@ extension RunReport {
 
     /// Whether every SLO held.
     public var sloPassed: Bool { slo.allSatisfy(\.pass) }
+}
+
+/// What became of a node, as the report shows it.
+public enum NodeStatus: String, Sendable, Hashable, CaseIterable, Codable {
+    /// It ran to the end and sent its final dump.
+    case completed
+    /// It ended by SIGKILL (a fault) without a final dump.
+    case killed
+    /// It ended by SIGTERM (a fault) without a final dump.
+    case terminated
+    /// It exited unexpectedly.
+    case crashed
+    /// It exited without a final dump, neither killed nor crashed.
+    case exited
+    /// It was never launched (a late joiner whose time never came, or a launch that failed).
+    case neverStarted = "never-started"
+    /// It was launched but never reported READY.
+    case neverReady = "never-ready"
+    /// It ended, but its final dump never arrived.
+    case noFinalDump = "no-final-dump"
+}
+
+/// What became of one fault on one target.
+public enum FaultOutcome: String, Sendable, Hashable, CaseIterable, Codable {
+    case applied
+    /// Not applicable here: the target was not running, or the launcher cannot apply it.
+    case skipped
+    case failed
+}
+
+/// A step of a fault: the fault itself, or the heal of a network fault after its `for`.
+/// Stored as the action's name, or `"heal"`.
+public enum FaultStep: Sendable, Hashable, Codable, CustomStringConvertible {
+    case fault(FaultAction)
+    case heal
+
+    public var description: String {
+        switch self {
+        case .fault(let a): a.rawValue
+        case .heal: "heal"
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        if text == "heal" {
+            self = .heal
+        } else if let action = FaultAction(rawValue: text) {
+            self = .fault(action)
+        } else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "\"\(text)\" is not a fault action or \"heal\"")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+/// One sample of a node's CPU and memory. Stored as the array
+/// `[t seconds, cpu %, rss MB, uss MB, pss MB]`.
+public struct ResourceSample: Sendable, Hashable, Codable {
+    /// Seconds since the measured phase began (negative before it).
+    public var t: Double
+    /// Percent of one core since the previous sample.
+    public var cpuPercent: Double
+    public var rssMB: Double
+    /// As last read (USS and PSS are read less often than the rest).
+    public var ussMB: Double
+    public var pssMB: Double
+
+    public init(t: Double, cpuPercent: Double, rssMB: Double, ussMB: Double, pssMB: Double) {
+        self.t = t
+        self.cpuPercent = cpuPercent
+        self.rssMB = rssMB
+        self.ussMB = ussMB
+        self.pssMB = pssMB
+    }
+
+    public init(from decoder: any Decoder) throws {
+        var c = try decoder.unkeyedContainer()
+        t = try c.decode(Double.self)
+        cpuPercent = try c.decode(Double.self)
+        rssMB = try c.decode(Double.self)
+        ussMB = c.isAtEnd ? 0 : try c.decode(Double.self)
+        pssMB = c.isAtEnd ? 0 : try c.decode(Double.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.unkeyedContainer()
+        try c.encode(t)
+        try c.encode(cpuPercent)
+        try c.encode(rssMB)
+        try c.encode(ussMB)
+        try c.encode(pssMB)
+    }
 }

@@ -35,8 +35,8 @@ public struct RunState: Sendable, Codable {
 public struct ObservedNode: Sendable, Codable {
     public var name: String
     public var group: String
-    public var role: String
-    public var status: String
+    public var role: NodeRole
+    public var status: NodeStatus
     public var exit: String?
     public var restarts: Int
     public var pids: [Int32]
@@ -45,7 +45,7 @@ public struct ObservedNode: Sendable, Codable {
     public var resources: ResourceSummary?
     public var clock: ClockOffset?
 
-    public init(name: String, group: String, role: String, status: String, exit: String?, restarts: Int, pids: [Int32],
+    public init(name: String, group: String, role: NodeRole, status: NodeStatus, exit: String?, restarts: Int, pids: [Int32],
                 faulted: Bool, hasFinal: Bool, resources: ResourceSummary?, clock: ClockOffset? = nil) {
         self.name = name
         self.group = group
@@ -63,7 +63,7 @@ public struct ObservedNode: Sendable, Codable {
 
 /// Per-node resource samples and their summary.
 struct ResourceSeries {
-    var samples: [[Double]] = []
+    var samples: [ResourceSample] = []
     var lastCPU: (t: Double, cpu: Double)?
     var lastMemory: (uss: Double, pss: Double) = (0, 0)
     /// Whether USS/PSS were read at least once (they are read less often than the rest).
@@ -77,23 +77,24 @@ struct ResourceSeries {
             lastMemory = (Double(stats.ussBytes) / 1_048_576, Double(stats.pssBytes) / 1_048_576)
             smapsRead = true
         }
-        samples.append([t, (cpuPct * 10).rounded() / 10, Double(stats.rssBytes) / 1_048_576, lastMemory.uss, lastMemory.pss])
+        samples.append(ResourceSample(t: t, cpuPercent: (cpuPct * 10).rounded() / 10, rssMB: Double(stats.rssBytes) / 1_048_576,
+                                      ussMB: lastMemory.uss, pssMB: lastMemory.pss))
     }
 
     /// Peaks, means and growth (last minute vs first minute, or last third vs first third of shorter runs).
     func summary() -> ResourceSummary? {
         guard !samples.isEmpty else { return nil }
-        let cpu = samples.dropFirst().map { $0[1] }
-        let rss = samples.map { $0[2] }
-        let span = (samples.last![0] - samples.first![0])
+        let cpu = samples.dropFirst().map(\.cpuPercent)
+        let rss = samples.map(\.rssMB)
+        let t0 = samples.first!.t, t1 = samples.last!.t
+        let span = t1 - t0
         let window = span >= 120 ? 60.0 : max(span / 3, 0.5)
-        let t0 = samples.first![0], t1 = samples.last![0]
-        let first = samples.filter { $0[0] <= t0 + window }.map { $0[2] }
-        let last = samples.filter { $0[0] >= t1 - window }.map { $0[2] }
+        let first = samples.filter { $0.t <= t0 + window }.map(\.rssMB)
+        let last = samples.filter { $0.t >= t1 - window }.map(\.rssMB)
         func mean(_ a: [Double]) -> Double { a.isEmpty ? 0 : a.reduce(0, +) / Double(a.count) }
         return ResourceSummary(
             peakCpuPercent: cpu.max() ?? 0, meanCpuPercent: mean(cpu), peakRssMB: rss.max() ?? 0, meanRssMB: mean(rss),
-            peakUssMB: samples.map { $0[3] }.max() ?? 0, peakPssMB: samples.map { $0[4] }.max() ?? 0,
+            peakUssMB: samples.map(\.ussMB).max() ?? 0, peakPssMB: samples.map(\.pssMB).max() ?? 0,
             growthMB: mean(last) - mean(first), samples: samples)
     }
 }

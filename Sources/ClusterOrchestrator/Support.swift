@@ -137,9 +137,9 @@ final class ProgressLine {
         lastTotal = sum
         lastT = elapsed
         var lost: UInt64 = 0, worstP99 = 0.0, up = 0, down = 0
-        for n in nodes where n.role != "cpu-hog" {
+        for n in nodes where n.role != .cpuHog {
             if n.alive { up += 1 } else { down += 1 }
-            if let s = n.lastStats, n.role != "writer", n.role != "query-load" {
+            if let s = n.lastStats, n.role.isReader || n.role == .reader(.relay) {
                 lost += s.lost
                 worstP99 = max(worstP99, s.intervalLatency.p99Us)
             }

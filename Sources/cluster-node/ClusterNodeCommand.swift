@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClusterCore
 import ClusterNode
+import ClusterProcess
 import Foundation
 import Logging
 import Synchronization
@@ -25,20 +26,20 @@ struct ClusterNodeCommand: ParsableCommand {
 struct CommonOptions: ParsableArguments {
     private static let bootstrapOnce = Mutex(false)
 
-    @Option(name: .long, help: "Orchestrator control endpoint (also CLUSTERSIM_CONTROL). Without it the node runs alone.")
+    @Option(name: .customLong(CommonFlag.control), help: "Orchestrator control endpoint (also CLUSTERSIM_CONTROL). Without it the node runs alone.")
     var control: String?
 
-    @Option(name: .long, help: "Write metrics.json, metrics.prom and latency.hgrm to this directory at stop.")
+    @Option(name: .customLong(CommonFlag.metricsDirectory), help: "Write metrics.json, metrics.prom and latency.hgrm to this directory at stop.")
     var metricsDir: String?
 
-    @Option(name: .long, help: "Exit when this process (the launcher) is gone.")
+    @Option(name: .customLong(CommonFlag.parentPID), help: "Exit when this process (the launcher) is gone.")
     var parentPid: Int32?
 
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    @Option(name: .customLong(CommonFlag.logLevel), help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
     var controlEndpoint: String? {
-        control ?? ProcessInfo.processInfo.environment["CLUSTERSIM_CONTROL"]
+        control ?? ProcessInfo.processInfo.environment[CommonFlag.controlEnvironment]
     }
 
     /// A logger for the node; the logging system is set up on the first call

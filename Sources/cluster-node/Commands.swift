@@ -1,33 +1,42 @@
 import ArgumentParser
 import ClusterCore
 import ClusterNode
+import ClusterProcess
 import Foundation
 
+// Each command's options are named by its configuration's `Flag` constants,
+// the names the orchestrator renders command lines with; `config()` builds the
+// configuration, and CommandLineTests parse rendered configurations back.
+
 struct Writer: ParsableCommand {
+    typealias Flag = WriterConfig.Flag
     static let configuration = CommandConfiguration(
         abstract: "Run the writer: FSM, state store, PUB publisher and snapshot service.")
 
     @OptionGroup var common: CommonOptions
-    @Option(help: "Node name.") var name = "writer"
-    @Option(help: "PUB endpoint to bind, e.g. tcp://127.0.0.1:5555.") var pub: String
-    @Option(help: "Snapshot service (ROUTER) endpoint to bind.") var snapshots: String
-    @Option(help: "Snapshots per second.") var rate: Double = 1000
-    @Option(help: "Size of each snapshot's contextData, bytes.") var payloadBytes = 256
-    @Option(help: "Seed of the event generator.") var seed: UInt64 = 1
-    @Option(help: "Event script: a JSON file [{\"at\":\"2s\",\"event\":\"activate\"}, …]; replaces the generator.")
+    @Option(name: .customLong(Flag.name), help: "Node name.") var name = "writer"
+    @Option(name: .customLong(Flag.pub), help: "PUB endpoint to bind, e.g. tcp://127.0.0.1:5555.") var pub: String
+    @Option(name: .customLong(Flag.snapshots), help: "Snapshot service (ROUTER) endpoint to bind.") var snapshots: String
+    @Option(name: .customLong(Flag.rate), help: "Snapshots per second.") var rate: Double = 1000
+    @Option(name: .customLong(Flag.payloadBytes), help: "Size of each snapshot's contextData, bytes.") var payloadBytes = 256
+    @Option(name: .customLong(Flag.seed), help: "Seed of the event generator.") var seed: UInt64 = 1
+    @Option(name: .customLong(Flag.script),
+            help: "Event script: a JSON file [{\"at\":\"2s\",\"event\":\"activate\"}, …]; replaces the generator.")
     var script: String?
-    @Option(help: "Directory holding the latest snapshot, so a restart continues the version line.")
+    @Option(name: .customLong(Flag.stateDirectory), help: "Directory holding the latest snapshot, so a restart continues the version line.")
     var stateDir: String?
-    @Option(help: "Send high-water mark (messages per subscriber).") var sndhwm: Int32 = 100_000
-    @Option(help: "Kernel send buffer per connection (SO_SNDBUF), bytes.") var sndbuf: Int32?
-    @Option(help: "libzmq I/O threads (they do the fan-out's TCP writes).") var ioThreads = 1
-    @Flag(help: "Block instead of dropping at the high-water mark (ZMQ_XPUB_NODROP); time blocked is reported.")
+    @Option(name: .customLong(Flag.sendHighWaterMark), help: "Send high-water mark (messages per subscriber).") var sndhwm: Int32 = 100_000
+    @Option(name: .customLong(Flag.sendBuffer), help: "Kernel send buffer per connection (SO_SNDBUF), bytes.") var sndbuf: Int32?
+    @Option(name: .customLong(Flag.ioThreads), help: "libzmq I/O threads (they do the fan-out's TCP writes).") var ioThreads = 1
+    @ArgumentParser.Flag(name: .customLong(Flag.noDrop),
+                         help: "Block instead of dropping at the high-water mark (ZMQ_XPUB_NODROP); time blocked is reported.")
     var nodrop = false
-    @Flag(help: "When behind schedule, publish only the newest of the snapshots due; readers count the rest as skipped (coalesced).")
+    @ArgumentParser.Flag(name: .customLong(Flag.coalesce),
+                         help: "When behind schedule, publish only the newest of the snapshots due; readers count the rest as skipped (coalesced).")
     var coalesce = false
-    @Option(help: "Heartbeat interval, e.g. 1s.") var heartbeat: DurationArgument = DurationArgument(argument: "1s")!
-    @Option(help: "Transitions kept in each snapshot's history.") var historyLimit = 16
-    @Option(help: "Stop after this long (standalone runs), e.g. 10s.") var duration: DurationArgument?
+    @Option(name: .customLong(Flag.heartbeat), help: "Heartbeat interval, e.g. 1s.") var heartbeat = DurationArgument(argument: "1s")!
+    @Option(name: .customLong(Flag.historyLimit), help: "Transitions kept in each snapshot's history.") var historyLimit = 16
+    @Option(name: .customLong(Flag.duration), help: "Stop after this long (standalone runs), e.g. 10s.") var duration: DurationArgument?
 
     func validate() throws {
         guard rate > 0, rate <= 1_000_000 else { throw ValidationError("--rate must be in (0, 1000000], got \(rate)") }
@@ -39,15 +48,14 @@ struct Writer: ParsableCommand {
         }
     }
 
-    func run() throws {
-        let signals = ShutdownSignals()
-        common.watchParent()
+    func config() -> WriterConfig {
         var c = WriterConfig(publishEndpoint: pub, snapshotEndpoint: snapshots)
         c.name = name
         c.controlEndpoint = common.controlEndpoint
         c.rate = rate
         c.payloadBytes = payloadBytes
         c.seed = seed
+        c.scriptPath = script
         c.stateDirectory = stateDir
         c.sendHighWaterMark = sndhwm
         c.sendBufferBytes = sndbuf
@@ -59,43 +67,55 @@ struct Writer: ParsableCommand {
         c.durationNanos = duration?.nanos
         c.metricsDirectory = common.metricsDir
         c.parentPID = common.parentPid
-        if let script { c.script = try EventScriptFile.load(path: script) }
-        let code = try WriterNode(config: c, logger: common.logger(name)).run(signals: signals)
+        return c
+    }
+
+    func run() throws {
+        let signals = ShutdownSignals()
+        common.watchParent()
+        let code = try WriterNode(config: config(), logger: common.logger(name)).run(signals: signals)
         throw ExitCode(code)
     }
 }
 
 struct Reader: ParsableCommand {
+    typealias Flag = ReaderConfig.Flag
     static let configuration = CommandConfiguration(
         abstract: "Run a reader: subscribe, measure fan-out latency and losses, play a role.")
 
     @OptionGroup var common: CommonOptions
-    @Option(help: "Node name.") var name: String?
-    @Option(help: ArgumentHelp(
+    @Option(name: .customLong(Flag.name), help: "Node name.") var name: String?
+    @Option(name: .customLong(Flag.claimName), help: ArgumentHelp(
         "Take the name of an unclaimed node of this topology group from the orchestrator, instead of --name.",
         discussion: "For replicated containers (compose `replicas`). The seed comes with the name; `{name}` in --log-file and --metrics-dir becomes it."))
     var claimName: String?
-    @Option(help: "How long to wait for the orchestrator's answer to --claim-name.") var claimTimeout: DurationArgument = DurationArgument(argument: "120s")!
-    @Option(help: "Role: log, query, cli.") var role: ReaderRole = .cli
-    @Option(help: "The writer's PUB endpoint.") var pub: String
-    @Option(help: "The writer's snapshot service endpoint.") var snapshots: String
-    @Option(help: "Slow-subscriber policy: drop, conflate, resync, snail.") var policy: SlowPolicy = .drop
-    @Option(help: "Receive high-water mark (messages).") var rcvhwm: Int32 = 100_000
-    @Option(help: "Kernel receive buffer (SO_RCVBUF), bytes.") var rcvbuf: Int32?
-    @Option(help: "Processing delay per message: 2ms, uniform:1ms:3ms or exponential:2ms.") var delay: String?
-    @Option(help: "snail: lag beyond which the reader disconnects and resyncs.") var lagLimit: DurationArgument = DurationArgument(argument: "500ms")!
-    @Option(help: "Seed of the delay distribution.") var seed: UInt64 = 1
-    @Option(help: "log: the JSON Lines file (appended to).") var logFile: String?
-    @Option(help: "log: lines per batch.") var logFlushEvery = 256
-    @Option(help: "query: endpoint the request/reply service binds.") var service: String?
-    @Option(help: "query: worker threads.") var workers = 4
-    @Option(help: "query: recent versions kept for GetVersion.") var historySize = 256
-    @Option(help: "query: simulated work per request, e.g. 1ms.") var serviceDelay: DurationArgument?
-    @Option(help: "After STOP, read the tail at most this long.") var drain: DurationArgument = DurationArgument(argument: "2s")!
-    @Option(help: "Latency clock: monotonic (one host) or wall (across hosts).") var clock: LatencyClock = .monotonic
-    @Option(help: "wall clock: nanoseconds added to this node's clock (default: the orchestrator's estimate).") var clockOffsetNs: Int64?
-    @Option(help: "Stop after this long (standalone runs).") var duration: DurationArgument?
-    @Option(help: ArgumentHelp(
+    @Option(name: .customLong(Flag.claimTimeout), help: "How long to wait for the orchestrator's answer to --claim-name.")
+    var claimTimeout = DurationArgument(argument: "120s")!
+    @Option(name: .customLong(Flag.role), help: "Role: log, query, cli.") var role: ReaderRole = .cli
+    @Option(name: .customLong(Flag.pub), help: "The writer's PUB endpoint.") var pub: String
+    @Option(name: .customLong(Flag.snapshots), help: "The writer's snapshot service endpoint.") var snapshots: String
+    @Option(name: .customLong(Flag.policy), help: "Slow-subscriber policy: drop, conflate, resync, snail.") var policy: SlowPolicy = .drop
+    @Option(name: .customLong(Flag.receiveHighWaterMark), help: "Receive high-water mark (messages).") var rcvhwm: Int32 = 100_000
+    @Option(name: .customLong(Flag.receiveBuffer), help: "Kernel receive buffer (SO_RCVBUF), bytes.") var rcvbuf: Int32?
+    @Option(name: .customLong(Flag.delay), help: "Processing delay per message: 2ms, uniform:1ms:3ms or exponential:2ms.")
+    var delay: String?
+    @Option(name: .customLong(Flag.lagLimit), help: "snail: lag beyond which the reader disconnects and resyncs.")
+    var lagLimit = DurationArgument(argument: "500ms")!
+    @Option(name: .customLong(Flag.seed), help: "Seed of the delay distribution.") var seed: UInt64 = 1
+    @Option(name: .customLong(Flag.logFile), help: "log: the JSON Lines file (appended to).") var logFile: String?
+    @Option(name: .customLong(Flag.logFlushEvery), help: "log: lines per batch.") var logFlushEvery = 256
+    @Option(name: .customLong(Flag.service), help: "query: endpoint the request/reply service binds.") var service: String?
+    @Option(name: .customLong(Flag.workers), help: "query: worker threads.") var workers = 4
+    @Option(name: .customLong(Flag.historySize), help: "query: recent versions kept for GetVersion.") var historySize = 256
+    @Option(name: .customLong(Flag.serviceDelay), help: "query: simulated work per request, e.g. 1ms.") var serviceDelay: DurationArgument?
+    @Option(name: .customLong(Flag.drain), help: "After STOP, read the tail at most this long.") var drain = DurationArgument(argument: "2s")!
+    @Option(name: .customLong(Flag.clock), help: "Latency clock: monotonic (one host) or wall (across hosts).")
+    var clock: LatencyClock = .monotonic
+    @Option(name: .customLong(Flag.clockOffset),
+            help: "wall clock: nanoseconds added to this node's clock (default: the orchestrator's estimate).")
+    var clockOffsetNs: Int64?
+    @Option(name: .customLong(Flag.duration), help: "Stop after this long (standalone runs).") var duration: DurationArgument?
+    @Option(name: .customLong(Flag.cpu), help: ArgumentHelp(
         "Pin the process (its thread and libzmq's I/O thread) to this CPU.",
         discussion: "The hand-off of each message from libzmq's thread to the reader's is then a wake-up on the same CPU. The orchestrator passes it with the topology's cpuPinning \"spread\".",
         valueName: "cpu")) var cpu: Int?
@@ -109,7 +129,7 @@ struct Reader: ParsableCommand {
         default: break
         }
         if role == .relay { throw ValidationError("--role relay is not a reader role of this command") }
-        if let delay, DelayModel(argument: delay, parse: { try? TimeSpan(parsing: $0).nanoseconds }) == nil {
+        if let delay, Self.delayModel(delay) == nil {
             throw ValidationError("--delay \(delay): expected a duration (2ms), uniform:MIN:MAX or exponential:MEAN")
         }
         guard workers >= 1 else { throw ValidationError("--workers must be ≥ 1") }
@@ -121,27 +141,21 @@ struct Reader: ParsableCommand {
         }
     }
 
-    func run() throws {
-        let signals = ShutdownSignals()
-        common.watchParent()
-        var name = self.name ?? ""
-        var seed = self.seed
-        var metricsDir = common.metricsDir
-        var logFile = self.logFile
-        if let group = claimName, let control = common.controlEndpoint {
-            let claimed = try NameClaim.claim(group: group, role: role.rawValue, endpoint: control,
-                                              timeoutNanos: claimTimeout.nanos, logger: common.logger(group))
-            (name, seed) = (claimed.name, claimed.seed)
-            metricsDir = metricsDir?.replacingOccurrences(of: "{name}", with: name)
-            logFile = logFile?.replacingOccurrences(of: "{name}", with: name)
-        }
-        var c = ReaderConfig(name: name, publishEndpoint: pub, snapshotEndpoint: snapshots)
+    static func delayModel(_ text: String) -> DelayModel? {
+        DelayModel(argument: text, parse: { try? TimeSpan(parsing: $0).nanoseconds })
+    }
+
+    /// The configuration as given; a claimed name is filled in by `run()`.
+    func config() -> ReaderConfig {
+        var c = ReaderConfig(name: name ?? "", publishEndpoint: pub, snapshotEndpoint: snapshots)
+        c.claimGroup = claimName
+        c.claimTimeoutNanos = claimTimeout.nanos
         c.role = role
         c.controlEndpoint = common.controlEndpoint
         c.policy = policy
         c.receiveHighWaterMark = rcvhwm
         c.receiveBufferBytes = rcvbuf
-        c.processingDelay = delay.flatMap { DelayModel(argument: $0, parse: { try? TimeSpan(parsing: $0).nanoseconds }) }
+        c.processingDelay = delay.flatMap(Self.delayModel)
         c.lagLimitNanos = lagLimit.nanos
         c.seed = seed
         c.logPath = logFile
@@ -152,32 +166,48 @@ struct Reader: ParsableCommand {
         c.serviceDelayNanos = serviceDelay?.nanos ?? 0
         c.drainNanos = drain.nanos
         c.clock = clock
-        c.clockOffsetNanos = clockOffsetNs ?? 0
-        c.clockOffsetGiven = clockOffsetNs != nil
+        c.clockOffsetNanos = clockOffsetNs
         c.durationNanos = duration?.nanos
         c.cpu = cpu
-        c.metricsDirectory = metricsDir
+        c.metricsDirectory = common.metricsDir
         c.parentPID = common.parentPid
-        let code = try ReaderNode(config: c, logger: common.logger(name)).run(signals: signals)
+        return c
+    }
+
+    func run() throws {
+        let signals = ShutdownSignals()
+        common.watchParent()
+        var c = config()
+        if let group = c.claimGroup, let control = c.controlEndpoint {
+            let claimed = try NameClaim.claim(group: group, role: .reader(role), endpoint: control,
+                                              timeoutNanos: c.claimTimeoutNanos, logger: common.logger(group))
+            c.name = claimed.name
+            c.seed = claimed.seed
+            c.metricsDirectory = c.metricsDirectory?.replacingOccurrences(of: ReaderConfig.namePlaceholder, with: claimed.name)
+            c.logPath = c.logPath?.replacingOccurrences(of: ReaderConfig.namePlaceholder, with: claimed.name)
+        }
+        let code = try ReaderNode(config: c, logger: common.logger(c.name)).run(signals: signals)
         throw ExitCode(code)
     }
 }
 
 struct QueryLoadCommand: ParsableCommand {
+    typealias Flag = QueryLoadConfig.Flag
     static let configuration = CommandConfiguration(
         commandName: "query-load",
         abstract: "Load query readers with N concurrent clients at a rate; record latency and the BUSY ratio.")
 
     @OptionGroup var common: CommonOptions
-    @Option(help: "Node name.") var name = "query-load"
-    @Option(help: "A query reader's service endpoint (repeat for several).") var target: [String]
-    @Option(help: "Concurrent clients (requests outstanding at most).") var clients = 4
-    @Option(help: "Requests per second in total.") var rate: Double = 100
-    @Option(help: "Request timeout.") var timeout: DurationArgument = DurationArgument(argument: "1s")!
-    @Option(help: "Relative weights of the request kinds, e.g. latest:70,version:20,health:5,metrics:5 (the default).")
+    @Option(name: .customLong(Flag.name), help: "Node name.") var name = "query-load"
+    @Option(name: .customLong(Flag.target), help: "A query reader's service endpoint (repeat for several).") var target: [String]
+    @Option(name: .customLong(Flag.clients), help: "Concurrent clients (requests outstanding at most).") var clients = 4
+    @Option(name: .customLong(Flag.rate), help: "Requests per second in total.") var rate: Double = 100
+    @Option(name: .customLong(Flag.timeout), help: "Request timeout.") var timeout = DurationArgument(argument: "1s")!
+    @Option(name: .customLong(Flag.mix),
+            help: "Relative weights of the request kinds, e.g. latest:70,version:20,health:5,metrics:5 (the default).")
     var mix: String?
-    @Option(help: "Seed of the request mix.") var seed: UInt64 = 1
-    @Option(help: "Stop after this long (standalone runs).") var duration: DurationArgument?
+    @Option(name: .customLong(Flag.seed), help: "Seed of the request mix.") var seed: UInt64 = 1
+    @Option(name: .customLong(Flag.duration), help: "Stop after this long (standalone runs).") var duration: DurationArgument?
 
     func validate() throws {
         guard !target.isEmpty else { throw ValidationError("give at least one --target") }
@@ -187,20 +217,24 @@ struct QueryLoadCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
-        let signals = ShutdownSignals()
-        common.watchParent()
+    func config() -> QueryLoadConfig {
         var c = QueryLoadConfig(name: name, targets: target)
         c.clients = clients
         c.rate = rate
         c.timeoutNanos = timeout.nanos
         c.seed = seed
-        if let mix { c.mix = RequestMix(argument: mix) ?? .standard }
+        c.mix = mix.flatMap(RequestMix.init(argument:))
         c.controlEndpoint = common.controlEndpoint
         c.metricsDirectory = common.metricsDir
         c.parentPID = common.parentPid
         c.durationNanos = duration?.nanos
-        throw ExitCode(try QueryLoadNode(config: c, logger: common.logger(name)).run(signals: signals))
+        return c
+    }
+
+    func run() throws {
+        let signals = ShutdownSignals()
+        common.watchParent()
+        throw ExitCode(try QueryLoadNode(config: config(), logger: common.logger(name)).run(signals: signals))
     }
 }
 
@@ -208,8 +242,14 @@ struct CPUHog: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cpu-hog", abstract: "Spin one core for a while (the cpu-hog fault).")
 
-    @Option(help: "How long to spin, e.g. 2s.") var `for`: DurationArgument
-    @Option(help: "Exit when this process (the launcher) is gone.") var parentPid: Int32?
+    @Option(name: .customLong(CPUHogConfig.Flag.for), help: "How long to spin, e.g. 2s.") var `for`: DurationArgument
+    @Option(name: .customLong(CommonFlag.parentPID), help: "Exit when this process (the launcher) is gone.") var parentPid: Int32?
+
+    func config() -> CPUHogConfig {
+        var c = CPUHogConfig(forNanos: self.for.nanos)
+        c.parentPID = parentPid
+        return c
+    }
 
     func run() throws {
         if let p = parentPid, !ParentWatch.arm(parentPID: p) { return }
@@ -227,26 +267,25 @@ extension SlowPolicy: ExpressibleByArgument {}
 extension LatencyClock: ExpressibleByArgument {}
 
 struct Relay: ParsableCommand {
+    typealias Flag = RelayConfig.Flag
     static let configuration = CommandConfiguration(
         abstract: "Run a relay: an XSUB/XPUB forwarder with seeded delay, jitter and loss.")
 
     @OptionGroup var common: CommonOptions
-    @Option(help: "Node name.") var name: String
-    @Option(help: "Upstream PUB endpoint (the writer's or another relay's).") var upstream: String
-    @Option(help: "Where this relay's XPUB binds, e.g. tcp://127.0.0.1:5560.") var bind: String
-    @Option(help: "Delay added to every frame, e.g. 5ms.") var delay: DurationArgument?
-    @Option(help: "Uniform jitter on top of the delay, e.g. 1ms.") var jitter: DurationArgument?
-    @Option(help: "Share of snapshot frames dropped, 0...1.") var loss: Double = 0
-    @Option(help: "Seed of the jitter and the loss.") var seed: UInt64 = 1
-    @Option(help: "Stop after this long (standalone runs).") var duration: DurationArgument?
+    @Option(name: .customLong(Flag.name), help: "Node name.") var name: String
+    @Option(name: .customLong(Flag.upstream), help: "Upstream PUB endpoint (the writer's or another relay's).") var upstream: String
+    @Option(name: .customLong(Flag.bind), help: "Where this relay's XPUB binds, e.g. tcp://127.0.0.1:5560.") var bind: String
+    @Option(name: .customLong(Flag.delay), help: "Delay added to every frame, e.g. 5ms.") var delay: DurationArgument?
+    @Option(name: .customLong(Flag.jitter), help: "Uniform jitter on top of the delay, e.g. 1ms.") var jitter: DurationArgument?
+    @Option(name: .customLong(Flag.loss), help: "Share of snapshot frames dropped, 0...1.") var loss: Double = 0
+    @Option(name: .customLong(Flag.seed), help: "Seed of the jitter and the loss.") var seed: UInt64 = 1
+    @Option(name: .customLong(Flag.duration), help: "Stop after this long (standalone runs).") var duration: DurationArgument?
 
     func validate() throws {
         guard (0...1).contains(loss) else { throw ValidationError("--loss must be within 0...1, got \(loss)") }
     }
 
-    func run() throws {
-        let signals = ShutdownSignals()
-        common.watchParent()
+    func config() -> RelayConfig {
         var c = RelayConfig(name: name, upstream: upstream, bindEndpoint: bind)
         c.delayNanos = delay?.nanos ?? 0
         c.jitterNanos = jitter?.nanos ?? 0
@@ -256,6 +295,12 @@ struct Relay: ParsableCommand {
         c.metricsDirectory = common.metricsDir
         c.parentPID = common.parentPid
         c.durationNanos = duration?.nanos
-        throw ExitCode(try RelayNode(config: c, logger: common.logger(name)).run(signals: signals))
+        return c
+    }
+
+    func run() throws {
+        let signals = ShutdownSignals()
+        common.watchParent()
+        throw ExitCode(try RelayNode(config: config(), logger: common.logger(name)).run(signals: signals))
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import ClusterCore
-import ClusterNode
+import ClusterProcess
 import ClusterOrchestrator
 import Foundation
 import Logging

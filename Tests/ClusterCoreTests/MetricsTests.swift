@@ -193,15 +193,15 @@ struct MetricsNodeMetricsTests {
         recorder.roll(t: 1, lostSoFar: 3)
         recorder.roll(t: 2.5, lostSoFar: 5)
         return NodeMetrics(
-            node: node, role: role, pid: 4242, host: "host-a", incarnation: 1_714_000_000_000_000_001, epoch: 11,
+            node: node, role: NodeRole(name: role)!, pid: 4242, host: "host-a", incarnation: 1_714_000_000_000_000_001, epoch: 11,
             startedWallNs: 1_714_000_000_000_000_001, stoppedWallNs: 1_714_000_030_000_000_000,
             counters: tracker.counters.merging(["decode_errors": 0, "transition_IDLE->ACTIVE": 12, "big": .max]) { a, _ in a },
             gauges: gauges ?? ["lag_ms_last": 0.137, "run_seconds": 30.000000001, "query_busy_ratio": 1e-9, "neg": -2.5],
             latency: LatencySummary(recorder.total),
             latencies: ["query_service": LatencySummary(count: 3, p50Us: 1.5, p90Us: 2, p99Us: 3, p999Us: 3, maxUs: 3.25, meanUs: 2.1)],
             series: recorder.series,
-            converge: [ConvergeEvent(trigger: "start", atWallNs: 1_714_000_000_000_000_001, millis: 12.75, version: 1),
-                       ConvergeEvent(trigger: "epoch-change", atWallNs: 5, millis: 0.001, version: 40)],
+            converge: [ConvergeEvent(trigger: .start, atWallNs: 1_714_000_000_000_000_001, millis: 12.75, version: 1),
+                       ConvergeEvent(trigger: .epochChange, atWallNs: 5, millis: 0.001, version: 40)],
             process: ProcessStats(pid: 4242, cpuSeconds: 1.23, rssBytes: 22_000_000, ussBytes: 2_000_000, pssBytes: 5_000_000, threads: 3),
             notes: ["policy=drop", "clock=monotonic", "ünïcødé \"quoted\""])
     }
@@ -218,7 +218,7 @@ struct MetricsNodeMetricsTests {
     }
 
     @Test func jsonRoundTripsWithoutOptionalParts() throws {
-        let m = NodeMetrics(node: "w", role: "writer", pid: 1, host: "h", incarnation: 1, startedWallNs: 2)
+        let m = NodeMetrics(node: "w", role: .writer, pid: 1, host: "h", incarnation: 1, startedWallNs: 2)
         #expect(try NodeMetrics.decode(json: m.jsonText()) == m)
     }
 

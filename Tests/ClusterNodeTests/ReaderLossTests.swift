@@ -1,4 +1,5 @@
 import ClusterCore
+import ClusterProcess
 import ClusterTestSupport
 import Foundation
 import SwiftProtobuf
@@ -174,7 +175,7 @@ struct ReaderLossTests {
         #expect(m.counters["stale_discarded"] == 2)
         #expect(m.counters["lost"] == 0)
         #expect(m.counters["snapshots_applied"] == 1)
-        let start = try #require(m.converge.first { $0.trigger == "start" })
+        let start = try #require(m.converge.first { $0.trigger == .start })
         #expect(start.version == 50)
         // The log holds the snapshot first, then every later update, with no gap.
         let lines = try String(contentsOfFile: c.logPath!, encoding: .utf8).split(separator: "\n")

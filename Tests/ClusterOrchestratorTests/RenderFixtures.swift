@@ -44,7 +44,8 @@ enum RenderFixtures {
             return [t, cpu * (0.8 + 0.4 * wobble(i, seed)), r, r * 0.12, r * 0.3]
         }
         return ResourceSummary(peakCpuPercent: cpu * 1.2, meanCpuPercent: cpu, peakRssMB: samples.map { $0[2] }.max()!,
-                               meanRssMB: rss + 1, peakUssMB: rss * 0.12, peakPssMB: rss * 0.3, growthMB: 0.4, samples: samples)
+                               meanRssMB: rss + 1, peakUssMB: rss * 0.12, peakPssMB: rss * 0.3, growthMB: 0.4,
+                               samples: samples.map { ResourceSample(t: $0[0], cpuPercent: $0[1], rssMB: $0[2], ussMB: $0[3], pssMB: $0[4]) })
     }
 
     static func node(_ name: String, role: String, index: Int, seconds: Int, fast: Bool = true, status: String = "completed",
@@ -53,12 +54,12 @@ enum RenderFixtures {
         let received: UInt64 = 30_000 - lost - skipped
         let series = series(seed: index, seconds: seconds, base: base, spikeAt: 10, until: until)
         return NodeReport(
-            name: name, group: role, role: role, policy: role == "writer" ? nil : policy, fast: fast, status: status,
+            name: name, group: role, role: NodeRole(name: role)!, policy: role == "writer" ? nil : policy, fast: fast, status: NodeStatus(rawValue: status)!,
             exit: status == "killed" ? "signal 9" : "0", restarts: restarts, pids: [Int32(1000 + index)],
             counters: role == "writer" ? ["published": 30_000] : ["received": received, "lost": lost, "skipped": skipped],
             gauges: [:], latency: latency(p50: base, p99: base * 4 + Double(index), max: base * 20),
             latencies: [:], series: role == "writer" ? [] : series,
-            converge: role == "writer" ? [] : [ConvergeEvent(trigger: "start", atWallNs: 1_000 + UInt64(index), millis: 2 + Double(index) / 10, version: 1)],
+            converge: role == "writer" ? [] : [ConvergeEvent(trigger: .start, atWallNs: 1_000 + UInt64(index), millis: 2 + Double(index) / 10, version: 1)],
             resources: resources(seed: index, seconds: seconds, rss: role == "writer" ? 30 : 20 + Double(index % 7), cpu: role == "writer" ? 45 : 6,
                                  until: until))
     }
@@ -80,7 +81,7 @@ enum RenderFixtures {
         nodes.append(node("<x&y>", role: "cli", index: 60, seconds: seconds, lost: 3))
         nodes.append(node("slow", role: "log", index: 70, seconds: seconds, fast: false, policy: "resync", skipped: 800, base: 2_000))
 
-        let readers = nodes.filter { $0.role != "writer" }
+        let readers = nodes.filter { $0.role != .writer }
         let slo = [
             SLOResult(name: "p99LatencyMs", limit: 5, measured: 1.85, unit: "ms", pass: true, detail: "merged fast readers"),
             SLOResult(name: "maxLossFastReaders", limit: 0, measured: passing ? 0 : 15, unit: "versions", pass: passing,
@@ -105,8 +106,8 @@ enum RenderFixtures {
             totals: .init(readers: readers.count, fastReaders: readers.count - 2, delivered: readers.reduce(0) { $0 + $1.received },
                           lost: 19_515, lostFastReaders: 15, skipped: 800, decodeErrors: 0, crashes: 0, queryServed: 120_000,
                           queryBusy: 12, busyRatio: 0.0001, peakReaderRssMB: 27.3, maxMemoryGrowthMB: 0.4, maxConvergeMs: 9.0),
-            faults: [FaultRecord(plannedAtSeconds: 10, appliedAtSeconds: 10.012, action: "kill", target: "cli-3",
-                                 detail: "SIGKILL pid 1023", outcome: "applied", source: "topology")],
+            faults: [FaultRecord(plannedAtSeconds: 10, appliedAtSeconds: 10.012, action: .fault(.kill), target: "cli-3",
+                                 detail: "SIGKILL pid 1023", outcome: .applied, source: "topology")],
             slo: slo)
     }
 

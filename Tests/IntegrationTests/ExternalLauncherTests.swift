@@ -33,7 +33,7 @@ struct ExternalLauncherTests {
         #expect(rep.writer.published >= 300)
         for name in ["cli-1", "cli-2"] {
             let n = try #require(rep.nodes.first { $0.name == name })
-            #expect(n.status == "completed" && n.lost == 0 && n.received > 0, "\(name): \(n.status) lost \(n.lost)")
+            #expect(n.status == .completed && n.lost == 0 && n.received > 0, "\(name): \(n.status) lost \(n.lost)")
             #expect(n.resources?.samples.isEmpty == false, "\(name): no resource series from its STATS")
         }
         // On one host the corrected wall-clock latency matches the monotonic one within the offsets' uncertainty.
@@ -69,7 +69,7 @@ struct ExternalLauncherTests {
         let rep = try RunReport.load(path: dir + "/runs/\(runs[0])/report.json")
         for name in ["log-1", "log-2"] {
             let n = try #require(rep.nodes.first { $0.name == name })
-            #expect(n.status == "completed" && n.lost == 0 && n.received > 0, "\(name): \(n.status) lost \(n.lost)")
+            #expect(n.status == .completed && n.lost == 0 && n.received > 0, "\(name): \(n.status) lost \(n.lost)")
             // {name} in the log path became the claimed name: each replica wrote its own file.
             let lines = try String(contentsOfFile: dir + "/\(name).jsonl", encoding: .utf8).split(separator: "\n")
             #expect(lines.count >= Int(n.received), "\(name).jsonl has \(lines.count) lines for \(n.received) received")

@@ -48,27 +48,27 @@ struct NetnsTests {
         let rep = try report(dir)
         #expect(rep.launcher == "netns" && rep.aborted == nil)
         // The partition and its heal, applied on time.
-        let partition = try #require(rep.faults.first { $0.action == "partition" })
-        let heal = try #require(rep.faults.first { $0.action == "heal" })
-        #expect(partition.outcome == "applied" && partition.target == "cut", "\(partition)")
-        #expect(heal.outcome == "applied" && heal.target == "cut", "\(heal)")
+        let partition = try #require(rep.faults.first { $0.action == .fault(.partition) })
+        let heal = try #require(rep.faults.first { $0.action == .heal })
+        #expect(partition.outcome == .applied && partition.target == "cut", "\(partition)")
+        #expect(heal.outcome == .applied && heal.target == "cut", "\(heal)")
         let (cutAt, healAt) = (try #require(partition.appliedAtSeconds), try #require(heal.appliedAtSeconds))
         #expect(abs(cutAt - 2.0) <= 0.2 && abs(healAt - cutAt - 1.5) <= 0.2, "partition at \(cutAt) s, heal at \(healAt) s")
         // The cut-off readers lost versions, resynced and hold the final version.
         for name in ["cut-1", "cut-2"] {
             let n = try #require(rep.nodes.first { $0.name == name })
-            #expect(n.status == "completed", "\(name): \(n.status)")
+            #expect(n.status == .completed, "\(name): \(n.status)")
             #expect(!n.fast, "\(name) was partitioned, so it is not a fast reader")
             #expect(n.lost > 0 || (n.counters["gaps"] ?? 0) > 0, "\(name): no loss or gap: \(n.counters)")
             #expect((n.counters["resyncs"] ?? 0) > 0, "\(name): no resync: \(n.counters)")
-            #expect(n.converge.contains { $0.trigger == "gap" }, "\(name): no convergence after the gap")
+            #expect(n.converge.contains { $0.trigger == .gap }, "\(name): no convergence after the gap")
             #expect(n.counters["writer_version_seen"] == rep.writer.finalVersion,
                     "\(name) saw version \(n.counters["writer_version_seen"] ?? 0) of \(rep.writer.finalVersion)")
         }
         // The other groups were not touched.
         for name in ["cli-1", "cli-2", "log-1"] {
             let n = try #require(rep.nodes.first { $0.name == name })
-            #expect(n.fast && n.lost == 0 && n.status == "completed", "\(name): \(n.status), lost \(n.lost)")
+            #expect(n.fast && n.lost == 0 && n.status == .completed, "\(name): \(n.status), lost \(n.lost)")
             #expect(n.received >= rep.writer.published - 5, "\(name) received \(n.received) of \(rep.writer.published)")
             // Separate hosts: a wall-clock offset was estimated for each reader.
             #expect((n.clock?.samples ?? 0) >= 3, "\(name): no clock offset")
@@ -99,19 +99,19 @@ struct NetnsTests {
         defer { Self.cleanUp(owner: r.pid) }
         #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
         let rep = try report(dir)
-        for action in ["loss", "bandwidth", "partition", "kill", "restart", "pause", "resume"] {
-            let f = try #require(rep.faults.first { $0.action == action }, "no \(action) record")
-            #expect(f.outcome == "applied", "\(action): \(f.outcome) \(f.detail)")
+        for action in [FaultAction.loss, .bandwidth, .partition, .kill, .restart, .pause, .resume] {
+            let f = try #require(rep.faults.first { $0.action == .fault(action) }, "no \(action) record")
+            #expect(f.outcome == .applied, "\(action): \(f.outcome) \(f.detail)")
         }
-        let heals = rep.faults.filter { $0.action == "heal" }
-        #expect(heals.count == 3 && heals.allSatisfy { $0.outcome == "applied" }, "\(heals)")
-        #expect(rep.faults.first { $0.action == "partition" }?.detail.contains("against writer") == true)
+        let heals = rep.faults.filter { $0.action == .heal }
+        #expect(heals.count == 3 && heals.allSatisfy { $0.outcome == .applied }, "\(heals)")
+        #expect(rep.faults.first { $0.action == .fault(.partition) }?.detail.contains("against writer") == true)
         // Signal faults reach the node itself: `ip netns exec` left it the pid that was spawned.
         let cli1 = try #require(rep.nodes.first { $0.name == "cli-1" })
-        #expect(cli1.restarts == 1 && cli1.pids.count == 2 && cli1.status == "completed", "cli-1: \(cli1.status)")
+        #expect(cli1.restarts == 1 && cli1.pids.count == 2 && cli1.status == .completed, "cli-1: \(cli1.status)")
         for name in ["behind", "lossy", "thin", "cli-2"] {
             let n = try #require(rep.nodes.first { $0.name == name })
-            #expect(n.status == "completed" && n.counters["writer_version_seen"] == rep.writer.finalVersion,
+            #expect(n.status == .completed && n.counters["writer_version_seen"] == rep.writer.finalVersion,
                     "\(name): \(n.status), saw \(n.counters["writer_version_seen"] ?? 0) of \(rep.writer.finalVersion)")
         }
         #expect(try await Self.objects(owner: r.pid).isEmpty, "namespaces or interfaces left behind")
@@ -221,10 +221,10 @@ struct NetnsTests {
             """, tag: "netns-local", extra: ["--launcher", "local"], timeout: 40)
         #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
         let rep = try report(dir)
-        let net = rep.faults.filter { $0.action == "partition" || $0.action == "bandwidth" }
+        let net = rep.faults.filter { $0.action == .fault(.partition) || $0.action == .fault(.bandwidth) }
         #expect(net.count == 3, "\(rep.faults)")
         for f in net {
-            #expect(f.outcome == "skipped" && f.detail.contains("needs the netns launcher"), "\(f.action) \(f.target): \(f.outcome) \(f.detail)")
+            #expect(f.outcome == .skipped && f.detail.contains("needs the netns launcher"), "\(f.action) \(f.target): \(f.outcome) \(f.detail)")
         }
     }
 

@@ -1,6 +1,6 @@
 import ClusterCore
 import ClusterTestSupport
-import ClusterNode
+import ClusterProcess
 import ClusterOrchestrator
 import Foundation
 import Testing
@@ -29,10 +29,10 @@ struct OrchestratorRunTests {
         let steal = try #require(rep.environment.hostStealPercent, "no host steal in the report")
         #expect(steal >= 0 && steal <= 100)
         #expect(rep.writer.published >= 300, "published \(rep.writer.published) at 200/s for 2 s")
-        let readers = rep.nodes.filter { ["log", "query", "cli"].contains($0.role) }
+        let readers = rep.nodes.filter(\.role.isReader)
         #expect(readers.count == 4)
         for n in readers {
-            #expect(n.status == "completed", "\(n.name): \(n.status)")
+            #expect(n.status == .completed, "\(n.name): \(n.status)")
             #expect(n.lost == 0, "\(n.name) lost \(n.lost)")
             // Every version published after START reached every reader, and the tail was accounted for.
             #expect(n.received + (n.counters["stale_discarded"] ?? 0) >= rep.writer.published - 5, "\(n.name) received \(n.received) of \(rep.writer.published)")
@@ -75,7 +75,7 @@ struct OrchestratorRunTests {
             #expect(c.samples >= 3)
             #expect(abs(Double(c.offsetNs)) <= Double(c.uncertaintyNs) + 1_000, "\(n.name): offset \(c.offsetNs) ± \(c.uncertaintyNs) ns")
         }
-        let query = try #require(rep.nodes.first { $0.role == "query-load" })
+        let query = try #require(rep.nodes.first { $0.role == .queryLoad })
         #expect((query.counters["ok"] ?? 0) > 0, "query load got no answer")
         // The load's mix is followed: only the kinds it weights are sent.
         #expect((query.counters["sent_get_latest"] ?? 0) == 0 && (query.counters["sent_metrics"] ?? 0) == 0, "\(query.counters)")
@@ -97,7 +97,7 @@ struct OrchestratorRunTests {
         let cpus = CPUAffinity.allowed()
         for (k, name) in ["cli-1", "cli-2", "cli-3", "log-1"].enumerated() {
             let n = try #require(rep.nodes.first { $0.name == name })
-            #expect(n.status == "completed" && n.lost == 0, "\(name): \(n.status), lost \(n.lost)")
+            #expect(n.status == .completed && n.lost == 0, "\(name): \(n.status), lost \(n.lost)")
             // Read back from the kernel by the reader itself, after pinning.
             #expect(n.gauges["cpu_pinned"] == Double(cpus[k % cpus.count]), "\(name): \(n.gauges)")
         }
@@ -118,7 +118,7 @@ struct OrchestratorRunTests {
             """, tag: "faults")
         #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
         let rep = try report(dir)
-        let kills = rep.faults.filter { $0.action == "kill" }
+        let kills = rep.faults.filter { $0.action == .fault(.kill) }
         #expect(kills.count == 2)
         for k in kills {
             let at = try #require(k.appliedAtSeconds)
@@ -127,12 +127,12 @@ struct OrchestratorRunTests {
         let cli1 = try #require(rep.nodes.first { $0.name == "cli-1" })
         let cli2 = try #require(rep.nodes.first { $0.name == "cli-2" })
         let cli3 = try #require(rep.nodes.first { $0.name == "cli-3" })
-        #expect(cli2.status == "killed")
+        #expect(cli2.status == .killed)
         #expect(cli1.restarts == 1)
-        #expect(cli1.status == "completed")
+        #expect(cli1.status == .completed)
         #expect(cli1.pids.count == 2)
         // The restarted reader converged: it fetched the current snapshot after the run began.
-        #expect(cli1.converge.contains { $0.trigger == "start" && $0.atWallNs >= rep.startedWallNs })
+        #expect(cli1.converge.contains { $0.trigger == .start && $0.atWallNs >= rep.startedWallNs })
         #expect(cli1.received > 0)
         #expect(cli3.fast && cli3.lost == 0)
         #expect(rep.totals.crashes == 0)
@@ -159,7 +159,7 @@ struct OrchestratorRunTests {
         #expect(rep.aborted?.contains("interrupted") == true)
         // The paused reader was resumed and stopped cleanly, with its dump.
         let cli1 = try #require(rep.nodes.first { $0.name == "cli-1" })
-        #expect(cli1.status == "completed", "cli-1: \(cli1.status)")
+        #expect(cli1.status == .completed, "cli-1: \(cli1.status)")
     }
 
     @Test("a bad topology is refused with the file, the path and what was expected; exit 2")

@@ -1,10 +1,21 @@
 import Foundation
 import Prometheus
 
+/// Why a reader asked the writer's snapshot service for the current snapshot.
+public enum SnapshotTrigger: String, Sendable, Hashable, CaseIterable, Codable {
+    /// It had just started (a late joiner, or a restart): the Clone pattern's first fetch.
+    case start
+    /// `resync`: a gap in the versions.
+    case gap
+    /// `snail`: it fell past its lag limit, reconnected and skips what it missed.
+    case snail
+    /// A heartbeat or update of a new writer epoch (the writer restarted).
+    case epochChange = "epoch-change"
+}
+
 /// How long a node took to hold the writer's current version after an event.
 public struct ConvergeEvent: Sendable, Hashable, Codable {
-    /// "start", "epoch-change", "gap", "snail", "reconnect".
-    public var trigger: String
+    public var trigger: SnapshotTrigger
     /// Wall-clock ns of the trigger.
     public var atWallNs: UInt64
     /// How long until converged, in milliseconds.
@@ -12,7 +23,7 @@ public struct ConvergeEvent: Sendable, Hashable, Codable {
     /// The version held once converged.
     public var version: UInt64
 
-    public init(trigger: String, atWallNs: UInt64, millis: Double, version: UInt64) {
+    public init(trigger: SnapshotTrigger, atWallNs: UInt64, millis: Double, version: UInt64) {
         self.trigger = trigger
         self.atWallNs = atWallNs
         self.millis = millis
@@ -23,7 +34,7 @@ public struct ConvergeEvent: Sendable, Hashable, Codable {
 /// Everything a node measured: the content of `metrics.json`.
 public struct NodeMetrics: Sendable, Hashable, Codable {
     public var node: String
-    public var role: String
+    public var role: NodeRole
     public var pid: Int32
     public var host: String
     public var incarnation: UInt64
@@ -44,7 +55,10 @@ public struct NodeMetrics: Sendable, Hashable, Codable {
     public var process: ProcessStats?
     public var notes: [String]
 
-    public init(node: String, role: String, pid: Int32 = getpid(), host: String = HostInfo.current().hostname,
+    /// The count of `counter`, 0 when the node does not count it.
+    public subscript(_ counter: Counter) -> UInt64 { counters[counter] }
+
+    public init(node: String, role: NodeRole, pid: Int32 = getpid(), host: String = HostInfo.current().hostname,
                 incarnation: UInt64, epoch: UInt64 = 0, startedWallNs: UInt64, stoppedWallNs: UInt64 = 0,
                 counters: [String: UInt64] = [:], gauges: [String: Double] = [:], latency: LatencySummary = .empty,
                 latencies: [String: LatencySummary] = [:], series: [SeriesPoint] = [], converge: [ConvergeEvent] = [],
@@ -87,7 +101,7 @@ public struct NodeMetrics: Sendable, Hashable, Codable {
     /// `metrics.prom`: the Prometheus text exposition, produced by swift-prometheus.
     public func prometheusText() -> String {
         let registry = PrometheusCollectorRegistry()
-        let labels = [("node", node), ("role", role)]
+        let labels = [("node", node), ("role", role.name)]
         // Every metric is `clustersim_<name>`; `name` carries its unit suffix itself.
         func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
             MetricNameDescriptor(namespace: "clustersim", metricName: name, unitName: "", helpText: help)
@@ -105,7 +119,7 @@ public struct NodeMetrics: Sendable, Hashable, Codable {
         var all = latencies
         all["main"] = latency
         for (name, s) in all.sorted(by: { $0.key < $1.key }) where s.count > 0 {
-            let metric = "\(Self.metricName(name == "main" ? (role == "writer" ? "send_call" : "fanout") : name))_latency_seconds"
+            let metric = "\(Self.metricName(name == "main" ? (role == .writer ? "send_call" : "fanout") : name))_latency_seconds"
             for (q, v) in [("0.5", s.p50Us), ("0.9", s.p90Us), ("0.99", s.p99Us), ("0.999", s.p999Us), ("1", s.maxUs)] {
                 gauge(metric, "Latency quantiles in seconds", v / 1_000_000, extra: [("quantile", q)])
             }

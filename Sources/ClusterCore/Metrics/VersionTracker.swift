@@ -177,12 +177,22 @@ public struct VersionTracker: Sendable, Hashable {
 
     /// The counters, named as in metrics.json.
     public var counters: [String: UInt64] {
-        [
-            "received": received, "applied": applied, "gaps": gaps, "lost_in_gaps": lostInGaps,
-            "lost_tail": tailLost, "lost": lost, "skipped": skipped, "duplicates": duplicates,
-            "out_of_order": outOfOrder, "stale_discarded": stale, "epoch_changes": epochChanges,
-            "old_epoch_discarded": oldEpochDiscarded, "snapshots_applied": snapshotsApplied,
-            "covered_by_snapshot": coveredBySnapshot, "coalesced": coalesced,
-        ]
+        var c: [String: UInt64] = [:]
+        c[.received] = received
+        c[.applied] = applied
+        c[.gaps] = gaps
+        c[.lostInGaps] = lostInGaps
+        c[.lostTail] = tailLost
+        c[.lost] = lost
+        c[.skipped] = skipped
+        c[.duplicates] = duplicates
+        c[.outOfOrder] = outOfOrder
+        c[.staleDiscarded] = stale
+        c[.epochChanges] = epochChanges
+        c[.oldEpochDiscarded] = oldEpochDiscarded
+        c[.snapshotsApplied] = snapshotsApplied
+        c[.coveredBySnapshot] = coveredBySnapshot
+        c[.coalesced] = coalesced
+        return c
     }
 }

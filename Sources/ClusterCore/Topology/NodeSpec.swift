@@ -1,17 +1,3 @@
-/// The role of one node of a resolved topology.
-public enum NodeRole: Sendable, Hashable {
-    case writer
-    case reader(ReaderRole)
-
-    /// `"writer"`, or the reader role's name (`"log"`, `"query"`, `"cli"`, `"relay"`).
-    public var name: String {
-        switch self {
-        case .writer: "writer"
-        case .reader(let role): role.rawValue
-        }
-    }
-}
-
 /// One process of a topology.
 public struct NodeSpec: Sendable, Hashable {
     /// Unique in the topology: `"writer"`, `"<group>-<i>"`, or a named group of one's name.

@@ -106,7 +106,8 @@ public struct WriterSpec: Sendable, Hashable, Codable {
     public var persist: Bool
     /// A script of FSM events; when given the seeded generator is not used.
     public var events: [ScriptedEventSpec]?
-    /// Reserved: the writer may batch several snapshots into one frame under load; default false.
+    /// When the writer falls behind, send only the newest of the snapshots due,
+    /// its frame saying how many it folded in; default false.
     public var coalesce: Bool
 
     public init(
@@ -146,11 +147,8 @@ public struct WriterSpec: Sendable, Hashable, Codable {
 
 /// One FSM event of a writer script.
 public struct ScriptedEventSpec: Sendable, Hashable, Codable {
-    /// The FSM event names a script may use. The FSM module owns the events;
-    /// this list is the one place the topology schema names them.
-    public static let validEventNames: [String] = [
-        "boot", "boot_completed", "activate", "deactivate", "fail", "recover", "retry", "shutdown",
-    ]
+    /// The FSM event names a script may use: the FSM's own events.
+    public static let validEventNames: [String] = FSMEvent.allCases.map(\.rawValue)
 
     /// When, from the start of the measured phase; less than the run's duration.
     public var at: TimeSpan

@@ -178,13 +178,13 @@ struct HTMLReport {
     private func resourceCharts() -> String {
         let chosen = view.resourceNodes()
         guard !chosen.isEmpty else { return note("No resource samples were recorded.", nodata: true) }
-        func series(_ column: Int) -> [LineChart.Series] {
+        func series(_ value: KeyPath<ResourceSample, Double>) -> [LineChart.Series] {
             chosen.enumerated().map { i, n in
-                let pts = n.resources!.samples.filter { $0.count > column }.map { ($0[0], $0[column]) }
-                return .init(name: n.name, color: n.role == "writer" ? "#111827" : Palette.color(i), points: pts, breakOver: 2)
+                let pts = n.resources!.samples.map { ($0.t, $0[keyPath: value]) }
+                return .init(name: n.name, color: n.role == .writer ? "#111827" : Palette.color(i), points: pts, breakOver: 2)
             }
         }
-        let cpu = series(1), rss = series(2)
+        let cpu = series(\.cpuPercent), rss = series(\.rssMB)
         let ts = cpu.flatMap { $0.points.map(\.0) }
         let cpuChart = LineChart(id: "chart-cpu", title: "CPU per node (percent of one core)", x: timeAxis(ts),
                                  y: .linear("CPU (% of one core)", hi: cpu.flatMap { $0.points.map(\.1) }.max() ?? 1, format: Fmt.number),
@@ -200,10 +200,10 @@ struct HTMLReport {
         var cpu: [Int: Double] = [:], rss: [Int: Double] = [:]
         let sampled = view.nodes.filter { !($0.resources?.samples.isEmpty ?? true) }
         for n in sampled {
-            for s in n.resources!.samples where s.count >= 3 && s[0].isFinite {
-                let k = Int((s[0] * 2).rounded())
-                cpu[k, default: 0] += s[1]
-                rss[k, default: 0] += s[2]
+            for s in n.resources!.samples where s.t.isFinite {
+                let k = Int((s.t * 2).rounded())
+                cpu[k, default: 0] += s.cpuPercent
+                rss[k, default: 0] += s.rssMB
             }
         }
         let meanCpu = cpu.isEmpty ? 0 : cpu.values.reduce(0, +) / Double(cpu.count)
@@ -262,7 +262,7 @@ struct HTMLReport {
         guard !report.faults.isEmpty else { return note("No faults were scheduled.") }
         let rows = view.faults.map { f -> [Cell] in
             [Cell(Fmt.seconds(f.plannedAtSeconds), f.plannedAtSeconds), Cell(Fmt.seconds(f.appliedAtSeconds), f.appliedAtSeconds ?? -1),
-             Cell(f.action), Cell(f.target), Cell(f.outcome, cls: f.outcome == "applied" ? nil : "fail"), Cell(f.source),
+             Cell(f.action.description), Cell(f.target), Cell(f.outcome.rawValue, cls: f.outcome == .applied ? nil : "fail"), Cell(f.source),
              Cell(f.detail)]
         }
         return table("fault-table", [("planned", true), ("applied", true), ("action", false), ("target", false),
@@ -274,7 +274,7 @@ struct HTMLReport {
         guard !all.isEmpty else { return note("No convergence events were recorded.") }
         let limit = 100
         let rows = all.prefix(limit).map { c -> [Cell] in
-            [Cell(c.node), Cell(c.event.trigger), Cell(Fmt.fixed(c.event.millis, 3), c.event.millis),
+            [Cell(c.node), Cell(c.event.trigger.rawValue), Cell(Fmt.fixed(c.event.millis, 3), c.event.millis),
              Cell(Fmt.count(c.event.version), Double(c.event.version))]
         }
         let more = all.count > limit ? note("Slowest \(limit) of \(all.count) events; the rest are in report.json.") : ""
@@ -283,7 +283,7 @@ struct HTMLReport {
 
     private func nodeTable() -> String {
         let rows = view.nodes.map { n -> [Cell] in
-            let bad = n.status != "completed"
+            let bad = n.status != .completed
             return view.nodeCells(n).enumerated().map { i, c in
                 Cell(c.text, c.value, cls: (i == 3 && bad) || (i == 5 && n.lost > 0) ? "fail" : nil)
             }

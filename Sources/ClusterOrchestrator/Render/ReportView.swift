@@ -10,9 +10,6 @@ struct ReportView {
     /// Names and groups some fault was aimed at.
     let faultTargets: Set<String>
 
-    /// Roles that do not receive the writer's stream as a reader does.
-    static let nonReaderRoles: Set<String> = ["writer", "relay", "query-load", "cpu-hog"]
-
     init(_ report: RunReport) {
         self.report = report
         self.nodes = report.nodes.sorted(by: ReportView.nodeOrder)
@@ -20,17 +17,17 @@ struct ReportView {
     }
 
     static func nodeOrder(_ a: NodeReport, _ b: NodeReport) -> Bool {
-        let wa = a.role == "writer", wb = b.role == "writer"
+        let wa = a.role == .writer, wb = b.role == .writer
         if wa != wb { return wa }
         return NaturalOrder.less(a.name, b.name)
     }
 
-    static func isReader(_ n: NodeReport) -> Bool { !nonReaderRoles.contains(n.role) }
+    static func isReader(_ n: NodeReport) -> Bool { n.role.isReader }
 
     var readers: [NodeReport] { nodes.filter(ReportView.isReader) }
-    var writers: [NodeReport] { nodes.filter { $0.role == "writer" } }
+    var writers: [NodeReport] { nodes.filter { $0.role == .writer } }
 
-    func skipped(_ n: NodeReport) -> UInt64 { n.counters["skipped"] ?? 0 }
+    func skipped(_ n: NodeReport) -> UInt64 { n[.skipped] }
 
     func isFaulted(_ n: NodeReport) -> Bool {
         faultTargets.contains(n.name) || faultTargets.contains(n.group)
@@ -38,7 +35,7 @@ struct ReportView {
 
     /// A node worth listing whatever its numbers: slow, aimed at by a fault, restarted, or not completed.
     func isNotable(_ n: NodeReport) -> Bool {
-        (ReportView.isReader(n) && !n.fast) || isFaulted(n) || n.status != "completed" || n.restarts > 0
+        (ReportView.isReader(n) && !n.fast) || isFaulted(n) || n.status != .completed || n.restarts > 0
     }
 
     // MARK: Result
@@ -72,7 +69,7 @@ struct ReportView {
 
     /// One row per reader role (sorted), then "all".
     var roleRows: [RoleRow] {
-        let byRole = Dictionary(grouping: readers, by: \.role)
+        let byRole = Dictionary(grouping: readers, by: \.role.name)
         let roles = Set(byRole.keys).union(report.latencyByRole.keys).sorted()
         var rows = roles.map { role -> RoleRow in
             let ns = byRole[role] ?? []
@@ -100,10 +97,10 @@ struct ReportView {
     /// A node's cells (display text) and, for numeric columns, the value to sort on.
     func nodeCells(_ n: NodeReport) -> [(text: String, value: Double?)] {
         let l = n.latency, measured = l.count > 0
-        var status = n.status
+        var status = n.status.rawValue
         if n.restarts > 0 { status += " (\(n.restarts) restart\(n.restarts == 1 ? "" : "s"))" }
         return [
-            (n.name, nil), (n.role, nil), (n.policy ?? "-", nil), (status, nil),
+            (n.name, nil), (n.role.name, nil), (n.policy ?? "-", nil), (status, nil),
             counterCell(n, "received"), counterCell(n, "lost"), counterCell(n, "skipped"),
             (Fmt.latency(us: l.p50Us, measured: measured), measured ? l.p50Us : -1),
             (Fmt.latency(us: l.p99Us, measured: measured), measured ? l.p99Us : -1),
@@ -158,7 +155,7 @@ struct ReportView {
     /// Per reader role, per second: the max of p99 and the median of p50 across
     /// the role's nodes. Intervals with no sample are left out.
     var roleSeries: [RoleSeries] {
-        let byRole = Dictionary(grouping: readers, by: \.role)
+        let byRole = Dictionary(grouping: readers, by: \.role.name)
         return byRole.keys.sorted().compactMap { role in
             var buckets: [Double: [SeriesPoint]] = [:]
             for n in byRole[role]! {
@@ -197,8 +194,8 @@ struct ReportView {
     /// The writer and the `readers` readers with the highest peak RSS, among nodes with samples.
     func resourceNodes(readers count: Int = 8) -> [NodeReport] {
         let sampled = nodes.filter { !($0.resources?.samples.isEmpty ?? true) }
-        let w = sampled.filter { $0.role == "writer" }
-        let r = sampled.filter { $0.role != "writer" }.sorted {
+        let w = sampled.filter { $0.role == .writer }
+        let r = sampled.filter { $0.role != .writer }.sorted {
             let a = $0.resources!.peakRssMB, b = $1.resources!.peakRssMB
             return a != b ? a > b : NaturalOrder.less($0.name, $1.name)
         }

@@ -73,7 +73,7 @@ struct SummaryText {
         var table = TextTable([.init("planned"), .init("applied"), .init("action", .left), .init("target", .left),
                                .init("outcome", .left), .init("detail", .left)])
         for f in view.faults {
-            table.add([Fmt.seconds(f.plannedAtSeconds), Fmt.seconds(f.appliedAtSeconds), f.action, f.target, f.outcome,
+            table.add([Fmt.seconds(f.plannedAtSeconds), Fmt.seconds(f.appliedAtSeconds), f.action.description, f.target, f.outcome.rawValue,
                        Fmt.truncate(f.detail, 60)])
         }
         return "faults\n" + table.render()

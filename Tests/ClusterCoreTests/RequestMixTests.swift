@@ -1,4 +1,4 @@
-import ClusterNode
+import ClusterCore
 import Testing
 
 @Suite("query load: request mix")

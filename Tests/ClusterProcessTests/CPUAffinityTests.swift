@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import ClusterNode
+@testable import ClusterProcess
 
 @Suite("cpu affinity")
 struct CPUAffinityTests {

@@ -1,8 +1,28 @@
-import ClusterCore
 import Foundation
 
-/// Everything a writer node needs, filled by `cluster-node writer`.
-public struct WriterConfig: Sendable {
+/// Everything a writer node needs: what `cluster-node writer` parses and the
+/// orchestrator renders (``arguments``).
+public struct WriterConfig: Sendable, Hashable {
+    /// The command-line flags, without their `--`.
+    public enum Flag {
+        public static let name = "name"
+        public static let pub = "pub"
+        public static let snapshots = "snapshots"
+        public static let rate = "rate"
+        public static let payloadBytes = "payload-bytes"
+        public static let seed = "seed"
+        public static let script = "script"
+        public static let stateDirectory = "state-dir"
+        public static let sendHighWaterMark = "sndhwm"
+        public static let sendBuffer = "sndbuf"
+        public static let ioThreads = "io-threads"
+        public static let noDrop = "nodrop"
+        public static let coalesce = "coalesce"
+        public static let heartbeat = "heartbeat"
+        public static let historyLimit = "history-limit"
+        public static let duration = "duration"
+    }
+
     public var name = "writer"
     /// Where the PUB socket binds, e.g. `tcp://127.0.0.1:5555` or `ipc:///tmp/x.pub`.
     public var publishEndpoint: String
@@ -14,8 +34,8 @@ public struct WriterConfig: Sendable {
     public var rate: Double = 1000
     public var payloadBytes = 256
     public var seed: UInt64 = 1
-    /// A scripted event sequence; nil uses the seeded generator.
-    public var script: [ScriptedEvent]?
+    /// A JSON file of scripted FSM events (``EventScriptFile``); nil uses the seeded generator.
+    public var scriptPath: String?
     /// Where the latest snapshot is persisted; nil disables persistence.
     public var stateDirectory: String?
     public var sendHighWaterMark: Int32 = 100_000
@@ -39,6 +59,29 @@ public struct WriterConfig: Sendable {
     public init(publishEndpoint: String, snapshotEndpoint: String) {
         self.publishEndpoint = publishEndpoint
         self.snapshotEndpoint = snapshotEndpoint
+    }
+
+    /// `writer --name … --pub …`: the flags that always matter, then those set away from their defaults.
+    public var arguments: [String] {
+        var c = NodeCommandLine(subcommand: "writer")
+        c.option(Flag.name, name)
+        c.option(Flag.pub, publishEndpoint)
+        c.option(Flag.snapshots, snapshotEndpoint)
+        c.option(Flag.rate, "\(rate)")
+        c.option(Flag.payloadBytes, "\(payloadBytes)")
+        c.option(Flag.seed, "\(seed)")
+        c.option(Flag.sendHighWaterMark, "\(sendHighWaterMark)")
+        c.option(Flag.heartbeat, durationArgument(heartbeatNanos))
+        c.option(Flag.historyLimit, "\(historyLimit)")
+        c.flag(Flag.noDrop, noDrop)
+        c.flag(Flag.coalesce, coalesce)
+        c.option(Flag.sendBuffer, sendBufferBytes)
+        c.option(Flag.stateDirectory, stateDirectory)
+        c.option(Flag.script, scriptPath)
+        if ioThreads != 1 { c.option(Flag.ioThreads, "\(ioThreads)") }
+        c.option(Flag.duration, durationNanos.map(durationArgument))
+        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID)
+        return c.arguments
     }
 }
 
@@ -64,5 +107,10 @@ public enum EventScriptFile {
             }
             return ScriptedEvent(atNanos: t.nanoseconds, event: e)
         }
+    }
+
+    /// The file's text for a topology's `writer.events`.
+    public static func data(for events: [ScriptedEventSpec]) throws -> Data {
+        try JSONSerialization.data(withJSONObject: events.map { ["at": $0.at.description, "event": $0.event] }, options: [.sortedKeys])
     }
 }

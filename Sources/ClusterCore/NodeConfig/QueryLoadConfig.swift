@@ -1,0 +1,76 @@
+/// Settings of the query load generator: what `cluster-node query-load`
+/// parses and the orchestrator renders (``arguments``).
+public struct QueryLoadConfig: Sendable, Hashable {
+    /// The command-line flags, without their `--`.
+    public enum Flag {
+        public static let name = "name"
+        public static let target = "target"
+        public static let clients = "clients"
+        public static let rate = "rate"
+        public static let timeout = "timeout"
+        public static let mix = "mix"
+        public static let seed = "seed"
+        public static let duration = "duration"
+    }
+
+    public var name: String
+    /// Query readers' service endpoints; requests are spread over them.
+    public var targets: [String]
+    /// Concurrent clients: at most this many requests outstanding.
+    public var clients = 4
+    /// Requests per second, in total.
+    public var rate: Double = 100
+    public var timeoutNanos: UInt64 = 1_000_000_000
+    public var seed: UInt64 = 1
+    /// Relative weights of GetLatest, GetVersion, Health and Metrics requests;
+    /// nil for ``RequestMix/standard``.
+    public var mix: RequestMix?
+    public var controlEndpoint: String?
+    public var metricsDirectory: String?
+    public var parentPID: Int32?
+    public var durationNanos: UInt64?
+
+    public init(name: String, targets: [String]) {
+        self.name = name
+        self.targets = targets
+    }
+
+    /// `query-load --name … --clients …`.
+    public var arguments: [String] {
+        var c = NodeCommandLine(subcommand: "query-load")
+        c.option(Flag.name, name)
+        c.option(Flag.clients, "\(clients)")
+        c.option(Flag.rate, "\(rate)")
+        c.option(Flag.timeout, durationArgument(timeoutNanos))
+        c.option(Flag.seed, "\(seed)")
+        c.option(Flag.mix, mix?.argument)
+        c.options(Flag.target, targets)
+        c.option(Flag.duration, durationNanos.map(durationArgument))
+        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID)
+        return c.arguments
+    }
+}
+
+/// The `cpu-hog` fault's process: spins one core for a while.
+public struct CPUHogConfig: Sendable, Hashable {
+    /// The command-line flags, without their `--`.
+    public enum Flag {
+        public static let `for` = "for"
+    }
+
+    /// How long to spin.
+    public var forNanos: UInt64
+    public var parentPID: Int32?
+
+    public init(forNanos: UInt64) {
+        self.forNanos = forNanos
+    }
+
+    /// `cpu-hog --for …`.
+    public var arguments: [String] {
+        var c = NodeCommandLine(subcommand: "cpu-hog")
+        c.option(Flag.for, durationArgument(forNanos))
+        c.option(CommonFlag.parentPID, parentPID)
+        return c.arguments
+    }
+}

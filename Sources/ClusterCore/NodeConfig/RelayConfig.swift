@@ -1,0 +1,54 @@
+/// Settings of a relay: an XSUB/XPUB forwarder between a writer (or another
+/// relay) and readers, so topologies can form trees. What `cluster-node
+/// relay` parses and the orchestrator renders (``arguments``).
+public struct RelayConfig: Sendable, Hashable {
+    /// The command-line flags, without their `--`.
+    public enum Flag {
+        public static let name = "name"
+        public static let upstream = "upstream"
+        public static let bind = "bind"
+        public static let delay = "delay"
+        public static let jitter = "jitter"
+        public static let loss = "loss"
+        public static let seed = "seed"
+        public static let duration = "duration"
+    }
+
+    public var name: String
+    /// The upstream PUB/XPUB endpoint (the writer's or another relay's).
+    public var upstream: String
+    /// Where this relay's XPUB binds for its readers.
+    public var bindEndpoint: String
+    /// Fixed delay added to every forwarded frame.
+    public var delayNanos: UInt64 = 0
+    /// Seeded uniform jitter added on top of the delay, 0 ... jitter.
+    public var jitterNanos: UInt64 = 0
+    /// Share of snapshot frames dropped (seeded); heartbeats and END always pass.
+    public var loss: Double = 0
+    public var seed: UInt64 = 1
+    public var controlEndpoint: String?
+    public var metricsDirectory: String?
+    public var parentPID: Int32?
+    public var durationNanos: UInt64?
+
+    public init(name: String, upstream: String, bindEndpoint: String) {
+        self.name = name
+        self.upstream = upstream
+        self.bindEndpoint = bindEndpoint
+    }
+
+    /// `relay --name … --upstream …`.
+    public var arguments: [String] {
+        var c = NodeCommandLine(subcommand: "relay")
+        c.option(Flag.name, name)
+        c.option(Flag.upstream, upstream)
+        c.option(Flag.bind, bindEndpoint)
+        c.option(Flag.loss, "\(loss)")
+        c.option(Flag.seed, "\(seed)")
+        if delayNanos > 0 { c.option(Flag.delay, "\(delayNanos)ns") }
+        if jitterNanos > 0 { c.option(Flag.jitter, "\(jitterNanos)ns") }
+        c.option(Flag.duration, durationNanos.map(durationArgument))
+        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID)
+        return c.arguments
+    }
+}

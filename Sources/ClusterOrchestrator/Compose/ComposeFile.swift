@@ -1,0 +1,114 @@
+import Foundation
+
+/// Why a topology cannot become a compose file.
+public struct ComposeError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// One service of a generated compose file.
+public struct ComposeService: Sendable, Equatable {
+    /// The service name, also the node's host name on the compose network.
+    public var name: String
+    /// `orchestrator`, `writer`, `log`, `query`, `cli`, `relay`, `query-load`.
+    public var role: String
+    /// The entrypoint when it is not the image's (`cluster-node`).
+    public var entrypoint: [String]?
+    public var command: [String]
+    public var dependsOn: [String]
+    /// Bind mounts: (source on the host, target in the container), read-only.
+    public var binds: [(source: String, target: String)]
+    /// Whether the `runs` volume is mounted at /runs.
+    public var mountsRuns: Bool
+    /// Containers of this service: a replicated reader group's node count, else 1.
+    public var replicas: Int
+
+    public init(name: String, role: String, entrypoint: [String]?, command: [String], dependsOn: [String],
+                binds: [(source: String, target: String)], mountsRuns: Bool, replicas: Int = 1) {
+        self.name = name
+        self.role = role
+        self.entrypoint = entrypoint
+        self.command = command
+        self.dependsOn = dependsOn
+        self.binds = binds
+        self.mountsRuns = mountsRuns
+        self.replicas = replicas
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.name == b.name && a.role == b.role && a.entrypoint == b.entrypoint && a.command == b.command
+            && a.dependsOn == b.dependsOn && a.mountsRuns == b.mountsRuns && a.replicas == b.replicas
+            && a.binds.map(\.source) == b.binds.map(\.source) && a.binds.map(\.target) == b.binds.map(\.target)
+    }
+}
+
+/// A compose file generated from a topology.
+public struct ComposeFile: Sendable {
+    public var topologyName: String
+    /// The orchestrator first, then the writer, the readers in node order, the load generators.
+    public var services: [ComposeService]
+    /// `image:` of every service.
+    public var image: String
+    /// `build.context`, or nil when the image is given and must not be built.
+    public var buildContext: String?
+    /// Comment lines at the top.
+    public var header: [String]
+    /// Things the topology asks for that containers cannot do as the local launcher does.
+    public var warnings: [String]
+    /// Files the compose file mounts and that must be written beside it, by name.
+    public var extraFiles: [String: Data]
+
+    public func service(named name: String) -> ComposeService? { services.first { $0.name == name } }
+
+    /// The compose file's text.
+    public var yaml: String {
+        func s(_ text: String) -> YAMLValue { .string(ComposeGenerator.escapeInterpolation(text)) }
+        func list(_ items: [String]) -> YAMLValue { .list(items.map(s)) }
+
+        var common: [YAMLEntry] = [YAMLEntry("image", s(image))]
+        if let buildContext { common.append(YAMLEntry("build", .map([YAMLEntry("context", s(buildContext))]))) }
+        common += [
+            YAMLEntry("init", .bool(true)),
+            YAMLEntry("restart", s("no")),
+            YAMLEntry("stop_grace_period", s("10s")),
+            YAMLEntry("deploy", .map([
+                YAMLEntry("replicas", .int(1)),
+                YAMLEntry("restart_policy", .map([YAMLEntry("condition", s("none"))])),
+            ])),
+        ]
+        let nodeCommon = [YAMLEntry("<<", .alias("image"))]
+            + [YAMLEntry("environment", .map([YAMLEntry("CLUSTERSIM_CONTROL", s(ComposeGenerator.controlConnect))]))]
+
+        var services: [YAMLEntry] = []
+        for svc in self.services {
+            var e: [YAMLEntry] = [YAMLEntry("<<", .alias(svc.role == "orchestrator" ? "image" : "node"))]
+            if let ep = svc.entrypoint { e.append(YAMLEntry("entrypoint", list(ep))) }
+            e.append(YAMLEntry("command", list(svc.command)))
+            var volumes: [YAMLValue] = svc.binds.map {
+                .map([YAMLEntry("type", s("bind")), YAMLEntry("source", s($0.source)),
+                      YAMLEntry("target", s($0.target)), YAMLEntry("read_only", .bool(true))])
+            }
+            if svc.mountsRuns {
+                volumes.append(.map([YAMLEntry("type", s("volume")), YAMLEntry("source", s("runs")),
+                                     YAMLEntry("target", s("/runs"))]))
+            }
+            if !volumes.isEmpty { e.append(YAMLEntry("volumes", .list(volumes))) }
+            if !svc.dependsOn.isEmpty { e.append(YAMLEntry("depends_on", list(svc.dependsOn))) }
+            if svc.replicas != 1 {
+                // Replaces the shared `deploy` (a merge is shallow), so the restart policy is repeated.
+                e.append(YAMLEntry("deploy", .map([
+                    YAMLEntry("replicas", .int(svc.replicas)),
+                    YAMLEntry("restart_policy", .map([YAMLEntry("condition", s("none"))])),
+                ])))
+            }
+            services.append(YAMLEntry(svc.name, .map(e)))
+        }
+        return YAML.render([
+            YAMLEntry("version", s("3.8")),
+            YAMLEntry("x-image", .map(common), anchor: "image"),
+            YAMLEntry("x-node", .map(nodeCommon), anchor: "node"),
+            YAMLEntry("services", .map(services)),
+            YAMLEntry("volumes", .map([YAMLEntry("runs", .map([]))])),
+        ], header: header)
+    }
+}

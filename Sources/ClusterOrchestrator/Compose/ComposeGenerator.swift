@@ -1,0 +1,196 @@
+import ClusterCore
+import Foundation
+
+/// Turns a topology into a compose file (version 3.8, also valid for
+/// `docker stack deploy`): one service per node group. A cli or log group
+/// of several nodes is one service with `deploy.replicas`; each replica
+/// claims an unclaimed node name of its group from the orchestrator
+/// (`--claim-name`) and then registers under it. The writer, query readers
+/// and relays, which others connect to by host name, get a service per node,
+/// named after the node.
+///
+/// The orchestrator runs in the `external` launcher mode and binds the
+/// control plane on port 5600; the writer binds 5555 (PUB) and 5556
+/// (snapshots); relays bind their XPUB on 5560; query readers bind their
+/// service on 5700. Endpoints use service names (`tcp://writer:5555`).
+/// Readers measure with wall clocks, corrected by the orchestrator's clock
+/// offset estimates, since containers do not share a monotonic clock.
+public struct ComposeGenerator: Sendable {
+    public static let pubPort = 5555
+    public static let snapshotPort = 5556
+    public static let controlPort = 5600
+    public static let relayPort = 5560
+    public static let servicePort = 5700
+    public static let orchestratorService = "orchestrator"
+    public static let defaultImage = "clustersim:latest"
+    public static var controlConnect: String { "tcp://\(orchestratorService):\(controlPort)" }
+    /// Where a node's files go inside its container: the `runs` volume.
+    public static func nodeDirectory(_ name: String) -> String { "/runs/nodes/\(name)" }
+
+    public var topology: Topology
+    /// The topology file as the compose file mounts it: a path relative to the
+    /// compose file's directory (`./topologies/x.json`) or absolute.
+    public var topologySource: String
+    /// Given: use this image and do not build. Nil: build `clustersim:latest` from ``buildContext``.
+    public var image: String?
+    /// The build context (the repository root) relative to the compose file's directory, or absolute.
+    public var buildContext: String
+    /// The command line that produced the file, for its header.
+    public var invocation: String?
+
+    public init(topology: Topology, topologySource: String, image: String? = nil, buildContext: String = ".",
+                invocation: String? = nil) {
+        self.topology = topology
+        self.topologySource = topologySource
+        self.image = image
+        self.buildContext = buildContext
+        self.invocation = invocation
+    }
+
+    /// The name of the events file written beside the compose file when the writer has a script.
+    public var writerEventsFileName: String { "\(topology.name).writer-events.json" }
+
+    public func generate() throws -> ComposeFile {
+        let nodes = topology.nodes
+        var taken = Set(nodes.map(\.name))
+        for reserved in [Self.orchestratorService] where taken.contains(reserved) {
+            throw ComposeError("node \"\(reserved)\": the name is taken by the orchestrator's service; rename the group")
+        }
+        taken.insert(Self.orchestratorService)
+        for g in topology.readers where g.role == .query && g.load != nil {
+            let name = NodeCommands.queryLoadName(g)
+            if taken.contains(name) {
+                throw ComposeError("query group \"\(g.groupName)\": its load generator would be named \"\(name)\", which another service has; rename a group")
+            }
+            taken.insert(name)
+        }
+
+        var warnings: [String] = []
+        var extra: [String: Data] = [:]
+        let eventsTarget = "/config/writer-events.json"
+        if let events = topology.writer.events {
+            let list = events.map { ["at": $0.at.description, "event": $0.event] }
+            extra[writerEventsFileName] = try JSONSerialization.data(withJSONObject: list, options: [.sortedKeys])
+        }
+        if topology.writer.transport == .ipc {
+            warnings.append("writer.transport is ipc: containers share no filesystem, so the compose file uses tcp")
+        }
+        for g in topology.readers where g.startAt != nil {
+            warnings.append("reader group \"\(g.groupName)\": startAt is ignored, every container starts at once")
+        }
+        if !topology.faults.isEmpty || topology.chaos != nil {
+            warnings.append("faults and chaos are skipped: process faults need the local launcher, and under compose the engine owns the containers")
+        }
+
+        let mapper = NodeCommands(
+            topology: topology,
+            writerPub: ("tcp://*:\(Self.pubPort)", "tcp://\(Topology.writerName):\(Self.pubPort)"),
+            writerSnapshots: ("tcp://*:\(Self.snapshotPort)", "tcp://\(Topology.writerName):\(Self.snapshotPort)"),
+            nodeDirectory: { Self.nodeDirectory($0) },
+            serviceBind: { _ in "tcp://*:\(Self.servicePort)" },
+            relayEndpoint: { ("tcp://*:\(Self.relayPort)", "tcp://\($0.name):\(Self.relayPort)") },
+            writerScript: topology.writer.events == nil ? nil : eventsTarget)
+
+        let topologyTarget = "/topologies/" + (topologySource as NSString).lastPathComponent
+        var services = [ComposeService(
+            name: Self.orchestratorService, role: "orchestrator", entrypoint: ["/usr/local/bin/orchestrator"],
+            command: ["run", "--launcher", "external", "--control-bind", "tcp://*:\(Self.controlPort)",
+                      topologyTarget, "--out", "/runs"],
+            dependsOn: [], binds: [(topologySource, topologyTarget)], mountsRuns: true)]
+        var replicatedDone = Set<String>()
+        for spec in nodes {
+            if let g = spec.reader, replicates(g) {
+                // One service for the whole group: its replicas claim their names from the orchestrator.
+                guard replicatedDone.insert(g.groupName).inserted else { continue }
+                services.append(replicatedService(g, first: spec, mapper: mapper))
+                continue
+            }
+            var node = mapper.command(for: spec)
+            var binds: [(String, String)] = []
+            var mountsRuns = false
+            var dependsOn = [Self.orchestratorService]
+            switch spec.role {
+            case .writer:
+                mountsRuns = topology.writer.persist
+                if topology.writer.events != nil { binds.append(("./" + writerEventsFileName, eventsTarget)) }
+            case .reader(.relay):
+                dependsOn.append(mapper.upstreamRelay(for: spec)?.name ?? Topology.writerName)
+            case .reader(let role):
+                if case .reader(var c) = node { c.clock = .wall; node = .reader(c) }
+                mountsRuns = role == .log
+                dependsOn.append(Topology.writerName)
+                if let relay = mapper.upstreamRelay(for: spec) { dependsOn.append(relay.name) }
+            case .queryLoad, .cpuHog:
+                preconditionFailure("a topology's nodes are the writer and readers; \(spec.name) is \(spec.role)")
+            }
+            services.append(ComposeService(
+                name: spec.name, role: spec.role.name, entrypoint: nil, command: node.arguments,
+                dependsOn: dependsOn, binds: binds, mountsRuns: mountsRuns))
+        }
+        for g in topology.readers where g.role == .query {
+            guard let load = g.load else { continue }
+            let members = nodes.filter { $0.group == g.groupName && $0.role != .writer }.map(\.name)
+            let targets = members.map { "tcp://\($0):\(Self.servicePort)" }
+            services.append(ComposeService(
+                name: NodeCommands.queryLoadName(g), role: "query-load", entrypoint: nil,
+                command: mapper.queryLoadCommand(for: g, load: load, targets: targets).arguments,
+                dependsOn: [Self.orchestratorService] + members, binds: [], mountsRuns: false))
+        }
+
+        var header = [
+            "ClusterSim: topology \"\(topology.name)\", \(nodes.count) nodes: a service per node, cli and log groups as one service with replicas.",
+            "Generated by `\(invocation ?? "orchestrator compose")`; edit the topology and generate again.",
+            "Run: docker compose up (or docker-compose up); the report lands in the \"runs\" volume.",
+        ]
+        if image != nil {
+            header.append("Also for docker stack deploy: the image is given, nothing is built.")
+        }
+        for w in warnings { header.append("Note: " + w) }
+        return ComposeFile(
+            topologyName: topology.name, services: services, image: image ?? Self.defaultImage,
+            buildContext: image == nil ? buildContext : nil, header: header, warnings: warnings, extraFiles: extra)
+    }
+
+    /// Whether a reader group becomes one service with `replicas`: cli and log
+    /// groups of more than one node, whose nodes nobody connects to by name and
+    /// that differ only by name and seed (a `via` relay group of one relay, so
+    /// every replica subscribes to the same upstream). Query readers (their
+    /// load generator addresses each one), relays and the writer keep a
+    /// service per node, so each has a stable host name.
+    public func replicates(_ g: ReaderGroup) -> Bool {
+        guard g.count > 1, g.role == .cli || g.role == .log else { return false }
+        guard let via = g.via else { return true }
+        return topology.nodes.filter { $0.group == via && $0.reader?.role == .relay }.count == 1
+    }
+
+    /// The service of a replicated group: its first node's command, claiming
+    /// the name (and with it the seed) from the orchestrator.
+    func replicatedService(_ g: ReaderGroup, first spec: NodeSpec, mapper: NodeCommands) -> ComposeService {
+        var node = mapper.command(for: spec, claimingName: true)
+        if case .reader(var c) = node { c.clock = .wall; node = .reader(c) }
+        let command = node.arguments
+        var dependsOn = [Self.orchestratorService, Topology.writerName]
+        if let relay = mapper.upstreamRelay(for: spec) { dependsOn.append(relay.name) }
+        return ComposeService(name: g.groupName, role: g.role.rawValue, entrypoint: nil, command: command,
+                              dependsOn: dependsOn, binds: [], mountsRuns: g.role == .log, replicas: g.count)
+    }
+
+    /// Compose reads `$NAME` and `${NAME}` in values as variables; `$$` is a literal `$`.
+    public static func escapeInterpolation(_ s: String) -> String {
+        s.replacingOccurrences(of: "$", with: "$$")
+    }
+
+    /// `path` relative to `directory` when it lies beneath it (`./topologies/x.json`),
+    /// otherwise absolute. Both are made absolute from the working directory first.
+    public static func relativePath(_ path: String, from directory: String) -> String {
+        let cwd = FileManager.default.currentDirectoryPath
+        func absolute(_ p: String) -> String {
+            let full = p.hasPrefix("/") ? p : (cwd as NSString).appendingPathComponent(p)
+            return (full as NSString).standardizingPath
+        }
+        let p = absolute(path), d = absolute(directory)
+        if p == d { return "." }
+        let prefix = d.hasSuffix("/") ? d : d + "/"
+        return p.hasPrefix(prefix) ? "./" + p.dropFirst(prefix.count) : p
+    }
+}
