@@ -10,6 +10,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup.sh
+# The module rules (docs/architecture.md, "Layers"), and proof that the check can fail.
+python3 scripts/check-modules.py
+python3 scripts/check-modules.py --self-test
 export CLUSTERSIM_STRESS=${CLUSTERSIM_STRESS:-quick}
 set +e
 swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]'
