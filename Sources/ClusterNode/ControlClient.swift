@@ -74,7 +74,7 @@ public final class ControlClient {
         var s = Clustersim_V1_Stats()
         s.node = node
         s.seq = statsSequence
-        s.wallNs = Clock.wallNanos()
+        s.wallNs = SystemClock.wallNanos()
         s.intervalLatency = .init(interval)
         if let p = ProcessStats.read(withSmaps: false) {
             s.cpuSeconds = p.cpuSeconds
@@ -111,8 +111,8 @@ public final class ControlClient {
         var r = Clustersim_V1_TimeReply()
         r.sequence = req.sequence
         r.orchestratorWallNs = req.orchestratorWallNs
-        r.nodeWallNs = Clock.wallNanos()
-        r.nodeMonotonicNs = Clock.monotonicNanos()
+        r.nodeWallNs = SystemClock.wallNanos()
+        r.nodeMonotonicNs = SystemClock.monotonicNanos()
         send(.timeReply(r))
     }
 
@@ -182,13 +182,13 @@ public enum NameClaim {
         hello.role = role.name
         hello.pid = getpid()
         hello.host = HostInfo.current().hostname
-        hello.incarnation = Clock.wallNanos()
-        let deadline = Clock.monotonicNanos() + timeoutNanos
+        hello.incarnation = SystemClock.wallNanos()
+        let deadline = SystemClock.monotonicNanos() + timeoutNanos
         var nextHello: UInt64 = 0
         var poller = Poller()
         let index = poller.add(client.socket)
         while true {
-            let now = Clock.monotonicNanos()
+            let now = SystemClock.monotonicNanos()
             if now >= deadline {
                 throw ClaimError(description: "no answer from the orchestrator at \(endpoint) within \(timeoutNanos / 1_000_000_000) s to a claim on group \"\(group)\"; is it running with --launcher external?")
             }

@@ -17,7 +17,7 @@ final class LogWriter {
     private let fd: Int32
     private var buffer: [UInt8] = []
     private var pendingLines = 0
-    private var lastFlushMono = Clock.monotonicNanos()
+    private var lastFlushMono = SystemClock.monotonicNanos()
     private(set) var linesWritten: UInt64 = 0
     private(set) var flushes: UInt64 = 0
     private(set) var fsyncs: UInt64 = 0
@@ -63,7 +63,7 @@ final class LogWriter {
             }
         }
         appendLine(#"{"type":"snapshot","node":"\#(node)","version":\#(s.version),"epoch":\#(s.epoch),"state":"\#(s.state.name)","prev_state":"\#(s.prevState.name)","reason":\#(Self.quoted(s.reason)),"snapshot_wall_ns":\#(s.wallNanos),"recv_wall_ns":\#(recvWall),"via":"\#(via)"}"#)
-        if pendingLines >= flushEvery || Clock.monotonicNanos() - lastFlushMono > 200_000_000 {
+        if pendingLines >= flushEvery || SystemClock.monotonicNanos() - lastFlushMono > 200_000_000 {
             try? flush()
         }
     }
@@ -90,7 +90,7 @@ final class LogWriter {
         flushes += 1
         pendingLines = 0
         buffer.removeAll(keepingCapacity: true)
-        lastFlushMono = Clock.monotonicNanos()
+        lastFlushMono = SystemClock.monotonicNanos()
     }
 
     /// Flushes and fsyncs: after this returns every line received is on disk.

@@ -26,8 +26,8 @@ public final class QueryLoadNode {
     }
 
     public func run(signals: ShutdownSignals) throws -> Int32 {
-        let incarnation = Clock.wallNanos()
-        let startMono = Clock.monotonicNanos()
+        let incarnation = SystemClock.wallNanos()
+        let startMono = SystemClock.monotonicNanos()
         ParentWatch.tightenTimerSlack()
         let context = try Context()
         let dealer = try context.socket(.dealer)
@@ -54,7 +54,7 @@ public final class QueryLoadNode {
         var sentScheduled: UInt64 = 0
         let interval = config.rate > 0 ? UInt64(1e9 / config.rate) : 1_000_000_000
         var stopReason: String?
-        var nextTick = Clock.monotonicNanos() + 1_000_000_000
+        var nextTick = SystemClock.monotonicNanos() + 1_000_000_000
 
         var poller = Poller()
         let dealerIndex = poller.add(dealer)
@@ -89,7 +89,7 @@ public final class QueryLoadNode {
 
         func receiveReplies() {
             while let msg = try? dealer.receive(dontWait: true) {
-                let now = Clock.monotonicNanos()
+                let now = SystemClock.monotonicNanos()
                 guard let reply = try? Clustersim_V1_QueryReply(serializedBytes: msg.bytes) else {
                     counts["decode_errors", default: 0] += 1
                     continue
@@ -110,7 +110,7 @@ public final class QueryLoadNode {
         }
 
         while stopReason == nil {
-            let now = Clock.monotonicNanos()
+            let now = SystemClock.monotonicNanos()
             if started {
                 let due = (now - runStart) / interval + 1
                 var budget = 1000
@@ -154,7 +154,7 @@ public final class QueryLoadNode {
             if controlIndex >= 0, poller.events(at: controlIndex).contains(.readable), let c = control {
                 while let body = c.receive() {
                     switch body {
-                    case .start: if !started { started = true; runStart = Clock.monotonicNanos(); sentScheduled = 0; latency.reset() }
+                    case .start: if !started { started = true; runStart = SystemClock.monotonicNanos(); sentScheduled = 0; latency.reset() }
                     case .stop(let s): stopReason = s.reason.isEmpty ? "stop" : s.reason
                     case .timeRequest(let r): c.answer(r)
                     default: break
@@ -163,8 +163,8 @@ public final class QueryLoadNode {
             }
         }
         // Give answers in flight a moment.
-        let deadline = Clock.monotonicNanos() + min(config.timeoutNanos, 500_000_000)
-        while !outstanding.isEmpty, Clock.monotonicNanos() < deadline {
+        let deadline = SystemClock.monotonicNanos() + min(config.timeoutNanos, 500_000_000)
+        while !outstanding.isEmpty, SystemClock.monotonicNanos() < deadline {
             _ = try? poller.poll(timeout: .milliseconds(20))
             receiveReplies()
         }
@@ -172,7 +172,7 @@ public final class QueryLoadNode {
         let ok = counts["ok", default: 0], busy = counts["busy", default: 0]
         let metrics = NodeMetrics(
             node: config.name, role: .queryLoad, incarnation: incarnation, startedWallNs: incarnation,
-            stoppedWallNs: Clock.wallNanos(), counters: counts,
+            stoppedWallNs: SystemClock.wallNanos(), counters: counts,
             gauges: ["busy_ratio": ok + busy > 0 ? Double(busy) / Double(ok + busy) : 0, "rate_asked": config.rate,
                      "clients": Double(config.clients)],
             latency: LatencySummary(latency.total), latencies: ["query_client": LatencySummary(latency.total)],

@@ -116,7 +116,7 @@ final class QueryService {
                 inFlight -= 1
                 if meta.count >= 9 {
                     let start = meta.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
-                    _ = counters.serviceLatency.record(min(Clock.monotonicNanos() - start, 60_000_000_000))
+                    _ = counters.serviceLatency.record(min(SystemClock.monotonicNanos() - start, 60_000_000_000))
                     switch meta[8] {
                     case 0: counters.served += 1
                     case 2: counters.served += 1; counters.notAvailable += 1
@@ -131,7 +131,7 @@ final class QueryService {
                 guard frames.count >= 2 else { continue }
                 let identity = frames[0].bytes
                 let body = frames[frames.count - 1].bytes
-                let now = Clock.monotonicNanos()
+                let now = SystemClock.monotonicNanos()
                 if inFlight >= workers {
                     counters.busy += 1
                     var r = Clustersim_V1_QueryReply()

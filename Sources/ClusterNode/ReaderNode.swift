@@ -91,8 +91,8 @@ public final class ReaderNode {
     var requestSeq: UInt64 = 0
 
     // Loop state.
-    let startMono = Clock.monotonicNanos()
-    let incarnation = Clock.wallNanos()
+    let startMono = SystemClock.monotonicNanos()
+    let incarnation = SystemClock.wallNanos()
     var control: ControlClient?
     var readySent = false
     var stopAt: UInt64?
@@ -160,7 +160,7 @@ public final class ReaderNode {
         // doing their once-a-second work at the same instant would show up as
         // a latency spike in every one of them.
         var phase = SeededRandom(seed: UInt64(truncatingIfNeeded: config.name.utf8.reduce(5381) { ($0 &* 33) &+ Int($1) }))
-        nextTick = Clock.monotonicNanos() + 500_000_000 + phase.below(1_000_000_000)
+        nextTick = SystemClock.monotonicNanos() + 500_000_000 + phase.below(1_000_000_000)
 
         var nextAux: UInt64 = 0
         // The blocking receive's timeout: the aux interval, set only when it
@@ -191,7 +191,7 @@ public final class ReaderNode {
         let frame = ReceiveBuffer()
         let reuseReceiveTime = config.processingDelay == nil && config.role != .log
         loop: while true {
-            let now = lastReceive != 0 ? lastReceive : Clock.monotonicNanos()
+            let now = lastReceive != 0 ? lastReceive : SystemClock.monotonicNanos()
             lastReceive = 0
             if now >= nextAux {
                 if serviceAux(now: now, subs: subs, snapshotClient: snapshotClient, signals: signals) { break loop }
@@ -200,7 +200,7 @@ public final class ReaderNode {
                 // libzmq, and on two cores a hundred readers' turns are felt by all of them.
                 let quick = pending != nil || pendingRequest != nil || now < quickAuxUntil
                 let interval = quick ? 1_000_000 : Self.auxInterval
-                nextAux = Clock.monotonicNanos() + interval
+                nextAux = SystemClock.monotonicNanos() + interval
                 auxTimeoutMs = Int64(interval / 1_000_000)
             }
             let waitNanos = nextAux > now ? nextAux - now : 0
@@ -230,9 +230,9 @@ public final class ReaderNode {
                 // Into one reused buffer, not a closure: a closure capturing the
                 // reader cost a retain and a release of it per message.
                 if (try? subs.data.receive(into: frame)) == true {
-                    let t = Clock.monotonicNanos()
+                    let t = SystemClock.monotonicNanos()
                     if reuseReceiveTime { lastReceive = t }
-                    handleFrame(frame.bytes, recvMono: t, recvWall: needsWall ? Clock.wallNanos() : 0)
+                    handleFrame(frame.bytes, recvMono: t, recvWall: needsWall ? SystemClock.wallNanos() : 0)
                     // Not held through the wait: a held frame keeps the I/O thread
                     // from reusing its receive batch (ReceiveBuffer says more).
                     frame.release()
@@ -251,7 +251,7 @@ public final class ReaderNode {
 
         // Stop: the last partial interval, the tail, the log, the dumps.
         finishStartBuffering()
-        let end = Clock.monotonicNanos()
+        let end = SystemClock.monotonicNanos()
         recorder.roll(t: measuring && end > measureStartMono ? Double(end - measureStartMono) / 1e9 : 0, lostSoFar: tracker.lost)
         if let end = stopInfo ?? sawEnd { tracker.finish(finalEpoch: end.epoch, finalVersion: end.version) }
         try? log?.close()
@@ -276,7 +276,7 @@ public final class ReaderNode {
         var n = 0
         while n < 4096, !snailTriggered {
             guard (try? subs.data.receive(into: frame, dontWait: true)) == true else { break }
-            handleFrame(frame.bytes, recvMono: Clock.monotonicNanos(), recvWall: needsWall ? Clock.wallNanos() : 0)
+            handleFrame(frame.bytes, recvMono: SystemClock.monotonicNanos(), recvWall: needsWall ? SystemClock.wallNanos() : 0)
             n += 1
         }
         frame.release()   // a receive that found nothing emptied it already; a bounded drain did not
@@ -292,7 +292,7 @@ public final class ReaderNode {
         }
         if subs.separateHeartbeats {
             while (try? subs.heartbeat.receive(dontWait: true, { raw, _ in
-                self.handleFrame(raw, recvMono: Clock.monotonicNanos(), recvWall: self.needsWall ? Clock.wallNanos() : 0)
+                self.handleFrame(raw, recvMono: SystemClock.monotonicNanos(), recvWall: self.needsWall ? SystemClock.wallNanos() : 0)
             })) != nil {}
         }
         // Only while an answer is awaited: an empty DONTWAIT receive costs a poll()
@@ -316,17 +316,17 @@ public final class ReaderNode {
                     }
                     if !measuring {
                         measuring = true
-                        measureStartMono = Clock.monotonicNanos()
+                        measureStartMono = SystemClock.monotonicNanos()
                         recorder.reset()
                     }
                 case .stop(let s):
                     exitReason = s.reason.isEmpty ? "stop" : s.reason
                     if s.finalVersion > 0 { stopInfo = (s.finalEpoch, s.finalVersion) }
-                    stopAt = Clock.monotonicNanos() + config.drainNanos
+                    stopAt = SystemClock.monotonicNanos() + config.drainNanos
                 case .timeRequest(let r):
                     c.answer(r)
                     // Clock probes come 30–55 ms apart: answer the next ones within a millisecond.
-                    quickAuxUntil = Clock.monotonicNanos() + 150_000_000
+                    quickAuxUntil = SystemClock.monotonicNanos() + 150_000_000
                 default:
                     break
                 }
@@ -360,8 +360,8 @@ public final class ReaderNode {
     func requestSnapshot(trigger: SnapshotTrigger, triggerMono: UInt64, triggerWall: UInt64 = 0) {
         if pending != nil || pendingRequest != nil { return }
         // The wall time of the trigger, from the monotonic stamp (the hot path reads only that clock).
-        let nowMono = Clock.monotonicNanos()
-        let triggerWall = triggerWall != 0 ? triggerWall : Clock.wallNanos() &- (nowMono &- min(triggerMono, nowMono))
+        let nowMono = SystemClock.monotonicNanos()
+        let triggerWall = triggerWall != 0 ? triggerWall : SystemClock.wallNanos() &- (nowMono &- min(triggerMono, nowMono))
         requestSeq += 1
         pendingRequest = Pending(id: requestSeq, sentMono: 0, trigger: trigger, triggerMono: triggerMono, triggerWall: triggerWall)
     }
@@ -373,7 +373,7 @@ public final class ReaderNode {
         guard let bytes: [UInt8] = try? req.serializedBytes() else { return }
         _ = try? socket.send(bytes, dontWait: true)
         var sent = p
-        sent.sentMono = Clock.monotonicNanos()
+        sent.sentMono = SystemClock.monotonicNanos()
         pending = sent
     }
 
@@ -387,9 +387,9 @@ public final class ReaderNode {
         defer { if p.trigger == .start { finishStartBuffering() } }
         latestSnapshotBytes = (try? reply.snapshot.serializedBytes()) ?? []
         query?.update(version: reply.version, epoch: reply.epoch, encodedSnapshot: latestSnapshotBytes)
-        log?.recordSnapshot(Snapshot(reply.snapshot), recvWall: Clock.wallNanos(), via: "snapshot")
+        log?.recordSnapshot(Snapshot(reply.snapshot), recvWall: SystemClock.wallNanos(), via: "snapshot")
         converge.append(ConvergeEvent(trigger: p.trigger, atWallNs: p.triggerWall,
-                                      millis: Double(Clock.monotonicNanos() - p.triggerMono) / 1e6, version: reply.version))
+                                      millis: Double(SystemClock.monotonicNanos() - p.triggerMono) / 1e6, version: reply.version))
     }
 
     /// Updates held until the first snapshot is applied (or given up on).
@@ -578,10 +578,10 @@ public final class ReaderNode {
         }
         gauges[.lagMsLast] = Double(lastLagNanos) / 1e6
         if pinnedTo.count == 1 { gauges[.cpuPinned] = Double(pinnedTo[0]) }
-        if measureStartMono > 0 { gauges[.runSeconds] = Double(Clock.monotonicNanos() - measureStartMono) / 1e9 }
+        if measureStartMono > 0 { gauges[.runSeconds] = Double(SystemClock.monotonicNanos() - measureStartMono) / 1e9 }
         return NodeMetrics(
             node: config.name, role: .reader(config.role), incarnation: incarnation, epoch: tracker.epoch,
-            startedWallNs: incarnation, stoppedWallNs: Clock.wallNanos(), counters: counters, gauges: gauges,
+            startedWallNs: incarnation, stoppedWallNs: SystemClock.wallNanos(), counters: counters, gauges: gauges,
             latency: LatencySummary(recorder.total), latencies: latencies, series: recorder.series,
             converge: converge, process: process,
             notes: ["policy=\(config.policy.rawValue)", "clock=\(config.clock.rawValue)"])

@@ -26,8 +26,8 @@ public final class RelayNode {
     }
 
     public func run(signals: ShutdownSignals) throws -> Int32 {
-        let incarnation = Clock.wallNanos()
-        let startMono = Clock.monotonicNanos()
+        let incarnation = SystemClock.wallNanos()
+        let startMono = SystemClock.monotonicNanos()
         ParentWatch.tightenTimerSlack()
         let context = try Context()
         let xsub = try context.socket(.xsub)
@@ -59,7 +59,7 @@ public final class RelayNode {
         var forwarded: UInt64 = 0, dropped: UInt64 = 0, heartbeats: UInt64 = 0, subscriptions: UInt64 = 0
         var readySent = control == nil
         var stopReason: String?
-        var nextTick = Clock.monotonicNanos() + 1_000_000_000
+        var nextTick = SystemClock.monotonicNanos() + 1_000_000_000
         var holdLatency = LatencyRecorder()
 
         var poller = Poller()
@@ -82,7 +82,7 @@ public final class RelayNode {
         }
 
         while stopReason == nil {
-            var now = Clock.monotonicNanos()
+            var now = SystemClock.monotonicNanos()
             flushDue(now: now)
             if now >= nextTick {
                 nextTick = now + 1_000_000_000
@@ -100,7 +100,7 @@ public final class RelayNode {
             let wait = wake > now ? wake - now : 0
             let ready = (try? poller.poll(timeout: .milliseconds(Int64(wait / 1_000_000)))) ?? 0
             if ready == 0 {
-                now = Clock.monotonicNanos()
+                now = SystemClock.monotonicNanos()
                 if nextDue != .max, nextDue > now, nextDue - now < 1_000_000 { sleepUntil(monotonicNanos: nextDue) }
                 continue
             }
@@ -115,7 +115,7 @@ public final class RelayNode {
             if poller.events(at: subIndex).contains(.readable) {
                 for _ in 0..<4096 {
                     guard let frame = try? xsub.receive(dontWait: true) else { break }
-                    let arrival = Clock.monotonicNanos()
+                    let arrival = SystemClock.monotonicNanos()
                     let bytes = frame.bytes
                     let isSnapshot = bytes.starts(with: FrameKind.snapshot.prefix)
                     if bytes.starts(with: FrameKind.heartbeat.prefix) {
@@ -140,7 +140,7 @@ public final class RelayNode {
                     case .timeRequest(let r): c.answer(r)
                     case .addDelay(let d):
                         extraDelay = d.delayNs
-                        extraUntil = d.forNs > 0 ? Clock.monotonicNanos() + d.forNs : .max
+                        extraUntil = d.forNs > 0 ? SystemClock.monotonicNanos() + d.forNs : .max
                         delayFaults += 1
                         logger.info("forwarding delay changed", metadata: [
                             "addedMs": "\(Double(d.delayNs) / 1e6)", "forMs": "\(Double(d.forNs) / 1e6)"])
@@ -150,14 +150,14 @@ public final class RelayNode {
             }
         }
         // Forward what is still held (END among it), then report.
-        let drainUntil = max(Clock.monotonicNanos() + config.delayNanos + config.jitterNanos, lastDue) + 50_000_000
-        while head < queue.count, Clock.monotonicNanos() < drainUntil {
-            flushDue(now: Clock.monotonicNanos())
+        let drainUntil = max(SystemClock.monotonicNanos() + config.delayNanos + config.jitterNanos, lastDue) + 50_000_000
+        while head < queue.count, SystemClock.monotonicNanos() < drainUntil {
+            flushDue(now: SystemClock.monotonicNanos())
             sleepNanos(500_000)
         }
         let metrics = NodeMetrics(
             node: config.name, role: .reader(.relay), incarnation: incarnation, startedWallNs: incarnation,
-            stoppedWallNs: Clock.wallNanos(),
+            stoppedWallNs: SystemClock.wallNanos(),
             counters: ["forwarded": forwarded, "dropped": dropped, "heartbeats": heartbeats,
                        "subscriptions_forwarded": subscriptions, "held_at_stop": UInt64(queue.count - head),
                        "delay_faults": delayFaults],

@@ -30,7 +30,7 @@ public final class WriterNode {
     /// - Returns: the process exit status (0 after a clean stop).
     /// - Throws: `ZMQError` when an endpoint cannot be bound (the message names it).
     public func run(signals: ShutdownSignals) throws -> Int32 {
-        let incarnation = Clock.wallNanos()
+        let incarnation = SystemClock.wallNanos()
         ParentWatch.tightenTimerSlack()
 
         // Epoch: new on every start, above any persisted one (fences old incarnations).
@@ -80,8 +80,8 @@ public final class WriterNode {
             version: firstVersion, epoch: epoch, state: .booting, prevState: restoredFrom?.state ?? .unspecified,
             reason: restoredFrom == nil ? "writer started" : "writer restarted from saved state",
             snapshotID: Snapshot.makeID(epoch: epoch, version: firstVersion), fsmInstanceID: fsmInstance,
-            sourceModule: "cluster-node.writer", attemptCount: 0, monotonicNanos: Clock.monotonicNanos(),
-            wallNanos: Clock.wallNanos(), history: Array((restoredFrom?.history ?? []).suffix(config.historyLimit)),
+            sourceModule: "cluster-node.writer", attemptCount: 0, monotonicNanos: SystemClock.monotonicNanos(),
+            wallNanos: SystemClock.wallNanos(), history: Array((restoredFrom?.history ?? []).suffix(config.historyLimit)),
             contextData: payload)
         var machine = StateMachine(state: .booting)
 
@@ -109,12 +109,12 @@ public final class WriterNode {
 
         // Phases: warm-up (heartbeats only) until START, then the measured run.
         var started = control == nil
-        var startMono: UInt64 = started ? Clock.monotonicNanos() : 0
+        var startMono: UInt64 = started ? SystemClock.monotonicNanos() : 0
         let interval = config.rate > 0 ? UInt64(1e9 / config.rate) : 0
         var scheduled: UInt64 = 0          // snapshots due so far in the run
         var heartbeatSeq: UInt64 = 0
-        var nextHeartbeat = Clock.monotonicNanos()
-        var nextStats = Clock.monotonicNanos() + 1_000_000_000
+        var nextHeartbeat = SystemClock.monotonicNanos()
+        var nextStats = SystemClock.monotonicNanos() + 1_000_000_000
         var stopReason: String?
         var nextAux: UInt64 = 0
         var sendLatency = LatencyRecorder()
@@ -143,8 +143,8 @@ public final class WriterNode {
                     reply.version = s.version
                     reply.snapshot = s.proto
                 }
-                reply.sendMonotonicNs = Clock.monotonicNanos()
-                reply.sendWallNs = Clock.wallNanos()
+                reply.sendMonotonicNs = SystemClock.monotonicNanos()
+                reply.sendWallNs = SystemClock.wallNanos()
                 if let bytes: [UInt8] = try? reply.serializedBytes() {
                     _ = try? service.sendMultipart([identity, bytes], dontWait: true)
                     servedSnapshots += 1
@@ -153,7 +153,7 @@ public final class WriterNode {
         }
 
         func metricsNow() -> NodeMetrics {
-            let now = Clock.monotonicNanos()
+            let now = SystemClock.monotonicNanos()
             let runNanos = started ? now - startMono : 0
             let published = publisher.published
             var counters: [String: UInt64] = [:]
@@ -171,7 +171,7 @@ public final class WriterNode {
             let cpu = ProcessStats.read()
             return NodeMetrics(
                 node: config.name, role: .writer, incarnation: incarnation, epoch: epoch,
-                startedWallNs: incarnation, stoppedWallNs: Clock.wallNanos(), counters: counters,
+                startedWallNs: incarnation, stoppedWallNs: SystemClock.wallNanos(), counters: counters,
                 gauges: [
                     Gauge.rateAsked.rawValue: config.rate,
                     Gauge.rateAchieved.rawValue: runNanos > 0 ? Double(published) / (Double(runNanos) / 1e9) : 0,
@@ -187,9 +187,9 @@ public final class WriterNode {
         else { logger.info("writer running standalone", metadata: ["rate": "\(config.rate)"]) }
 
         func commit(_ next: Snapshot) {
-            let before = Clock.monotonicNanos()
+            let before = SystemClock.monotonicNanos()
             _ = try? store.set(next, enforceVersion: true)
-            sendLatency.record(nanos: Clock.monotonicNanos() - before)
+            sendLatency.record(nanos: SystemClock.monotonicNanos() - before)
         }
         func refresh() {
             guard let c = store.get() else { return }
@@ -197,8 +197,8 @@ public final class WriterNode {
             commit(Snapshot(
                 version: v, epoch: c.epoch, state: c.state, prevState: c.state, reason: "context refresh",
                 snapshotID: Snapshot.makeID(epoch: c.epoch, version: v), fsmInstanceID: c.fsmInstanceID,
-                sourceModule: c.sourceModule, attemptCount: c.attemptCount, monotonicNanos: Clock.monotonicNanos(),
-                wallNanos: Clock.wallNanos(), history: c.history, contextData: c.contextData))
+                sourceModule: c.sourceModule, attemptCount: c.attemptCount, monotonicNanos: SystemClock.monotonicNanos(),
+                wallNanos: SystemClock.wallNanos(), history: c.history, contextData: c.contextData))
         }
         func publishOne(_ event: FSMEvent, scripted: Bool) {
             // Generated events: draw until a legal one, so every tick publishes one
@@ -219,7 +219,7 @@ public final class WriterNode {
         }
 
         loop: while stopReason == nil {
-            let now = Clock.monotonicNanos()
+            let now = SystemClock.monotonicNanos()
             // 1. Publish everything due.
             if started && interval > 0 {
                 let due = (now - startMono) / interval + 1
@@ -265,17 +265,17 @@ public final class WriterNode {
             // 4. Wait for the next thing to do.
             let nextDue = started && interval > 0 ? startMono + (scheduled) * interval : UInt64.max
             let wake = min(nextDue, nextHeartbeat, nextStats)
-            let beforeWait = Clock.monotonicNanos()  // read once: a second read can pass `wake` (overflow trap)
+            let beforeWait = SystemClock.monotonicNanos()  // read once: a second read can pass `wake` (overflow trap)
             let waitNanos = wake > beforeWait ? wake - beforeWait : 0
             let ready: Int
             if waitNanos >= 2_000_000 {
                 ready = (try? poller.poll(timeout: .nanoseconds(Int64(waitNanos - 1_000_000)))) ?? 0
-                nextAux = Clock.monotonicNanos() + 2_000_000
+                nextAux = SystemClock.monotonicNanos() + 2_000_000
             } else {
                 // Short waits: sleep to the tick on the clock alone; the other
                 // sockets get a non-blocking look every 2 ms (a zmq_poll per
                 // tick would cost more than the send it paces).
-                let now2 = Clock.monotonicNanos()
+                let now2 = SystemClock.monotonicNanos()
                 if now2 >= nextAux {
                     ready = (try? poller.poll(timeout: .zero)) ?? 0
                     nextAux = now2 + 2_000_000
@@ -296,7 +296,7 @@ public final class WriterNode {
                     case .start:
                         if !started {
                             started = true
-                            startMono = Clock.monotonicNanos()
+                            startMono = SystemClock.monotonicNanos()
                             scheduled = 0
                             sendLatency.reset()
                             nextHeartbeat = startMono
@@ -389,9 +389,9 @@ final class Publisher: @unchecked Sendable {
             // Non-blocking first: EAGAIN means a subscriber's queue is full and
             // XPUB_NODROP is on; the blocking send that follows is time blocked.
             if let sent = try? socket.send(bytes, dontWait: true), sent { return true }
-            let start = Clock.monotonicNanos()
+            let start = SystemClock.monotonicNanos()
             let sent = (try? socket.send(bytes)) ?? false
-            blockedNanos += Clock.monotonicNanos() - start
+            blockedNanos += SystemClock.monotonicNanos() - start
             blockedSends += 1
             return sent
         }

@@ -162,7 +162,7 @@ public final class Orchestrator {
     func drive(router: borrowing Socket) -> RunExit {
         plan()
         let cpuStart = ProcessStats.read(withSmaps: false)?.cpuSeconds ?? 0
-        let launchMono = Clock.monotonicNanos()
+        let launchMono = SystemClock.monotonicNanos()
         events.log("run-started", detail: ["topology": options.topologyPath, "control": controlEndpoint])
 
         // Launch everything that starts at once (external: expect every node now).
@@ -178,7 +178,7 @@ public final class Orchestrator {
         let readyResult = pump(router: router, deadline: readyDeadline) {
             initial.allSatisfy { self.nodes[$0]!.phase == .ready }
         }
-        let launchToReadyMs = Double(Clock.monotonicNanos() - launchMono) / 1e6
+        let launchToReadyMs = Double(SystemClock.monotonicNanos() - launchMono) / 1e6
         var aborted: String?
         switch readyResult {
         case .done:
@@ -195,7 +195,7 @@ public final class Orchestrator {
 
         // Warm-up, then START.
         if aborted == nil, topology.warmup.nanoseconds > 0 {
-            if case .interrupted(let why) = pump(router: router, deadline: Clock.monotonicNanos() + topology.warmup.nanoseconds, until: { false }) {
+            if case .interrupted(let why) = pump(router: router, deadline: SystemClock.monotonicNanos() + topology.warmup.nanoseconds, until: { false }) {
                 aborted = "interrupted (\(why)) during warm-up"
             }
         }
@@ -203,8 +203,8 @@ public final class Orchestrator {
         var cpuAtRunStart = cpuStart
         var hostAtRunStart: HostCPUTimes?
         if aborted == nil {
-            runStartMono = Clock.monotonicNanos()
-            runStartWall = Clock.wallNanos()
+            runStartMono = SystemClock.monotonicNanos()
+            runStartWall = SystemClock.wallNanos()
             cpuAtRunStart = ProcessStats.read(withSmaps: false)?.cpuSeconds ?? 0
             hostAtRunStart = HostCPUTimes.read()
             running = true
@@ -212,9 +212,9 @@ public final class Orchestrator {
             events.log("measure-started")
             let end = runStartMono + topology.duration.nanoseconds
             if case .interrupted(let why) = pump(router: router, deadline: end, until: { false }) {
-                aborted = "interrupted (\(why)) after \(String(format: "%.1f", Double(Clock.monotonicNanos() - runStartMono) / 1e9)) s"
+                aborted = "interrupted (\(why)) after \(String(format: "%.1f", Double(SystemClock.monotonicNanos() - runStartMono) / 1e9)) s"
             }
-            measuredSeconds = Double(Clock.monotonicNanos() - runStartMono) / 1e9
+            measuredSeconds = Double(SystemClock.monotonicNanos() - runStartMono) / 1e9
             running = false
             progress.finish()
         }
@@ -224,19 +224,19 @@ public final class Orchestrator {
         events.log("measure-ended", detail: ["seconds": String(format: "%.3f", measuredSeconds)])
 
         // Stop: the writer first (its final version bounds every reader's tail), then the rest.
-        let collectStart = Clock.monotonicNanos()
+        let collectStart = SystemClock.monotonicNanos()
         for (_, n) in nodes where n.paused { resume(n) }
         let (finalEpoch, finalVersion) = stopWriter(router: router)
         for name in order where nodes[name]!.role != .writer { sendStop(name, router: router, epoch: finalEpoch, version: finalVersion) }
         let drain = UInt64(2_000_000_000)
-        _ = pump(router: router, deadline: Clock.monotonicNanos() + drain + 5_000_000_000) {
+        _ = pump(router: router, deadline: SystemClock.monotonicNanos() + drain + 5_000_000_000) {
             self.nodes.values.allSatisfy { !$0.alive || $0.finalReceived }
         }
-        let collectMs = Double(Clock.monotonicNanos() - collectStart) / 1e6
-        let teardownStart = Clock.monotonicNanos()
+        let collectMs = Double(SystemClock.monotonicNanos() - collectStart) / 1e6
+        let teardownStart = SystemClock.monotonicNanos()
         for (pid, name, status) in launcher.terminateAll(grace: .seconds(1)) { noteExit(pid: pid, name: name, status: status) }
-        _ = pump(router: router, deadline: Clock.monotonicNanos() + 100_000_000, until: { false })
-        let teardownMs = Double(Clock.monotonicNanos() - teardownStart) / 1e6
+        _ = pump(router: router, deadline: SystemClock.monotonicNanos() + 100_000_000, until: { false })
+        let teardownMs = Double(SystemClock.monotonicNanos() - teardownStart) / 1e6
         events.log("run-ended", detail: ["aborted": aborted ?? ""])
 
         // Dumps, state, report.
@@ -442,10 +442,10 @@ public final class Orchestrator {
     func probeClock(_ n: ManagedNode, router: borrowing Socket) {
         guard let id = n.identity else { return }
         n.probesSent += 1
-        n.nextProbe = Clock.monotonicNanos() + 30_000_000 + probeJitter.below(25_000_000)
+        n.nextProbe = SystemClock.monotonicNanos() + 30_000_000 + probeJitter.below(25_000_000)
         var r = Clustersim_V1_TimeRequest()
         r.sequence = UInt64(n.clockSamples.count)
-        r.orchestratorWallNs = Clock.wallNanos()
+        r.orchestratorWallNs = SystemClock.wallNanos()
         send(.timeRequest(r), to: id, router: router)
     }
 
@@ -464,7 +464,7 @@ public final class Orchestrator {
         guard let w = nodes[Topology.writerName] else { return (0, 0) }
         sendStop(Topology.writerName, router: router, epoch: 0, version: 0)
         for (_, n) in nodes where n.role == .queryLoad { sendStop(n.name, router: router, epoch: 0, version: 0) }
-        _ = pump(router: router, deadline: Clock.monotonicNanos() + 5_000_000_000) { !w.alive || w.finalReceived }
+        _ = pump(router: router, deadline: SystemClock.monotonicNanos() + 5_000_000_000) { !w.alive || w.finalReceived }
         if let m = w.finalMetrics {
             return (m.epoch, m[.finalVersion])
         }
@@ -482,7 +482,7 @@ public final class Orchestrator {
         let signalIndex = poller.add(fileDescriptor: signals.fileDescriptor)
         while true {
             if done() { return .done }
-            let now = Clock.monotonicNanos()
+            let now = SystemClock.monotonicNanos()
             if now >= deadline { return .timeout }
             let wait = min(deadline - now, 50_000_000)
             _ = try? poller.poll(timeout: .nanoseconds(Int64(wait)))
@@ -511,7 +511,7 @@ public final class Orchestrator {
     var nextProgress: UInt64 = 0
 
     func periodic(router: borrowing Socket) {
-        let now = Clock.monotonicNanos()
+        let now = SystemClock.monotonicNanos()
         // Resource sampling: every node every 500 ms, spread over the interval
         // in slices (one pass over a hundred /proc entries at once is a burst
         // every reader would feel). USS/PSS come from smaps_rollup, for which
@@ -588,7 +588,7 @@ public final class Orchestrator {
             if !h.serviceEndpoint.isEmpty { n.serviceEndpoint = h.serviceEndpoint }
             n.clockSamples = []
             n.probesSent = 0
-            n.nextProbe = Clock.monotonicNanos()
+            n.nextProbe = SystemClock.monotonicNanos()
             events.log("hello", node: h.node, detail: ["pid": "\(h.pid)"])
             return
         }
@@ -603,14 +603,14 @@ public final class Orchestrator {
             n.lastStats = s
             if n.external {
                 // No /proc across hosts: the node's own CPU and RSS, from its STATS.
-                let t = runStartMono > 0 ? Double(Int64(Clock.monotonicNanos()) - Int64(runStartMono)) / 1e9 : 0
+                let t = runStartMono > 0 ? Double(Int64(SystemClock.monotonicNanos()) - Int64(runStartMono)) / 1e9 : 0
                 n.resources.add(t: t, stats: ProcessStats(pid: 0, cpuSeconds: s.cpuSeconds, rssBytes: s.rssBytes,
                                                           ussBytes: 0, pssBytes: 0, threads: 0), withSmaps: false)
             }
             n.lastSaid = "STATS #\(s.seq)"
             progress.observe(node: n, stats: s)
         case .timeReply(let t):
-            n.clockSamples.append((t.orchestratorWallNs, t.nodeWallNs, Clock.wallNanos()))
+            n.clockSamples.append((t.orchestratorWallNs, t.nodeWallNs, SystemClock.wallNanos()))
         case .final(let f):
             n.finalReceived = true
             n.final = f

@@ -19,7 +19,7 @@ final class EventLog {
     deinit { try? handle.close() }
 
     func log(_ kind: String, node: String? = nil, detail: [String: String] = [:]) {
-        var obj: [String: Any] = ["wall_ns": Clock.wallNanos(), "event": kind]
+        var obj: [String: Any] = ["wall_ns": SystemClock.wallNanos(), "event": kind]
         if let node { obj["node"] = node }
         for (k, v) in detail { obj[k] = v }
         guard var data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) else { return }

@@ -253,9 +253,9 @@ struct CPUHog: ParsableCommand {
 
     func run() throws {
         if let p = parentPid, !ParentWatch.arm(parentPID: p) { return }
-        let end = Clock.monotonicNanos() + self.for.nanos
+        let end = SystemClock.monotonicNanos() + self.for.nanos
         var x: UInt64 = 0
-        while Clock.monotonicNanos() < end {
+        while SystemClock.monotonicNanos() < end {
             for i in 0..<10_000 { x = x &* 6364136223846793005 &+ UInt64(i) }
         }
         if x == 42 { print("") }

@@ -49,7 +49,7 @@ func makeSnapshot(version: UInt64 = 1, state: FSMState = .idle) -> Snapshot {
     Snapshot(
         version: version, epoch: 1, state: state, prevState: .booting, reason: "test",
         snapshotID: Snapshot.makeID(epoch: 1, version: version), fsmInstanceID: "fsm", sourceModule: "tests",
-        attemptCount: 0, monotonicNanos: Clock.monotonicNanos(), wallNanos: Clock.wallNanos(), history: [],
+        attemptCount: 0, monotonicNanos: SystemClock.monotonicNanos(), wallNanos: SystemClock.wallNanos(), history: [],
         contextData: Data())
 }
 

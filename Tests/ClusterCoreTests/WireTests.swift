@@ -202,7 +202,7 @@ struct WireControlFrameTests {
     @Test(arguments: [(0, 0, 0), (1, 2, 3), (WireFixtures.epoch, 1_000_000, 42), (UInt64.max, UInt64.max, UInt64.max)]
         as [(UInt64, UInt64, UInt64)])
     func heartbeatRoundTrips(epoch: UInt64, version: UInt64, sequence: UInt64) throws {
-        let before = Clock.monotonicNanos()
+        let before = SystemClock.monotonicNanos()
         let frame = FrameCodec.heartbeat(epoch: epoch, version: version, sequence: sequence)
         #expect(Array(frame.prefix(4)) == Array("HBT1".utf8))
         let h = try WireFixtures.parse(frame).get()

@@ -38,8 +38,8 @@ struct ReaderLossTests {
 
         /// Waits for the SNP1 subscription (bounded).
         func awaitSubscriber() throws -> Bool {
-            let deadline = Clock.monotonicNanos() + 5_000_000_000
-            while Clock.monotonicNanos() < deadline {
+            let deadline = SystemClock.monotonicNanos() + 5_000_000_000
+            while SystemClock.monotonicNanos() < deadline {
                 if let m = try pub.receive(timeout: .milliseconds(100)), m.bytes.first == 1, Array(m.bytes.dropFirst()) == FrameKind.snapshot.prefix {
                     return true
                 }
@@ -49,8 +49,8 @@ struct ReaderLossTests {
 
         func snapshot(_ v: UInt64) -> Snapshot {
             Snapshot(version: v, epoch: epoch, state: .active, prevState: .idle, reason: "test", snapshotID: "\(epoch)-\(v)",
-                     fsmInstanceID: "fsm-test", sourceModule: "test", attemptCount: 0, monotonicNanos: Clock.monotonicNanos(),
-                     wallNanos: Clock.wallNanos(), history: [], contextData: Data(repeating: 2, count: 64))
+                     fsmInstanceID: "fsm-test", sourceModule: "test", attemptCount: 0, monotonicNanos: SystemClock.monotonicNanos(),
+                     wallNanos: SystemClock.wallNanos(), history: [], contextData: Data(repeating: 2, count: 64))
         }
 
         func publish(_ v: UInt64) throws {
@@ -150,9 +150,9 @@ struct ReaderLossTests {
         let (answered, m) = try await runReader(c) {
             guard try w.awaitSubscriber() else { return false }
             // Heartbeats until the reader asks, then answer with version 50.
-            let deadline = Clock.monotonicNanos() + 3_000_000_000
+            let deadline = SystemClock.monotonicNanos() + 3_000_000_000
             var answered = false
-            while !answered, Clock.monotonicNanos() < deadline {
+            while !answered, SystemClock.monotonicNanos() < deadline {
                 try w.heartbeat(50)
                 if let frames = try w.service.receiveMultipart(timeout: .milliseconds(50)) {
                     let req = try Clustersim_V1_SnapshotRequest(serializedBytes: frames.last!.bytes)

@@ -136,9 +136,9 @@ func setWithSubscribers(_ benchmark: Benchmark, count: Int, recordLatency: Bool 
         benchmark.startMeasurement()
         for _ in 0..<sets {
             if recordLatency {
-                let start = Clock.monotonicNanos()
+                let start = SystemClock.monotonicNanos()
                 try! await store.set(sample)
-                latencies.append(Clock.monotonicNanos() - start)
+                latencies.append(SystemClock.monotonicNanos() - start)
             } else {
                 try! await store.set(sample)
             }

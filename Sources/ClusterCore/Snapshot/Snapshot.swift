@@ -115,7 +115,7 @@ public struct Snapshot: Sendable, Hashable, Codable {
     public static func initial(
         epoch: UInt64, fsmInstanceID: String, sourceModule: String, historyLimit: Int, contextData: Data
     ) -> Snapshot {
-        let wall = Clock.wallNanos()
+        let wall = SystemClock.wallNanos()
         let reason = "initial boot"
         let entry = HistoryEntry(
             from: .unspecified, to: .booting, event: FSMEvent.boot.rawValue, reason: reason,
@@ -123,7 +123,7 @@ public struct Snapshot: Sendable, Hashable, Codable {
         return Snapshot(
             version: 1, epoch: epoch, state: .booting, prevState: .unspecified, reason: reason,
             snapshotID: makeID(epoch: epoch, version: 1), fsmInstanceID: fsmInstanceID,
-            sourceModule: sourceModule, attemptCount: 0, monotonicNanos: Clock.monotonicNanos(),
+            sourceModule: sourceModule, attemptCount: 0, monotonicNanos: SystemClock.monotonicNanos(),
             wallNanos: wall, history: historyLimit > 0 ? [entry] : [], contextData: contextData)
     }
 
@@ -142,7 +142,7 @@ public struct Snapshot: Sendable, Hashable, Codable {
     {
         precondition(historyLimit >= 0, "historyLimit must not be negative")
         let version = self.version + 1
-        let wall = Clock.wallNanos()
+        let wall = SystemClock.wallNanos()
         var history = self.history
         history.append(
             HistoryEntry(
@@ -154,7 +154,7 @@ public struct Snapshot: Sendable, Hashable, Codable {
         return Snapshot(
             version: version, epoch: epoch, state: t.to, prevState: state, reason: t.reason,
             snapshotID: Self.makeID(epoch: epoch, version: version), fsmInstanceID: fsmInstanceID,
-            sourceModule: sourceModule, attemptCount: attemptCount, monotonicNanos: Clock.monotonicNanos(),
+            sourceModule: sourceModule, attemptCount: attemptCount, monotonicNanos: SystemClock.monotonicNanos(),
             wallNanos: wall, history: history, contextData: contextData ?? self.contextData)
     }
 

@@ -80,7 +80,7 @@ public final class StateStoreCore: Sendable {
 
     public init(configuration: StateStoreConfiguration = .init()) {
         self.configuration = configuration
-        startedAt = Clock.monotonicNanos()
+        startedAt = SystemClock.monotonicNanos()
         state = Mutex(State(history: RingBuffer(capacity: configuration.historyLimit)))
     }
 
@@ -126,8 +126,8 @@ public final class StateStoreCore: Sendable {
     ///   above the current one; the store is then unchanged.
     @discardableResult
     public func set(_ snapshot: Snapshot, enforceVersion: Bool = false) throws(StateVersionError) -> Snapshot {
-        let monotonic = Clock.monotonicNanos()
-        let wall = Clock.wallNanos()
+        let monotonic = SystemClock.monotonicNanos()
+        let wall = SystemClock.wallNanos()
         let outcome: Result<(Snapshot, [UnsafeContinuation<Void, Never>]), StateVersionError> =
             state.withLock { s in
                 let currentVersion = s.current?.version ?? 0
@@ -157,8 +157,8 @@ public final class StateStoreCore: Sendable {
     ///   stored it.
     @discardableResult
     public func initializeIfEmpty(_ make: () -> Snapshot) -> (snapshot: Snapshot, created: Bool) {
-        let monotonic = Clock.monotonicNanos()
-        let wall = Clock.wallNanos()
+        let monotonic = SystemClock.monotonicNanos()
+        let wall = SystemClock.wallNanos()
         let (snapshot, waiters) = state.withLock { s -> ((Snapshot, Bool), [UnsafeContinuation<Void, Never>]) in
             if let current = s.current { return ((current, false), []) }
             let snapshot = make()
@@ -290,7 +290,7 @@ public final class StateStoreCore: Sendable {
 
     /// The store's counters now.
     public var metrics: StateStoreMetrics {
-        let now = Clock.monotonicNanos()
+        let now = SystemClock.monotonicNanos()
         return state.withLock { s in
             var overflow: [SubscriberID: UInt64] = [:]
             for box in s.subscribers {
@@ -330,7 +330,7 @@ public final class StateStoreCore: Sendable {
             warnings.append("\(metrics.subscribers) subscribers of a limit of \(limit) (90% or more)")
         }
         if let updated = metrics.lastUpdateMonotonicNanos {
-            let age = Clock.monotonicNanos() &- updated
+            let age = SystemClock.monotonicNanos() &- updated
             let (seconds, attoseconds) = staleAfter.components
             let limitNanos = UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
             if age > limitNanos {

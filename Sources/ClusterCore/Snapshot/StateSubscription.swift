@@ -39,7 +39,7 @@ final class SubscriberBox: Sendable {
     init(id: SubscriberID, bufferSize: Int, first: Snapshot?) {
         self.id = id
         self.bufferSize = bufferSize
-        subscribedAt = Clock.monotonicNanos()
+        subscribedAt = SystemClock.monotonicNanos()
         var state = State(buffer: RingBuffer(capacity: bufferSize))
         if let first {
             state.buffer.append(first)

@@ -306,8 +306,8 @@ public enum FrameCodec {
         out.reserveCapacity(48)
         ProtoWriter.varintField(1, epoch, into: &out)
         ProtoWriter.varintField(2, version, into: &out)
-        ProtoWriter.varintField(3, Clock.monotonicNanos(), into: &out)
-        ProtoWriter.varintField(4, Clock.wallNanos(), into: &out)
+        ProtoWriter.varintField(3, SystemClock.monotonicNanos(), into: &out)
+        ProtoWriter.varintField(4, SystemClock.wallNanos(), into: &out)
         ProtoWriter.varintField(5, sequence, into: &out)
         return out
     }
@@ -363,8 +363,8 @@ public struct SnapshotFrameBuilder: Sendable {
     /// moved between reading the clock and the send.
     /// - Returns: what `send` returns, and the monotonic stamp written.
     public mutating func stampAndSend<R>(_ send: (UnsafeRawBufferPointer) throws -> R) rethrows -> (R, UInt64) {
-        let mono = Clock.monotonicNanos()
-        let wall = Clock.wallNanos()
+        let mono = SystemClock.monotonicNanos()
+        let wall = SystemClock.wallNanos()
         let result = try buffer.withUnsafeMutableBytes { raw in
             var i = Self.stampOffset
             ProtoWriter.paddedVarintField(3, mono, into: raw, at: &i)

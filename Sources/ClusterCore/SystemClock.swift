@@ -9,7 +9,7 @@ import Darwin
 /// Fan-out latency on one host is measured on `CLOCK_MONOTONIC`, which every
 /// process on the host shares; across hosts the wall clock is used, corrected
 /// by an offset the orchestrator estimates per node.
-public enum Clock {
+public enum SystemClock {
     /// Nanoseconds on `CLOCK_MONOTONIC` (`clock_gettime`).
     @inlinable @inline(__always)
     public static func monotonicNanos() -> UInt64 {
