@@ -342,6 +342,45 @@ let badTopologies: [BadTopology] = [
         json: #"{"version": 2, "name": "bad", "shiny": true, "writer": {"rate": 1}, "readers": []}"#,
         expected: ["bad.json: version: 2 is not supported, expected 1 (the schema version this build reads)"],
         issueCount: 1),
+    // Values the nodes cannot run, names that break files and command lines.
+    BadTopology(
+        name: "a writer rate too low to pace",
+        json: topology(writer: #"{"rate": 1e-300}"#),
+        expected: ["bad.json: writer.rate: 1e-300 is too low, expected at least 0.001 snapshots per second (one every 1000 s)"],
+        issueCount: 1),
+    BadTopology(
+        name: "a load rate too low to pace",
+        json: topology(readers: #"[{"role": "query", "load": {"clients": 2, "rate": 1e-300}}]"#),
+        expected: ["bad.json: readers[0].load.rate: 1e-300 is too low, expected at least 0.001 requests per second (one every 1000 s)"],
+        issueCount: 1),
+    BadTopology(
+        name: "a group named like a query group's load generator",
+        json: topology(readers: #"[{"role": "query", "name": "q", "load": {"clients": 2, "rate": 10}}, {"role": "cli", "name": "q-load"}]"#),
+        expected: [#"bad.json: readers[1]: the name "q-load" is taken by the load generator of readers[0] (a query group's load generator is named <group>-load); choose another "name""#],
+        issueCount: 1),
+    BadTopology(
+        name: "a node named like a cpu-hog fault's process",
+        json: topology(readers: #"[{"role": "cli", "name": "cpu-hog", "count": 2}]"#),
+        expected: [#"bad.json: readers[0]: the name "cpu-hog" is reserved for the processes of cpu-hog faults (cpu-hog-1, cpu-hog-2, …); choose another "name""#],
+        issueCount: 1),
+    BadTopology(
+        name: "names that are paths or options",
+        json: topology(readers: #"[{"role": "cli", "name": "."}, {"role": "cli", "name": ".."}, {"role": "log", "name": "-rf"}]"#),
+        expected: [
+            #"bad.json: readers[0].name: found ".", expected a name that starts with a letter or a digit"#,
+            #"bad.json: readers[1].name: found "..", expected a name that starts with a letter or a digit"#,
+            #"bad.json: readers[2].name: found "-rf", expected a name that starts with a letter or a digit"#,
+        ]),
+    BadTopology(
+        name: "more nodes than any machine runs",
+        json: topology(readers: "[" + (0..<500).map { #"{"role": "cli", "name": "g\#($0)", "count": 2000}"# }.joined(separator: ", ") + "]"),
+        expected: ["bad.json: readers: the groups add up to 1000001 nodes, expected at most 5000"],
+        issueCount: 1),
+    BadTopology(
+        name: "bytes that are not UTF-8 in a string",
+        json: "{\"name\": \"bad\", \"description\": \"caf\u{FFFD}\", \"writer\": {\"rate\": 1}, \"readers\": [{\"role\": \"cli\"}]}",
+        expected: ["invalid JSON: found bytes that are not UTF-8 in a string, expected UTF-8 text"],
+        issueCount: 1),
 ]
 
 @Suite("Topology errors")
@@ -354,7 +393,14 @@ struct TopologyBadCorpusTests {
     @Test(arguments: badTopologies)
     func rejected(_ bad: BadTopology) {
         do {
-            let topology = try TopologyLoader.parse(Data(bad.json.utf8), file: f)
+            // U+FFFD in a case's text stands for a byte that is not UTF-8.
+            let bytes = Array(bad.json.utf8).split(separator: 0xEF, omittingEmptySubsequences: false)
+            var data = Data(bytes.first ?? [])
+            for chunk in bytes.dropFirst() {
+                if chunk.starts(with: [0xBF, 0xBD]) { data.append(0xFF); data.append(contentsOf: chunk.dropFirst(2)) }
+                else { data.append(0xEF); data.append(contentsOf: chunk) }
+            }
+            let topology = try TopologyLoader.parse(data, file: f)
             Issue.record("accepted: \(topology.name)")
         } catch let error as TopologyError {
             let text = error.description
@@ -369,6 +415,38 @@ struct TopologyBadCorpusTests {
         } catch {
             Issue.record("unexpected error \(error)")
         }
+    }
+
+    @Test("a file of twenty thousand mistakes keeps a bounded list and prints fifty")
+    func errorsAreBounded() throws {
+        let json = topology(readers: "[" + Array(repeating: #"{"role": "clii"}"#, count: 20_000).joined(separator: ",") + "]")
+        do {
+            _ = try TopologyLoader.parse(Data(json.utf8), file: f)
+            Issue.record("accepted")
+        } catch let error as TopologyError {
+            #expect(error.issues.count <= 1_001, "\(error.issues.count) issues kept")
+            #expect(error.issues.last?.message.contains("stopped after 1000 problems") == true)
+            let lines = error.description.split(separator: "\n")
+            #expect(lines.count == TopologyError.maxListed + 1, "\(lines.count) lines")
+            #expect(lines.last?.contains("more problems (the first 50 are listed)") == true, "\(lines.last ?? "")")
+        }
+    }
+
+    @Test("only a regular file of at most 4 MiB is read")
+    func notARegularFile() throws {
+        func message(_ path: String) -> String? {
+            do { _ = try TopologyLoader.load(path: path); return nil } catch { return "\(error)" }
+        }
+        #expect(message("/dev/null") == "/dev/null: is a character device, expected a regular file holding a JSON topology")
+        #expect(message("/tmp") == "/tmp: is a directory, expected a regular file holding a JSON topology")
+        let fifo = NSTemporaryDirectory() + "topology-fifo-\(UUID().uuidString.prefix(8))"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        #expect(message(fifo) == "\(fifo): is a FIFO, expected a regular file holding a JSON topology")
+        let big = NSTemporaryDirectory() + "topology-big-\(UUID().uuidString.prefix(8)).json"
+        try Data(count: TopologyLoader.maxFileBytes + 1).write(to: URL(fileURLWithPath: big))
+        defer { unlink(big) }
+        #expect(message(big)?.hasSuffix("expected at most 4194304 (a topology is a few kilobytes of JSON)") == true, "\(message(big) ?? "")")
     }
 
     @Test func missingFile() {

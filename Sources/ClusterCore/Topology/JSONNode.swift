@@ -242,19 +242,23 @@ struct JSONParser {
         offset += 1
         var scalars = String.UnicodeScalarView()
         var run = offset
-        func flush(_ parser: JSONParser, _ scalars: inout String.UnicodeScalarView) {
-            scalars.append(contentsOf: String(decoding: parser.bytes[run..<parser.offset], as: UTF8.self).unicodeScalars)
+        // JSON text is UTF-8 (RFC 8259 §8.1): invalid bytes are an error, never replaced.
+        func flush(_ parser: JSONParser, _ scalars: inout String.UnicodeScalarView) throws(JSONSyntaxError) {
+            guard let text = String(validating: parser.bytes[run..<parser.offset], as: UTF8.self) else {
+                throw parser.error("found bytes that are not UTF-8 in a string, expected UTF-8 text")
+            }
+            scalars.append(contentsOf: text.unicodeScalars)
         }
         while true {
             guard offset < bytes.count else { throw error("found the end of the file, expected '\"' to close the string") }
             let byte = bytes[offset]
             switch byte {
             case UInt8(ascii: "\""):
-                flush(self, &scalars)
+                try flush(self, &scalars)
                 offset += 1
                 return String(scalars)
             case UInt8(ascii: "\\"):
-                flush(self, &scalars)
+                try flush(self, &scalars)
                 offset += 1
                 scalars.append(try parseEscape())
                 run = offset

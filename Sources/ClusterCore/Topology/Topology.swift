@@ -243,7 +243,7 @@ public struct DelaySpec: Sendable, Hashable, Codable {
 /// Request load the orchestrator drives against a query group.
 public struct QueryLoad: Sendable, Hashable, Codable {
     /// The request kinds `mix` may weight.
-    public static let requestKinds = ["getLatest", "getVersion", "health", "metrics"]
+    public static let requestKinds = QueryRequestKind.allCases.map(\.rawValue)
 
     /// Concurrent clients, 1 ... 1000.
     public var clients: Int

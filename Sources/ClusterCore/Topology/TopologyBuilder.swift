@@ -15,7 +15,15 @@ final class TopologyBuilder {
     /// validating the placeholder would only add noise.
     private var abandoned = false
 
+    /// Issues kept: a file can hold millions of mistakes (a huge array of
+    /// wrong values), and listing past this many helps nobody.
+    static let maxIssues = 1_000
+
+    /// Issues not kept past ``maxIssues``.
+    private var dropped = 0
+
     func add(_ path: String, _ message: String) {
+        guard issues.count < Self.maxIssues else { dropped += 1; return }
         issues.append(TopologyIssue(path: path, message: message))
     }
 
@@ -28,7 +36,7 @@ final class TopologyBuilder {
             let reported = issues.map(\.path)
             for issue in topology.validationIssues(checkReferences: !nodeNamesUnreliable)
             where !reported.contains(where: { covers($0, issue.path) }) {
-                issues.append(issue)
+                add(issue.path, issue.message)
             }
         }
         // File order: by the position of the value each issue is about.
@@ -36,6 +44,9 @@ final class TopologyBuilder {
             .map { (position: position(of: $1.path, in: node), order: $0, issue: $1) }
             .sorted { ($0.position.line, $0.position.column, $0.order) < ($1.position.line, $1.position.column, $1.order) }
             .map(\.issue)
+        if dropped > 0 {
+            issues.append(TopologyIssue(path: "", message: "stopped after \(Self.maxIssues) problems; \(dropped) more were not recorded"))
+        }
         return topology
     }
 

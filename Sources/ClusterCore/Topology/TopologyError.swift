@@ -31,7 +31,14 @@ public struct TopologyError: Error, Sendable, CustomStringConvertible {
         self.issues = issues
     }
 
+    /// The most issues a description lists; the rest are counted.
+    public static let maxListed = 50
+
     public var description: String {
-        issues.map { "\(file): \($0)" }.joined(separator: "\n")
+        var lines = issues.prefix(Self.maxListed).map { "\(file): \($0)" }
+        if issues.count > Self.maxListed {
+            lines.append("\(file): … and \(issues.count - Self.maxListed) more problems (the first \(Self.maxListed) are listed)")
+        }
+        return lines.joined(separator: "\n")
     }
 }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reads, validates and writes topology files.
 public enum TopologyLoader {
@@ -10,16 +13,37 @@ public enum TopologyLoader {
     ///   an unreadable file, malformed JSON (with line and column), schema
     ///   problems and failed cross-checks.
     public static func load(path: String) throws -> Topology {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            let reason = FileManager.default.fileExists(atPath: path)
-                ? "cannot read the file (\(error.localizedDescription))"
-                : "no such file"
-            throw TopologyError(file: path, issues: [TopologyIssue(path: "", message: reason)])
+        try parse(try read(path: path), file: path)
+    }
+
+    /// The largest topology file read. The biggest useful topology is a few
+    /// kilobytes; a larger file is a mistake that would only cost memory.
+    public static let maxFileBytes = 4 << 20
+
+    /// The bytes of a topology file: a regular file of at most ``maxFileBytes``.
+    static func read(path: String) throws -> Data {
+        func refuse(_ reason: String) -> TopologyError {
+            TopologyError(file: path, issues: [TopologyIssue(path: "", message: reason)])
         }
-        return try parse(data, file: path)
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            let e = errno
+            throw refuse(e == ENOENT ? "no such file" : "cannot read the file (\(String(cString: strerror(e))))")
+        }
+        let type = st.st_mode & S_IFMT
+        guard type == S_IFREG else {
+            let kind = type == S_IFDIR ? "a directory" : type == S_IFIFO ? "a FIFO" : type == S_IFCHR ? "a character device"
+                : type == S_IFSOCK ? "a socket" : type == S_IFBLK ? "a block device" : "not a regular file"
+            throw refuse("is \(kind), expected a regular file holding a JSON topology")
+        }
+        guard Int(st.st_size) <= maxFileBytes else {
+            throw refuse("is \(st.st_size) bytes, expected at most \(maxFileBytes) (a topology is a few kilobytes of JSON)")
+        }
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw refuse("cannot read the file (\(error.localizedDescription))")
+        }
     }
 
     /// Parses and validates a topology from JSON text.

@@ -2,6 +2,14 @@
 extension Topology {
     /// The longest run a topology may ask for.
     public static let maxDuration = TimeSpan(nanoseconds: 24 * 3_600_000_000_000)
+    /// The most processes a topology may ask for. Every node is a process of
+    /// 20–30 MB; before launching, the orchestrator also checks what the
+    /// machine at hand can hold (memory, processes, file descriptors).
+    public static let maxNodes = 5_000
+    /// The lowest rate a writer or load generator runs at: one message every 1 000 s.
+    public static let minRate = 0.001
+    /// The name prefix of the processes a `cpu-hog` fault starts (`cpu-hog-1`, …).
+    public static let cpuHogPrefix = "cpu-hog-"
 
     /// Checks ranges and cross-references: fault targets and times against
     /// the nodes and the duration, `via` against relay groups, unique names,
@@ -34,6 +42,11 @@ extension Topology {
         if readers.isEmpty {
             v.add("readers", "found no reader groups, expected at least one")
         }
+        let nodeCount = 1 + readers.reduce(0) { $0 + min(max(0, $1.count), ReaderGroup.countRange.upperBound) }
+        if nodeCount > Self.maxNodes {
+            v.add("readers", "the groups add up to \(nodeCount) nodes, expected at most \(Self.maxNodes) "
+                + "(each node is a process of 20–30 MB; the orchestrator checks what this machine can hold before launching)")
+        }
         for (i, group) in readers.enumerated() {
             validate(group, "readers[\(i)]", &v)
         }
@@ -51,6 +64,7 @@ extension Topology {
 
     private func validateWriter(_ v: inout Validator) {
         v.checkNumber(writer.rate, "writer.rate", above: 0, atMost: 1_000_000, unit: " snapshots per second")
+        v.checkNotTiny(writer.rate, "writer.rate", unit: "snapshots per second")
         v.checkInt(writer.payloadBytes, "writer.payloadBytes", 0...1_048_576)
         v.checkInt(writer.sndhwm, "writer.sndhwm", 0...Int(Int32.max))
         if let sndbuf = writer.sndbuf { v.checkInt(sndbuf, "writer.sndbuf", 1...Int(Int32.max)) }
@@ -128,6 +142,7 @@ extension Topology {
     private func validate(_ load: QueryLoad, _ path: String, _ v: inout Validator) {
         v.checkInt(load.clients, "\(path).clients", 1...1000)
         v.checkNumber(load.rate, "\(path).rate", above: 0, atMost: 1_000_000, unit: " requests per second")
+        v.checkNotTiny(load.rate, "\(path).rate", unit: "requests per second")
         v.checkSpan(load.timeout, "\(path).timeout", above: .zero, atMost: .seconds(60))
         if let mix = load.mix {
             for (kind, weight) in mix.sorted(by: { $0.key < $1.key }) {
@@ -173,6 +188,34 @@ extension Topology {
         for (name, i) in groupOwner.sorted(by: { $0.value < $1.value }) where !reported.contains(i) {
             if let other = nodeOwner[name], other != i, !reported.contains(other) {
                 v.add("readers[\(i)]", "group name \(jsonQuoted(name)) is also the name of a node of \(owner(other)), so a fault target would be ambiguous; choose another \"name\"")
+                reported.insert(i)
+            }
+        }
+        validateGeneratedNames(groupOwner: groupOwner, nodeOwner: nodeOwner, reported: reported, &v)
+    }
+
+    /// The orchestrator adds processes of its own: a query group's load
+    /// generator (`<group>-load`) and a `cpu-hog` fault's spinner
+    /// (`cpu-hog-<n>`). No node or group may take those names: two processes
+    /// would run under one name and share a directory.
+    private func validateGeneratedNames(groupOwner: [String: Int], nodeOwner: [String: Int], reported: Set<Int>,
+                                        _ v: inout Validator) {
+        var generated: [String: Int] = [:]
+        for (i, group) in readers.enumerated() where group.role == .query && group.load != nil {
+            generated["\(group.groupName)-load"] = i
+        }
+        for (i, group) in readers.enumerated() where !reported.contains(i) {
+            for name in [group.groupName] + group.nodeNames {
+                if let loaded = generated[name] {
+                    v.add("readers[\(i)]", "the name \(jsonQuoted(name)) is taken by the load generator of readers[\(loaded)] "
+                        + "(a query group's load generator is named <group>-load); choose another \"name\"")
+                    break
+                }
+                if name.hasPrefix(Self.cpuHogPrefix) || name == "cpu-hog" {
+                    v.add("readers[\(i)]", "the name \(jsonQuoted(name)) is reserved for the processes of cpu-hog faults "
+                        + "(cpu-hog-1, cpu-hog-2, …); choose another \"name\"")
+                    break
+                }
             }
         }
     }
@@ -351,12 +394,28 @@ struct Validator {
         issues.append(TopologyIssue(path: path, message: message))
     }
 
+    /// The longest name a run, group or node may have.
+    static let maxNameLength = 100
+
+    /// A name that is safe as a file name, a command-line value and a host
+    /// name: ASCII letters, digits, '.', '_' and '-', starting with a letter
+    /// or digit (so never `.`, `..` or an option such as `-rf`).
     mutating func checkName(_ name: String, _ path: String) {
-        let allowed = name.unicodeScalars.allSatisfy {
-            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "." || $0 == "_" || $0 == "-")
-        }
+        func plain(_ s: Unicode.Scalar) -> Bool { s.isASCII && (s.properties.isAlphabetic || ("0"..."9").contains(s)) }
+        let allowed = name.unicodeScalars.allSatisfy { plain($0) || $0 == "." || $0 == "_" || $0 == "-" }
         if name.isEmpty || !allowed {
             add(path, "found \(jsonQuoted(name)), expected a name of letters, digits, '.', '_' or '-'")
+        } else if let first = name.unicodeScalars.first, !plain(first) {
+            add(path, "found \(jsonQuoted(name)), expected a name that starts with a letter or a digit")
+        } else if name.utf8.count > Self.maxNameLength {
+            add(path, "found a name of \(name.utf8.count) characters, expected at most \(Self.maxNameLength)")
+        }
+    }
+
+    /// A positive rate too low for a node to pace (its interval would not fit in 64-bit nanoseconds long before that).
+    mutating func checkNotTiny(_ rate: Double, _ path: String, unit: String) {
+        if rate > 0, rate < Topology.minRate {
+            add(path, "\(rate) is too low, expected at least \(Topology.minRate) \(unit) (one every 1000 s)")
         }
     }
 
