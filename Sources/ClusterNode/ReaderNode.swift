@@ -482,7 +482,7 @@ public final class ReaderNode {
             requestSnapshot(trigger: .snail, triggerMono: recvMono)
         }
         switch outcome {
-        case .stale, .duplicate, .outOfOrder, .oldEpoch:
+        case .stale, .duplicate, .outOfOrder, .oldEpoch, .implausible:
             return
         case .gap:
             if policy == .resync { requestSnapshot(trigger: .gap, triggerMono: recvMono) }

@@ -200,7 +200,7 @@ struct VersionTrackerTests {
         #expect(Set(t.counters.keys) == [
             "received", "applied", "gaps", "lost_in_gaps", "lost_tail", "lost", "skipped", "duplicates",
             "out_of_order", "stale_discarded", "epoch_changes", "old_epoch_discarded", "snapshots_applied",
-            "covered_by_snapshot", "coalesced",
+            "covered_by_snapshot", "coalesced", "implausible_discarded",
         ])
         #expect(t.counters["received"] == 3 && t.counters["applied"] == 2 && t.counters["duplicates"] == 1)
         #expect(t.counters["gaps"] == 1 && t.counters["lost_in_gaps"] == 1 && t.counters["lost_tail"] == 1)
@@ -225,5 +225,54 @@ struct VersionTrackerTests {
         #expect(t.received == count && t.applied == count)
         #expect(t.firstInEpoch == first)
         #expect(t.tailLost == n - delivered.last!)
+    }
+}
+
+@Suite("VersionTracker: forged frames")
+struct VersionTrackerForgedFrameTests {
+    @Test("a version of 2^64−1 and then any other version: discarded, counted, nothing traps")
+    func maximalVersion() {
+        var t = VersionTracker()
+        VersionTrackerTests.feed(&t, Array(1...10))
+        #expect(t.observe(epoch: 1, version: .max) == .implausible)
+        #expect(t.observe(epoch: 1, version: 11) == .inOrder)
+        #expect(t.observe(epoch: 1, version: .max - 1) == .implausible)
+        #expect(t.observe(epoch: 1, version: 12) == .inOrder)
+        #expect(t.highest == 12 && t.lost == 0 && t.implausibleDiscarded == 2 && t.counters["implausible_discarded"] == 2)
+    }
+
+    @Test("the first plausible version past 2^53 is refused, the last below it accepted")
+    func plausibleBoundary() {
+        var t = VersionTracker()
+        #expect(t.observe(epoch: 1, version: VersionTracker.plausibleLimit) == .implausible)
+        #expect(t.observe(epoch: 1, version: VersionTracker.plausibleLimit - 1) == .first)
+        #expect(t.observe(epoch: 1, version: 1) == .outOfOrder)
+    }
+
+    @Test("an epoch past the limit does not fence the real writer's frames")
+    func futureEpoch() {
+        var t = VersionTracker()
+        t.epochLimit = 2_000_000
+        VersionTrackerTests.feed(&t, epoch: 1_000_000, Array(1...5))
+        #expect(t.observe(epoch: .max, version: 6) == .implausible)
+        #expect(t.observe(epoch: 2_000_001, version: 6) == .implausible)
+        #expect(t.observe(epoch: 1_000_000, version: 6) == .inOrder)
+        #expect(t.epoch == 1_000_000 && t.oldEpochDiscarded == 0 && t.implausibleDiscarded == 2)
+        // A snapshot reply claiming such an epoch is not applied either.
+        #expect(t.applySnapshot(epoch: 2_000_001, version: 100) == 0 && t.epoch == 1_000_000)
+    }
+
+    @Test("huge gaps across epochs saturate the counts instead of trapping")
+    func saturatingCounts() {
+        var t = VersionTracker()
+        let big = VersionTracker.plausibleLimit - 1
+        for e in UInt64(1)...3000 {
+            #expect(t.observe(epoch: e, version: 1) != .implausible)
+            _ = t.observe(epoch: e, version: big)
+        }
+        #expect(t.lost == .max && t.gaps == 3000)
+        // A final version at the limit is not believed.
+        t.finish(finalEpoch: 3000, finalVersion: .max)
+        #expect(t.counters["lost_tail"] == 0)
     }
 }

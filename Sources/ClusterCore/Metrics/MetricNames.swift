@@ -28,6 +28,7 @@ extension Counter {
     public static let snapshotsApplied = Counter("snapshots_applied")
     public static let coveredBySnapshot = Counter("covered_by_snapshot")
     public static let coalesced = Counter("coalesced")
+    public static let implausibleDiscarded = Counter("implausible_discarded")
     // Readers.
     public static let decodeErrors = Counter("decode_errors")
     public static let heartbeats = Counter("heartbeats")

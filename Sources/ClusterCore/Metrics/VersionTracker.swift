@@ -30,7 +30,23 @@ public struct VersionTracker: Sendable, Hashable {
         case newEpoch(previous: UInt64)
         /// From an epoch older than the current one (a fenced incarnation).
         case oldEpoch
+        /// A version or epoch no writer can have produced (``plausibleLimit``,
+        /// or an epoch past ``epochLimit``): discarded, so one forged frame
+        /// cannot stop the reader or fence every real frame after it.
+        case implausible
     }
+
+    /// Versions and epochs are below 2^53: a writer at a million snapshots a
+    /// second takes 285 years to get there, an epoch (the writer's start time
+    /// in microseconds since 1970) until the year 2255, and below it every
+    /// value is exact in the JSON of the dumps and reports, which many tools
+    /// read as doubles.
+    public static let plausibleLimit: UInt64 = 1 << 53
+
+    /// The highest epoch accepted; the reader keeps it a day ahead of its own
+    /// wall clock (an epoch is a start time: one far in the future is forged).
+    public var epochLimit: UInt64 = plausibleLimit - 1
+    public private(set) var implausibleDiscarded: UInt64 = 0
 
     @inlinable public var epoch: UInt64 { _epoch }
     @usableFromInline var _epoch: UInt64 = 0
@@ -65,7 +81,7 @@ public struct VersionTracker: Sendable, Hashable {
     }
 
     /// Losses so far: gaps plus the tail once known.
-    public var lost: UInt64 { lostInGaps + tailLost }
+    public var lost: UInt64 { lostInGaps.addingReportingOverflow(tailLost).overflow ? .max : lostInGaps + tailLost }
 
     /// Versions the writer folded into the frames it sent (`coalesced`), counted in `skipped` too.
     public private(set) var coalesced: UInt64 = 0
@@ -90,6 +106,10 @@ public struct VersionTracker: Sendable, Hashable {
     @usableFromInline @inline(never)
     mutating func observeOther(epoch e: UInt64, version v: UInt64, coalesced folded: UInt64) -> Outcome {
         _received += 1
+        if v >= Self.plausibleLimit || e >= Self.plausibleLimit || e > epochLimit {
+            implausibleDiscarded += 1
+            return .implausible
+        }
         if e < epoch {
             oldEpochDiscarded += 1
             return .oldEpoch
@@ -116,14 +136,14 @@ public struct VersionTracker: Sendable, Hashable {
             // The versions just below v that the writer folded in were never sent.
             let jump = v - highest - 1
             let byWriter = min(jump, folded)
-            coalesced += byWriter
-            skipped += byWriter
+            coalesced.addSaturating(byWriter)
+            skipped.addSaturating(byWriter)
             let n = jump - byWriter
             _highest = v
             _applied += 1
             guard n > 0 else { return .inOrder }
             let missing = (v - byWriter - n)...(v - byWriter - 1)
-            if gapsAreSkips { skipped += n } else { gaps += 1; lostInGaps += n }
+            if gapsAreSkips { skipped.addSaturating(n) } else { gaps += 1; lostInGaps.addSaturating(n) }
             return .gap(missing: missing)
         }
         if v <= snapshotFloor {
@@ -147,7 +167,7 @@ public struct VersionTracker: Sendable, Hashable {
     /// - Returns: how many versions the snapshot moved this reader forward.
     @discardableResult
     public mutating func applySnapshot(epoch e: UInt64, version v: UInt64, skipping: Bool = true) -> UInt64 {
-        guard e >= epoch else { return 0 }
+        guard e >= epoch, v < Self.plausibleLimit, e < Self.plausibleLimit, e <= epochLimit else { return 0 }
         snapshotsApplied += 1
         if e > epoch {
             if epoch != 0 { epochChanges += 1 }
@@ -161,8 +181,8 @@ public struct VersionTracker: Sendable, Hashable {
         guard v > highest else { return 0 }
         let jumped = highest == 0 ? 0 : v - highest
         if highest == 0 { _firstInEpoch = v }
-        coveredBySnapshot += jumped
-        if skipping { skipped += jumped }
+        coveredBySnapshot.addSaturating(jumped)
+        if skipping { skipped.addSaturating(jumped) }
         _highest = v
         return jumped
     }
@@ -170,9 +190,9 @@ public struct VersionTracker: Sendable, Hashable {
     /// Records the writer's final version: what came after the last version
     /// held is the tail this reader lost.
     public mutating func finish(finalEpoch: UInt64, finalVersion: UInt64) {
-        guard finalEpoch == epoch, finalVersion > highest else { tailLost = 0; return }
+        guard finalEpoch == epoch, finalVersion > highest, finalVersion < Self.plausibleLimit else { tailLost = 0; return }
         let n = finalVersion - highest
-        if gapsAreSkips { skipped += n; tailLost = 0 } else { tailLost = n }
+        if gapsAreSkips { skipped.addSaturating(n); tailLost = 0 } else { tailLost = n }
     }
 
     /// The counters, named as in metrics.json.
@@ -193,6 +213,17 @@ public struct VersionTracker: Sendable, Hashable {
         c[.snapshotsApplied] = snapshotsApplied
         c[.coveredBySnapshot] = coveredBySnapshot
         c[.coalesced] = coalesced
+        c[.implausibleDiscarded] = implausibleDiscarded
         return c
+    }
+}
+
+extension UInt64 {
+    /// Adds `n`, stopping at `.max` instead of trapping: counts fed by
+    /// frames from the network must survive any frame.
+    @usableFromInline
+    mutating func addSaturating(_ n: UInt64) {
+        let (sum, overflow) = addingReportingOverflow(n)
+        self = overflow ? .max : sum
     }
 }
