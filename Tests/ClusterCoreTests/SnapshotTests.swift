@@ -149,6 +149,34 @@ struct SnapshotFileTests {
         }
     }
 
+    @Test("a saved version or epoch at the limit of the counters is corrupt, not a crash at restart",
+          arguments: [(UInt64.max, UInt64(7)), (UInt64(7), UInt64.max), (VersionTracker.plausibleLimit, UInt64(7))])
+    func versionAtTheLimitIsCorrupt(_ version: UInt64, _ epoch: UInt64) throws {
+        let file = SnapshotFile(directory: try makeTemporaryDirectory())
+        let s = Snapshot.initial(epoch: epoch, fsmInstanceID: "fsm-1", sourceModule: "writer", historyLimit: 4,
+                                 contextData: Data([1])).withVersion(version)
+        try file.save(s)
+        guard case .corrupt(let reason) = file.load() else {
+            Issue.record("expected .corrupt for version \(version) epoch \(epoch)")
+            return
+        }
+        #expect(reason.contains("beyond what any writer reaches"), "\(reason)")
+    }
+
+    @Test("a state file larger than any snapshot is refused before it is read")
+    func hugeFileIsRefused() throws {
+        let file = SnapshotFile(directory: try makeTemporaryDirectory())
+        let fd = open(file.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        #expect(fd >= 0)
+        #expect(ftruncate(fd, off_t(SnapshotFile.maxFileBytes + 1)) == 0)   // sparse: no disk used
+        close(fd)
+        guard case .corrupt(let reason) = file.load() else {
+            Issue.record("expected .corrupt")
+            return
+        }
+        #expect(reason.contains("more than a snapshot can be"), "\(reason)")
+    }
+
     @Test func saveFailureNamesThePath() throws {
         let parent = try makeTemporaryDirectory()
         // A regular file where the directory should be.

@@ -64,7 +64,14 @@ public struct SnapshotFile: Sendable {
     /// and one that cannot be read or decoded is `.corrupt` with the reason;
     /// the caller logs it and starts fresh.
     public func load() -> LoadResult {
-        guard FileManager.default.fileExists(atPath: path) else { return .missing }
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            return errno == ENOENT ? .missing : .corrupt(reason: "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { return .corrupt(reason: "\(path) is not a regular file") }
+        guard Int(st.st_size) <= Self.maxFileBytes else {
+            return .corrupt(reason: "\(path) is \(st.st_size) bytes, more than a snapshot can be (at most \(Self.maxFileBytes))")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -76,11 +83,20 @@ public struct SnapshotFile: Sendable {
             guard snapshot.version > 0 else {
                 return .corrupt(reason: "\(path) holds version 0, which no store assigns")
             }
+            // A restart continues at version + 1 in epoch + 1 or later: both must stay plausible.
+            guard snapshot.version < VersionTracker.plausibleLimit - 1, snapshot.epoch < VersionTracker.plausibleLimit - 1 else {
+                return .corrupt(reason: "\(path) holds version \(snapshot.version) of epoch \(snapshot.epoch), "
+                    + "beyond what any writer reaches (both stay below 2^53)")
+            }
             return .restored(snapshot)
         } catch {
             return .corrupt(reason: "cannot decode \(path): \(error)")
         }
     }
+
+    /// The largest state file read: a snapshot's payload is at most 1 MiB (base64 in
+    /// the JSON) and its history at most 1 024 transitions.
+    public static let maxFileBytes = 8 << 20
 
     /// Saves `snapshot` atomically, replacing the previous one.
     ///
