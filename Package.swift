@@ -103,7 +103,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["ClusterOrchestrator", "ClusterCore", "ClusterProcess", "ClusterTestSupport"]
+            dependencies: ["ClusterOrchestrator", "ClusterCore", "ClusterProcess", "ZeroMQ", "ClusterTestSupport"]
         ),
     ]
 )
