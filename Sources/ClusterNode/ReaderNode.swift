@@ -254,7 +254,10 @@ public final class ReaderNode {
         let end = SystemClock.monotonicNanos()
         recorder.roll(t: measuring && end > measureStartMono ? Double(end - measureStartMono) / 1e9 : 0, lostSoFar: tracker.lost)
         if let end = stopInfo ?? sawEnd { tracker.finish(finalEpoch: end.epoch, finalVersion: end.version) }
-        try? log?.close()
+        if let l = log, !l.close() || l.writeErrors > 0 {
+            logger.error("the log file lost lines", metadata: [
+                "path": "\(l.path)", "errors": "\(l.writeErrors)", "dropped": "\(l.droppedLines)", "error": "\(l.lastError ?? "")"])
+        }
         query?.shutdown()
         let metrics = metricsNow()
         logger.info("reader stopped", metadata: [
@@ -566,6 +569,8 @@ public final class ReaderNode {
             counters[.logLines] = l.linesWritten
             counters[.logFlushes] = l.flushes
             counters[.logFsyncs] = l.fsyncs
+            counters[.logWriteErrors] = l.writeErrors
+            counters[.logLinesDropped] = l.droppedLines
         }
         if let q = query {
             let s = q.stats()

@@ -16,6 +16,8 @@ struct ForgedInputTests {
         let endpoint: String
         let serviceEndpoint: String
         var builder = SnapshotFrameBuilder()
+        /// The last real snapshot published, for the snapshot service.
+        var current: Snapshot?
 
         init() throws {
             pub = try context.socket(.xpub)
@@ -46,6 +48,22 @@ struct ForgedInputTests {
                              contextData: Data(repeating: 3, count: 32))
             builder.begin(encodedSnapshot: s.encoded(), epoch: epoch, version: version)
             _ = try builder.stampAndSend { try pub.send($0) }
+            if version < VersionTracker.plausibleLimit, epoch < VersionTracker.plausibleLimit { current = s }
+            try serve()
+        }
+
+        /// Answers pending snapshot requests (the Clone pattern's start) with the last real snapshot.
+        func serve() throws {
+            guard let s = current else { return }
+            while let frames = try service.receiveMultipart(dontWait: true) {
+                let req = try Clustersim_V1_SnapshotRequest(serializedBytes: frames.last!.bytes)
+                var reply = Clustersim_V1_SnapshotReply()
+                reply.requestID = req.requestID
+                reply.epoch = s.epoch
+                reply.version = s.version
+                reply.snapshot = s.proto
+                try service.sendMultipart([frames[0].bytes, try reply.serializedBytes()])
+            }
         }
 
         func heartbeat(epoch: UInt64, version: UInt64) throws {

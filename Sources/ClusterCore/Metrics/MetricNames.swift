@@ -41,6 +41,8 @@ extension Counter {
     public static let logLines = Counter("log_lines")
     public static let logFlushes = Counter("log_flushes")
     public static let logFsyncs = Counter("log_fsyncs")
+    public static let logWriteErrors = Counter("log_write_errors")
+    public static let logLinesDropped = Counter("log_lines_dropped")
     public static let queryServed = Counter("query_served")
     public static let queryBusy = Counter("query_busy")
     public static let queryNotAvailable = Counter("query_not_available")
