@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""Fan-out latency of ClusterSim variants against the baselines beside the
+project (raw libzmq in C, Redis pub/sub), in one sitting, as ratios.
+
+    scripts/compare.py READERS RATE SECONDS [ROUNDS] [--variant SPEC ...] [--baseline c|redis ...]
+
+Each round runs every ClusterSim variant once (a cli-only topology with a
+140-byte payload and no history, so a frame is about the baselines' 272
+bytes, measured after a 2 s warm-up as the baselines measure only once every
+reader is connected) and every baseline once, the baselines last in odd
+rounds and first in even ones, so that a machine that drifts over a sitting
+favours no side. Every run is summarised as the baselines summarise theirs:
+the median of the readers' p50, the max of the readers' p99 and max, the
+total lost (and skipped). The machine is noisy: compare within a round,
+over several rounds.
+
+A variant is LABEL[:KEY=VALUE,...]. Keys are paths into the topology
+(`writer.sndhwm=1000`, `readers[0].rcvhwm=1000`, `cpuPinning=spread`) with
+JSON values, plus `bin=DIR`, a directory holding another build's
+`orchestrator` and `cluster-node` (to compare two builds in one sitting).
+Default: one variant `off` (cpuPinning off, this build).
+
+The last lines give, per variant and baseline, the median over the rounds of
+the per-round ratios, how many rounds were within --within (1.2) on both p50
+and p99, how many had a p99 at or below the baseline's, and the ratio of the
+medians; and, for each pair of variants, the same with the first variant as
+the reference. Each run's line gives the host's steal time over it.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def cpu_times():
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    values = list(map(int, fields))
+    return values[7], sum(values)
+
+
+def steal_since(before):
+    s0, t0 = before
+    s1, t1 = cpu_times()
+    return 100.0 * (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+def set_path(doc, path, value):
+    """Sets `a.b[0].c` in a JSON document to `value`."""
+    parts = re.findall(r"[^.\[\]]+|\[\d+\]", path)
+    node = doc
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        key = int(part[1:-1]) if part.startswith("[") else part
+        if last:
+            node[key] = value
+        else:
+            node = node[key]
+
+
+def parse_variant(spec):
+    label, _, rest = spec.partition(":")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", label):
+        raise SystemExit(f"compare: variant {spec!r}: the label must be letters, digits, '.', '_' or '-'")
+    settings, bin_dir = {}, None
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise SystemExit(f"compare: variant {spec!r}: {item!r} is not KEY=VALUE")
+        if key == "bin":
+            bin_dir = value
+            continue
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+    return {"label": label, "settings": settings, "bin": bin_dir}
+
+
+def topology(variant, readers, rate, secs):
+    t = {"name": f"compare-{readers}-{variant['label']}", "duration": f"{secs}s", "warmup": "2s", "cpuPinning": "off",
+         "writer": {"rate": rate, "payloadBytes": 140, "historyLimit": 0},
+         "readers": [{"role": "cli", "count": readers}]}
+    for key, value in variant["settings"].items():
+        set_path(t, key, value)
+    return t
+
+
+def build_release():
+    out = subprocess.run([os.path.join(ROOT, "scripts", "build-release.sh")], check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def run_clustersim(variant, work, round_no, default_bin):
+    bin_dir = variant["bin"] or default_bin
+    path = os.path.join(work, variant["label"] + ".json")
+    out = os.path.join(work, "runs-" + variant["label"])
+    before = cpu_times()
+    subprocess.run([os.path.join(bin_dir, "orchestrator"), "run", path, "--out", out, "--quiet"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    steal = steal_since(before)
+    runs = sorted((os.path.join(out, d) for d in os.listdir(out)), key=os.path.getmtime)
+    report = json.load(open(os.path.join(runs[-1], "report.json")))
+    readers = [n for n in report["nodes"] if n["role"] == "cli"]
+    row = {"system": variant["label"], "kind": "clustersim", "round": round_no, "steal": steal,
+           "readers": len(readers),
+           "p50_us": statistics.median(n["latency"]["p50Us"] for n in readers),
+           "p99_us": max(n["latency"]["p99Us"] for n in readers),
+           "max_us": max(n["latency"]["maxUs"] for n in readers),
+           "lost": sum(n["counters"].get("lost", 0) for n in readers),
+           "skipped": sum(n["counters"].get("skipped", 0) for n in readers)}
+    writer = next((n for n in report["nodes"] if n["role"] == "writer"), None)
+    if writer and writer.get("resources"):
+        row["writer_cpu"] = writer["resources"]["meanCpuPercent"]
+    shutil.rmtree(runs[-1], ignore_errors=True)
+    return row
+
+
+BASELINE_SCRIPTS = {"c": "run-baseline.sh", "redis": "run-redis-baseline.sh"}
+
+
+def run_baseline(name, baseline_dir, readers, rate, secs, round_no):
+    port = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "free-port-pair.py")],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    before = cpu_times()
+    out = subprocess.run([os.path.join(baseline_dir, BASELINE_SCRIPTS[name]), str(readers), str(rate), str(secs), port],
+                         check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    steal = steal_since(before)
+    row = json.loads(out)
+    row.update(system=name, kind="baseline", round=round_no, steal=steal, skipped=0)
+    return row
+
+
+def fmt_run(r, ref=None):
+    text = (f"  {r['system']:>10}: p50 {r['p50_us']:8.0f} µs  p99 {r['p99_us']:9.0f} µs  lost {r['lost']:>9}"
+            f"  skipped {r.get('skipped', 0):>8}  (steal {r['steal']:.1f} %)")
+    if ref:
+        ratio = lambda k: r[k] / ref[k] if ref[k] else float("inf")
+        text += f"  | vs {ref['system']}: p50 {ratio('p50_us'):.2f} p99 {ratio('p99_us'):.2f}"
+    return text
+
+
+def summary(rows, a, b, within):
+    """Lines comparing system `a` with reference `b` over the rounds both ran in."""
+    ra = {r["round"]: r for r in rows if r["system"] == a}
+    rb = {r["round"]: r for r in rows if r["system"] == b}
+    rounds = sorted(set(ra) & set(rb))
+    if not rounds:
+        return []
+    ratios = [(ra[k]["p50_us"] / rb[k]["p50_us"], ra[k]["p99_us"] / rb[k]["p99_us"]) for k in rounds]
+    inside = sum(1 for x, y in ratios if x <= within and y <= within)
+    lower = sum(1 for k in rounds if ra[k]["p99_us"] <= rb[k]["p99_us"])
+    med = statistics.median
+    a50, a99 = med(ra[k]["p50_us"] for k in rounds), med(ra[k]["p99_us"] for k in rounds)
+    b50, b99 = med(rb[k]["p50_us"] for k in rounds), med(rb[k]["p99_us"] for k in rounds)
+    return [f"{a} vs {b} over {len(rounds)} rounds: median ratio p50 {med(x for x, _ in ratios):.2f}"
+            f" p99 {med(y for _, y in ratios):.2f}; both within {within}x in {inside} of {len(rounds)};"
+            f" p99 at or below {b}'s in {lower} of {len(rounds)}",
+            f"  medians: {a} p50 {a50:.0f} µs p99 {a99:.0f} µs lost {sum(ra[k]['lost'] for k in rounds)}"
+            f" skipped {sum(ra[k].get('skipped', 0) for k in rounds)};"
+            f" {b} p50 {b50:.0f} µs p99 {b99:.0f} µs lost {sum(rb[k]['lost'] for k in rounds)};"
+            f" ratio of medians p50 {a50 / b50:.2f} p99 {a99 / b99:.2f}"]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("readers", type=int)
+    p.add_argument("rate", type=float)
+    p.add_argument("seconds", type=int)
+    p.add_argument("rounds", type=int, nargs="?", default=3)
+    p.add_argument("--variant", action="append", default=[], metavar="SPEC",
+                   help="a ClusterSim variant LABEL[:KEY=VALUE,...] (repeat); default: off")
+    p.add_argument("--baseline", action="append", choices=sorted(BASELINE_SCRIPTS), default=None,
+                   help="a baseline to run each round (repeat); default: c")
+    p.add_argument("--baseline-dir", default=os.environ.get("BASELINE_DIR", os.path.join(ROOT, "..", "shared", "baseline")))
+    p.add_argument("--within", type=float, default=1.2, help="the ratio counted as 'within' (default 1.2)")
+    p.add_argument("--json", metavar="FILE", help="also write every run's row here, one JSON object per line")
+    a = p.parse_args()
+    variants = [parse_variant(v) for v in (a.variant or ["off"])]
+    if len({v["label"] for v in variants}) != len(variants):
+        raise SystemExit("compare: two variants share a label")
+    baselines = a.baseline if a.baseline is not None else ["c"]
+    for b in baselines:
+        if not os.access(os.path.join(a.baseline_dir, BASELINE_SCRIPTS[b]), os.X_OK):
+            raise SystemExit(f"compare: no {BASELINE_SCRIPTS[b]} in {a.baseline_dir} (set --baseline-dir or BASELINE_DIR)")
+    default_bin = build_release()
+    for v in variants:
+        if v["bin"] and not os.access(os.path.join(v["bin"], "orchestrator"), os.X_OK):
+            raise SystemExit(f"compare: variant {v['label']}: no orchestrator in {v['bin']}")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="compare-") as work:
+        for v in variants:
+            with open(os.path.join(work, v["label"] + ".json"), "w") as f:
+                json.dump(topology(v, a.readers, a.rate, a.seconds), f)
+        for round_no in range(1, a.rounds + 1):
+            def ours():
+                return [run_clustersim(v, work, round_no, default_bin) for v in variants]
+
+            def theirs():
+                return [run_baseline(b, a.baseline_dir, a.readers, a.rate, a.seconds, round_no) for b in baselines]
+
+            got = theirs() + ours() if round_no % 2 == 0 else ours() + theirs()
+            rows += got
+            ref = next((r for r in got if r["kind"] == "baseline"), None)
+            print(f"round {round_no} ({a.readers} readers x {a.rate:g}/s, {a.seconds} s):")
+            for r in sorted(got, key=lambda r: r["kind"] != "baseline"):
+                print(fmt_run(r, ref if r is not ref else None))
+            sys.stdout.flush()
+    if a.json:
+        with open(a.json, "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+    print()
+    labels = [v["label"] for v in variants]
+    for v in labels:
+        for b in baselines:
+            print("\n".join(summary(rows, v, b, a.within)))
+    for i, v in enumerate(labels):
+        for w in labels[i + 1:]:
+            print("\n".join(summary(rows, w, v, a.within)))
+
+
+if __name__ == "__main__":
+    main()
