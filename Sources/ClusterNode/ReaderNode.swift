@@ -408,7 +408,7 @@ public final class ReaderNode {
         for item in held {
             item.bytes.withUnsafeBytes { raw in
                 if case .success(let h) = FrameCodec.parseHeader(raw) {
-                    handleUpdate(h, raw, recvMono: item.recvMono, recvWall: item.recvWall)
+                    handleUpdates(h, raw, recvMono: item.recvMono, recvWall: item.recvWall)
                 }
             }
         }
@@ -437,7 +437,7 @@ public final class ReaderNode {
             }
         case .end:
             sawEnd = (header.epoch, header.version)
-        case .snapshot:
+        case .snapshot, .batch:
             if bufferingStart {
                 // Clone pattern: updates that arrive before the first snapshot are
                 // held, so the snapshot is applied first and they follow it.
@@ -450,7 +450,19 @@ public final class ReaderNode {
                 if startBuffer.count >= 100_000 { finishStartBuffering() }
                 return
             }
+            handleUpdates(header, raw, recvMono: recvMono, recvWall: recvWall)
+        }
+    }
+
+    /// A snapshot frame's update, or each of a batch frame's in order.
+    @inline(__always)
+    func handleUpdates(_ header: FrameHeader, _ raw: UnsafeRawBufferPointer, recvMono: UInt64, recvWall: UInt64) {
+        guard header.kind == .batch else {
             handleUpdate(header, raw, recvMono: recvMono, recvWall: recvWall)
+            return
+        }
+        if !header.forEachEntry(in: raw, { handleUpdate($0, raw, recvMono: recvMono, recvWall: recvWall) }) {
+            decodeErrors += 1
         }
     }
 
@@ -662,6 +674,7 @@ final class SubscriberSockets {
         }
         if let b = config.receiveBufferBytes { try s.setReceiveBufferSize(b) }
         try s.subscribe(FrameKind.snapshot.prefix)
+        try s.subscribe(FrameKind.batch.prefix)
         if !conflate {
             try s.subscribe(FrameKind.heartbeat.prefix)
             try s.subscribe(FrameKind.end.prefix)

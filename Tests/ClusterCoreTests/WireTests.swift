@@ -519,3 +519,64 @@ struct WireSnapshotProtoTests {
         #expect(s.state == .unspecified && s.version == 7)
     }
 }
+
+@Suite("Wire: batch frames")
+struct WireBatchFrameTests {
+    /// A batch of `snapshots`, each made at a stamp of its own.
+    static func batch(_ snapshots: [Snapshot]) -> (frame: [UInt8], made: [UInt64]) {
+        var b = BatchFrameBuilder()
+        b.begin(epoch: snapshots[0].epoch)
+        var made: [UInt64] = []
+        for (i, s) in snapshots.enumerated() {
+            let t = 1_000_000 + UInt64(i) * 100_000
+            made.append(t)
+            b.append(encodedSnapshot: s.encoded(), version: s.version, madeMonotonicNanos: t, madeWallNanos: 1_700_000_000_000_000_000 + t)
+        }
+        #expect(b.count == snapshots.count)
+        _ = b.stampAndSend { _ in () }
+        return (b.bytes, made)
+    }
+
+    @Test("every version of a batch comes out with its own stamps and snapshot, in order", arguments: [1, 2, 17])
+    func entriesInOrder(count: Int) throws {
+        let snapshots = WireFixtures.snapshots(count: count, seed: 7)
+        let (frame, made) = Self.batch(snapshots)
+        #expect(Array(frame.prefix(4)) == Array("SNB1".utf8))
+        let header = try WireFixtures.parse(frame).get()
+        #expect(header.kind == .batch && header.epoch == snapshots[0].epoch && header.extra == UInt64(count))
+        #expect(header.sendMonotonicNanos > 0 && header.sendWallNanos > 1_600_000_000_000_000_000)
+        var seen: [FrameHeader] = []
+        let ok = frame.withUnsafeBytes { raw in header.forEachEntry(in: raw) { seen.append($0) } }
+        #expect(ok && seen.count == count)
+        for (i, e) in seen.enumerated() {
+            #expect(e.kind == .snapshot && e.epoch == snapshots[i].epoch && e.version == snapshots[i].version)
+            #expect(e.sendMonotonicNanos == made[i] && e.sendWallNanos == 1_700_000_000_000_000_000 + made[i])
+            let decoded = frame.withUnsafeBytes { e.decodeSnapshot(in: $0) }
+            #expect(try decoded.get() == snapshots[i])
+            let summary = frame.withUnsafeBytes { e.scanSnapshotSummary(in: $0) }
+            #expect(try summary.get().version == snapshots[i].version)
+        }
+    }
+
+    @Test("the fast parse and the explaining parse agree on batch frames")
+    func parsersAgree() throws {
+        let (frame, _) = Self.batch(WireFixtures.snapshots(count: 5, seed: 3))
+        let fast = frame.withUnsafeBytes { FrameCodec.header(of: $0) }
+        let full = frame.withUnsafeBytes { FrameCodec.parseHeaderExplained($0) }
+        #expect(fast == (try full.get()))
+    }
+
+    @Test("a batch cut anywhere never yields an entry past the cut")
+    func truncatedBatches() throws {
+        let (frame, _) = Self.batch(WireFixtures.snapshots(count: 4, seed: 5))
+        for cut in stride(from: 4, to: frame.count, by: 3) {
+            let part = Array(frame.prefix(cut))
+            guard case .success(let header) = WireFixtures.parse(part) else { continue }
+            part.withUnsafeBytes { raw in
+                _ = header.forEachEntry(in: raw) { e in
+                    #expect((e.snapshotRange?.upperBound ?? 0) <= cut)
+                }
+            }
+        }
+    }
+}

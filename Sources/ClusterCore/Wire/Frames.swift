@@ -14,6 +14,9 @@ public enum FrameKind: Sendable, Hashable, CaseIterable {
     case heartbeat
     /// `END1` + `EndOfStream`: the writer stops; carries the final version.
     case end
+    /// `SNB1` + `Batch`: several new snapshots in one frame (a batching writer
+    /// that had more than one version due).
+    case batch
 
     /// The prefix bytes, also the SUB subscription for this kind.
     public var prefix: [UInt8] {
@@ -21,6 +24,7 @@ public enum FrameKind: Sendable, Hashable, CaseIterable {
         case .snapshot: return Array("SNP1".utf8)
         case .heartbeat: return Array("HBT1".utf8)
         case .end: return Array("END1".utf8)
+        case .batch: return Array("SNB1".utf8)
         }
     }
 
@@ -34,6 +38,7 @@ public enum FrameKind: Sendable, Hashable, CaseIterable {
         if a == 0x53, b == 0x4E, c == 0x50, d == 0x31 { return .snapshot }   // SNP1
         if a == 0x48, b == 0x42, c == 0x54, d == 0x31 { return .heartbeat }  // HBT1
         if a == 0x45, b == 0x4E, c == 0x44, d == 0x31 { return .end }        // END1
+        if a == 0x53, b == 0x4E, c == 0x42, d == 0x31 { return .batch }      // SNB1
         return nil
     }
 }
@@ -70,8 +75,10 @@ public struct FrameHeader: Sendable, Hashable {
     public var version: UInt64 = 0
     public var sendMonotonicNanos: UInt64 = 0
     public var sendWallNanos: UInt64 = 0
-    /// Envelope `coalesced`; Heartbeat `sequence`; EndOfStream `published`.
+    /// Envelope `coalesced`; Heartbeat `sequence`; EndOfStream `published`;
+    /// Batch: the number of entries.
     public var extra: UInt64 = 0
+    /// `.snapshot`: where the encoded `Snapshot` lies in the frame.
     public var snapshotRange: Range<Int>?
 
     public init(kind: FrameKind) { self.kind = kind }
@@ -82,8 +89,8 @@ public struct FrameHeader: Sendable, Hashable {
         switch (kind, field) {
         case (_, 1): epoch = v
         case (_, 2): version = v
-        case (.snapshot, 3), (.heartbeat, 3): sendMonotonicNanos = v
-        case (.snapshot, 4), (.heartbeat, 4): sendWallNanos = v
+        case (.snapshot, 3), (.heartbeat, 3), (.batch, 3): sendMonotonicNanos = v
+        case (.snapshot, 4), (.heartbeat, 4), (.batch, 4): sendWallNanos = v
         case (.snapshot, 6), (.heartbeat, 5), (.end, 3): extra = v
         default: break
         }
@@ -207,7 +214,9 @@ public enum FrameCodec {
                 guard let length = plainVarint(raw, &i), length <= UInt64(n &- i) else { return nil }
                 let start = i
                 i &+= Int(truncatingIfNeeded: length)
-                if kind == .snapshot, field == 5 { header.snapshotRange = start..<i }
+                if field == 5 {
+                    if kind == .snapshot { header.snapshotRange = start..<i } else if kind == .batch { header.extra &+= 1 }
+                }
             default:
                 return nil
             }
@@ -279,7 +288,9 @@ public enum FrameCodec {
             } else if wireType == 2 {
                 let range: Range<Int>
                 switch reader.lengthDelimited() { case .success(let r): range = r; case .failure(let e): return .failure(e) }
-                if kind == .snapshot, field == 5 { header.snapshotRange = range }
+                if field == 5 {
+                    if kind == .snapshot { header.snapshotRange = range } else if kind == .batch { header.extra &+= 1 }
+                }
             } else if let e = reader.skip(wireType: wireType) {
                 return .failure(e)
             }
@@ -367,6 +378,132 @@ public struct SnapshotFrameBuilder: Sendable {
         let wall = SystemClock.wallNanos()
         let result = try buffer.withUnsafeMutableBytes { raw in
             var i = Self.stampOffset
+            ProtoWriter.paddedVarintField(3, mono, into: raw, at: &i)
+            ProtoWriter.paddedVarintField(4, wall, into: raw, at: &i)
+            return try send(UnsafeRawBufferPointer(raw))
+        }
+        return (result, mono)
+    }
+
+    /// The current frame (after `stampAndSend`, with its stamps).
+    public var bytes: [UInt8] { buffer }
+}
+
+// MARK: - Batches
+
+extension FrameHeader {
+    /// Calls `body` with each version of a `.batch` frame, in the frame's
+    /// order, as the header of a `.snapshot` frame would carry it: the
+    /// batch's epoch, the entry's version, its stamps (when the writer made
+    /// that version), its `snapshotRange` in `frame`.
+    /// - Parameter frame: the same bytes the header was parsed from.
+    /// - Returns: false when an entry is malformed (the entries before it were handed over).
+    @inlinable
+    public func forEachEntry(in frame: UnsafeRawBufferPointer, _ body: (FrameHeader) -> Void) -> Bool {
+        guard kind == .batch else { return false }
+        let n = frame.count
+        var i = FrameKind.prefixLength
+        while i < n {
+            guard let tag = FrameCodec.plainVarint(frame, &i) else { return false }
+            switch tag & 7 {
+            case 0:
+                guard FrameCodec.plainVarint(frame, &i) != nil else { return false }
+            case 2:
+                guard let length = FrameCodec.plainVarint(frame, &i), length <= UInt64(n &- i) else { return false }
+                let start = i
+                i &+= Int(truncatingIfNeeded: length)
+                if tag >> 3 == 5 {
+                    guard var entry = FrameCodec.envelopeFields(frame, start..<i) else { return false }
+                    entry.epoch = epoch
+                    body(entry)
+                }
+            default:
+                return false
+            }
+        }
+        return true
+    }
+}
+
+extension FrameCodec {
+    /// The fields of an `Envelope` embedded at `range` of `frame` (a batch
+    /// entry), as a `.snapshot` header with `snapshotRange` in `frame`'s
+    /// offsets; nil when it is malformed or uses encodings our writer never
+    /// produces.
+    @inlinable @inline(__always)
+    static func envelopeFields(_ frame: UnsafeRawBufferPointer, _ range: Range<Int>) -> FrameHeader? {
+        var header = FrameHeader(kind: .snapshot)
+        let end = range.upperBound
+        var i = range.lowerBound
+        while i < end {
+            guard let tag = plainVarint(frame, &i), i <= end else { return nil }
+            let field = tag >> 3
+            switch tag & 7 {
+            case 0:
+                guard let v = plainVarint(frame, &i), i <= end else { return nil }
+                header.set(varintField: field, v)
+            case 2:
+                guard let length = plainVarint(frame, &i), i <= end, length <= UInt64(end &- i) else { return nil }
+                let start = i
+                i &+= Int(truncatingIfNeeded: length)
+                if field == 5 { header.snapshotRange = start..<i }
+            default:
+                return nil
+            }
+        }
+        return header
+    }
+}
+
+/// Builds batch frames (`SNB1`): several versions, each with the stamps of
+/// the moment the writer made it, and the frame's own send stamps written
+/// in place immediately before the send.
+///
+/// The frame is `SNB1`, the send stamps (Batch fields 3 and 4, nine-byte
+/// varints), the epoch (field 1), then one `Envelope` per version (field 5,
+/// repeated): `version` (2), the version's own stamps (3, 4), its snapshot (5).
+public struct BatchFrameBuilder: Sendable {
+    private var buffer: [UInt8] = []
+    private var entry: [UInt8] = []
+    /// Versions in the frame being built.
+    public private(set) var count = 0
+
+    public init() {
+        buffer.reserveCapacity(16 * 1024)
+        entry.reserveCapacity(1024)
+    }
+
+    /// Starts a batch of `epoch`.
+    public mutating func begin(epoch: UInt64) {
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: FrameKind.batch.prefix)
+        buffer.append(contentsOf: repeatElement(0, count: SnapshotFrameBuilder.stampLength))
+        ProtoWriter.varintField(1, epoch, into: &buffer)
+        count = 0
+    }
+
+    /// Adds one version, made at `madeMonotonicNanos` / `madeWallNanos`.
+    public mutating func append(encodedSnapshot: [UInt8], version: UInt64, madeMonotonicNanos: UInt64, madeWallNanos: UInt64) {
+        entry.removeAll(keepingCapacity: true)
+        ProtoWriter.varintField(2, version, into: &entry)
+        ProtoWriter.varintField(3, madeMonotonicNanos, into: &entry)
+        ProtoWriter.varintField(4, madeWallNanos, into: &entry)
+        ProtoWriter.tag(5, wireType: 2, into: &entry)
+        ProtoWriter.varint(UInt64(encodedSnapshot.count), into: &entry)
+        entry.append(contentsOf: encodedSnapshot)
+        ProtoWriter.tag(5, wireType: 2, into: &buffer)
+        ProtoWriter.varint(UInt64(entry.count), into: &buffer)
+        buffer.append(contentsOf: entry)
+        count += 1
+    }
+
+    /// Stamps the frame with the clocks now and hands its bytes to `send`.
+    /// - Returns: what `send` returns, and the monotonic stamp written.
+    public mutating func stampAndSend<R>(_ send: (UnsafeRawBufferPointer) throws -> R) rethrows -> (R, UInt64) {
+        let mono = SystemClock.monotonicNanos()
+        let wall = SystemClock.wallNanos()
+        let result = try buffer.withUnsafeMutableBytes { raw in
+            var i = SnapshotFrameBuilder.stampOffset
             ProtoWriter.paddedVarintField(3, mono, into: raw, at: &i)
             ProtoWriter.paddedVarintField(4, wall, into: raw, at: &i)
             return try send(UnsafeRawBufferPointer(raw))
