@@ -558,6 +558,18 @@ struct WireBatchFrameTests {
         }
     }
 
+    @Test("a batch frame decodes as a Batch with any protobuf library")
+    func decodesAsProtobuf() throws {
+        let snapshots = WireFixtures.snapshots(count: 3, seed: 11)
+        let (frame, made) = Self.batch(snapshots)
+        let batch = try Clustersim_V1_Batch(serializedBytes: Array(frame.dropFirst(4)))
+        #expect(batch.epoch == snapshots[0].epoch && batch.entries.count == 3 && batch.unknownFields.data.isEmpty)
+        for (i, e) in batch.entries.enumerated() {
+            #expect(e.version == snapshots[i].version && e.epoch == 0 && e.coalesced == 0)
+            #expect(e.sendMonotonicNs == made[i] && Snapshot(e.snapshot) == snapshots[i])
+        }
+    }
+
     @Test("the fast parse and the explaining parse agree on batch frames")
     func parsersAgree() throws {
         let (frame, _) = Self.batch(WireFixtures.snapshots(count: 5, seed: 3))

@@ -192,6 +192,31 @@ public nonisolated struct Clustersim_V1_Envelope: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
+/// Published as "SNB1" + Batch by a writer with batching on, when more than
+/// one version is due at once (docs/protocol.md, "Batches").
+public nonisolated struct Clustersim_V1_Batch: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var epoch: UInt64 = 0
+
+  /// the frame's own stamps, immediately before zmq_send
+  public var sendMonotonicNs: UInt64 = 0
+
+  public var sendWallNs: UInt64 = 0
+
+  /// One per version, oldest first. An entry's epoch is unset (the batch's
+  /// holds for all); its send_*_ns are when the writer made that version, so
+  /// latency from them includes the time it waited to be batched; its
+  /// coalesced is unset.
+  public var entries: [Clustersim_V1_Envelope] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// Published as "HBT1" + Heartbeat, once per heartbeat interval and during warm-up.
 public nonisolated struct Clustersim_V1_Heartbeat: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -1171,6 +1196,51 @@ nonisolated extension Clustersim_V1_Envelope: SwiftProtobuf.Message, SwiftProtob
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Clustersim_V1_Batch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Batch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}epoch\0\u{4}\u{2}send_monotonic_ns\0\u{3}send_wall_ns\0\u{1}entries\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.epoch) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.sendMonotonicNs) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.sendWallNs) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.epoch != 0 {
+      try visitor.visitSingularUInt64Field(value: self.epoch, fieldNumber: 1)
+    }
+    if self.sendMonotonicNs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.sendMonotonicNs, fieldNumber: 3)
+    }
+    if self.sendWallNs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.sendWallNs, fieldNumber: 4)
+    }
+    if !self.entries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.entries, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Clustersim_V1_Batch, rhs: Clustersim_V1_Batch) -> Bool {
+    if lhs.epoch != rhs.epoch {return false}
+    if lhs.sendMonotonicNs != rhs.sendMonotonicNs {return false}
+    if lhs.sendWallNs != rhs.sendWallNs {return false}
+    if lhs.entries != rhs.entries {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
