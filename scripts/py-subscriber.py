@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """An independent ClusterSim subscriber: a cheap check of the wire format.
 
-Connects a SUB socket to a writer's PUB endpoint, subscribes to SNP1, HBT1
-and END1, decodes every frame with a small hand-written protobuf reader (no
+Connects a SUB socket to a writer's PUB endpoint, subscribes to SNP1, SNB1
+(batches of several versions), HBT1 and END1, decodes every frame with a small hand-written protobuf reader (no
 generated code, no protobuf package: only pyzmq is needed) and prints, each
 second, what arrived: snapshots, heartbeats, gaps, versions lost and fan-out
 latency (CLOCK_MONOTONIC, so writer and subscriber must share the host).
@@ -107,6 +107,7 @@ ENVELOPE = {1: ("epoch", "u"), 2: ("version", "u"), 3: ("send_monotonic_ns", "u"
 HEARTBEAT = {1: ("epoch", "u"), 2: ("version", "u"), 3: ("send_monotonic_ns", "u"), 4: ("send_wall_ns", "u"),
              5: ("sequence", "u")}
 END = {1: ("epoch", "u"), 2: ("final_version", "u"), 3: ("published", "u")}
+BATCH = {1: ("epoch", "u"), 3: ("send_monotonic_ns", "u"), 4: ("send_wall_ns", "u"), 5: ("entries", ["m"])}
 SNAPSHOT = {1: ("version", "u"), 2: ("epoch", "u"), 3: ("state", "u"), 4: ("prev_state", "u"), 5: ("reason", "s"),
             6: ("snapshot_id", "s"), 7: ("fsm_instance_id", "s"), 8: ("source_module", "s"),
             9: ("attempt_count", "u"), 10: ("monotonic_ns", "u"), 11: ("wall_ns", "u"), 12: ("history", ["m"]),
@@ -149,7 +150,7 @@ def percentile(sorted_values, p):
 
 class Stats:
     def __init__(self):
-        self.snapshots = self.heartbeats = self.ends = 0
+        self.snapshots = self.heartbeats = self.ends = self.batches = 0
         self.gaps = self.lost = self.duplicates = self.out_of_order = self.stale = self.coalesced = 0
         self.bad = self.mismatched = self.epoch_changes = 0
         self.latencies_ns = []
@@ -211,9 +212,9 @@ class Tracker:
 def summary_line(label, s):
     lat = sorted(s.latencies_ns)
     us = lambda ns: ns / 1000.0
-    return ("%s snapshots=%d heartbeats=%d gaps=%d lost=%d coalesced=%d dup=%d stale=%d bad=%d "
+    return ("%s snapshots=%d batches=%d heartbeats=%d gaps=%d lost=%d coalesced=%d dup=%d stale=%d bad=%d "
             "latency_us p50=%.1f p90=%.1f p99=%.1f max=%.1f" % (
-                label, s.snapshots, s.heartbeats, s.gaps, s.lost, s.coalesced, s.duplicates, s.stale, s.bad,
+                label, s.snapshots, s.batches, s.heartbeats, s.gaps, s.lost, s.coalesced, s.duplicates, s.stale, s.bad,
                 us(percentile(lat, 50)), us(percentile(lat, 90)), us(percentile(lat, 99)), us(lat[-1] if lat else 0)))
 
 
@@ -231,7 +232,7 @@ def main():
     sub = ctx.socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
     sub.setsockopt(zmq.RCVHWM, 100000)
-    for prefix in (b"SNP1", b"HBT1", b"END1"):
+    for prefix in (b"SNP1", b"SNB1", b"HBT1", b"END1"):
         sub.setsockopt(zmq.SUBSCRIBE, prefix)
     sub.connect(args.endpoint)
     poller = zmq.Poller()
@@ -286,21 +287,32 @@ def main():
                     break
                 recv_mono = time.monotonic_ns()
                 kind, body = frame[:4], memoryview(frame)[4:]
+                def update(env, label):
+                    """One version: an SNP1 frame's, or an entry of an SNB1 batch (its stamps are
+                    when the writer made it, so the latency includes the wait to be batched)."""
+                    count("snapshots")
+                    total.latencies_ns.append(recv_mono - env["send_monotonic_ns"])
+                    interval.latencies_ns.append(recv_mono - env["send_monotonic_ns"])
+                    tracker.observe(env["epoch"], env["version"], total, interval, coalesced=env.get("coalesced", 0))
+                    s = snapshot(env["snapshot"])
+                    if s["version"] != env["version"] or s["epoch"] != env["epoch"]:
+                        count("mismatched")
+                    if args.verbose:
+                        print("  %s epoch=%d version=%d state=%s prev=%s id=%s history=%d payload=%dB" % (
+                            label, env["epoch"], env["version"], STATES.get(s["state"], s["state"]),
+                            STATES.get(s["prev_state"], s["prev_state"]), s["snapshot_id"], len(s["history"]),
+                            len(s["context_data"])))
+
                 try:
                     if kind == b"SNP1":
-                        env = message(body, ENVELOPE)
-                        count("snapshots")
-                        total.latencies_ns.append(recv_mono - env["send_monotonic_ns"])
-                        interval.latencies_ns.append(recv_mono - env["send_monotonic_ns"])
-                        tracker.observe(env["epoch"], env["version"], total, interval, coalesced=env.get("coalesced", 0))
-                        s = snapshot(env["snapshot"])
-                        if s["version"] != env["version"] or s["epoch"] != env["epoch"]:
-                            count("mismatched")
-                        if args.verbose:
-                            print("  SNP1 epoch=%d version=%d state=%s prev=%s id=%s history=%d payload=%dB" % (
-                                env["epoch"], env["version"], STATES.get(s["state"], s["state"]),
-                                STATES.get(s["prev_state"], s["prev_state"]), s["snapshot_id"], len(s["history"]),
-                                len(s["context_data"])))
+                        update(message(body, ENVELOPE), "SNP1")
+                    elif kind == b"SNB1":
+                        batch = message(body, BATCH)
+                        count("batches")
+                        for entry in batch["entries"]:
+                            env = message(entry, ENVELOPE)
+                            env["epoch"] = batch["epoch"]
+                            update(env, "SNB1")
                     elif kind == b"HBT1":
                         message(body, HEARTBEAT)
                         count("heartbeats")

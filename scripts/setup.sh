@@ -3,8 +3,9 @@
 # libzmq (libzmq3-dev), pkg-config, docker-compose (the tests validate the
 # compose files with `docker-compose config`; no engine is needed), iproute2
 # and iptables (ip, tc and iptables for the netns launcher), and the
-# Python package the tests use to parse metrics.prom. Idempotent: quick when
-# all is there. (scripts/py-subscriber.py also needs pyzmq: pip install pyzmq.)
+# Python packages the tests use: prometheus_client (to parse metrics.prom) and
+# pyzmq (scripts/py-subscriber.py, the independent subscriber). Idempotent:
+# quick when all is there.
 set -euo pipefail
 
 need=()
@@ -18,12 +19,14 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-if ! python3 -c 'import prometheus_client' 2>/dev/null; then
-  echo "setup: installing prometheus_client (PyPI)" >&2
-  python3 -m pip install -q prometheus_client >/dev/null 2>&1 \
-    || python3 -m pip install -q --break-system-packages prometheus_client >/dev/null 2>&1 \
-    || echo "setup: prometheus_client not installed; the test that parses metrics.prom with it will be skipped" >&2
-fi
+for module_package in prometheus_client:prometheus_client zmq:pyzmq; do
+  module=${module_package%%:*} package=${module_package##*:}
+  python3 -c "import $module" 2>/dev/null && continue
+  echo "setup: installing $package (PyPI)" >&2
+  python3 -m pip install -q "$package" >/dev/null 2>&1 \
+    || python3 -m pip install -q --break-system-packages "$package" >/dev/null 2>&1 \
+    || echo "setup: $package not installed; the tests that need it will say so and be skipped" >&2
+done
 
 command -v swift >/dev/null || { echo "setup: swift is not on PATH (install Swift 6 first)" >&2; exit 1; }
 pkg-config --exists libzmq || { echo "setup: libzmq not found by pkg-config" >&2; exit 1; }
