@@ -54,13 +54,13 @@ public struct ComposeGenerator: Sendable {
         let nodes = topology.nodes
         var taken = Set(nodes.map(\.name))
         for reserved in [Self.orchestratorService] where taken.contains(reserved) {
-            throw ComposeError("node \"\(reserved)\": the name is taken by the orchestrator's service; rename the group")
+            throw ComposeError(.nameTaken, "node \"\(reserved)\": the name is taken by the orchestrator's service; rename the group")
         }
         taken.insert(Self.orchestratorService)
         for g in topology.readers where g.role == .query && g.load != nil {
             let name = NodeCommands.queryLoadName(g)
             if taken.contains(name) {
-                throw ComposeError("query group \"\(g.groupName)\": its load generator would be named \"\(name)\", which another service has; rename a group")
+                throw ComposeError(.nameTaken, "query group \"\(g.groupName)\": its load generator would be named \"\(name)\", which another service has; rename a group")
             }
             taken.insert(name)
         }
