@@ -1,26 +1,22 @@
 import Foundation
 
 /// Why a topology cannot become a compose file.
-public struct ComposeError: Error, Hashable, CustomStringConvertible, Sendable {
-    /// What stands in the way.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        public let name: String
-        /// A node or a load generator would take a service name already taken.
-        public static let nameTaken = Code(name: "name-taken")
-        /// The compose file needs a file beside it (the writer's event script), so it cannot go to standard output.
-        public static let needsDirectory = Code(name: "needs-directory")
-        public var description: String { name }
-    }
-
+public struct ComposeError: CodedError, Hashable {
+    public typealias Code = ErrorCode<ComposeError>
     public let code: Code
     /// What is wrong and what to do, as shown to the user.
     public let message: String
-    public var description: String { message }
 
     public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
+        (self.code, self.message) = (code, message)
     }
+}
+
+extension ErrorCode<ComposeError> {
+    /// A node or a load generator would take a service name already taken.
+    public static let nameTaken = Self("name-taken")
+    /// The compose file needs a file beside it (the writer's event script), so it cannot go to standard output.
+    public static let needsDirectory = Self("needs-directory")
 }
 
 /// One service of a generated compose file.

@@ -41,6 +41,7 @@ final class ControlPlane {
         return decode(identity: frames[0].bytes, bytes: frames[frames.count - 1].bytes)
     }
 
+    /// Decodes one message from the DEALER with `identity`.
     func decode(identity: [UInt8], bytes: [UInt8]) -> ControlEvent {
         guard let m = try? Clustersim_V1_ControlMessage(serializedBytes: bytes), let body = m.body else {
             return .malformed(byteCount: bytes.count)

@@ -69,30 +69,26 @@ public enum SystemCommand {
 }
 
 /// Why a system command failed.
-public struct SystemCommandError: Error, Hashable, CustomStringConvertible, Sendable {
-    /// How it failed.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        public let name: String
-        /// The tool is not installed in ``SystemCommand/searchPath``.
-        public static let notFound = Code(name: "not-found")
-        /// It could not be started.
-        public static let cannotStart = Code(name: "cannot-start")
-        /// It did not end within its timeout and was killed.
-        public static let timedOut = Code(name: "timed-out")
-        /// It ended with a non-zero status or by a signal.
-        public static let failed = Code(name: "failed")
-        public var description: String { name }
-    }
-
+public struct SystemCommandError: CodedError, Hashable {
+    public typealias Code = ErrorCode<SystemCommandError>
     public let code: Code
     /// What the command said (its output), or what became of it.
     public let message: String
-    public var description: String { message }
 
     public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
+        (self.code, self.message) = (code, message)
     }
+}
+
+extension ErrorCode<SystemCommandError> {
+    /// The tool is not installed in ``SystemCommand/searchPath``.
+    public static let notFound = Self("not-found")
+    /// It could not be started.
+    public static let cannotStart = Self("cannot-start")
+    /// It did not end within its timeout and was killed.
+    public static let timedOut = Self("timed-out")
+    /// It ended with a non-zero status or by a signal.
+    public static let failed = Self("failed")
 }
 
 /// One command's run: its output as it comes, then how it ended. Written by
@@ -109,6 +105,7 @@ private final class RunningCommand: Sendable {
     /// Everything it printed so far.
     var output: String { state.withLock { String(decoding: $0.output, as: UTF8.self) } }
 
+    /// Runs the command to its end, keeping its output as it comes (so a timeout can still show it).
     func execute(path: String, arguments: [String]) async {
         var options = PlatformOptions()
         options.processGroupID = 0
@@ -143,44 +140,6 @@ private final class RunningCommand: Sendable {
             }
             let failure = status == .exited(0) ? nil : SystemCommandError(.failed, SystemCommand.reason(output, status: status))
             return .init(status: status, output: output, failure: failure)
-        }
-    }
-}
-
-/// The thread the system commands' tasks run on.
-///
-/// `SystemCommand.run` blocks its caller until the command ends. The caller
-/// is the orchestrator's loop, or a test's clean-up on the cooperative pool;
-/// with two cores the pool has two threads, and a task that needed one of
-/// them could wait behind the very thread that waits for it. Tasks that
-/// prefer this executor, and the child tasks they start, run here instead.
-final class SystemCommandThread: TaskExecutor, @unchecked Sendable {
-    static let shared = SystemCommandThread()
-
-    private let condition = NSCondition()
-    private var jobs: [UnownedJob] = []
-
-    private init() {
-        let thread = Thread { [unowned self] in self.serve() }
-        thread.name = "system-commands"
-        thread.start()
-    }
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        condition.lock()
-        jobs.append(job)
-        condition.signal()
-        condition.unlock()
-    }
-
-    private func serve() {
-        while true {
-            condition.lock()
-            while jobs.isEmpty { condition.wait() }
-            let job = jobs.removeFirst()
-            condition.unlock()
-            job.runSynchronously(on: asUnownedTaskExecutor())
         }
     }
 }

@@ -10,27 +10,14 @@ import Histogram
 /// says exactly what the first one said.
 public enum ReportBuilder {
     /// Why a run directory's report could not be built.
-    public struct BuildError: Error, Hashable, CustomStringConvertible, Sendable {
-        /// Which file was at fault.
-        public struct Code: Hashable, Sendable, CustomStringConvertible {
-            public let name: String
-            /// `topology.json` is missing or does not parse.
-            public static let topology = Code(name: "topology")
-            /// `run-state.json` is missing: not a run directory, or a run that ended before writing it.
-            public static let missingRunState = Code(name: "missing-run-state")
-            /// `run-state.json` does not decode.
-            public static let runState = Code(name: "run-state")
-            public var description: String { name }
-        }
-
+    public struct BuildError: CodedError, Hashable {
+        public typealias Code = ErrorCode<BuildError>
         public let code: Code
         /// The file and what was wrong with it.
         public let message: String
-        public var description: String { message }
 
         public init(_ code: Code, _ message: String) {
-            self.code = code
-            self.message = message
+            (self.code, self.message) = (code, message)
         }
     }
 
@@ -150,4 +137,13 @@ public enum ReportBuilder {
         report.slo = SLOChecker.check(topology.slo, report: report)
         return report
     }
+}
+
+extension ErrorCode<ReportBuilder.BuildError> {
+    /// `topology.json` is missing or does not parse.
+    public static let topology = Self("topology")
+    /// `run-state.json` is missing: not a run directory, or a run that ended before writing it.
+    public static let missingRunState = Self("missing-run-state")
+    /// `run-state.json` does not decode.
+    public static let runState = Self("run-state")
 }

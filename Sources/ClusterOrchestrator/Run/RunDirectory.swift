@@ -27,6 +27,7 @@ final class RunDirectory {
         (parent as NSString).appendingPathComponent("\(name)-\(timestamp())")
     }
 
+    /// Now, UTC, as `YYYYMMDD-HHMMSS`.
     static func timestamp() -> String {
         var t = time(nil)
         var tmv = tm()

@@ -10,6 +10,7 @@ extension RunLoop {
         }
     }
 
+    /// Takes one event: a HELLO registers a known node, a claim is answered, the rest goes to the node it came from.
     func handle(_ event: ControlEvent) {
         switch event {
         case .malformed(let count):
@@ -32,6 +33,7 @@ extension RunLoop {
         }
     }
 
+    /// Takes what a registered node said into its entry of the node table.
     func handle(_ message: NodeMessage, from name: String) {
         switch message {
         case .ready:

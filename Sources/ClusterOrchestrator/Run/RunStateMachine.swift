@@ -100,6 +100,7 @@ struct RunStateMachine: Sendable {
         var condition: Condition?
     }
 
+    /// A condition on the nodes, checked by the loop on every turn.
     enum Condition: Sendable, Hashable {
         /// Every node that starts at once said READY.
         case startersReady
