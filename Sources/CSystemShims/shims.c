@@ -2,6 +2,7 @@
 #include "CSystemShims.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <string.h>
 #include <sched.h>
@@ -29,6 +30,22 @@ int csim_signalfd_read(int fd) {
 int csim_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0); }
 
 int csim_set_timer_slack(unsigned long ns) { return prctl(PR_SET_TIMERSLACK, ns, 0, 0, 0); }
+
+static pthread_t csim_signal_target;
+
+static void csim_forward_signal(int sig) { pthread_kill(csim_signal_target, sig); }
+
+int csim_forward_shutdown_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    csim_signal_target = pthread_self();
+    sa.sa_handler = csim_forward_signal;
+    sigfillset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGTERM, &sa, NULL) != 0) return errno;
+    if (sigaction(SIGINT, &sa, NULL) != 0) return errno;
+    return 0;
+}
 
 void csim_reset_signals(void) {
     sigset_t none;

@@ -41,7 +41,7 @@ struct Compose: ParsableCommand {
             }
             guard let out else {
                 if !file.extraFiles.isEmpty {
-                    throw ComposeError("the writer's event script goes in a file beside the compose file; give --out")
+                    throw ComposeError(.needsDirectory, "the writer's event script goes in a file beside the compose file; give --out")
                 }
                 print(file.yaml, terminator: "")
                 return

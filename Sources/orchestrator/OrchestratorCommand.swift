@@ -58,8 +58,9 @@ struct Run: ParsableCommand {
         o.quiet = quiet
         o.launcher = launcher
         o.controlBind = controlBind
-        let result = Orchestrator(options: o, logger: Logger(label: "orchestrator"), signals: signals).run()
-        throw ExitCode(result.rawValue)
+        let outcome = Orchestrator(options: o, logger: Logger(label: "orchestrator"), signals: signals).run()
+        if let summary = outcome.summary { print(summary, terminator: "") }
+        throw ExitCode(outcome.exit.rawValue)
     }
 }
 

@@ -15,6 +15,11 @@ int csim_signalfd_read(int fd);
 int csim_set_parent_death_signal(int sig);
 /// prctl(PR_SET_TIMERSLACK, ns).
 int csim_set_timer_slack(unsigned long ns);
+/// Makes SIGTERM and SIGINT that land on another thread reach the calling one: a handler that
+/// re-sends them to it (pthread_kill), where they are blocked and so wait for its signalfd. For a
+/// process with a thread that unblocks every signal while it waits (swift-subprocess's monitor
+/// thread, in epoll_pwait with an empty mask). Returns 0 or an errno.
+int csim_forward_shutdown_signals(void);
 /// Unblocks every signal and restores default dispositions (used in spawned children).
 void csim_reset_signals(void);
 

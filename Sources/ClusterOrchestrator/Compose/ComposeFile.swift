@@ -1,9 +1,22 @@
 import Foundation
 
 /// Why a topology cannot become a compose file.
-public struct ComposeError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+public struct ComposeError: CodedError, Hashable {
+    public typealias Code = ErrorCode<ComposeError>
+    public let code: Code
+    /// What is wrong and what to do, as shown to the user.
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        (self.code, self.message) = (code, message)
+    }
+}
+
+extension ErrorCode<ComposeError> {
+    /// A node or a load generator would take a service name already taken.
+    public static let nameTaken = Self("name-taken")
+    /// The compose file needs a file beside it (the writer's event script), so it cannot go to standard output.
+    public static let needsDirectory = Self("needs-directory")
 }
 
 /// One service of a generated compose file.

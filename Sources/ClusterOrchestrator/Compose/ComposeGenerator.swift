@@ -50,28 +50,77 @@ public struct ComposeGenerator: Sendable {
     /// The name of the events file written beside the compose file when the writer has a script.
     public var writerEventsFileName: String { "\(topology.name).writer-events.json" }
 
+    /// The compose file, with the notes on what a compose run leaves out.
+    /// - Throws: `ComposeError` when a node or load generator would take a service name already taken.
     public func generate() throws -> ComposeFile {
-        let nodes = topology.nodes
-        var taken = Set(nodes.map(\.name))
+        try checkNames()
+        let warnings = notes()
+        var extra: [String: Data] = [:]
+        if let events = topology.writer.events {
+            let list = events.map { ["at": $0.at.description, "event": $0.event] }
+            extra[writerEventsFileName] = try JSONSerialization.data(withJSONObject: list, options: [.sortedKeys])
+        }
+        let mapper = NodeCommands(
+            topology: topology,
+            writerPub: ("tcp://*:\(Self.pubPort)", "tcp://\(Topology.writerName):\(Self.pubPort)"),
+            writerSnapshots: ("tcp://*:\(Self.snapshotPort)", "tcp://\(Topology.writerName):\(Self.snapshotPort)"),
+            nodeDirectory: { Self.nodeDirectory($0) },
+            serviceBind: { _ in "tcp://*:\(Self.servicePort)" },
+            relayEndpoint: { ("tcp://*:\(Self.relayPort)", "tcp://\($0.name):\(Self.relayPort)") },
+            writerScript: topology.writer.events == nil ? nil : Self.eventsTarget)
+
+        let topologyTarget = "/topologies/" + (topologySource as NSString).lastPathComponent
+        var services = [ComposeService(
+            name: Self.orchestratorService, role: "orchestrator", entrypoint: ["/usr/local/bin/orchestrator"],
+            command: ["run", "--launcher", "external", "--control-bind", "tcp://*:\(Self.controlPort)",
+                      topologyTarget, "--out", "/runs"],
+            dependsOn: [], binds: [(topologySource, topologyTarget)], mountsRuns: true)]
+        var replicatedDone = Set<String>()
+        for spec in topology.nodes {
+            if let g = spec.reader, replicates(g) {
+                // One service for the whole group: its replicas claim their names from the orchestrator.
+                guard replicatedDone.insert(g.groupName).inserted else { continue }
+                services.append(replicatedService(g, first: spec, mapper: mapper))
+                continue
+            }
+            services.append(nodeService(spec, mapper: mapper))
+        }
+        for g in topology.readers where g.role == .query {
+            guard let load = g.load else { continue }
+            let members = topology.nodes.filter { $0.group == g.groupName && $0.role != .writer }.map(\.name)
+            let targets = members.map { "tcp://\($0):\(Self.servicePort)" }
+            services.append(ComposeService(
+                name: NodeCommands.queryLoadName(g), role: "query-load", entrypoint: nil,
+                command: mapper.queryLoadCommand(for: g, load: load, targets: targets).arguments,
+                dependsOn: [Self.orchestratorService] + members, binds: [], mountsRuns: false))
+        }
+        return ComposeFile(
+            topologyName: topology.name, services: services, image: image ?? Self.defaultImage,
+            buildContext: image == nil ? buildContext : nil, header: header(notes: warnings), warnings: warnings, extraFiles: extra)
+    }
+
+    /// Where the writer's event script is mounted in its container.
+    static let eventsTarget = "/config/writer-events.json"
+
+    /// Refuses node and load generator names that would take another service's.
+    func checkNames() throws {
+        var taken = Set(topology.nodes.map(\.name))
         for reserved in [Self.orchestratorService] where taken.contains(reserved) {
-            throw ComposeError("node \"\(reserved)\": the name is taken by the orchestrator's service; rename the group")
+            throw ComposeError(.nameTaken, "node \"\(reserved)\": the name is taken by the orchestrator's service; rename the group")
         }
         taken.insert(Self.orchestratorService)
         for g in topology.readers where g.role == .query && g.load != nil {
             let name = NodeCommands.queryLoadName(g)
             if taken.contains(name) {
-                throw ComposeError("query group \"\(g.groupName)\": its load generator would be named \"\(name)\", which another service has; rename a group")
+                throw ComposeError(.nameTaken, "query group \"\(g.groupName)\": its load generator would be named \"\(name)\", which another service has; rename a group")
             }
             taken.insert(name)
         }
+    }
 
+    /// What a compose run of the topology leaves out or changes.
+    func notes() -> [String] {
         var warnings: [String] = []
-        var extra: [String: Data] = [:]
-        let eventsTarget = "/config/writer-events.json"
-        if let events = topology.writer.events {
-            let list = events.map { ["at": $0.at.description, "event": $0.event] }
-            extra[writerEventsFileName] = try JSONSerialization.data(withJSONObject: list, options: [.sortedKeys])
-        }
         if topology.writer.transport == .ipc {
             warnings.append("writer.transport is ipc: containers share no filesystem, so the compose file uses tcp")
         }
@@ -81,74 +130,45 @@ public struct ComposeGenerator: Sendable {
         if !topology.faults.isEmpty || topology.chaos != nil {
             warnings.append("faults and chaos are skipped: process faults need the local launcher, and under compose the engine owns the containers")
         }
+        return warnings
+    }
 
-        let mapper = NodeCommands(
-            topology: topology,
-            writerPub: ("tcp://*:\(Self.pubPort)", "tcp://\(Topology.writerName):\(Self.pubPort)"),
-            writerSnapshots: ("tcp://*:\(Self.snapshotPort)", "tcp://\(Topology.writerName):\(Self.snapshotPort)"),
-            nodeDirectory: { Self.nodeDirectory($0) },
-            serviceBind: { _ in "tcp://*:\(Self.servicePort)" },
-            relayEndpoint: { ("tcp://*:\(Self.relayPort)", "tcp://\($0.name):\(Self.relayPort)") },
-            writerScript: topology.writer.events == nil ? nil : eventsTarget)
-
-        let topologyTarget = "/topologies/" + (topologySource as NSString).lastPathComponent
-        var services = [ComposeService(
-            name: Self.orchestratorService, role: "orchestrator", entrypoint: ["/usr/local/bin/orchestrator"],
-            command: ["run", "--launcher", "external", "--control-bind", "tcp://*:\(Self.controlPort)",
-                      topologyTarget, "--out", "/runs"],
-            dependsOn: [], binds: [(topologySource, topologyTarget)], mountsRuns: true)]
-        var replicatedDone = Set<String>()
-        for spec in nodes {
-            if let g = spec.reader, replicates(g) {
-                // One service for the whole group: its replicas claim their names from the orchestrator.
-                guard replicatedDone.insert(g.groupName).inserted else { continue }
-                services.append(replicatedService(g, first: spec, mapper: mapper))
-                continue
-            }
-            var node = mapper.command(for: spec)
-            var binds: [(String, String)] = []
-            var mountsRuns = false
-            var dependsOn = [Self.orchestratorService]
-            switch spec.role {
-            case .writer:
-                mountsRuns = topology.writer.persist
-                if topology.writer.events != nil { binds.append(("./" + writerEventsFileName, eventsTarget)) }
-            case .reader(.relay):
-                dependsOn.append(mapper.upstreamRelay(for: spec)?.name ?? Topology.writerName)
-            case .reader(let role):
-                if case .reader(var c) = node { c.clock = .wall; node = .reader(c) }
-                mountsRuns = role == .log
-                dependsOn.append(Topology.writerName)
-                if let relay = mapper.upstreamRelay(for: spec) { dependsOn.append(relay.name) }
-            case .queryLoad, .cpuHog:
-                preconditionFailure("a topology's nodes are the writer and readers; \(spec.name) is \(spec.role)")
-            }
-            services.append(ComposeService(
-                name: spec.name, role: spec.role.name, entrypoint: nil, command: node.arguments,
-                dependsOn: dependsOn, binds: binds, mountsRuns: mountsRuns))
+    /// The service of one writer, relay or reader node.
+    func nodeService(_ spec: NodeSpec, mapper: NodeCommands) -> ComposeService {
+        var node = mapper.command(for: spec)
+        var binds: [(String, String)] = []
+        var mountsRuns = false
+        var dependsOn = [Self.orchestratorService]
+        switch spec.role {
+        case .writer:
+            mountsRuns = topology.writer.persist
+            if topology.writer.events != nil { binds.append(("./" + writerEventsFileName, Self.eventsTarget)) }
+        case .reader(.relay):
+            dependsOn.append(mapper.upstreamRelay(for: spec)?.name ?? Topology.writerName)
+        case .reader(let role):
+            if case .reader(var c) = node { c.clock = .wall; node = .reader(c) }
+            mountsRuns = role == .log
+            dependsOn.append(Topology.writerName)
+            if let relay = mapper.upstreamRelay(for: spec) { dependsOn.append(relay.name) }
+        case .queryLoad, .cpuHog:
+            preconditionFailure("a topology's nodes are the writer and readers; \(spec.name) is \(spec.role)")
         }
-        for g in topology.readers where g.role == .query {
-            guard let load = g.load else { continue }
-            let members = nodes.filter { $0.group == g.groupName && $0.role != .writer }.map(\.name)
-            let targets = members.map { "tcp://\($0):\(Self.servicePort)" }
-            services.append(ComposeService(
-                name: NodeCommands.queryLoadName(g), role: "query-load", entrypoint: nil,
-                command: mapper.queryLoadCommand(for: g, load: load, targets: targets).arguments,
-                dependsOn: [Self.orchestratorService] + members, binds: [], mountsRuns: false))
-        }
+        return ComposeService(name: spec.name, role: spec.role.name, entrypoint: nil, command: node.arguments,
+                              dependsOn: dependsOn, binds: binds, mountsRuns: mountsRuns)
+    }
 
+    /// The file's header comment: what it is, how it was made, how to run it, and the notes.
+    func header(notes: [String]) -> [String] {
         var header = [
-            "ClusterSim: topology \"\(topology.name)\", \(nodes.count) nodes: a service per node, cli and log groups as one service with replicas.",
+            "ClusterSim: topology \"\(topology.name)\", \(topology.nodes.count) nodes: a service per node, cli and log groups as one service with replicas.",
             "Generated by `\(invocation ?? "orchestrator compose")`; edit the topology and generate again.",
             "Run: docker compose up (or docker-compose up); the report lands in the \"runs\" volume.",
         ]
         if image != nil {
             header.append("Also for docker stack deploy: the image is given, nothing is built.")
         }
-        for w in warnings { header.append("Note: " + w) }
-        return ComposeFile(
-            topologyName: topology.name, services: services, image: image ?? Self.defaultImage,
-            buildContext: image == nil ? buildContext : nil, header: header, warnings: warnings, extraFiles: extra)
+        for w in notes { header.append("Note: " + w) }
+        return header
     }
 
     /// Whether a reader group becomes one service with `replicas`: cli and log

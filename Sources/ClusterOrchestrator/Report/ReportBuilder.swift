@@ -9,8 +9,16 @@ import Histogram
 /// RUN_DIR` calls it again later: one code path, so a re-rendered report
 /// says exactly what the first one said.
 public enum ReportBuilder {
-    public struct BuildError: Error, CustomStringConvertible {
-        public let description: String
+    /// Why a run directory's report could not be built.
+    public struct BuildError: CodedError, Hashable {
+        public typealias Code = ErrorCode<BuildError>
+        public let code: Code
+        /// The file and what was wrong with it.
+        public let message: String
+
+        public init(_ code: Code, _ message: String) {
+            (self.code, self.message) = (code, message)
+        }
     }
 
     public static let histogramFile = "histogram.json"
@@ -21,15 +29,15 @@ public enum ReportBuilder {
         let topologyPath = (dir as NSString).appendingPathComponent("topology.json")
         let topology: Topology
         do { topology = try TopologyLoader.load(path: topologyPath) } catch {
-            throw BuildError(description: "\(topologyPath): \(error)")
+            throw BuildError(.topology, "\(topologyPath): \(error)")
         }
         let statePath = (dir as NSString).appendingPathComponent(RunState.fileName)
         guard let stateData = FileManager.default.contents(atPath: statePath) else {
-            throw BuildError(description: "\(statePath): missing (not a run directory?)")
+            throw BuildError(.missingRunState, "\(statePath): missing (not a run directory?)")
         }
         let state: RunState
         do { state = try JSONDecoder().decode(RunState.self, from: stateData) } catch {
-            throw BuildError(description: "\(statePath): \(error)")
+            throw BuildError(.runState, "\(statePath): \(error)")
         }
         var metrics: [String: NodeMetrics] = [:]
         var histograms: [String: LatencyHistogram] = [:]
@@ -131,42 +139,11 @@ public enum ReportBuilder {
     }
 }
 
-/// Checks a topology's SLOs against a report.
-public enum SLOChecker {
-    public static func check(_ slo: SLOSpec, report r: RunReport) -> [SLOResult] {
-        var out: [SLOResult] = []
-        func atMost(_ name: String, _ limit: Double?, _ measured: Double, _ unit: String, _ detail: String) {
-            guard let limit else { return }
-            out.append(SLOResult(name: name, limit: limit, measured: measured, unit: unit, pass: measured <= limit, detail: detail))
-        }
-        let fast = "over \(r.totals.fastReaders) fast readers"
-        atMost("p50 latency", slo.p50LatencyMs, r.latencyOverall.p50Us / 1000, "ms", fast)
-        atMost("p99 latency", slo.p99LatencyMs, r.latencyOverall.p99Us / 1000, "ms", fast)
-        atMost("max latency", slo.maxLatencyMs, r.latencyOverall.maxUs / 1000, "ms", fast)
-        for (role, l) in (slo.perRole ?? [:]).sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-            let s = r.latencyByRole[role.rawValue] ?? .empty
-            atMost("\(role.rawValue) p50 latency", l.p50Ms, s.p50Us / 1000, "ms", "fast \(role.rawValue) readers")
-            atMost("\(role.rawValue) p99 latency", l.p99Ms, s.p99Us / 1000, "ms", "fast \(role.rawValue) readers")
-            atMost("\(role.rawValue) max latency", l.maxMs, s.maxUs / 1000, "ms", "fast \(role.rawValue) readers")
-        }
-        if let limit = slo.maxLossFastReaders {
-            atMost("loss, fast readers", Double(limit), Double(r.totals.lostFastReaders), "messages", fast)
-        }
-        atMost("peak reader RSS", slo.maxReaderRssMB, r.totals.peakReaderRssMB, "MB", "largest reader")
-        atMost("memory growth", slo.maxMemoryGrowthMB, r.totals.maxMemoryGrowthMB, "MB", "largest growth of any node")
-        atMost("query BUSY ratio", slo.maxBusyRatio, r.totals.busyRatio, "", "\(r.totals.queryBusy) busy of \(r.totals.queryServed + r.totals.queryBusy)")
-        atMost("time to converge", slo.maxConvergeMs, r.totals.maxConvergeMs, "ms", "slowest recovery after a fault, gap or late join")
-        if let minRatio = slo.minDeliveryRatio {
-            let fastNodes = r.nodes.filter(\.fast)
-            let expected = Double(r.writer.published) * Double(fastNodes.count)
-            let got = Double(fastNodes.reduce(0) { $0 + $1.received })
-            let ratio = expected > 0 ? got / expected : 0
-            out.append(SLOResult(name: "delivery ratio", limit: minRatio, measured: ratio, unit: "", pass: ratio >= minRatio,
-                                 detail: "received / published, fast readers"))
-        }
-        if r.aborted != nil {
-            out.append(SLOResult(name: "run completed", limit: 1, measured: 0, unit: "", pass: false, detail: r.aborted ?? ""))
-        }
-        return out
-    }
+extension ErrorCode<ReportBuilder.BuildError> {
+    /// `topology.json` is missing or does not parse.
+    public static let topology = Self("topology")
+    /// `run-state.json` is missing: not a run directory, or a run that ended before writing it.
+    public static let missingRunState = Self("missing-run-state")
+    /// `run-state.json` does not decode.
+    public static let runState = Self("run-state")
 }

@@ -1,0 +1,129 @@
+import ClusterCore
+import SwiftProtobuf
+import ZeroMQ
+
+/// The orchestrator's side of the control plane: a ROUTER the nodes'
+/// DEALERs (`ControlClient`) connect to. Each message is one frame holding a
+/// `ControlMessage`, after the ROUTER's identity frame.
+///
+/// It decodes what arrives into ``ControlEvent``s, sends typed messages
+/// (START, STOP, TimeRequest, AddDelay, Welcome), and keeps which identity
+/// is which node: a node's latest identity stays known after it exits, as a
+/// message may still be in flight from it.
+final class ControlPlane {
+    private let router: Socket
+    /// The endpoint bound, with the port the system chose.
+    let endpoint: String
+    private var names: [[UInt8]: String] = [:]
+    private var identities: [String: [UInt8]] = [:]
+
+    /// Binds the ROUTER (no linger, no receive limit).
+    /// - Throws: `ZMQError` when the endpoint cannot be bound.
+    init(bind: String) throws {
+        let context = try Context()
+        router = try context.socket(.router)
+        try router.setLinger(.zero)
+        try router.setReceiveHighWaterMark(0)
+        try router.bind(bind)
+        endpoint = try router.lastEndpoint
+    }
+
+    /// Adds the ROUTER to a poller.
+    /// - Returns: its index there.
+    func add(to poller: inout Poller) -> Int { poller.add(router) }
+
+    // MARK: - Receiving
+
+    /// The next message waiting, decoded; nil when none is.
+    func receive() -> ControlEvent? {
+        guard let frames = try? router.receiveMultipart(dontWait: true) else { return nil }
+        guard frames.count >= 2 else { return .ignored }
+        return decode(identity: frames[0].bytes, bytes: frames[frames.count - 1].bytes)
+    }
+
+    /// Decodes one message from the DEALER with `identity`.
+    func decode(identity: [UInt8], bytes: [UInt8]) -> ControlEvent {
+        guard let m = try? Clustersim_V1_ControlMessage(serializedBytes: bytes), let body = m.body else {
+            return .malformed(byteCount: bytes.count)
+        }
+        if case .hello(let h) = body {
+            return h.claimGroup.isEmpty ? .hello(h, identity: identity) : .claim(h, identity: identity)
+        }
+        guard let name = names[identity] else { return .ignored }
+        switch body {
+        case .ready: return .node(name, .ready)
+        case .stats(let s): return .node(name, .stats(s))
+        case .timeReply(let t): return .node(name, .timeReply(t))
+        case .final(let f): return .node(name, .final(f))
+        case .bye(let b): return .node(name, .bye(b))
+        default: return .ignored
+        }
+    }
+
+    // MARK: - Identities
+
+    /// Takes `identity` as node `name`'s, in place of any earlier one.
+    func register(_ identity: [UInt8], as name: String) {
+        if let old = identities[name] { names.removeValue(forKey: old) }
+        identities[name] = identity
+        names[identity] = name
+    }
+
+    /// Whether `name` ever registered.
+    func isKnown(_ name: String) -> Bool { identities[name] != nil }
+
+    // MARK: - Sending
+
+    /// Sends START: when the measured phase began, and a wall-clock reader's correction.
+    func start(_ node: String, startWallNs: UInt64, clockCorrectionNs: Int64?) {
+        var s = Clustersim_V1_Start()
+        s.startWallNs = startWallNs
+        if let clockCorrectionNs {
+            s.clockCorrectionNs = clockCorrectionNs
+            s.hasClockCorrection_p = true
+        }
+        send(.start(s), to: node)
+    }
+
+    /// Sends STOP with the writer's final version, by which a reader counts its tail loss.
+    func stop(_ node: String, finalEpoch: UInt64, finalVersion: UInt64) {
+        var s = Clustersim_V1_Stop()
+        s.reason = "run ended"
+        s.finalEpoch = finalEpoch
+        s.finalVersion = finalVersion
+        send(.stop(s), to: node)
+    }
+
+    /// Asks a node for its wall clock.
+    func timeRequest(_ node: String, sequence: UInt64, wallNow: UInt64) {
+        var r = Clustersim_V1_TimeRequest()
+        r.sequence = sequence
+        r.orchestratorWallNs = wallNow
+        send(.timeRequest(r), to: node)
+    }
+
+    /// Tells a relay to delay by `delayNs` for `forNs` (0: until the end).
+    func addDelay(_ node: String, delayNs: UInt64, forNs: UInt64) {
+        var d = Clustersim_V1_AddDelay()
+        d.delayNs = delayNs
+        d.forNs = forNs
+        send(.addDelay(d), to: node)
+    }
+
+    /// Answers a claim.
+    func welcome(_ w: Clustersim_V1_Welcome, to identity: [UInt8]) {
+        send(.welcome(w), toIdentity: identity)
+    }
+
+    private func send(_ body: Clustersim_V1_ControlMessage.OneOf_Body, to node: String) {
+        guard let identity = identities[node] else { return }
+        send(body, toIdentity: identity)
+    }
+
+    private func send(_ body: Clustersim_V1_ControlMessage.OneOf_Body, toIdentity identity: [UInt8]) {
+        var m = Clustersim_V1_ControlMessage()
+        m.body = body
+        guard let bytes: [UInt8] = try? m.serializedBytes() else { return }
+        _ = try? router.sendMultipart([identity, bytes], dontWait: true)
+    }
+}

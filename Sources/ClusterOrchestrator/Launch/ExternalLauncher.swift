@@ -1,0 +1,26 @@
+/// The nodes are started by others (compose, a script, another host) and
+/// register themselves on the control plane; nothing is spawned, signalled
+/// or reaped here.
+final class ExternalLauncher: Launcher {
+    /// Where the nodes are told to connect.
+    let controlEndpoint: String
+
+    init(controlEndpoint: String) {
+        self.controlEndpoint = controlEndpoint
+    }
+
+    var ownsProcesses: Bool { false }
+
+    func launch(_ request: LaunchRequest) throws(SpawnError) -> LaunchResult {
+        .awaitingRegistration("not registered: start it with --name \(request.name) --control \(controlEndpoint)")
+    }
+
+    @discardableResult
+    func send(_ signal: NodeSignal, to pid: Int32) -> Bool { false }
+
+    func reap() -> [ChildExit] { [] }
+
+    func terminateAll(grace: Duration) -> [ChildExit] { [] }
+
+    func launchNote(nodes: Int) -> String? { "waiting for \(nodes) nodes to register at \(controlEndpoint)" }
+}

@@ -1,0 +1,41 @@
+import ClusterCore
+
+/// Checks a topology's SLOs against a report.
+public enum SLOChecker {
+    public static func check(_ slo: SLOSpec, report r: RunReport) -> [SLOResult] {
+        var out: [SLOResult] = []
+        func atMost(_ name: String, _ limit: Double?, _ measured: Double, _ unit: String, _ detail: String) {
+            guard let limit else { return }
+            out.append(SLOResult(name: name, limit: limit, measured: measured, unit: unit, pass: measured <= limit, detail: detail))
+        }
+        let fast = "over \(r.totals.fastReaders) fast readers"
+        atMost("p50 latency", slo.p50LatencyMs, r.latencyOverall.p50Us / 1000, "ms", fast)
+        atMost("p99 latency", slo.p99LatencyMs, r.latencyOverall.p99Us / 1000, "ms", fast)
+        atMost("max latency", slo.maxLatencyMs, r.latencyOverall.maxUs / 1000, "ms", fast)
+        for (role, l) in (slo.perRole ?? [:]).sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            let s = r.latencyByRole[role.rawValue] ?? .empty
+            atMost("\(role.rawValue) p50 latency", l.p50Ms, s.p50Us / 1000, "ms", "fast \(role.rawValue) readers")
+            atMost("\(role.rawValue) p99 latency", l.p99Ms, s.p99Us / 1000, "ms", "fast \(role.rawValue) readers")
+            atMost("\(role.rawValue) max latency", l.maxMs, s.maxUs / 1000, "ms", "fast \(role.rawValue) readers")
+        }
+        if let limit = slo.maxLossFastReaders {
+            atMost("loss, fast readers", Double(limit), Double(r.totals.lostFastReaders), "messages", fast)
+        }
+        atMost("peak reader RSS", slo.maxReaderRssMB, r.totals.peakReaderRssMB, "MB", "largest reader")
+        atMost("memory growth", slo.maxMemoryGrowthMB, r.totals.maxMemoryGrowthMB, "MB", "largest growth of any node")
+        atMost("query BUSY ratio", slo.maxBusyRatio, r.totals.busyRatio, "", "\(r.totals.queryBusy) busy of \(r.totals.queryServed + r.totals.queryBusy)")
+        atMost("time to converge", slo.maxConvergeMs, r.totals.maxConvergeMs, "ms", "slowest recovery after a fault, gap or late join")
+        if let minRatio = slo.minDeliveryRatio {
+            let fastNodes = r.nodes.filter(\.fast)
+            let expected = Double(r.writer.published) * Double(fastNodes.count)
+            let got = Double(fastNodes.reduce(0) { $0 + $1.received })
+            let ratio = expected > 0 ? got / expected : 0
+            out.append(SLOResult(name: "delivery ratio", limit: minRatio, measured: ratio, unit: "", pass: ratio >= minRatio,
+                                 detail: "received / published, fast readers"))
+        }
+        if r.aborted != nil {
+            out.append(SLOResult(name: "run completed", limit: 1, measured: 0, unit: "", pass: false, detail: r.aborted ?? ""))
+        }
+        return out
+    }
+}

@@ -1,0 +1,79 @@
+import ClusterCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A run's directory, `<out>/<topology>-<UTC time>/`: `topology.json` as
+/// validated, `events.jsonl`, a directory per node under `nodes/` (its log,
+/// its dumps, the writer's event script) and, at the end, `run-state.json`;
+/// the report's files are written beside them (``ReportWriter``).
+final class RunDirectory {
+    let path: String
+    let events: EventLog
+
+    /// Creates the directory, `nodes/`, `topology.json` and `events.jsonl`.
+    /// - Parameter topology: the topology as the file gave it (before a `--launcher` override).
+    /// - Throws: the file system's error.
+    init(path: String, topology: Topology) throws {
+        self.path = path
+        try FileManager.default.createDirectory(atPath: path + "/nodes", withIntermediateDirectories: true)
+        try TopologyLoader.encode(topology).write(to: URL(fileURLWithPath: path + "/topology.json"))
+        events = try EventLog(path: path + "/events.jsonl")
+    }
+
+    /// The path of a new run's directory under `parent`, named after the topology and the time (UTC).
+    static func path(parent: String, name: String) -> String {
+        (parent as NSString).appendingPathComponent("\(name)-\(timestamp())")
+    }
+
+    /// Now, UTC, as `YYYYMMDD-HHMMSS`.
+    static func timestamp() -> String {
+        var t = time(nil)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        return String(format: "%04d%02d%02d-%02d%02d%02d", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday, tmv.tm_hour, tmv.tm_min, tmv.tm_sec)
+    }
+
+    func nodeDirectory(_ name: String) -> String { path + "/nodes/" + name }
+
+    /// Where a node's standard output and error go.
+    func logPath(_ name: String) -> String { nodeDirectory(name) + "/node.log" }
+
+    func makeNodeDirectory(_ name: String) throws {
+        try FileManager.default.createDirectory(atPath: nodeDirectory(name), withIntermediateDirectories: true)
+    }
+
+    /// Writes the writer's event script into its directory.
+    /// - Returns: the file's path.
+    func writeEventScript(_ events: [ScriptedEventSpec]) -> String {
+        let path = nodeDirectory(Topology.writerName) + "/events.json"
+        try? makeNodeDirectory(Topology.writerName)
+        try? EventScriptFile.data(for: events).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// Writes each node's final dump (metrics.json, metrics.prom, latency.hgrm, histogram.json) into its directory.
+    /// - Returns: the nodes whose dump could not be written, with the error.
+    func writeDumps(_ nodes: NodeTable) -> [(node: String, error: any Error)] {
+        var failed: [(node: String, error: any Error)] = []
+        for node in nodes.nodes {
+            guard let f = node.telemetry.final?.message else { continue }
+            let dir = nodeDirectory(node.name)
+            do {
+                try MetricsDump.write(json: f.metricsJson, prom: f.metricsProm, hgrm: f.latencyHgrm, to: dir)
+                try f.histogram.write(to: URL(fileURLWithPath: dir + "/" + ReportBuilder.histogramFile))
+            } catch {
+                failed.append((node.name, error))
+            }
+        }
+        return failed
+    }
+
+    /// Writes `run-state.json`.
+    func writeState(_ state: RunState) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try enc.encode(state).write(to: URL(fileURLWithPath: path + "/" + RunState.fileName))
+    }
+}

@@ -1,0 +1,115 @@
+import ClusterCore
+import Foundation
+import ZeroMQ
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The run state machine's actions, performed with the parts.
+extension RunLoop {
+    /// Performs `action`.
+    /// - Returns: the run's outcome once it has finished; nil until then.
+    func perform(_ action: RunStateMachine.Action) -> RunOutcome? {
+        switch action {
+        case .launchStarters:
+            if let note = cluster.launcher.launchNote(nodes: cluster.nodes.count) { progress.note(note) }
+            for name in cluster.nodes.nodes.filter({ $0.plan.startAt == nil }).map(\.name) { cluster.launch(name) }
+        case .announceReady(let ms):
+            progress.note("all \(cluster.nodes.starterCount) nodes ready in \(Int(ms)) ms")
+            events.log("all-ready", detail: ["ms": "\(Int(ms))"])
+        case .startMeasuring:
+            usage.measureStarted()
+            for name in cluster.nodes.nodes.map(\.name) { startIfReady(name) }
+            events.log("measure-started")
+        case .stopWriter(let ending):
+            endMeasuredPhase(ending)
+            stopWriter()
+        case .stopOthers:
+            let (epoch, version) = writerFinalVersion()
+            for node in cluster.nodes.nodes where node.role != .writer { stop(node.name, epoch: epoch, version: version) }
+        case .tearDown:
+            cluster.terminateAll()
+            return perform(machine.childrenStopped(now: SystemClock.monotonicNanos()))
+        case .finish(let timeline):
+            return finish(timeline)
+        case .none:
+            break
+        }
+        return nil
+    }
+
+    /// Sends START to a node that is ready and has not had it, while the measured phase runs.
+    /// A wall-clock reader's correction is the writer's clock offset minus its own.
+    func startIfReady(_ name: String) {
+        guard machine.isMeasuring, let start = machine.measureStart, let node = cluster.nodes[name],
+              case .ready(_, startSent: false) = node.lifecycle, control.isKnown(name) else { return }
+        var correction: Int64?
+        if let w = cluster.nodes[Topology.writerName].flatMap({ ClockOffset.estimate($0.telemetry.clock.samples) }),
+           let mine = ClockOffset.estimate(node.telemetry.clock.samples) {
+            correction = w.offsetNs &- mine.offsetNs
+        }
+        control.start(name, startWallNs: start.wall, clockCorrectionNs: correction)
+        cluster.nodes.modify(name) { $0.startSent() }
+    }
+
+    /// The measured phase is over, or never came: why, the orchestrator's own usage over it, and every paused node resumed.
+    func endMeasuredPhase(_ ending: RunStateMachine.Ending) {
+        if let aborted = ending.aborted, case .notReady = aborted {
+            let missing = cluster.nodes.startersNotReady
+            let lines = missing.prefix(10).map { "  \($0.name): \($0.lastSaid)" }.joined(separator: "\n")
+            Orchestrator.fail("\(aborted):\n\(lines)\(missing.count > 10 ? "\n  … and \(missing.count - 10) more" : "")")
+        }
+        if ending.measureStart != nil { progress.finish() }
+        usage.measureEnded(seconds: ending.measuredSeconds)
+        events.log("measure-ended", detail: ["seconds": String(format: "%.3f", ending.measuredSeconds)])
+        cluster.resumeAll()
+    }
+
+    /// STOP to the writer (its final dump carries the final version) and to the query load generators.
+    func stopWriter() {
+        guard cluster.nodes[Topology.writerName] != nil else { return }
+        stop(Topology.writerName, epoch: 0, version: 0)
+        for node in cluster.nodes.nodes where node.role == .queryLoad { stop(node.name, epoch: 0, version: 0) }
+    }
+
+    /// Sends STOP to a running, registered node; its end is then expected.
+    func stop(_ name: String, epoch: UInt64, version: UInt64) {
+        guard cluster.nodes[name]?.isAlive == true, control.isKnown(name) else { return }
+        cluster.nodes.modify(name) { $0.expectExit() }
+        control.stop(name, finalEpoch: epoch, finalVersion: version)
+    }
+
+    /// The writer's final epoch and version: from its final dump, else from its last STATS.
+    func writerFinalVersion() -> (epoch: UInt64, version: UInt64) {
+        guard let w = cluster.nodes[Topology.writerName] else { return (0, 0) }
+        if let m = w.telemetry.final?.metrics { return (m.epoch, m[.finalVersion]) }
+        return (w.telemetry.lastStats?.epoch ?? 0, w.telemetry.lastStats?.version ?? 0)
+    }
+
+    /// Writes the node dumps, `run-state.json` and the report.
+    func finish(_ timeline: RunStateMachine.RunTimeline) -> RunOutcome {
+        let ending = timeline.ending
+        events.log("run-ended", detail: ["aborted": ending.aborted?.description ?? ""])
+        let directory = cluster.directory
+        for (node, error) in directory.writeDumps(cluster.nodes) { progress.note("\(node): \(error)") }
+        let state = RunState(
+            topologyFile: topologyPath, launcher: topology.launcher.rawValue, startedWallNs: ending.measureStart?.wall ?? 0,
+            durationSeconds: ending.measuredSeconds, aborted: ending.aborted?.description,
+            environment: .init(host: HostInfo.current(), libzmq: "\(Context.version.major).\(Context.version.minor).\(Context.version.patch)",
+                               orchestratorPid: getpid(), orchestratorCpuPercent: usage.cpuPercent,
+                               orchestratorPeakRssMB: OrchestratorUsage.rssMB(), hostStealPercent: usage.hostStealPercent),
+            timings: .init(launchToReadyMs: ending.launchToReadyMs, teardownMs: timeline.teardownMs, collectMs: timeline.collectMs),
+            nodes: cluster.nodes.nodes.map { $0.observed(external: cluster.external) }, faults: faults.records)
+        do {
+            try directory.writeState(state)
+            let report = try ReportBuilder.build(runDirectory: directory.path)
+            try ReportWriter.write(report, to: directory.path)
+            let exit: RunExit = ending.aborted != nil ? .failed : report.sloPassed ? .slosMet : .sloViolated
+            return RunOutcome(exit: exit, summary: ReportWriter.summary(report) + "run directory: \(directory.path)\n",
+                              report: report, runDirectory: directory.path)
+        } catch {
+            Orchestrator.fail("cannot write the report: \(error)")
+            return .failed
+        }
+    }
+}
