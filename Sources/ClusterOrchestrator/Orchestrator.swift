@@ -48,16 +48,23 @@ public final class Orchestrator {
             return .failed
         }
 
-        // 2. The run directory, and a directory for ipc endpoints.
-        let path = RunDirectory.path(parent: options.outDirectory, name: topology.name)
+        // 2. The run directory, and a private directory for ipc endpoints.
         let directory: RunDirectory
-        do { directory = try RunDirectory(path: path, topology: validated) } catch {
-            Self.fail("cannot create the run directory \(path): \(error)")
+        do { directory = try RunDirectory(parent: options.outDirectory, topology: validated) } catch {
+            Self.fail("cannot create the run directory under \(options.outDirectory): \(error)")
             return .failed
         }
-        let ipcDirectory = "/tmp/clustersim-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: ipcDirectory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: ipcDirectory) }
+        for leftover in PrivateDirectory.removeLeftovers() {
+            directory.events.log("leftover-removed", detail: ["object": leftover])
+        }
+        let ipc: PrivateDirectory
+        do { ipc = try PrivateDirectory() } catch {
+            Self.fail("\(error)")
+            return .failed
+        }
+        defer { ipc.remove() }
+        let ipcDirectory = ipc.path
+        let path = directory.path
         let progress = ProgressLine(quiet: options.quiet)
         progress.note("run \(topology.name): \(topology.nodes.count) nodes, \(topology.duration) at \(Int(topology.writer.rate))/s → \(path)")
 

@@ -12,19 +12,32 @@ final class RunDirectory {
     let path: String
     let events: EventLog
 
-    /// Creates the directory, `nodes/`, `topology.json` and `events.jsonl`.
+    /// Creates a new run's directory under `parent` (named after the topology
+    /// and the time, UTC), `nodes/`, `topology.json` and `events.jsonl`.
+    ///
+    /// The directory is created with `mkdir(2)`, which fails when it exists:
+    /// a second run started in the same second gets `-2` (then `-3`, …), never
+    /// the first one's directory.
     /// - Parameter topology: the topology as the file gave it (before a `--launcher` override).
-    /// - Throws: the file system's error.
-    init(path: String, topology: Topology) throws {
-        self.path = path
+    /// - Throws: the file system's error, naming the path.
+    init(parent: String, topology: Topology) throws {
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let base = (parent as NSString).appendingPathComponent("\(topology.name)-\(Self.timestamp())")
+        var candidate = base
+        var n = 1
+        while mkdir(candidate, 0o755) != 0 {
+            let code = errno
+            guard code == EEXIST, n < 1_000 else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: candidate,
+                                 NSLocalizedDescriptionKey: "cannot create \(candidate): \(String(cString: strerror(code)))"])
+            }
+            n += 1
+            candidate = base + "-\(n)"
+        }
+        path = candidate
         try FileManager.default.createDirectory(atPath: path + "/nodes", withIntermediateDirectories: true)
         try TopologyLoader.encode(topology).write(to: URL(fileURLWithPath: path + "/topology.json"))
         events = try EventLog(path: path + "/events.jsonl")
-    }
-
-    /// The path of a new run's directory under `parent`, named after the topology and the time (UTC).
-    static func path(parent: String, name: String) -> String {
-        (parent as NSString).appendingPathComponent("\(name)-\(timestamp())")
     }
 
     /// Now, UTC, as `YYYYMMDD-HHMMSS`.

@@ -1,0 +1,43 @@
+import ClusterCore
+import ClusterOrchestrator
+import ClusterTestSupport
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How the orchestrator copes with its own mistakes' neighbours: runs side by
+/// side, nodes that die at once, crashes, file-descriptor limits.
+@Suite("run reliability", .serialized)
+struct RunReliabilityTests {
+    static func tiny(_ name: String, seconds: Int = 1, extra: String = "") -> String {
+        """
+        { "name": "\(name)", "duration": "\(seconds)s", "readyTimeout": "20s", "writer": { "rate": 100 },
+          "readers": [ { "role": "cli", "count": 2 } ]\(extra) }
+        """
+    }
+
+    @Test("two runs started together into one directory keep their own run directories, events and seeds")
+    func sameSecond() async throws {
+        try #require(Harness.binariesExist, "build first: swift build")
+        let dir = Harness.tempDirectory("same-second")
+        let file = dir + "/t.json"
+        try Self.tiny("same-second").write(toFile: file, atomically: true, encoding: .utf8)
+        let args = ["run", file, "--out", dir + "/runs", "--node-binary", Harness.clusterNode]
+        let a = try Harness.start(Harness.orchestrator, args + ["--seed", "1"], environment: ["CLUSTERSIM_TEST_TAG": "same-second"])
+        let b = try Harness.start(Harness.orchestrator, args + ["--seed", "99"], environment: ["CLUSTERSIM_TEST_TAG": "same-second"])
+        let ra = await offPoolWait(a.0, a.1, a.2, timeout: 60), rb = await offPoolWait(b.0, b.1, b.2, timeout: 60)
+        #expect(ra.status == 0 && rb.status == 0, "\(ra.stderr)\n\(rb.stderr)")
+        #expect(ra.stdout.contains("seed 1 ") && rb.stdout.contains("seed 99 "), "\(ra.stdout.prefix(400))\n\(rb.stdout.prefix(400))")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/runs")
+        #expect(runs.count == 2, "\(runs)")
+        for run in runs {
+            let events = try String(contentsOfFile: dir + "/runs/\(run)/events.jsonl", encoding: .utf8)
+            #expect(events.components(separatedBy: "\"run-started\"").count == 2, "\(run): one run-started per events.jsonl")
+            let log = try String(contentsOfFile: dir + "/runs/\(run)/nodes/writer/node.log", encoding: .utf8)
+            #expect(log.components(separatedBy: "writer bound").count == 2, "\(run): one writer per node.log")
+        }
+        #expect(Harness.processes(tagged: "same-second").isEmpty)
+    }
+}
