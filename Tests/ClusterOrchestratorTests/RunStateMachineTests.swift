@@ -14,6 +14,20 @@ struct RunStateMachineTests {
         Machine(readyTimeout: .seconds(30), warmup: warmup, duration: duration)
     }
 
+    @Test("a starter that ends before READY aborts the launch at once; after the launch it changes nothing")
+    func starterEnded() {
+        var m = machine()
+        _ = m.begin(now: 0)
+        let ending = Machine.Ending(launchToReadyMs: 300, measureStart: nil, measuredSeconds: 0,
+                                    aborted: .endedBeforeReady(node: "cli-2", how: "exit 64"), collectStart: 300 * Self.ms)
+        #expect(m.starterEnded(node: "cli-2", how: "exit 64", now: 300 * Self.ms) == .stopWriter(ending))
+        #expect(ending.aborted?.description == "cli-2 ended before it was ready (exit 64)")
+        var later = machine()
+        _ = later.begin(now: 0)
+        _ = later.conditionMet(now: 100 * Self.ms)
+        #expect(later.starterEnded(node: "cli-2", how: "exit 1", now: 200 * Self.ms) == .none)
+    }
+
     @Test("a whole run: launch, ready, warm-up, measure, stop the writer, collect, tear down, finish")
     func wholeRun() throws {
         var m = machine()

@@ -40,4 +40,23 @@ struct RunReliabilityTests {
         }
         #expect(Harness.processes(tagged: "same-second").isEmpty)
     }
+
+    @Test("a node that dies before READY ends the launch at once, naming it, its exit and its log's last lines")
+    func diesAtStart() async throws {
+        try #require(Harness.binariesExist, "build first: swift build")
+        let dir = Harness.tempDirectory("dies-at-start")
+        let fake = dir + "/fake-node"
+        try "#!/bin/sh\necho \"fake-node: cannot start: the reason is here\" >&2\nexit 64\n".write(toFile: fake, atomically: true, encoding: .utf8)
+        chmod(fake, 0o755)
+        let file = dir + "/t.json"
+        try Self.tiny("dies-at-start").write(toFile: file, atomically: true, encoding: .utf8)
+        let started = Date()
+        let r = try await Harness.run(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--node-binary", fake],
+                                      timeout: 60)
+        let took = Date().timeIntervalSince(started)
+        #expect(r.status == 2, "exit \(r.status)")
+        #expect(took < 15, "took \(took) s: the 20 s readiness timeout was waited out")
+        #expect(r.stderr.contains("ended before it was ready (exit 64)"), "\(r.stderr)")
+        #expect(r.stderr.contains("fake-node: cannot start: the reason is here"), "\(r.stderr)")
+    }
 }

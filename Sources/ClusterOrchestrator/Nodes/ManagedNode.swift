@@ -163,6 +163,14 @@ extension ManagedNode {
 // MARK: - Status
 
 extension ManagedNode {
+    /// How it ended, in words: its last exit, or why it could not be launched.
+    var endedHow: String {
+        if let last = history.exits.last { return "\(last.status)" }
+        return lastSaid
+    }
+}
+
+extension ManagedNode {
     /// What became of it, for the report: from its lifecycle and its history.
     /// - Parameter external: others started it (external launcher), so only what it said is known.
     func status(external: Bool) -> NodeStatus {

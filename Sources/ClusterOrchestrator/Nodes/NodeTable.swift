@@ -55,6 +55,16 @@ struct NodeTable: Sendable {
         nodes.filter { $0.plan.startAt == nil && !$0.lifecycle.isReady }
     }
 
+    /// The first node that starts at once and ended without ever being ready
+    /// (it crashed at start, or could not be launched); nil when none did.
+    var starterEndedBeforeReady: ManagedNode? {
+        for i in indices {
+            let n = self[position: i]
+            if n.plan.startAt == nil, case .exited = n.lifecycle, !n.history.readyEver { return n }
+        }
+        return nil
+    }
+
     /// How many nodes start at once.
     var starterCount: Int { nodes.reduce(0) { $0 + ($1.plan.startAt == nil ? 1 : 0) } }
 

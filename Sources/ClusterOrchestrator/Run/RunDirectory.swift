@@ -53,6 +53,16 @@ final class RunDirectory {
     /// Where a node's standard output and error go.
     func logPath(_ name: String) -> String { nodeDirectory(name) + "/node.log" }
 
+    /// The last `lines` lines of a node's log (at most its last 64 KB read), for a diagnosis.
+    func logTail(_ name: String, lines: Int) -> [String] {
+        guard let h = FileHandle(forReadingAtPath: logPath(name)) else { return [] }
+        defer { try? h.close() }
+        let size = (try? h.seekToEnd()) ?? 0
+        try? h.seek(toOffset: size > 65_536 ? size - 65_536 : 0)
+        let text = String(decoding: (try? h.readToEnd()) ?? Data(), as: UTF8.self)
+        return Array(text.split(separator: "\n", omittingEmptySubsequences: true).suffix(lines).map(String.init))
+    }
+
     func makeNodeDirectory(_ name: String) throws {
         try FileManager.default.createDirectory(atPath: nodeDirectory(name), withIntermediateDirectories: true)
     }

@@ -54,10 +54,17 @@ extension RunLoop {
 
     /// The measured phase is over, or never came: why, the orchestrator's own usage over it, and every paused node resumed.
     func endMeasuredPhase(_ ending: RunStateMachine.Ending) {
-        if let aborted = ending.aborted, case .notReady = aborted {
+        switch ending.aborted {
+        case .notReady?:
             let missing = cluster.nodes.startersNotReady
             let lines = missing.prefix(10).map { "  \($0.name): \($0.lastSaid)" }.joined(separator: "\n")
-            Orchestrator.fail("\(aborted):\n\(lines)\(missing.count > 10 ? "\n  … and \(missing.count - 10) more" : "")")
+            Orchestrator.fail("\(ending.aborted!):\n\(lines)\(missing.count > 10 ? "\n  … and \(missing.count - 10) more" : "")")
+        case .endedBeforeReady(let node, _)?:
+            let tail = cluster.directory.logTail(node, lines: 10)
+            Orchestrator.fail("\(ending.aborted!); the run stops"
+                + (tail.isEmpty ? "" : "\nlast lines of \(cluster.directory.logPath(node)):\n" + tail.map { "  " + $0 }.joined(separator: "\n")))
+        default:
+            break
         }
         if ending.measureStart != nil { progress.finish() }
         usage.measureEnded(seconds: ending.measuredSeconds)

@@ -72,6 +72,9 @@ final class RunLoop {
                     if poller.events(at: routerIndex).contains(.readable) { receiveControlMessages() }
                     cluster.reap()
                     periodic()
+                    if wait.condition == .startersReady, let dead = cluster.nodes.starterEndedBeforeReady {
+                        action = machine.starterEnded(node: dead.name, how: dead.endedHow, now: SystemClock.monotonicNanos())
+                    }
                 }
             }
             if let outcome = perform(action) { return outcome }

@@ -80,6 +80,8 @@ struct RunStateMachine: Sendable {
     /// Why a run ended before its time.
     enum AbortReason: Sendable, Hashable, CustomStringConvertible {
         case notReady(missing: Int, timeout: TimeSpan)
+        /// A node that starts at once ended before it was ready: waiting longer cannot help.
+        case endedBeforeReady(node: String, how: String)
         case interruptedBeforeStart(signal: Int32)
         case interruptedDuringWarmUp(signal: Int32)
         case interruptedWhileMeasuring(signal: Int32, afterSeconds: Double)
@@ -87,6 +89,7 @@ struct RunStateMachine: Sendable {
         var description: String {
             switch self {
             case .notReady(let missing, let timeout): "\(missing) node(s) not ready after \(timeout)"
+            case .endedBeforeReady(let node, let how): "\(node) ended before it was ready (\(how))"
             case .interruptedBeforeStart(let s): "interrupted (signal \(s)) before the run started"
             case .interruptedDuringWarmUp(let s): "interrupted (signal \(s)) during warm-up"
             case .interruptedWhileMeasuring(let s, let t): "interrupted (signal \(s)) after \(String(format: "%.1f", t)) s"
@@ -210,6 +213,14 @@ extension RunStateMachine {
         guard case .launching(let since, _) = phase else { preconditionFailure("readyTimedOut() while \(phase)") }
         return endMeasuring(now: now, ending: Ending(launchToReadyMs: Double(now - since) / 1e6, measureStart: nil, measuredSeconds: 0,
                                                      aborted: .notReady(missing: missing, timeout: readyTimeout), collectStart: now))
+    }
+
+    /// A node that starts at once ended (or failed to launch) before it was
+    /// READY: the run is aborted at once rather than after the readiness timeout.
+    mutating func starterEnded(node: String, how: String, now: UInt64) -> Action {
+        guard case .launching(let since, _) = phase else { return .none }
+        return endMeasuring(now: now, ending: Ending(launchToReadyMs: Double(now - since) / 1e6, measureStart: nil, measuredSeconds: 0,
+                                                     aborted: .endedBeforeReady(node: node, how: how), collectStart: now))
     }
 
     /// SIGINT or SIGTERM arrived. Before or during the measured phase the run
