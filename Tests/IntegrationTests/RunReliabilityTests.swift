@@ -59,4 +59,23 @@ struct RunReliabilityTests {
         #expect(r.stderr.contains("ended before it was ready (exit 64)"), "\(r.stderr)")
         #expect(r.stderr.contains("fake-node: cannot start: the reason is here"), "\(r.stderr)")
     }
+
+    @Test("a node that crashes during the run fails it: never a PASS")
+    func crashFailsTheRun() async throws {
+        try #require(Harness.binariesExist, "build first: swift build")
+        let run = try Harness.startTopology(Self.tiny("crash-fails", seconds: 4), tag: "crash-fails")
+        #expect(try await Harness.waitForEvent("measure-started", in: run.runs, timeout: 30))
+        // SIGKILL from outside the orchestrator: an unexpected end, unlike a kill fault.
+        let dirs = try FileManager.default.contentsOfDirectory(atPath: run.runs)
+        let events = try String(contentsOfFile: run.runs + "/\(dirs[0])/events.jsonl", encoding: .utf8)
+        let launched = try #require(events.split(separator: "\n").first { $0.contains("\"launched\"") && $0.contains("\"cli-1\"") })
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(launched.utf8)) as? [String: Any])
+        let pid = try #require(Int32(obj["pid"] as? String ?? ""))
+        #expect(kill(pid, SIGKILL) == 0)
+        let r = await offPoolWait(run.process, run.out, run.err, timeout: 60)
+        #expect(r.status == 1, "exit \(r.status): \(r.stdout.suffix(1500))")
+        let rep = try RunReport.load(path: run.runs + "/\(dirs[0])/report.json")
+        #expect(!rep.sloPassed && rep.totals.crashes == 1)
+        #expect(rep.slo.contains { $0.name == "crashed nodes" && !$0.pass && $0.detail == "cli-1" }, "\(rep.slo)")
+    }
 }

@@ -29,6 +29,12 @@ struct SummaryText {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// Said only when a log file could not take what its reader received.
+    private var logLine: String {
+        guard let n = report.totals.logLinesNotWritten, n > 0 else { return "" }
+        return "   log lines not written \(Fmt.count(n)) (\(Fmt.count(report.totals.logWriteErrors ?? 0)) write errors)"
+    }
+
     private func writerLine() -> String {
         let w = report.writer, s = w.sendCallLatency, t = report.totals
         let sendCall = s.count > 0
@@ -39,7 +45,7 @@ struct SummaryText {
             \(sendCall)\(w.restarts > 0 ? "   restarts \(w.restarts)" : "")
             readers: \(t.readers) (\(t.fastReaders) fast)   delivered \(Fmt.count(t.delivered))   lost \(Fmt.count(t.lost)) \
             (fast readers \(Fmt.count(t.lostFastReaders)))   skipped \(Fmt.count(t.skipped))   decode errors \(Fmt.count(t.decodeErrors))   \
-            crashes \(t.crashes)
+            crashes \(t.crashes)\(logLine)
             queries: served \(Fmt.count(t.queryServed))   busy \(Fmt.count(t.queryBusy)) (\(Fmt.fixed(t.busyRatio * 100, 2)) %)   \
             peak reader RSS \(Fmt.mb(t.peakReaderRssMB)) MB   max memory growth \(Fmt.mb(t.maxMemoryGrowthMB)) MB   \
             max converge \(Fmt.fixed(t.maxConvergeMs, 1)) ms

@@ -133,10 +133,18 @@ public struct RunReport: Sendable, Codable {
         public var peakReaderRssMB: Double
         public var maxMemoryGrowthMB: Double
         public var maxConvergeMs: Double
+        /// Snapshot lines log readers could not write (a full or failing file
+        /// system): versions their files do not hold. Nil in reports written before it.
+        public var logLinesNotWritten: UInt64?
+        /// Failed writes and fsyncs of log files.
+        public var logWriteErrors: UInt64?
 
         public init(readers: Int, fastReaders: Int, delivered: UInt64, lost: UInt64, lostFastReaders: UInt64, skipped: UInt64,
                     decodeErrors: UInt64, crashes: Int, queryServed: UInt64, queryBusy: UInt64, busyRatio: Double,
-                    peakReaderRssMB: Double, maxMemoryGrowthMB: Double, maxConvergeMs: Double) {
+                    peakReaderRssMB: Double, maxMemoryGrowthMB: Double, maxConvergeMs: Double,
+                    logLinesNotWritten: UInt64? = nil, logWriteErrors: UInt64? = nil) {
+            self.logLinesNotWritten = logLinesNotWritten
+            self.logWriteErrors = logWriteErrors
             self.readers = readers
             self.fastReaders = fastReaders
             self.delivered = delivered

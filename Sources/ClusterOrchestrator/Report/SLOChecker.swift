@@ -33,6 +33,18 @@ public enum SLOChecker {
             out.append(SLOResult(name: "delivery ratio", limit: minRatio, measured: ratio, unit: "", pass: ratio >= minRatio,
                                  detail: "received / published, fast readers"))
         }
+        // What a run must never hide, whatever the topology asks: a node that
+        // crashed, and a log that does not hold what its reader received.
+        let crashed = r.nodes.filter { $0.status == .crashed }.map(\.name)
+        if !crashed.isEmpty {
+            out.append(SLOResult(name: "crashed nodes", limit: 0, measured: Double(crashed.count), unit: "nodes", pass: false,
+                                 detail: crashed.prefix(5).joined(separator: ", ") + (crashed.count > 5 ? ", …" : "")))
+        }
+        if let notWritten = r.totals.logLinesNotWritten, notWritten > 0 {
+            let writers = r.nodes.filter { $0[.logLinesDropped] > 0 }.map(\.name)
+            out.append(SLOResult(name: "log lines not written", limit: 0, measured: Double(notWritten), unit: "lines", pass: false,
+                                 detail: "\(r.totals.logWriteErrors ?? 0) write errors in " + writers.prefix(5).joined(separator: ", ")))
+        }
         if r.aborted != nil {
             out.append(SLOResult(name: "run completed", limit: 1, measured: 0, unit: "", pass: false, detail: r.aborted ?? ""))
         }
