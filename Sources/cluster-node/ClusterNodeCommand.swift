@@ -21,6 +21,19 @@ struct ClusterNodeCommand: ParsableCommand {
             """,
         subcommands: [Writer.self, Reader.self, Relay.self, QueryLoadCommand.self, CPUHog.self]
     )
+
+    /// Runs the command; a command-line error exits 2, as all bad input does
+    /// (ArgumentParser's own default is 64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            exit(withError: ExitCode(2))
+        }
+    }
 }
 
 struct CommonOptions: ParsableArguments {

@@ -20,6 +20,19 @@ struct OrchestratorCommand: ParsableCommand {
             """,
         subcommands: [Run.self, Validate.self, Report.self, Compose.self]
     )
+
+    /// Runs the command; a command-line error exits 2, as all bad input does
+    /// (ArgumentParser's own default is 64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            exit(withError: ExitCode(2))
+        }
+    }
 }
 
 struct Run: ParsableCommand {
@@ -28,7 +41,7 @@ struct Run: ParsableCommand {
 
     @Argument(help: "The topology file (JSON), e.g. topologies/100-readers.json.")
     var topology: String
-    @Option(help: "Override the measured phase's length, e.g. 10s.") var duration: String?
+    @Option(parsing: .unconditional, help: "Override the measured phase's length, e.g. 10s.") var duration: String?
     @Option(help: "Override the topology's seed.") var seed: UInt64?
     @Option(help: "Directory the run directory is created in.") var out = "runs"
     @Option(help: "Launcher: local (child processes), netns (child processes in network namespaces; root) or external (nodes started by others register themselves).")
@@ -40,8 +53,10 @@ struct Run: ParsableCommand {
     @Flag(help: "No progress output; the summary table is still printed.") var quiet = false
 
     func validate() throws {
-        if let duration, (try? TimeSpan(parsing: duration)) == nil {
-            throw ValidationError("--duration \(duration): expected a duration such as 500ms, 30s or 2m")
+        if let duration {
+            guard let span = try? TimeSpan(parsing: duration), span > .zero else {
+                throw ValidationError("--duration \(duration): expected a positive duration such as 500ms, 30s or 2m")
+            }
         }
     }
 

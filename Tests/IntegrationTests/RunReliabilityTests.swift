@@ -78,4 +78,29 @@ struct RunReliabilityTests {
         #expect(!rep.sloPassed && rep.totals.crashes == 1)
         #expect(rep.slo.contains { $0.name == "crashed nodes" && !$0.pass && $0.detail == "cli-1" }, "\(rep.slo)")
     }
+
+    @Test("every command-line error exits 2, with a message saying what was wrong", arguments: [
+        (["run"], "Missing expected argument"),
+        (["run", "t.json", "--duration", "-1s"], "--duration -1s: expected a positive duration"),
+        (["run", "t.json", "--bogus"], "Unknown option '--bogus'"),
+        (["validate"], "Missing expected argument"),
+        (["report"], "Missing expected argument"),
+        (["nonsense"], "Unexpected argument 'nonsense'"),
+        (["validate", "/dev/null"], "is a character device"),
+    ])
+    func commandLineErrors(_ args: [String], _ message: String) async throws {
+        try #require(Harness.binariesExist, "build first: swift build")
+        let r = try await Harness.run(Harness.orchestrator, args, timeout: 30)
+        #expect(r.status == 2, "\(args): exit \(r.status)")
+        #expect(r.stderr.contains(message), "\(args): \(r.stderr)")
+    }
+
+    @Test("cluster-node's command-line errors exit 2 as well")
+    func nodeCommandLineErrors() async throws {
+        try #require(Harness.binariesExist, "build first: swift build")
+        for args in [["writer"], ["reader", "--pub", "tcp://127.0.0.1:1", "--snapshots", "tcp://127.0.0.1:2"], ["nonsense"]] {
+            let r = try await Harness.run(Harness.clusterNode, args, timeout: 30)
+            #expect(r.status == 2, "\(args): exit \(r.status) \(r.stderr)")
+        }
+    }
 }
