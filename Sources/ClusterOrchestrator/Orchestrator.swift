@@ -43,6 +43,13 @@ public final class Orchestrator {
             Self.fail(why)
             return .failed
         }
+        let nodeCount = topology.nodes.count + topology.readers.filter { $0.load != nil }.count
+        let problems = Preflight.problems(nodes: nodeCount, ownsProcesses: topology.launcher != .external, limits: .read())
+        guard problems.isEmpty else {
+            Self.fail("this machine cannot run \(topology.name) as it is:\n" + problems.map { "  " + $0 }.joined(separator: "\n"))
+            return .failed
+        }
+        Preflight.raiseOpenFiles(forNodes: nodeCount)
         guard topology.launcher == .external || FileManager.default.isExecutableFile(atPath: options.nodeBinary) else {
             Self.fail("cluster-node executable not found at \(options.nodeBinary) (build it with `swift build -c release`, or pass --node-binary)")
             return .failed

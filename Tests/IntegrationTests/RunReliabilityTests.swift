@@ -103,4 +103,35 @@ struct RunReliabilityTests {
             #expect(r.status == 2, "\(args): exit \(r.status) \(r.stderr)")
         }
     }
+
+    /// Runs the orchestrator under `ulimit` settings (a shell sets them, then execs it).
+    static func runLimited(_ limits: String, _ args: [String]) async throws -> Harness.Result {
+        let quoted = args.map { "'\($0)'" }.joined(separator: " ")
+        return try await Harness.run("/bin/sh", ["-c", "\(limits) && exec '\(Harness.orchestrator)' \(quoted)"], timeout: 90,
+                                     environment: ["CLUSTERSIM_TEST_TAG": "fd-limit"])
+    }
+
+    @Test("too few file descriptors: refused before launching, naming the limit; a low soft limit is raised and the run passes")
+    func fileDescriptors() async throws {
+        try #require(Harness.binariesExist, "build first: swift build")
+        let dir = Harness.tempDirectory("fd-limit")
+        let many = dir + "/many.json"
+        try """
+            { "name": "fd-limit", "duration": "1s", "writer": { "rate": 50 }, "readers": [ { "role": "cli", "count": 300 } ] }
+            """.write(toFile: many, atomically: true, encoding: .utf8)
+        let refused = try await Self.runLimited("ulimit -n 256", ["run", many, "--out", dir + "/runs", "--quiet",
+                                                                  "--node-binary", Harness.clusterNode])
+        #expect(refused.status == 2, "exit \(refused.status)")
+        #expect(refused.stderr.contains("file descriptors for 301 nodes") && refused.stderr.contains("at most 256 (ulimit -Hn)"), "\(refused.stderr)")
+        let runDirs = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/runs")) ?? []
+        #expect(runDirs.isEmpty, "a run directory was made: \(runDirs)")
+        let some = dir + "/some.json"
+        try """
+            { "name": "fd-raised", "duration": "1s", "writer": { "rate": 50 }, "readers": [ { "role": "cli", "count": 40 } ] }
+            """.write(toFile: some, atomically: true, encoding: .utf8)
+        let raised = try await Self.runLimited("ulimit -Sn 64", ["run", some, "--out", dir + "/runs", "--quiet",
+                                                                 "--node-binary", Harness.clusterNode])
+        #expect(raised.status == 0, "exit \(raised.status): \(raised.stderr.suffix(1500))")
+        #expect(Harness.processes(tagged: "fd-limit").isEmpty)
+    }
 }

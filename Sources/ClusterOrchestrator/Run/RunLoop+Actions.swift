@@ -58,7 +58,8 @@ extension RunLoop {
         case .notReady?:
             let missing = cluster.nodes.startersNotReady
             let lines = missing.prefix(10).map { "  \($0.name): \($0.lastSaid)" }.joined(separator: "\n")
-            Orchestrator.fail("\(ending.aborted!):\n\(lines)\(missing.count > 10 ? "\n  … and \(missing.count - 10) more" : "")")
+            Orchestrator.fail("\(ending.aborted!):\n\(lines)\(missing.count > 10 ? "\n  … and \(missing.count - 10) more" : "")"
+                + Self.fileLimitNote())
         case .endedBeforeReady(let node, _)?:
             let tail = cluster.directory.logTail(node, lines: 10)
             Orchestrator.fail("\(ending.aborted!); the run stops"
@@ -70,6 +71,15 @@ extension RunLoop {
         usage.measureEnded(seconds: ending.measuredSeconds)
         events.log("measure-ended", detail: ["seconds": String(format: "%.3f", ending.measuredSeconds)])
         cluster.resumeAll()
+    }
+
+    /// A note when this process is near its limit of open files, which makes
+    /// connections fail silently inside libzmq (nodes then never register).
+    static func fileLimitNote() -> String {
+        let limits = MachineLimits.read()
+        guard let open = Preflight.openFileCount(), open * 10 >= limits.openFiles.soft * 9 else { return "" }
+        return "\n(the orchestrator has \(open) of its \(limits.openFiles.soft) file descriptors open: "
+            + "connections beyond the limit fail; raise it with ulimit -n)"
     }
 
     /// STOP to the writer (its final dump carries the final version) and to the query load generators.
