@@ -119,7 +119,7 @@ public enum ReportBuilder {
             queryServed: served, queryBusy: busy,
             busyRatio: served + busy > 0 ? Double(busy) / Double(served + busy) : 0,
             peakReaderRssMB: readers.compactMap { $0.resources?.peakRssMB }.max() ?? 0,
-            maxMemoryGrowthMB: nodes.compactMap { $0.resources?.growthMB }.max() ?? 0,
+            maxMemoryGrowthMB: (nodes.compactMap { $0.resources?.growthMB } + [state.environment.orchestratorGrowthMB ?? 0]).max() ?? 0,
             maxConvergeMs: readers.flatMap { $0.converge.filter { $0.trigger != .start || $0.atWallNs >= state.startedWallNs }.map(\.millis) }.max() ?? 0,
             logLinesNotWritten: readers.reduce(0) { $0 + $1[.logLinesDropped] },
             logWriteErrors: readers.reduce(0) { $0 + $1[.logWriteErrors] })

@@ -64,13 +64,18 @@ public struct RunReport: Sendable, Codable {
         public var orchestratorPid: Int32
         /// The orchestrator's own CPU over the measured phase, percent of one core.
         public var orchestratorCpuPercent: Double
+        /// The orchestrator's peak resident memory over the whole run (VmHWM).
         public var orchestratorPeakRssMB: Double
         /// The host's steal time over the measured phase, percent of all CPU time
         /// (`/proc/stat`; nil where it could not be read, or in reports written before it).
         public var hostStealPercent: Double?
+        /// How much the orchestrator's own RSS grew, as a node's growth is
+        /// measured; nil in reports written before it.
+        public var orchestratorGrowthMB: Double?
 
         public init(host: HostInfo, libzmq: String, orchestratorPid: Int32, orchestratorCpuPercent: Double, orchestratorPeakRssMB: Double,
-                    hostStealPercent: Double? = nil) {
+                    hostStealPercent: Double? = nil, orchestratorGrowthMB: Double? = nil) {
+            self.orchestratorGrowthMB = orchestratorGrowthMB
             self.host = host
             self.libzmq = libzmq
             self.orchestratorPid = orchestratorPid

@@ -22,7 +22,7 @@ public enum SLOChecker {
             atMost("loss, fast readers", Double(limit), Double(r.totals.lostFastReaders), "messages", fast)
         }
         atMost("peak reader RSS", slo.maxReaderRssMB, r.totals.peakReaderRssMB, "MB", "largest reader")
-        atMost("memory growth", slo.maxMemoryGrowthMB, r.totals.maxMemoryGrowthMB, "MB", "largest growth of any node")
+        atMost("memory growth", slo.maxMemoryGrowthMB, r.totals.maxMemoryGrowthMB, "MB", "largest growth of any node or the orchestrator")
         atMost("query BUSY ratio", slo.maxBusyRatio, r.totals.busyRatio, "", "\(r.totals.queryBusy) busy of \(r.totals.queryServed + r.totals.queryBusy)")
         atMost("time to converge", slo.maxConvergeMs, r.totals.maxConvergeMs, "ms", "slowest recovery after a fault, gap or late join")
         if let minRatio = slo.minDeliveryRatio {

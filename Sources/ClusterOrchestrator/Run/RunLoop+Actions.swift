@@ -114,7 +114,8 @@ extension RunLoop {
             durationSeconds: ending.measuredSeconds, aborted: ending.aborted?.description,
             environment: .init(host: HostInfo.current(), libzmq: "\(Context.version.major).\(Context.version.minor).\(Context.version.patch)",
                                orchestratorPid: getpid(), orchestratorCpuPercent: usage.cpuPercent,
-                               orchestratorPeakRssMB: OrchestratorUsage.rssMB(), hostStealPercent: usage.hostStealPercent),
+                               orchestratorPeakRssMB: OrchestratorUsage.peakRssMB(), hostStealPercent: usage.hostStealPercent,
+                               orchestratorGrowthMB: usage.series.summary()?.growthMB),
             timings: .init(launchToReadyMs: ending.launchToReadyMs, teardownMs: timeline.teardownMs, collectMs: timeline.collectMs),
             nodes: cluster.nodes.nodes.map { $0.observed(external: cluster.external) }, faults: faults.records)
         do {

@@ -106,6 +106,7 @@ final class RunLoop {
     func periodic() {
         let now = SystemClock.monotonicNanos()
         sampler.sample(&cluster.nodes, now: now, measureStart: machine.measureStart?.mono)
+        usage.sample(now: now, measureStart: machine.measureStart?.mono)
         probeClocks(now: now)
         guard machine.isMeasuring, let start = machine.measureStart else { return }
         let t = now - start.mono

@@ -1,8 +1,12 @@
 import ClusterCore
 
-/// The orchestrator's own CPU over the measured phase, and the host's steal
-/// time over it (`/proc/stat`), for the report's environment.
-struct OrchestratorUsage: Sendable {
+/// The orchestrator's own CPU over the measured phase, its memory over the
+/// whole run, and the host's steal time over the measured phase
+/// (`/proc/stat`), for the report's environment.
+struct OrchestratorUsage {
+    /// Its own samples, every 500 ms like a node's: its growth counts in the memory-growth SLO.
+    private(set) var series = ResourceSeries()
+    private var nextSample: UInt64 = 0
     private var cpuAtStart = 0.0
     private var hostAtStart: HostCPUTimes?
     /// Percent of one core over the measured phase; 0 when it never ran.
@@ -23,8 +27,22 @@ struct OrchestratorUsage: Sendable {
         hostStealPercent = hostAtStart.flatMap { start in HostCPUTimes.read().map { $0.stealPercent(since: start) } }
     }
 
-    /// The orchestrator's resident memory now, MB.
-    static func rssMB() -> Double {
-        Double(ProcessStats.read(withSmaps: false)?.rssBytes ?? 0) / 1_048_576
+    /// Samples this process's CPU and memory when 500 ms have passed since the last sample.
+    mutating func sample(now: UInt64, measureStart: UInt64?) {
+        guard now >= nextSample else { return }
+        nextSample = now + 500_000_000
+        let t = measureStart.map { Double(Int64(now) - Int64($0)) / 1e9 } ?? 0
+        if let s = ProcessStats.read(withSmaps: false) { series.add(t: t, stats: s, withSmaps: false) }
+    }
+
+    /// The peak resident memory of this process so far (`VmHWM` of /proc/self/status), MB;
+    /// its current RSS where that cannot be read.
+    static func peakRssMB() -> Double {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kb = Double(line.split(separator: " ").dropFirst().first ?? "") {
+            return kb / 1024
+        }
+        return Double(ProcessStats.read(withSmaps: false)?.rssBytes ?? 0) / 1_048_576
     }
 }
