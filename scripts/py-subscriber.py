@@ -13,6 +13,12 @@ first, then ask, then discard updates at or below the snapshot's version).
 
     python3 scripts/py-subscriber.py tcp://127.0.0.1:5555 --seconds 5
     python3 scripts/py-subscriber.py tcp://127.0.0.1:5555 --snapshots tcp://127.0.0.1:5556
+    python3 scripts/py-subscriber.py --run runs/100-readers-20261204-101500 --seconds 60
+
+With --run it attaches to an orchestrated run: it waits for the run
+directory's endpoints.json (written before any node starts; `orchestrator run
+--print-endpoints` prints the same), subscribes to the writer's PUB, asks its
+snapshot service, and stops at the writer's END1 (or after --seconds).
 
 docs/protocol.md describes the format. Exit status: 0 when snapshots arrived
 and every frame decoded, 1 otherwise, 2 for bad arguments.
@@ -218,15 +224,38 @@ def summary_line(label, s):
                 us(percentile(lat, 50)), us(percentile(lat, 90)), us(percentile(lat, 99)), us(lat[-1] if lat else 0)))
 
 
+def wait_for_endpoints(run_dir, timeout):
+    """The run's endpoints.json, waited for (bounded): the orchestrator writes it before any node starts."""
+    import json
+    import os
+    path = os.path.join(run_dir, "endpoints.json")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except (FileNotFoundError, ValueError):
+            time.sleep(0.05)
+    sys.exit("py-subscriber: no %s within %d s: is the run directory right?" % (path, timeout))
+
+
 def main():
     ap = argparse.ArgumentParser(description="Independent ClusterSim subscriber (wire-format check).")
-    ap.add_argument("endpoint", help="the writer's PUB endpoint, e.g. tcp://127.0.0.1:5555")
+    ap.add_argument("endpoint", nargs="?", help="the writer's PUB endpoint, e.g. tcp://127.0.0.1:5555")
+    ap.add_argument("--run", metavar="RUN_DIR", help="attach to an orchestrated run: read the endpoints from RUN_DIR/endpoints.json")
     ap.add_argument("--seconds", type=float, default=5, help="how long to listen (default 5)")
     ap.add_argument("--snapshots", metavar="ENDPOINT", help="the writer's snapshot service: ask it once (Clone pattern)")
     ap.add_argument("--verbose", action="store_true", help="print every decoded snapshot's summary")
+    ap.add_argument("--json", metavar="FILE", help="write the totals as JSON here at the end")
     args = ap.parse_args()
     if args.seconds <= 0:
         ap.error("--seconds must be positive")
+    if args.run:
+        endpoints = wait_for_endpoints(args.run, timeout=30)
+        args.endpoint = args.endpoint or endpoints["writer"]["pub"]
+        args.snapshots = args.snapshots or endpoints["writer"]["snapshots"]
+    if not args.endpoint:
+        ap.error("give the writer's PUB endpoint, or --run RUN_DIR")
 
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
@@ -245,7 +274,7 @@ def main():
         poller.register(dealer, zmq.POLLIN)
 
     total, interval, tracker = Stats(), Stats(), Tracker()
-    asked = False
+    asked = answered = False
     end = None
     start = time.monotonic_ns()
     deadline = start + int(args.seconds * 1e9)
@@ -268,8 +297,17 @@ def main():
         if now >= deadline or (end is not None and now >= end):
             break
         timeout_ms = max(1, min(next_tick, deadline) - now) / 1e6
-        for sock, _ in poller.poll(timeout_ms):
+        if dealer is None or answered:
+            # Nothing else to wait for: one blocking receive per frame, as the
+            # project's reader does (a poll() first costs a wake-up and a system
+            # call more, which shows in the latency it measures).
+            sub.setsockopt(zmq.RCVTIMEO, int(timeout_ms))
+            ready = [(sub, zmq.POLLIN)]
+        else:
+            ready = poller.poll(timeout_ms)
+        for sock, _ in ready:
             if sock is dealer:
+                answered = True
                 reply = message(dealer.recv(), SNAPSHOT_REPLY)
                 if reply["snapshot"]:
                     s = snapshot(reply["snapshot"])
@@ -280,11 +318,13 @@ def main():
                 else:
                     print("snapshot service: no snapshot yet (epoch=%d)" % reply["epoch"], flush=True)
                 continue
+            blocking = ready and ready[0][0] is sub and (dealer is None or answered)
             while True:
                 try:
-                    frame = sub.recv(zmq.NOBLOCK)
+                    frame = sub.recv(0 if blocking else zmq.NOBLOCK)
                 except zmq.Again:
                     break
+                blocking = False
                 recv_mono = time.monotonic_ns()
                 kind, body = frame[:4], memoryview(frame)[4:]
                 def update(env, label):
@@ -336,6 +376,15 @@ def main():
 
     print(summary_line("total", total) + " first_version=%d epoch_changes=%d mismatched=%d" % (
         tracker.first, total.epoch_changes, total.mismatched), flush=True)
+    if args.json:
+        import json
+        lat = sorted(total.latencies_ns)
+        with open(args.json, "w") as f:
+            json.dump({"snapshots": total.snapshots, "batches": total.batches, "heartbeats": total.heartbeats,
+                       "gaps": total.gaps, "lost": total.lost, "coalesced": total.coalesced, "stale": total.stale,
+                       "bad": total.bad, "mismatched": total.mismatched, "first_version": tracker.first,
+                       "highest": tracker.highest, "epoch": tracker.epoch,
+                       "p50_us": percentile(lat, 50) / 1000.0, "p99_us": percentile(lat, 99) / 1000.0}, f)
     ok = total.snapshots > 0 and total.bad == 0 and total.mismatched == 0
     return 0 if ok else 1
 

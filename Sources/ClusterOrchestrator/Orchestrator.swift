@@ -98,10 +98,17 @@ public final class Orchestrator {
         if plan.pinned > 0 {
             progress.note("\(plan.pinned) reader\(plan.pinned == 1 ? "" : "s") pinned round CPUs \(CPUAffinity.describe(plan.cpus))")
         }
+        let endpoints = plan.endpoints.record(control: control.endpoint)
+        directory.writeEndpoints(endpoints)
+        if options.printEndpoints, let json = try? String(decoding: RunDirectory.encoder(pretty: false).encode(endpoints), as: UTF8.self) {
+            print("endpoints: " + json)
+            fflush(nil)
+        }
         let cluster = Cluster(nodes: plan.nodes, launcher: launcher, directory: directory, progress: progress,
                               nodeBinary: options.nodeBinary, controlEndpoint: control.endpoint)
         return RunLoop(topology: topology, topologyPath: options.topologyPath, cluster: cluster, control: control, signals: signals,
-                       faults: plan.faults, networkFaults: NetworkFaults(network: network, hostPeers: plan.hostPeers)).run()
+                       faults: plan.faults, networkFaults: NetworkFaults(network: network, hostPeers: plan.hostPeers),
+                       endpoints: endpoints).run()
     }
 
     /// The topology with the options' overrides, validated; nil after printing why not.

@@ -51,6 +51,10 @@ struct Run: ParsableCommand {
     @Option(help: "The cluster-node executable (default: beside this one, or CLUSTERSIM_NODE_BINARY).")
     var nodeBinary: String?
     @Flag(help: "No progress output; the summary table is still printed.") var quiet = false
+    @Flag(help: ArgumentHelp(
+        "Print the run's endpoints as one JSON line (\"endpoints: {…}\") before any node starts.",
+        discussion: "The writer's PUB and snapshot service, the relays' and query readers' services, the control plane: what an outside subscriber connects to (also in <run directory>/endpoints.json)."))
+    var printEndpoints = false
 
     func validate() throws {
         if let duration {
@@ -73,6 +77,7 @@ struct Run: ParsableCommand {
         o.quiet = quiet
         o.launcher = launcher
         o.controlBind = controlBind
+        o.printEndpoints = printEndpoints
         let outcome = Orchestrator(options: o, logger: Logger(label: "orchestrator"), signals: signals).run()
         if let summary = outcome.summary { print(summary, terminator: "") }
         throw ExitCode(outcome.exit.rawValue)

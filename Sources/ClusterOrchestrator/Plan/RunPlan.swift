@@ -14,6 +14,8 @@ struct RunPlan {
     /// Readers pinned to CPUs (cpuPinning "spread"), and the CPUs.
     var pinned = 0
     var cpus: [Int] = []
+    /// The endpoints the writer, relays and query readers bind (for outside tools to attach).
+    let endpoints: Endpoints
 
     /// Plans a run of `topology`.
     /// - Parameters:
@@ -23,6 +25,7 @@ struct RunPlan {
     ///     once (no `startAt`), and nothing is pinned.
     init(topology: Topology, network: NetnsNetwork?, ipcDirectory: String, directory: RunDirectory, ownsProcesses: Bool) {
         let endpoints = Endpoints(topology: topology, network: network, ipcDirectory: ipcDirectory)
+        self.endpoints = endpoints
         let script = topology.writer.events.map { directory.writeEventScript($0) }
         let (relays, services, base) = (endpoints.relays, endpoints.services, directory.path + "/nodes/")
         // The same mapping `orchestrator compose` uses, with local endpoints.
@@ -96,7 +99,7 @@ struct RunPlan {
 }
 
 /// The endpoints a run binds that must stay the same across restarts.
-struct Endpoints {
+struct Endpoints: Sendable {
     var writerPub: String
     var writerSnapshots: String
     /// A relay's XPUB, by node.
@@ -125,5 +128,12 @@ struct Endpoints {
                 break
             }
         }
+    }
+}
+
+extension Endpoints {
+    /// As the run's files record them, with the control plane's.
+    func record(control: String) -> RunEndpoints {
+        RunEndpoints(control: control, writer: .init(pub: writerPub, snapshots: writerSnapshots), relays: relays, queryServices: services)
     }
 }

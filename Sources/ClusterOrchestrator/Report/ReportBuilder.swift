@@ -136,6 +136,7 @@ public enum ReportBuilder {
             launcher: state.launcher, aborted: state.aborted, environment: state.environment, timings: state.timings,
             writer: writer, nodes: nodes, latencyByRole: byRole.mapValues { LatencySummary($0) },
             latencyOverall: LatencySummary(overall), percentileCurve: curve, totals: totals, faults: state.faults, slo: [])
+        report.endpoints = state.endpoints
         report.slo = SLOChecker.check(topology.slo, report: report)
         return report
     }

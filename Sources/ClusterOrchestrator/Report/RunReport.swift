@@ -32,6 +32,8 @@ public struct RunReport: Sendable, Codable {
     public var totals: Totals
     public var faults: [FaultRecord]
     public var slo: [SLOResult]
+    /// Where the run's services listened; nil in reports written before it.
+    public var endpoints: RunEndpoints?
 
     public init(name: String, topologyFile: String, runDirectory: String, startedWallNs: UInt64, durationSeconds: Double,
                 seed: UInt64, launcher: String, aborted: String?, environment: Environment, timings: Timings,
@@ -435,4 +437,27 @@ public struct ResourceSample: Sendable, Hashable, Codable {
         try c.encode(ussMB)
         try c.encode(pssMB)
     }
+}
+
+/// Where a run's services listen: what an outside subscriber (such as
+/// `scripts/py-subscriber.py --run RUN_DIR`) connects to. Written to
+/// `endpoints.json` in the run directory before any node starts, and into
+/// run-state.json and report.json.
+public struct RunEndpoints: Sendable, Codable, Hashable {
+    public struct Writer: Sendable, Codable, Hashable {
+        /// The PUB socket: SNP1, SNB1, HBT1 and END1 frames.
+        public var pub: String
+        /// The snapshot service (ROUTER).
+        public var snapshots: String
+    }
+
+    /// The orchestrator's control plane (ROUTER).
+    public var control: String
+    public var writer: Writer
+    /// Each relay's XPUB, by node.
+    public var relays: [String: String]
+    /// Each query reader's service (ROUTER), by node.
+    public var queryServices: [String: String]
+
+    public static let fileName = "endpoints.json"
 }

@@ -95,8 +95,18 @@ final class RunDirectory {
 
     /// Writes `run-state.json`.
     func writeState(_ state: RunState) throws {
+        try Self.encoder().encode(state).write(to: URL(fileURLWithPath: path + "/" + RunState.fileName))
+    }
+
+    /// Writes `endpoints.json`, atomically: an outside tool waiting for it never reads half of it.
+    func writeEndpoints(_ endpoints: RunEndpoints) {
+        try? Self.encoder().encode(endpoints).write(to: URL(fileURLWithPath: path + "/" + RunEndpoints.fileName), options: .atomic)
+    }
+
+    /// The run's JSON files: keys sorted, pretty unless asked otherwise.
+    static func encoder(pretty: Bool = true) -> JSONEncoder {
         let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try enc.encode(state).write(to: URL(fileURLWithPath: path + "/" + RunState.fileName))
+        enc.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        return enc
     }
 }

@@ -117,7 +117,8 @@ extension RunLoop {
                                orchestratorPeakRssMB: OrchestratorUsage.peakRssMB(), hostStealPercent: usage.hostStealPercent,
                                orchestratorGrowthMB: usage.series.summary()?.growthMB),
             timings: .init(launchToReadyMs: ending.launchToReadyMs, teardownMs: timeline.teardownMs, collectMs: timeline.collectMs),
-            nodes: cluster.nodes.nodes.map { $0.observed(external: cluster.external) }, faults: faults.records)
+            nodes: cluster.nodes.nodes.map { $0.observed(external: cluster.external) }, faults: faults.records,
+            endpoints: endpoints)
         do {
             try directory.writeState(state)
             let report = try ReportBuilder.build(runDirectory: directory.path)

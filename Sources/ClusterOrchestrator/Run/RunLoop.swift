@@ -28,12 +28,14 @@ final class RunLoop {
     var usage = OrchestratorUsage()
     var claims = NameClaims()
     var nextProgress: UInt64 = 0
+    let endpoints: RunEndpoints
 
     /// - Parameters:
     ///   - topology: with the launcher actually used.
     ///   - topologyPath: the file, as given, for the record.
     init(topology: Topology, topologyPath: String, cluster: Cluster, control: ControlPlane, signals: ShutdownSignals,
-         faults: [PlannedFault], networkFaults: NetworkFaults) {
+         faults: [PlannedFault], networkFaults: NetworkFaults, endpoints: RunEndpoints) {
+        self.endpoints = endpoints
         self.topology = topology
         self.topologyPath = topologyPath
         self.cluster = cluster
@@ -50,7 +52,8 @@ final class RunLoop {
     /// Runs the topology to its end (or to a signal).
     /// - Returns: the exit status, and the report's summary when one was written.
     func run() -> RunOutcome {
-        events.log("run-started", detail: ["topology": topologyPath, "control": control.endpoint])
+        events.log("run-started", detail: ["topology": topologyPath, "control": control.endpoint,
+                                           "writer_pub": endpoints.writer.pub, "writer_snapshots": endpoints.writer.snapshots])
         _ = perform(machine.begin(now: SystemClock.monotonicNanos()))
         var poller = Poller()
         let routerIndex = control.add(to: &poller)

@@ -13,6 +13,8 @@ public struct RunOptions: Sendable {
     public var launcher: LauncherKind?
     /// Where the control plane binds (default: loopback, any port; netns: the bridge address; external: tcp://*:5600).
     public var controlBind: String?
+    /// Print the run's endpoints (``RunEndpoints``) as one JSON line on standard output before any node starts.
+    public var printEndpoints = false
 
     public init(topologyPath: String, nodeBinary: String) {
         self.topologyPath = topologyPath

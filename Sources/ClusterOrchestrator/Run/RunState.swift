@@ -14,9 +14,12 @@ public struct RunState: Sendable, Codable {
     public var timings: RunReport.Timings
     public var nodes: [ObservedNode]
     public var faults: [FaultRecord]
+    /// Where the run's services listened; nil in states written before it.
+    public var endpoints: RunEndpoints?
 
     public init(topologyFile: String, launcher: String, startedWallNs: UInt64, durationSeconds: Double, aborted: String?,
-                environment: RunReport.Environment, timings: RunReport.Timings, nodes: [ObservedNode], faults: [FaultRecord]) {
+                environment: RunReport.Environment, timings: RunReport.Timings, nodes: [ObservedNode], faults: [FaultRecord], endpoints: RunEndpoints? = nil) {
+        self.endpoints = endpoints
         self.topologyFile = topologyFile
         self.launcher = launcher
         self.startedWallNs = startedWallNs

@@ -1,0 +1,61 @@
+import ClusterCore
+import ClusterOrchestrator
+import ClusterTestSupport
+import Foundation
+import Testing
+
+/// An outside subscriber attaching to an orchestrated run through the
+/// endpoints the run records: the independent Python subscriber of
+/// scripts/, which knows the protocol from docs/protocol.md alone.
+@Suite("attaching to a run", .serialized)
+struct AttachTests {
+    static var pythonHasZMQ: Bool {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import zmq"]
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }
+
+    /// What Python adds between a frame's arrival and its timestamp, allowed on top of the 15 %.
+    static let pythonReceiveCostUs = 150.0
+
+    @Test("py-subscriber attaches with endpoints.json; its loss equals the report's, its p50 lies among the readers'",
+          .enabled(if: pythonHasZMQ, "pyzmq is not installed (scripts/setup.sh installs it)"))
+    func pySubscriberAgrees() async throws {
+        try #require(Harness.binariesExist, "build first: swift build")
+        let run = try Harness.startTopology("""
+            { "name": "attach", "duration": "5s", "warmup": "1s", "writer": { "rate": 500 },
+              "readers": [ { "role": "cli", "count": 3 } ] }
+            """, tag: "attach")
+        let deadline = Date().addingTimeInterval(30)
+        var runDir: String?
+        while runDir == nil, Date() < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            runDir = (try? FileManager.default.contentsOfDirectory(atPath: run.runs))?.first.map { run.runs + "/" + $0 }
+        }
+        let dir = try #require(runDir, "no run directory")
+        let stats = Harness.tempDirectory("attach-py") + "/py.json"
+        let py = try await Harness.run("/usr/bin/env", ["python3", Harness.root + "/scripts/py-subscriber.py", "--run", dir,
+                                                         "--seconds", "60", "--json", stats], timeout: 90)
+        let r = await offPoolWait(run.process, run.out, run.err, timeout: 60)
+        #expect(r.status == 0, "run: exit \(r.status) \(r.stderr.suffix(1000))")
+        #expect(py.status == 0, "py-subscriber: exit \(py.status) \(py.stderr.suffix(1000))")
+        let endpoints = try JSONDecoder().decode(RunEndpoints.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/endpoints.json")))
+        let rep = try RunReport.load(path: dir + "/report.json")
+        #expect(rep.endpoints == endpoints && endpoints.writer.pub.hasPrefix("tcp://127.0.0.1:"))
+        let got = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: stats))) as? [String: Any])
+        let lost = (got["lost"] as? NSNumber)?.uint64Value, bad = (got["bad"] as? NSNumber)?.intValue
+        #expect(lost == rep.totals.lostFastReaders && bad == 0, "py lost \(String(describing: lost)), report \(rep.totals.lostFastReaders)")
+        #expect((got["highest"] as? NSNumber)?.uint64Value == rep.writer.finalVersion, "py held \(got["highest"] ?? "-")")
+        // Its p50 lies within 15 % of the readers', plus Python's own receive cost: from the
+        // wake-up to the timestamp it runs the interpreter (the GIL, a bytes object, the call),
+        // which on the development machine measured 40–130 µs more than a reader's path.
+        let p50 = try #require((got["p50_us"] as? NSNumber)?.doubleValue)
+        let readers = rep.nodes.filter { $0.role.isReader }.map(\.latency.p50Us)
+        let (lo, hi) = (readers.min() ?? 0, readers.max() ?? 0)
+        #expect(p50 >= lo * 0.85 && p50 <= hi * 1.15 + Self.pythonReceiveCostUs, "py p50 \(p50) µs, readers \(readers)")
+    }
+}
