@@ -14,11 +14,13 @@ struct OrchestratorCommand: ParsableCommand {
             orchestrator run topologies/100-readers.json      run the main job
             orchestrator validate topologies/*.json           check topology files
             orchestrator report runs/100-readers-…            render a run's report again
+            orchestrator sweep topologies/10-readers.json --find-max writer.rate
+            orchestrator compare runs/A runs/B                compare two runs, or two sweeps
 
             Exit status of run: 0 every SLO held, 1 an SLO was violated, 2 bad input or a failed run.
             The topology format is documented in docs/topology.md.
             """,
-        subcommands: [Run.self, Validate.self, Report.self, Compose.self]
+        subcommands: [Run.self, Validate.self, Report.self, Compose.self, SweepCommand.self]
     )
 }
 
@@ -38,6 +40,7 @@ struct Run: ParsableCommand {
     @Option(help: "The cluster-node executable (default: beside this one, or CLUSTERSIM_NODE_BINARY).")
     var nodeBinary: String?
     @Flag(help: "No progress output; the summary table is still printed.") var quiet = false
+    @Option(help: .hidden) var parentPid: Int32?
 
     func validate() throws {
         if let duration, (try? TimeSpan(parsing: duration)) == nil {
@@ -47,6 +50,8 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let signals = ShutdownSignals()
+        // Started by a sweep: SIGTERM (read from the signalfd, a graceful stop) should the sweep die.
+        if let p = parentPid, !ParentWatch.arm(parentPID: p) { throw ExitCode(2) }
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let binary = nodeBinary ?? ProcessInfo.processInfo.environment["CLUSTERSIM_NODE_BINARY"]
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
