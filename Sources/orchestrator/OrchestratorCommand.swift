@@ -20,7 +20,7 @@ struct OrchestratorCommand: ParsableCommand {
             Exit status of run: 0 every SLO held, 1 an SLO was violated, 2 bad input or a failed run.
             The topology format is documented in docs/topology.md.
             """,
-        subcommands: [Run.self, Validate.self, Report.self, Compose.self, SweepCommand.self]
+        subcommands: [Run.self, Validate.self, Report.self, Compose.self, SweepCommand.self, CompareCommand.self]
     )
 }
 

@@ -47,6 +47,12 @@ public final class Sweeper {
             throw SweepError(.output, "\(dir): cannot create the sweep directory (\(error.localizedDescription))")
         }
         directory = dir
+        // The base topology with the settings applied: what `compare` checks two sweeps' settings on.
+        do {
+            try plan.base.jsonData().write(to: URL(fileURLWithPath: dir + "/topology.json"))
+        } catch {
+            throw SweepError(.output, "\(dir)/topology.json: cannot be written (\(error.localizedDescription))")
+        }
     }
 
     /// Runs the sweep to its end or until a stop is asked for, and writes its files.
