@@ -230,8 +230,9 @@ public struct TopologyDocument: Sendable {
             node.value = .object(members)
         case (.index(let i), .array(var elements)):
             guard i < elements.count else {
+                let array = path.prefix(depth)
                 let have = elements.isEmpty ? "it is empty"
-                    : "it has \(elements.count) element\(elements.count == 1 ? "" : "s") (\(path.prefix(depth))[0]\(elements.count > 1 ? " ... [\(elements.count - 1)]" : ""))"
+                    : "it has \(elements.count) element\(elements.count == 1 ? "" : "s") (\(array)[0]\(elements.count > 1 ? " ... \(array)[\(elements.count - 1)]" : ""))"
                 throw fail("index \(i) is past the end of \(path.prefix(depth)): \(have)")
             }
             try set(&elements[i], rest.dropFirst(), value, path: path, depth: depth + 1, file: file)

@@ -13,9 +13,10 @@ import Foundation
 ///   8000, 16000); FACTOR > 1, START > 0;
 /// - `10..100+10`: arithmetic, START + n × STEP up to END; STEP > 0.
 ///
-/// END is included when a step lands on it. When START, END and STEP are
-/// whole numbers the values are whole numbers (a geometric range's are
-/// rounded, repeats dropped). Values repeated in the list are run once.
+/// END is included when a step lands on it. A geometric range whose START
+/// and END are whole numbers gives whole numbers (rounded, repeats dropped:
+/// `1..10*1.5` is 1, 2, 3, 5, 8), as does an arithmetic range whose START
+/// and STEP are. Values repeated in the list are run once.
 public struct SweepParameter: Sendable, Hashable {
     /// The most values one parameter may take.
     public static let maxValues = 100
@@ -96,7 +97,9 @@ public struct SweepParameter: Sendable, Hashable {
         guard end >= start else {
             throw fail("the range's end \(endText) is below its start \(startText), expected END ≥ START")
         }
-        let whole = [startText, endText, stepText].allSatisfy { !$0.contains(".") && !$0.contains("e") && !$0.contains("E") }
+        func isWhole(_ s: String) -> Bool { !s.contains(".") && !s.contains("e") && !s.contains("E") }
+        // Whole numbers in, whole numbers out: a geometric range's start and end, an arithmetic one's start and step.
+        let whole = isWhole(startText) && (geometric ? isWhole(endText) : isWhole(stepText))
         var values: [Double] = []
         let limit = end + abs(end) * 1e-9
         if geometric {
