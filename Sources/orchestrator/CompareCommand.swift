@@ -25,7 +25,7 @@ struct CompareCommand: ParsableCommand {
 
     @Argument(help: "Side A: a run directory (runs/<name>-<time>) or a sweep directory.") var a: String
     @Argument(help: "Side B, of the same kind as A.") var b: String
-    @Option(help: "The smallest change worth reporting, a percentage (default 10%).") var threshold = "10%"
+    @Option(help: "The smallest change worth reporting, a percentage (default 20%: between two runs of one topology on a shared 2-core machine, p50 alone moved by up to a third).") var threshold = "20%"
     @Option(help: "Exit 1 when a row is significantly worse (for CI).") var failOn: FailOn?
     @Option(help: "Also write the comparison as a self-contained HTML page.") var html: String?
     @Option(help: "Also write the comparison as JSON.") var json: String?
@@ -45,7 +45,7 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let comparison = try Comparison.make(a, b, comparer: Comparer(threshold: Self.fraction(threshold) ?? 0.1))
+            let comparison = try Comparison.make(a, b, comparer: Comparer(threshold: Self.fraction(threshold) ?? 0.2))
             print(CompareRenderer.text(comparison), terminator: "")
             if let html {
                 try Data(CompareRenderer.html(comparison).utf8).write(to: URL(fileURLWithPath: html))

@@ -90,12 +90,17 @@ struct Validate: ParsableCommand {
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Rebuild report.json, report.html and summary.txt of a run from its dumps.")
+        abstract: "Rebuild report.json, report.html and summary.txt of a run from its dumps (or a sweep's sweep.html and summary.txt from its sweep.json).")
 
-    @Argument(help: "A run directory, e.g. runs/smoke-20261123-101500.") var runDirectory: String
+    @Argument(help: "A run directory, e.g. runs/smoke-20261123-101500, or a sweep directory.") var runDirectory: String
 
     func run() throws {
         do {
+            // A sweep directory: sweep.html and summary.txt again, from sweep.json.
+            if let sweep = try SweepRenderer.rewrite(directory: runDirectory) {
+                print(SweepRenderer.text(sweep), terminator: "")
+                throw ExitCode(sweep.exitStatus)
+            }
             let report = try ReportBuilder.build(runDirectory: runDirectory)
             try ReportWriter.write(report, to: runDirectory)
             print(ReportWriter.summary(report), terminator: "")

@@ -34,6 +34,11 @@ struct ProbeRuleTests {
         let single = try ProbeRule(parsing: "4/5")
         #expect(abs(single.passProbability(0.9) - (pow(0.9, 5) + 5 * pow(0.9, 4) * 0.1)) < 1e-12)
         #expect(try ProbeRule(parsing: "1/1").passProbability(0.7) == 0.7)
+        // Decided once certain: 4 of 4 passes, or 2 failures.
+        #expect(single.decide(passes: 4, runs: 4) == .pass)
+        #expect(single.decide(passes: 2, runs: 4) == .fail)
+        #expect(single.decide(passes: 3, runs: 4) == .more)
+        #expect(abs(single.expectedRuns(1) - 4) < 1e-12)
     }
 
     @Test("refusals", arguments: [
@@ -135,6 +140,8 @@ final class SyntheticRunner: SweepRunner {
     let passProbability: (Topology) -> Double
     var requests: [SweepRunRequest] = []
     var stopAfter: Int?
+    /// When false, runs pass with nothing measured (as when every reader stops before its final dump).
+    var measured = true
     var stopRequested: String? {
         if let n = stopAfter, requests.count >= n { return "interrupted by SIGINT" }
         return nil
@@ -151,7 +158,7 @@ final class SyntheticRunner: SweepRunner {
         let ok = u < passProbability(request.topology)
         var report = RenderFixtures.report(passing: ok)
         let rate = request.topology.writer.rate
-        report.latencyOverall = RenderFixtures.latency(p50: 100 + rate / 100, p99: 1_000 + rate / 5, max: 5_000 + rate)
+        report.latencyOverall = measured ? RenderFixtures.latency(p50: 100 + rate / 100, p99: 1_000 + rate / 5, max: 5_000 + rate) : .empty
         let dir = request.runParent + "/run"
         return SweepRunResult(runDirectory: dir, exitStatus: ok ? 0 : 1, outcome: ok ? .passed : .sloViolated, report: report, detail: nil)
     }
@@ -197,6 +204,7 @@ struct SweeperTests {
         #expect(FileManager.default.fileExists(atPath: sweeper.directory + "/topology.json"))
         let summary = try String(contentsOfFile: sweeper.directory + "/summary.txt", encoding: .utf8)
         #expect(summary.contains("knee: writer.rate = \(SweepParameter.format(k))"))
+        #expect(summary.contains("result: knee at writer.rate = \(SweepParameter.format(k)) (\(SweepParameter.format(above)) failed, tolerance 5%)\n"))
         let html = try String(contentsOfFile: sweeper.directory + "/sweep.html", encoding: .utf8)
         #expect(html.contains("knee \(SweepParameter.format(k))"))
         SweepHTMLTests.expectSelfContained(html)
@@ -255,6 +263,18 @@ struct SweeperTests {
         let disk = try SweepReport.load(path: sweeper.directory + "/sweep.json")
         #expect(disk.partial && disk.interruption == "interrupted by SIGINT")
         #expect(SweepText(report).render().contains("PARTIAL: interrupted by SIGINT"))
+    }
+
+    @Test("a run that passed with nothing measured counts as a failed run")
+    func nothingMeasured() throws {
+        let plan = try SweepPlan.make(SweepFixtures.options(SweepFixtures.file("sweeper-empty"), ["writer.rate=1000"]))
+        let runner = SyntheticRunner(seed: 1, passProbability: { _ in 1 })
+        runner.measured = false
+        let report = try Sweeper(plan: plan, runner: runner, outDirectory: SweepFixtures.directory("sweeper-empty-out"), quiet: true).run()
+        #expect(report.points[0].runs.map(\.outcome) == [.failed])
+        #expect(report.points[0].runs[0].detail == "no fast reader reported a latency sample: the SLOs could not be judged")
+        #expect(report.points[0].result == .fail)
+        #expect(report.exitStatus == 2)  // every run failed
     }
 
     @Test("nothing passes: exit 1")

@@ -202,12 +202,13 @@ struct SweepPlanTests {
         let file = SweepFixtures.file("findmax")
         let plan = try SweepPlan.make(SweepFixtures.options(file, findMax: "writer.rate"))
         guard case .findMax(let f) = plan.mode else { Issue.record("not a search"); return }
-        #expect(f.start == 1000 && f.integral && f.upperLimit == 1_024_000 && f.lowerLimit == 1)
+        // 1024 × the start would be past the schema's 1 000 000 snapshots per second.
+        #expect(f.start == 1000 && f.integral && f.upperLimit == 1_000_000 && f.lowerLimit == 1)
         #expect(f.rule == .standard && f.tolerance == .relative(0.05))
         // readers[1].count is not in the file: its default, 1.
         let counts = try SweepPlan.make(SweepFixtures.options(file, findMax: "readers[1].count"))
         guard case .findMax(let c) = counts.mode else { Issue.record("not a search"); return }
-        #expect(c.start == 1)
+        #expect(c.start == 1 && c.upperLimit == 1024)
         #expect(SweepFixtures.refusal(SweepFixtures.options(file, findMax: "readers[0].role")) == [
             "--find-max readers[0].role: \(file) has a string (\"cli\") there, expected a number to search over (the search changes numbers: writer.rate, readers[0].count)",
         ])

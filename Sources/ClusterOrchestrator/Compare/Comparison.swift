@@ -97,9 +97,10 @@ public struct Comparer {
     public func tables(_ a: Side, _ b: Side, rng: inout SeededRandom, prefix: String = "") -> [CompareTable] {
         let roles = Set(a.reports.flatMap(readerRoles) + b.reports.flatMap(readerRoles)).sorted()
         var out: [CompareTable] = []
-        for role in roles + ["all"] {
+        // With one role, its table would repeat the overall one.
+        for role in (roles.count > 1 ? roles : []) + ["all"] {
             let na = a.reports.map { fastReaders($0, role).count }, nb = b.reports.map { fastReaders($0, role).count }
-            let title = role == "all" ? "all fast readers" : "role \(role)"
+            let title = role != "all" ? "role \(role)" : roles.count == 1 ? "all fast readers, role \(roles[0])" : "all fast readers"
             out.append(CompareTable(title: "\(prefix)\(title) (fast readers: \(counts(na)) vs \(counts(nb)))",
                                     rows: readerRows(a, b, role: role, rng: &rng)))
         }
@@ -142,9 +143,10 @@ public struct Comparer {
             Metric(name: "p99", unit: "µs", figure: { latency($0, role).flatMap { $0.count > 0 ? $0.p99Us : nil } },
                    samples: { perSecond(fastReaders($0, role), \.p99Us, Stats.median) }, ordered: true, statistic: .median,
                    basis: "per-second p99, median over readers"),
+            // No per-second p99.9 is kept: each second's tail is the worst reader's p99 that second.
             Metric(name: "p99.9", unit: "µs", figure: { latency($0, role).flatMap { $0.count > 0 ? $0.p999Us : nil } },
-                   samples: { fastReaders($0, role).filter { $0.latency.count > 0 }.map(\.latency.p999Us) }, ordered: false,
-                   statistic: .median, basis: "per-reader p99.9"),
+                   samples: { perSecond(fastReaders($0, role), \.p99Us, { $0.max() ?? 0 }) }, ordered: true,
+                   statistic: .median, basis: "per-second p99 of the worst reader"),
             Metric(name: "max", unit: "µs", figure: { latency($0, role).flatMap { $0.count > 0 ? $0.maxUs : nil } },
                    samples: { perSecond(fastReaders($0, role), \.maxUs, { $0.max() ?? 0 }) }, ordered: true, statistic: .median,
                    basis: "per-second max over readers"),
@@ -169,12 +171,6 @@ public struct Comparer {
     private func writerRows(_ a: Side, _ b: Side, rng: inout SeededRandom) -> [CompareRow] {
         func writer(_ r: RunReport) -> [NodeReport] { r.nodes.filter { $0.role == .writer } }
         let metrics: [Metric] = [
-            Metric(name: "send-call p50", unit: "µs", figure: { $0.writer.sendCallLatency.count > 0 ? $0.writer.sendCallLatency.p50Us : nil },
-                   samples: { perSecond(writer($0), \.p50Us, Stats.median) }, ordered: true, statistic: .median,
-                   basis: "per-second send-call p50"),
-            Metric(name: "send-call p99", unit: "µs", figure: { $0.writer.sendCallLatency.count > 0 ? $0.writer.sendCallLatency.p99Us : nil },
-                   samples: { perSecond(writer($0), \.p99Us, Stats.median) }, ordered: true, statistic: .median,
-                   basis: "per-second send-call p99"),
             Metric(name: "CPU %", unit: "%", figure: { writer($0).first?.resources?.meanCpuPercent },
                    samples: { r in perSecondResources(writer(r), r.durationSeconds, \.cpuPercent, Stats.mean) }, ordered: true,
                    statistic: .median, basis: "per-second CPU"),

@@ -128,6 +128,12 @@ struct Bootstrap {
                         absoluteLow: Stats.quantile(sorted: abs, tail), absoluteHigh: Stats.quantile(sorted: abs, 1 - tail))
     }
 
+    /// The block of a moving-block bootstrap of `n` values: about ∛n (2 for 10 s, 3 for 20 s, 4 for a minute).
+    /// Longer blocks leave too few of them for a median to vary smoothly.
+    static func blockLength(_ n: Int) -> Int {
+        max(1, Int(Foundation.pow(Double(n), 1.0 / 3).rounded()))
+    }
+
     static func relative(_ a: Double, _ b: Double) -> Double {
         if a == b { return 0 }
         if a == 0 { return b > 0 ? .infinity : -.infinity }
@@ -150,7 +156,7 @@ struct Bootstrap {
             let g = groups.count == 1 ? groups[0] : groups[Int(rng.next() % UInt64(groups.count))]
             if side.ordered {
                 let n = g.count
-                let block = max(1, Int(Foundation.pow(Double(n), 1.0 / 3).rounded()))
+                let block = Bootstrap.blockLength(n)
                 var taken = 0
                 while taken < n {
                     let start = Int(rng.next() % UInt64(n - block + 1))

@@ -29,7 +29,7 @@ enum PageKit {
         svg .llabel{font-size:11px;fill:#b91c1c;paint-order:stroke;stroke:#fff;stroke-width:3px}
         svg .knee{stroke:#15803d;stroke-width:1.6;stroke-dasharray:3 3}
         svg .klabel{font-size:11.5px;fill:#15803d;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:3px}
-        h3{font-size:15px;margin:18px 0 6px}
+        h3{font-size:15px;margin:18px 0 6px}.scroll{overflow-x:auto}
         """
 
     static func page(title: String, body: [String]) -> String {
@@ -84,7 +84,7 @@ enum PageKit {
                 return "<td\(cls)\(v)>\(text)</td>"
             }.joined() + "</tr>"
         }.joined(separator: "\n")
-        return "<table id=\"\(esc(id))\" class=\"sortable\"><thead><tr>\(head)</tr></thead><tbody>\n\(body)\n</tbody></table>"
+        return "<div class=\"scroll\"><table id=\"\(esc(id))\" class=\"sortable\"><thead><tr>\(head)</tr></thead><tbody>\n\(body)\n</tbody></table></div>"
     }
 }
 
@@ -169,7 +169,7 @@ struct ParameterChart {
     /// log axis when they span a factor of ten or more; text as evenly spaced categories.
     static func xAxis(_ title: String, numbers: [Double]?, categories: [String]) -> Axis {
         if let numbers, let lo = numbers.min(), let hi = numbers.max() {
-            if lo > 0, hi / lo >= 10 {
+            if lo > 0, hi / lo >= 100 || (hi / lo >= 4 && isGeometric(numbers)) {
                 let a = lo / 1.25, b = hi * 1.25
                 var ticks: [Tick] = []
                 var e = floor(log10(a))
@@ -188,5 +188,14 @@ struct ParameterChart {
         }
         let ticks = categories.enumerated().map { Tick(value: Double($0.offset), label: $0.element) }
         return Axis(title: title, kind: .linear, lo: -0.5, hi: Double(categories.count) - 0.5, ticks: ticks)
+    }
+
+    /// Whether sorted values grow by about the same factor each step (a geometric range).
+    static func isGeometric(_ values: [Double]) -> Bool {
+        let v = Array(Set(values)).sorted()
+        guard v.count >= 3, v[0] > 0 else { return false }
+        let ratios = zip(v.dropFirst(), v).map { $0 / $1 }
+        guard let lo = ratios.min(), let hi = ratios.max() else { return false }
+        return hi / lo < 1.25
     }
 }

@@ -5,8 +5,8 @@
 /// as soon as the last stage's count can no longer be reached (two failures
 /// under `3/3,5/6`), so a value far above the knee costs two runs, one far
 /// below costs three, and only a value near the knee, where the outcome is
-/// mixed, costs six. `4/5` is a single stage (curtailed: it stops at the
-/// second failure); `1/1` trusts a single run.
+/// mixed, costs six. `4/5` is a single stage, decided as soon as it is
+/// certain (four passes, or a second failure); `1/1` trusts a single run.
 ///
 /// The rule's operating characteristic, the chance that a probe passes when
 /// each run meets the SLOs with probability p, is ``passProbability(_:)``;
@@ -83,7 +83,8 @@ public struct ProbeRule: Sendable, Hashable, CustomStringConvertible {
         precondition(passes >= 0 && passes <= runs, "passes within runs")
         let last = stages.last!
         if passes + max(0, last.runs - runs) < last.passesNeeded { return .fail }
-        if let stage = stages.first(where: { $0.runs == runs }), passes >= stage.passesNeeded { return .pass }
+        // The stage under way passes once its count is reached, even before its last run.
+        if let stage = stages.first(where: { $0.runs >= runs }), passes >= stage.passesNeeded { return .pass }
         return runs >= last.runs ? .fail : .more
     }
 

@@ -86,7 +86,7 @@ struct SweepHTML {
 
     /// The points grouped into lines (by the line parameter's value, in first-seen order).
     private var lines: [(name: String, points: [SweepPoint])] {
-        guard let lp = linePath else { return [(xPath ?? "points", shown)] }
+        guard let lp = linePath else { return [("", shown)] }
         var order: [String] = []
         var groups: [String: [SweepPoint]] = [:]
         for p in shown {
@@ -139,7 +139,9 @@ struct SweepHTML {
                                       tooltip: "\(p.label) run \(r.repeatIndex): \(SweepText.outcomeWord(r.outcome)), \(Fmt.number(y))"))
                 }
             }
-            return ParameterChart.Series(name: line.name + suffix, color: Palette.color(i), line: pts, dots: dots, dashed: dashed)
+            // Without a line parameter the one line is named by what it shows.
+            let name = line.name.isEmpty ? (suffix.isEmpty ? "median of the runs" : String(suffix.dropFirst(2))) : line.name + suffix
+            return ParameterChart.Series(name: name, color: Palette.color(i), line: pts, dots: dots, dashed: dashed)
         }
     }
 

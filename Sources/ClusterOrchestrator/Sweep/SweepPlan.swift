@@ -207,6 +207,21 @@ public struct SweepPlan: Sendable {
                     throw SweepError(.badOption, "--max \(m): expected a number at or above the search's first value \(start)")
                 }
                 upper = v
+            } else {
+                // No higher than the topology accepts (writer.rate ≤ 1000000, a count ≤ 2000): the
+                // largest valid value below 1024 × the start, assuming the valid values form a range.
+                let fixed = parameters.first.map { [($0.path, $0.values[0])] } ?? []
+                func valid(_ v: Double) -> Bool {
+                    issues(fixed + [(path, .number(SweepParameter.format(v, whole: integral)))]).isEmpty
+                }
+                if valid(startValue), !valid(upper) {
+                    var lo = startValue, hi = upper
+                    while hi - lo > (integral ? 1 : lo * 1e-6) {
+                        let mid = integral ? ((lo + hi) / 2).rounded(.down) : (lo + hi) / 2
+                        if valid(mid) { lo = mid } else { hi = mid }
+                    }
+                    upper = lo
+                }
             }
             findMax = FindMax(path: path, start: startValue, lowerLimit: integral ? 1 : startValue / 1024, upperLimit: upper,
                               tolerance: tolerance, rule: rule, integral: integral)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The sweep's terminal table (also `summary.txt`): one row per point, in
 /// the order the points were run, with the median of each figure over the
 /// point's runs.
@@ -40,7 +42,7 @@ struct SweepText {
         if report.partial {
             out += "\nPARTIAL: \(report.interruption ?? "the sweep did not finish"); the points above are those done.\n"
         }
-        out += "\nresult: \(report.conclusion.split(separator: "\n").first.map(String.init) ?? "")\n"
+        out += "\n" + report.conclusion.split(separator: "\n").map { "result: \($0)\n" }.joined()
         out += "sweep directory: \(report.directory)\n"
         return out
     }
@@ -116,4 +118,16 @@ public enum SweepRenderer {
 
     /// `sweep.html`: self-contained, no external references.
     public static func html(_ r: SweepReport) -> String { SweepHTML(r).render() }
+
+    /// Writes `sweep.html` and `summary.txt` of a sweep directory again from its `sweep.json`.
+    /// - Returns: the sweep's report, or nil when `directory` holds no sweep.json.
+    /// - Throws: when sweep.json cannot be read or the files cannot be written.
+    public static func rewrite(directory: String) throws -> SweepReport? {
+        let path = directory + "/sweep.json"
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let r = try SweepReport.load(path: path)
+        try Data(text(r).utf8).write(to: URL(fileURLWithPath: directory + "/summary.txt"))
+        try Data(html(r).utf8).write(to: URL(fileURLWithPath: directory + "/sweep.html"))
+        return r
+    }
 }

@@ -256,9 +256,15 @@ public final class Sweeper {
                                       runParent: pointDir + "/r\(repeatIndex)", point: p.index, repeatIndex: repeatIndex)
         let result = runner.run(request) { progress.tick() }
         let seconds = Double(SystemClock.monotonicNanos() - start) / 1e9
+        var outcome = result.outcome, detail = result.detail
+        if outcome == .passed, let r = result.report, r.totals.fastReaders > 0, r.latencyOverall.count == 0 {
+            // Its SLOs held only because nothing was measured (every reader stopped before its final dump).
+            outcome = .failed
+            detail = "no fast reader reported a latency sample: the SLOs could not be judged"
+        }
         let run = SweepRun(repeatIndex: repeatIndex, runDirectory: result.runDirectory.map(relative), exitStatus: result.exitStatus,
-                           outcome: result.outcome, seconds: seconds, figures: result.report.map(RunFigures.init),
-                           slo: result.report?.slo ?? [], detail: result.detail)
+                           outcome: outcome, seconds: seconds, figures: result.report.map(RunFigures.init),
+                           slo: result.report?.slo ?? [], detail: detail)
         points[i].runs.append(run)
         points[i].figures = RunFigures.median(points[i].runs.filter(\.counted).compactMap(\.figures))
         if run.counted { runSeconds.append(seconds) }
@@ -323,11 +329,28 @@ public final class Sweeper {
         }
         if case .findMax = plan.mode {
             let ok = knees.contains { $0.outcome == .found || $0.outcome == .noFailure }
-            return (ok ? 0 : 1, knees.map(\.detail).joined(separator: "\n"))
+            return (ok ? 0 : 1, knees.map(headline).joined(separator: "\n"))
         }
         let passed = valid.filter { $0.result == .pass }.count
         let line = "\(passed) of \(valid.count) points met every SLO in every run"
         return (passed > 0 ? 0 : 1, line)
+    }
+
+    /// One line per search: "knee at writer.rate = 7812 (8125 failed, tolerance 5%)".
+    private func headline(_ k: KneeReport) -> String {
+        guard case .findMax(let f) = plan.mode else { return k.detail }
+        let fmt = { (v: Double) in SweepParameter.format(v, whole: f.integral) }
+        let at = k.fixed.isEmpty ? "" : "\(k.fixed.map(\.text).joined(separator: " ")): "
+        switch k.outcome {
+        case .found:
+            return "\(at)knee at \(f.path) = \(fmt(k.knee ?? 0)) (\(fmt(k.failedAbove ?? 0)) failed, tolerance \(f.tolerance))"
+        case .nonePassed:
+            return "\(at)no knee: every value failed, down to \(f.path) = \(fmt(k.failedAbove ?? f.lowerLimit))"
+        case .noFailure:
+            return "\(at)no knee: every value passed, up to \(f.path) = \(fmt(k.knee ?? f.upperLimit))"
+        case .interrupted:
+            return "\(at)interrupted"
+        }
     }
 
     private func write(_ report: SweepReport) throws {
