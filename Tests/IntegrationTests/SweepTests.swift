@@ -35,24 +35,24 @@ struct SweepIntegrationTests {
         let file = dir + "/it-sweep.json"
         try Self.topology.write(toFile: file, atomically: true, encoding: .utf8)
         let out = dir + "/sweeps"
-        let (p, o, e) = try Harness.start(Harness.orchestrator, ["sweep", file, "--vary", "writer.rate=100,150,200,250", "--out", out,
+        let (p, o, e) = try Harness.start(Harness.orchestrator, ["sweep", file, "--vary", "writer.rate=100,150,200,250,300,350", "--out", out,
                                                                  "--node-binary", Harness.clusterNode],
                                           environment: ["CLUSTERSIM_TEST_TAG": "sweep-int"])
-        // Wait (bounded) until the second point's run is in its measured phase.
+        // Wait (bounded) until a run after the first is in its measured phase.
         var sweep: String?
-        var second: String?
+        var measuring = false
         let deadline = Date().addingTimeInterval(90)
-        while Date() < deadline, second == nil {
+        while Date() < deadline, !measuring {
             try await Task.sleep(for: .milliseconds(200))
             sweep = ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).first.map { out + "/" + $0 }
             guard let sweep else { continue }
             let runs = Self.runDirectories(sweep)
-            if runs.count >= 2, let ev = try? String(contentsOfFile: runs[1] + "/events.jsonl", encoding: .utf8),
-               ev.contains("\"event\":\"measure-started\"") {
-                second = runs[1]
+            if runs.count >= 2, let ev = try? String(contentsOfFile: runs[runs.count - 1] + "/events.jsonl", encoding: .utf8),
+               ev.contains("\"event\":\"measure-started\""), !ev.contains("\"event\":\"run-ended\"") {
+                measuring = true
             }
         }
-        #expect(second != nil, "the second point never started measuring")
+        #expect(measuring, "no run after the first reached its measured phase")
         #expect(Harness.processes(tagged: "sweep-int").count >= 3, "expected the sweep, a run and its nodes")
         kill(p.processIdentifier, SIGINT)
         nonisolated(unsafe) let (p2, o2, e2) = (p, o, e)
@@ -64,15 +64,20 @@ struct SweepIntegrationTests {
         #expect(report.partial)
         #expect(report.interruption == "interrupted by SIGINT")
         #expect(report.exitStatus == 2)
-        #expect(report.points.count == 4)
-        // The first point ran to its end; the second was interrupted; the rest never started.
-        #expect(report.points[0].runs.count == 1 && report.points[0].runs[0].outcome == .passed, "\(report.points[0].runs.map(\.outcome))")
-        #expect(report.points[0].figures != nil)
-        #expect(report.points[1].runs.map(\.outcome) == [.interrupted])
-        #expect(report.points[2].runs.isEmpty && report.points[3].runs.isEmpty)
-        #expect(report.points.map(\.result) == [.pass, .partial, .partial, .partial])
+        #expect(report.points.count == 6)
+        // The points before the one running at Ctrl-C ran to their end; that one was interrupted; the rest never started.
+        let k = try #require(report.points.firstIndex { $0.runs.contains { $0.outcome == .interrupted } }, "no interrupted run")
+        #expect(k >= 1)
+        for point in report.points[..<k] {
+            #expect(point.runs.map(\.outcome) == [.passed] && point.result == .pass && point.figures != nil, "\(point.label): \(point.runs.map(\.outcome))")
+        }
+        #expect(report.points[k].runs.map(\.outcome) == [.interrupted] && report.points[k].result == .partial)
+        for point in report.points[(k + 1)...] {
+            #expect(point.runs.isEmpty && point.result == .partial, "\(point.label) ran after the interruption")
+        }
         // The interrupted run stopped its nodes and wrote its partial report.
-        let interrupted = try RunReport.load(path: try #require(second) + "/report.json")
+        let interruptedRun = try #require(report.points[k].runs[0].runDirectory)
+        let interrupted = try RunReport.load(path: s + "/" + interruptedRun + "/report.json")
         #expect(interrupted.aborted?.contains("interrupted") == true)
         #expect(FileManager.default.fileExists(atPath: s + "/sweep.html"))
         #expect(r.stdout.contains("PARTIAL: interrupted by SIGINT"))

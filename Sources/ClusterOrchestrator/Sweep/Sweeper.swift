@@ -250,7 +250,12 @@ public final class Sweeper {
         let p = points[i]
         let pointDir = directory + "/" + p.directory
         guard let topology = topologies[i] else { preconditionFailure("only valid points are run") }
-        progress.begin("\(p.label), repeat \(repeatIndex)", done: runs, total: plannedRuns, approximate: approximate)
+        let what = if case .grid(let repeats) = plan.mode {
+            "point \(p.index) of \(points.count) (\(p.label)), repeat \(repeatIndex) of \(repeats)"
+        } else {
+            "probe \(p.index) (\(p.label)), repeat \(repeatIndex)"
+        }
+        progress.begin(what, done: runs, total: plannedRuns, approximate: approximate)
         let start = SystemClock.monotonicNanos()
         let request = SweepRunRequest(topologyFile: pointDir + "/topology.json", topology: topology,
                                       runParent: pointDir + "/r\(repeatIndex)", point: p.index, repeatIndex: repeatIndex)
