@@ -7,14 +7,11 @@ struct CompareCommand: ParsableCommand {
         commandName: "compare",
         abstract: "Compare two runs (or two sweeps) figure by figure, with a statistical verdict per row.",
         discussion: """
-            orchestrator compare runs/10-readers-20261204-101500 runs/10-readers-20261204-103000
-            orchestrator compare sweeps/A sweeps/B --threshold 5% --fail-on worse --html compare.html
+            Examples:
+              orchestrator compare runs/A runs/B
+              orchestrator compare sweeps/A sweeps/B --fail-on worse --html c.html
 
-            For each reader role, all fast readers and the writer: p50, p99, p99.9, max, loss, skipped,
-            CPU and RSS of A and B, the change, its 95 % bootstrap interval (over the per-second series
-            and the per-reader figures; over the runs too when a sweep point has several) and a verdict:
-            better or worse only when the whole interval lies beyond the threshold. Runs of different
-            settings are compared with a warning listing what differs. See docs/capacity.md.
+            For each reader role, all fast readers and the writer: p50, p99, p99.9, max, loss, skipped, CPU and RSS of A and B, the change, its 95 % bootstrap interval (over the per-second series and the per-reader figures; over the runs too when a sweep point has several) and a verdict: better or worse only when the whole interval lies beyond the threshold. Runs of different settings are compared with a warning listing what differs. See docs/capacity.md.
 
             Exit status: 0, or 1 with --fail-on worse when a row is worse; 2 for bad input.
             """)
@@ -25,7 +22,7 @@ struct CompareCommand: ParsableCommand {
 
     @Argument(help: "Side A: a run directory (runs/<name>-<time>) or a sweep directory.") var a: String
     @Argument(help: "Side B, of the same kind as A.") var b: String
-    @Option(help: "The smallest change worth reporting, a percentage (default 20%: between two runs of one topology on a shared 2-core machine, p50 alone moved by up to a third).") var threshold = "20%"
+    @Option(help: "The smallest change worth reporting, a percentage (between two runs of one topology on a shared 2-core machine, p50 alone moved by up to a third).") var threshold = "20%"
     @Option(help: "Exit 1 when a row is significantly worse (for CI).") var failOn: FailOn?
     @Option(help: "Also write the comparison as a self-contained HTML page.") var html: String?
     @Option(help: "Also write the comparison as JSON.") var json: String?

@@ -8,20 +8,18 @@ struct SweepCommand: ParsableCommand {
         commandName: "sweep",
         abstract: "Run a topology at several values of one or two of its settings, or search for the highest value at which its SLOs hold.",
         discussion: """
-            orchestrator sweep topologies/10-readers.json --vary writer.rate=1000..16000*2 --repeat 2
-            orchestrator sweep topologies/10-readers.json --vary writer.rate=2000,5000,10000 --vary readers[0].count=5,10,20
-            orchestrator sweep topologies/10-readers.json --vary readers[0].policy=drop,conflate,resync
-            orchestrator sweep topologies/10-readers.json --find-max writer.rate --tolerance 5%
+            Examples (T is a topology file, e.g. topologies/10-readers.json):
+              orchestrator sweep T --vary writer.rate=1000..16000*2 --repeat 2
+              orchestrator sweep T --vary writer.rate=2000,5000,10000 \\
+                  --vary readers[0].count=5,10,20
+              orchestrator sweep T --vary readers[0].policy=drop,conflate,resync
+              orchestrator sweep T --find-max writer.rate --tolerance 5%
 
-            A path names a value in the topology file (docs/topology.md): writer.rate, readers[0].count,
-            slo.p99LatencyMs. Values: a list (1000,2000,5000 or drop,conflate), a geometric range
-            START..END*FACTOR (1000..16000*2) or an arithmetic one START..END+STEP (10..100+10).
-            Every point is an ordinary run (`orchestrator run`) in sweeps/<name>-<time>/, which also
-            holds sweep.json, sweep.html and summary.txt. Ctrl-C stops the current run and writes
-            the points done. See docs/capacity.md.
+            A path names a value in the topology file (docs/topology.md): writer.rate, readers[0].count, slo.p99LatencyMs. Values: a list (1000,2000,5000 or drop,conflate), a geometric range START..END*FACTOR (1000..16000*2) or an arithmetic one START..END+STEP (10..100+10).
 
-            Exit status: 0 a knee was found, or some point met every SLO in every run;
-            1 no point did; 2 bad input, an interrupted sweep, or runs that all failed.
+            Every point is an ordinary run (`orchestrator run`) in sweeps/<name>-<time>/, which also holds sweep.json, sweep.html and summary.txt. Ctrl-C stops the current run and writes the points done. See docs/capacity.md.
+
+            Exit status: 0 a knee was found, or some point met every SLO in every run; 1 no point did; 2 bad input, an interrupted sweep, or runs that all failed.
             """)
 
     @Argument(help: "The topology file (JSON), e.g. topologies/10-readers.json.")

@@ -210,6 +210,27 @@ struct SweeperTests {
         SweepHTMLTests.expectSelfContained(html)
     }
 
+    @Test("find-max with a --vary: a knee for each of its values, each marked on the page")
+    func kneePerValue() throws {
+        let file = SweepFixtures.file("sweeper-knees")
+        var o = SweepFixtures.options(file, ["readers[0].count=3,6"], findMax: "writer.rate")
+        o.probe = "1/1"
+        o.tolerance = "2%"
+        let plan = try SweepPlan.make(o)
+        // Certain results: the knee is at 24 000 / count msg/s.
+        let runner = SyntheticRunner(seed: 1) { t in t.writer.rate <= 24_000 / Double(t.readers[0].count) ? 1 : 0 }
+        let sweeper = try Sweeper(plan: plan, runner: runner, outDirectory: SweepFixtures.directory("sweeper-knees-out"), quiet: true)
+        let report = sweeper.run()
+        #expect(report.knees.map(\.outcome) == [.found, .found])
+        #expect(report.knees.map { $0.fixed.map(\.text) } == [["readers[0].count=3"], ["readers[0].count=6"]])
+        let k3 = try #require(report.knees[0].knee), k6 = try #require(report.knees[1].knee)
+        #expect(k3 <= 8_000 && k3 >= 8_000 * 0.98 && k6 <= 4_000 && k6 >= 4_000 * 0.98, "\(k3), \(k6)")
+        #expect(report.conclusion == "readers[0].count=3: knee at writer.rate = \(SweepParameter.format(k3)) (\(SweepParameter.format(report.knees[0].failedAbove!)) failed, tolerance 2%)\nreaders[0].count=6: knee at writer.rate = \(SweepParameter.format(k6)) (\(SweepParameter.format(report.knees[1].failedAbove!)) failed, tolerance 2%)")
+        let html = SweepHTML(report).render()
+        #expect(html.contains("knee \(SweepParameter.format(k3)) (readers[0].count=3)") && html.contains("knee \(SweepParameter.format(k6)) (readers[0].count=6)"))
+        #expect(html.contains("readers[0].count = 3") && html.contains("readers[0].count = 6"))
+    }
+
     @Test("the same seed gives the same search")
     func deterministic() throws {
         let file = SweepFixtures.file("sweeper-det")
