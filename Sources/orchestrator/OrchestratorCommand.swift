@@ -14,11 +14,13 @@ struct OrchestratorCommand: ParsableCommand {
             orchestrator run topologies/100-readers.json      run the main job
             orchestrator validate topologies/*.json           check topology files
             orchestrator report runs/100-readers-…            render a run's report again
+            orchestrator sweep topologies/10-readers.json --find-max writer.rate
+            orchestrator compare runs/A runs/B                compare two runs, or two sweeps
 
             Exit status of run: 0 every SLO held, 1 an SLO was violated, 2 bad input or a failed run.
             The topology format is documented in docs/topology.md.
             """,
-        subcommands: [Run.self, Validate.self, Report.self, Compose.self]
+        subcommands: [Run.self, Validate.self, Report.self, Compose.self, SweepCommand.self, CompareCommand.self]
     )
 
     /// Runs the command; a command-line error exits 2, as all bad input does
@@ -55,6 +57,7 @@ struct Run: ParsableCommand {
         "Print the run's endpoints as one JSON line (\"endpoints: {…}\") before any node starts.",
         discussion: "The writer's PUB and snapshot service, the relays' and query readers' services, the control plane: what an outside subscriber connects to (also in <run directory>/endpoints.json)."))
     var printEndpoints = false
+    @Option(help: .hidden) var parentPid: Int32?
 
     func validate() throws {
         if let duration {
@@ -66,6 +69,8 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let signals = ShutdownSignals()
+        // Started by a sweep: SIGTERM (read from the signalfd, a graceful stop) should the sweep die.
+        if let p = parentPid, !ParentWatch.arm(parentPID: p) { throw ExitCode(2) }
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let binary = nodeBinary ?? ProcessInfo.processInfo.environment["CLUSTERSIM_NODE_BINARY"]
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
@@ -106,12 +111,17 @@ struct Validate: ParsableCommand {
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Rebuild report.json, report.html and summary.txt of a run from its dumps.")
+        abstract: "Rebuild report.json, report.html and summary.txt of a run from its dumps (or a sweep's sweep.html and summary.txt from its sweep.json).")
 
-    @Argument(help: "A run directory, e.g. runs/smoke-20261123-101500.") var runDirectory: String
+    @Argument(help: "A run directory, e.g. runs/smoke-20261123-101500, or a sweep directory.") var runDirectory: String
 
     func run() throws {
         do {
+            // A sweep directory: sweep.html and summary.txt again, from sweep.json.
+            if let sweep = try SweepRenderer.rewrite(directory: runDirectory) {
+                print(SweepRenderer.text(sweep), terminator: "")
+                throw ExitCode(sweep.exitStatus)
+            }
             let report = try ReportBuilder.build(runDirectory: runDirectory)
             try ReportWriter.write(report, to: runDirectory)
             print(ReportWriter.summary(report), terminator: "")
