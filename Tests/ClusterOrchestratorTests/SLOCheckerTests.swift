@@ -26,4 +26,15 @@ struct SLOCheckerTests {
         #expect(results[0].detail == "7 write errors in \(r.nodes[1].name)")
         #expect(ReportWriter.summary(r).contains("log lines not written 120 (7 write errors)"))
     }
+
+    @Test("a node no fault aimed at that ended without its final dump fails the run; one a fault killed does not")
+    func withoutFinalDump() {
+        var r = RenderFixtures.report(passing: true)
+        let killed = r.nodes.firstIndex { $0.status == .killed }
+        #expect(killed != nil && SLOChecker.check(SLOSpec(), report: r).isEmpty, "a killed node a fault aimed at is expected")
+        r.nodes[2].status = .noFinalDump
+        let results = SLOChecker.check(SLOSpec(), report: r)
+        #expect(results.count == 1 && results[0].name == "nodes without a final dump" && !results[0].pass, "\(results)")
+        #expect(results[0].detail == "\(r.nodes[2].name) no-final-dump")
+    }
 }

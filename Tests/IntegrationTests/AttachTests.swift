@@ -27,7 +27,7 @@ struct AttachTests {
     func pySubscriberAgrees() async throws {
         try #require(Harness.binariesExist, "build first: swift build")
         let run = try Harness.startTopology("""
-            { "name": "attach", "duration": "5s", "warmup": "1s", "writer": { "rate": 500 },
+            { "name": "attach", "duration": "5s", "warmup": "3s", "writer": { "rate": 500 },
               "readers": [ { "role": "cli", "count": 3 } ] }
             """, tag: "attach")
         let deadline = Date().addingTimeInterval(30)

@@ -40,6 +40,18 @@ public enum SLOChecker {
             out.append(SLOResult(name: "crashed nodes", limit: 0, measured: Double(crashed.count), unit: "nodes", pass: false,
                                  detail: crashed.prefix(5).joined(separator: ", ") + (crashed.count > 5 ? ", …" : "")))
         }
+        // A node no fault aimed at that ended without its final dump measured nothing the
+        // report can show (killed at teardown, say): the run did not do what it set out to.
+        let targets = Set(r.faults.map(\.target))
+        let incomplete = r.nodes.filter {
+            $0.status != .completed && $0.status != .crashed && $0.role != .cpuHog
+                && !targets.contains($0.name) && !targets.contains($0.group)
+        }
+        if r.aborted == nil, !incomplete.isEmpty {
+            out.append(SLOResult(name: "nodes without a final dump", limit: 0, measured: Double(incomplete.count), unit: "nodes",
+                                 pass: false, detail: incomplete.prefix(5).map { "\($0.name) \($0.status.rawValue)" }.joined(separator: ", ")
+                                    + (incomplete.count > 5 ? ", …" : "")))
+        }
         if let notWritten = r.totals.logLinesNotWritten, notWritten > 0 {
             let writers = r.nodes.filter { $0[.logLinesDropped] > 0 }.map(\.name)
             out.append(SLOResult(name: "log lines not written", limit: 0, measured: Double(notWritten), unit: "lines", pass: false,
