@@ -174,3 +174,29 @@ struct ResourceSamplerTests {
         #expect(mostInASlice == 1)
     }
 }
+
+@Suite("Progress line")
+struct ProgressLineTests {
+    func reader(_ name: String, fast: Bool, p99Us: Double, lost: UInt64 = 0) -> ManagedNode {
+        let command = NodeCommand.reader(ReaderConfig(name: name, publishEndpoint: "tcp://127.0.0.1:1", snapshotEndpoint: "tcp://127.0.0.1:2"))
+        var plan = NodePlan(command: command)
+        plan.fastReader = fast
+        var n = ManagedNode(name: name, group: "g", role: .reader(.cli), plan: plan)
+        n.started(pid: 1)
+        var s = Clustersim_V1_Stats()
+        s.intervalLatency.p99Us = p99Us
+        s.lost = lost
+        n.telemetry.lastStats = s
+        return n
+    }
+
+    @Test("the worst p99 is the fast readers'; readers slow on purpose are shown apart")
+    func fastAndSlowApart() {
+        let nodes = [reader("a", fast: true, p99Us: 1_200), reader("b", fast: true, p99Us: 3_400, lost: 2),
+                     reader("slow", fast: false, p99Us: 2_800_000, lost: 5)]
+        let line = ProgressLine.line(elapsed: 5, total: 20, rate: 1_000, nodes: nodes)
+        #expect(line.contains("lost 7  worst p99 3.40 ms (others 2800.00 ms)  nodes up 3 down 0"), "\(line)")
+        let onlyFast = ProgressLine.line(elapsed: 5, total: 20, rate: 1_000, nodes: Array(nodes.prefix(2)))
+        #expect(onlyFast.hasSuffix("worst p99 3.40 ms  nodes up 2 down 0"), "\(onlyFast)")
+    }
+}

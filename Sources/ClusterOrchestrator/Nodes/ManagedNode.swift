@@ -47,6 +47,8 @@ struct NodePlan: Sendable {
     var host: NetnsNetwork.Host?
     /// A fault is aimed at it (or at its namespace): it is not a fast reader.
     var faulted = false
+    /// A fast reader, as the report will count it (``ReportBuilder/isFastReader(_:role:faulted:in:)``).
+    var fastReader = false
 }
 
 // MARK: - Transitions

@@ -56,6 +56,11 @@ struct RunPlan {
         }
         faults = FaultPlanner.plan(topology)
         markFaulted(network: network)
+        for i in nodes.indices {
+            let n = nodes[position: i]
+            nodes[position: i].plan.fastReader = ReportBuilder.isFastReader(topology.node(named: n.name), role: n.role,
+                                                                             faulted: n.plan.faulted, in: topology)
+        }
     }
 
     /// A writer, reader or relay node, pinned and placed.

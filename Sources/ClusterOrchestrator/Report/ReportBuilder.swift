@@ -55,6 +55,13 @@ public enum ReportBuilder {
         return build(topology: topology, state: state, metrics: metrics, histograms: histograms, runDirectory: dir)
     }
 
+    /// A fast reader: a log, query or cli reader with no processing delay, no
+    /// fault aimed at it, and no lossy relay upstream. Loss SLOs apply to these,
+    /// and the latency figures are merged over them.
+    static func isFastReader(_ spec: NodeSpec?, role: NodeRole, faulted: Bool, in topology: Topology) -> Bool {
+        role.isReader && spec?.reader?.processingDelay == nil && !faulted && !behindImpairedRelay(spec, in: topology)
+    }
+
     /// Whether a node subscribes through a relay that drops or delays on purpose.
     static func behindImpairedRelay(_ spec: NodeSpec?, in topology: Topology) -> Bool {
         var group = spec?.reader?.via
@@ -77,8 +84,7 @@ public enum ReportBuilder {
         for o in state.nodes {
             let m = metrics[o.name]
             let spec = specByName[o.name]
-            let isReader = o.role.isReader
-            let fast = isReader && spec?.reader?.processingDelay == nil && !o.faulted && !behindImpairedRelay(spec, in: topology)
+            let fast = isFastReader(spec, role: o.role, faulted: o.faulted, in: topology)
             var status = o.status
             if status == .completed, m == nil, o.role != .cpuHog { status = .noFinalDump }
             nodes.append(NodeReport(

@@ -30,24 +30,16 @@ final class ProgressLine {
     }
 
     /// Draws the line: elapsed time, deliveries per second since the last
-    /// draw, losses, the worst reader's p99 over its last second, and how many
-    /// nodes are up.
+    /// draw, losses, the worst fast reader's p99 over its last second (and the
+    /// slow readers' apart: slow on purpose, their seconds of lag say nothing
+    /// of the design), and how many nodes are up.
     func draw(elapsed: Double, total: Double, nodes: some Sequence<ManagedNode>) {
         guard !quiet else { return }
         let sum = received.values.reduce(0, +)
         let rate = elapsed > lastT ? Double(sum &- min(sum, lastTotal)) / (elapsed - lastT) : 0
         lastTotal = sum
         lastT = elapsed
-        var lost: UInt64 = 0, worstP99 = 0.0, up = 0, down = 0
-        for n in nodes where n.role != .cpuHog {
-            if n.isAlive { up += 1 } else { down += 1 }
-            if let s = n.telemetry.lastStats, n.role.isReader || n.role == .reader(.relay) {
-                lost += s.lost
-                worstP99 = max(worstP99, s.intervalLatency.p99Us)
-            }
-        }
-        let line = String(format: "%5.1f/%.0fs  %8.0f deliveries/s  lost %llu  worst p99 %.2f ms  nodes up %d down %d",
-                          elapsed, total, rate, lost, worstP99 / 1000, up, down)
+        let line = Self.line(elapsed: elapsed, total: total, rate: rate, nodes: nodes)
         if isTTY {
             FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
             drawn = true
@@ -55,6 +47,24 @@ final class ProgressLine {
             print(line)
             fflush(nil)   // a pipe or a container's log is block-buffered
         }
+    }
+
+    /// The line's text.
+    static func line(elapsed: Double, total: Double, rate: Double, nodes: some Sequence<ManagedNode>) -> String {
+        var lost: UInt64 = 0, fastP99 = 0.0, slowP99: Double?, up = 0, down = 0
+        for n in nodes where n.role != .cpuHog {
+            if n.isAlive { up += 1 } else { down += 1 }
+            guard let s = n.telemetry.lastStats, n.role.isReader || n.role == .reader(.relay) else { continue }
+            lost += s.lost
+            if n.plan.fastReader {
+                fastP99 = max(fastP99, s.intervalLatency.p99Us)
+            } else if n.role.isReader {
+                slowP99 = max(slowP99 ?? 0, s.intervalLatency.p99Us)
+            }
+        }
+        let slow = slowP99.map { String(format: " (others %.2f ms)", $0 / 1000) } ?? ""
+        return String(format: "%5.1f/%.0fs  %8.0f deliveries/s  lost %llu  worst p99 %.2f ms", elapsed, total, rate, lost, fastP99 / 1000)
+            + slow + "  nodes up \(up) down \(down)"
     }
 
     /// Prints a line above the progress line.
