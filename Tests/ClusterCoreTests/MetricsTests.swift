@@ -396,3 +396,29 @@ struct IntervalSamplesTests {
         }
     }
 }
+
+@Suite("Metrics: scheduling")
+struct SchedulingStatsTests {
+    @Test("this process's scheduling figures grow with the CPU it burns; a delta is never negative")
+    func readsThisProcess() throws {
+        let before = try #require(SchedulingStats.read())
+        var x: UInt64 = 1
+        let end = SystemClock.monotonicNanos() + 30_000_000
+        while SystemClock.monotonicNanos() < end { x = x &* 6364136223846793005 &+ 1 }
+        let after = try #require(SchedulingStats.read())
+        let d = after.delta(since: before)
+        #expect(d.cpuNanos >= 10_000_000 || x == 0, "\(d)")
+        #expect(before.delta(since: after) == SchedulingDelta(cpuNanos: 0, runQueueNanos: 0, involuntarySwitches: 0))
+    }
+
+    @Test("a series point carries the interval's scheduling, and older dumps without it still decode")
+    func seriesPointFields() throws {
+        var r = LatencyRecorder()
+        r.record(nanos: 1_000)
+        r.roll(t: 1, lostSoFar: 0, scheduling: SchedulingDelta(cpuNanos: 5_000_000, runQueueNanos: 190_000_000, involuntarySwitches: 7))
+        let p = try #require(r.series.last)
+        #expect(p.cpuMs == 5 && p.runQueueMs == 190 && p.involuntarySwitches == 7)
+        let old = try JSONDecoder().decode(SeriesPoint.self, from: Data(#"{"t":1,"count":2,"p50Us":3,"p99Us":4,"maxUs":5,"lost":0}"#.utf8))
+        #expect(old.runQueueMs == nil && old.count == 2)
+    }
+}

@@ -88,14 +88,25 @@ public struct SeriesPoint: Sendable, Hashable, Codable {
     public var p99Us: Double
     public var maxUs: Double
     public var lost: UInt64
+    /// The process's CPU time over the second, ms (all its threads); nil in dumps written before it.
+    public var cpuMs: Double?
+    /// How long its threads waited on a run queue over the second, ms (`schedstat`): the
+    /// time they were ready to run and no CPU took them.
+    public var runQueueMs: Double?
+    /// Involuntary context switches of its threads over the second (preempted, not waiting).
+    public var involuntarySwitches: UInt64?
 
-    public init(t: Double, count: UInt64, p50Us: Double, p99Us: Double, maxUs: Double, lost: UInt64) {
+    public init(t: Double, count: UInt64, p50Us: Double, p99Us: Double, maxUs: Double, lost: UInt64,
+                scheduling: SchedulingDelta? = nil) {
         self.t = t
         self.count = count
         self.p50Us = p50Us
         self.p99Us = p99Us
         self.maxUs = maxUs
         self.lost = lost
+        cpuMs = scheduling.map { Double($0.cpuNanos) / 1e6 }
+        runQueueMs = scheduling.map { Double($0.runQueueNanos) / 1e6 }
+        involuntarySwitches = scheduling?.involuntarySwitches
     }
 }
 
@@ -281,12 +292,13 @@ public struct LatencyRecorder: Sendable {
     ///   - t: seconds since the measured phase started.
     ///   - lostSoFar: the reader's cumulative loss, so the point carries the loss of this interval.
     /// - Returns: the interval's summary.
+    ///   - scheduling: how the process was scheduled over the interval, when known.
     @discardableResult
-    public mutating func roll(t: Double, lostSoFar: UInt64) -> LatencySummary {
+    public mutating func roll(t: Double, lostSoFar: UInt64, scheduling: SchedulingDelta? = nil) -> LatencySummary {
         flush()
         let s = interval.summary()
         series.append(SeriesPoint(t: t, count: s.count, p50Us: s.p50Us, p99Us: s.p99Us, maxUs: s.maxUs,
-                                  lost: lostSoFar &- lostAtLastRoll))
+                                  lost: lostSoFar &- lostAtLastRoll, scheduling: scheduling))
         lostAtLastRoll = lostSoFar
         _interval.reset()
         flushed = 0
