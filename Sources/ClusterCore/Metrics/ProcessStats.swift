@@ -112,10 +112,16 @@ public struct HostInfo: Sendable, Hashable, Codable {
 public struct HostCPUTimes: Sendable, Hashable {
     public var steal: UInt64
     public var total: UInt64
+    /// Idle and iowait: the time no task ran.
+    public var idle: UInt64
+    /// `procs_running`: tasks runnable now (on a CPU or waiting for one).
+    public var running: Int
 
-    public init(steal: UInt64, total: UInt64) {
+    public init(steal: UInt64, total: UInt64, idle: UInt64 = 0, running: Int = 0) {
         self.steal = steal
         self.total = total
+        self.idle = idle
+        self.running = running
     }
 
     /// Now, or nil where `/proc/stat` cannot be read.
@@ -131,7 +137,17 @@ public struct HostCPUTimes: Sendable, Hashable {
         guard let line = procStat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else { return nil }
         let fields = line.split(separator: " ").dropFirst().prefix(8).compactMap { UInt64($0) }
         guard fields.count == 8 else { return nil }
-        return HostCPUTimes(steal: fields[7], total: fields.reduce(0, +))
+        let running = procStat.split(separator: "\n").first { $0.hasPrefix("procs_running ") }
+            .flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+        return HostCPUTimes(steal: fields[7], total: fields.reduce(0, +), idle: fields[3] + fields[4], running: running)
+    }
+
+    /// The share of CPU time busy since `earlier` (neither idle nor iowait),
+    /// in percent of one CPU: 200 on a two-CPU machine that was never idle.
+    public func busyPercent(since earlier: HostCPUTimes, cpus: Int) -> Double {
+        guard total > earlier.total, idle >= earlier.idle else { return 0 }
+        let busy = Double((total - earlier.total) - min(total - earlier.total, idle - earlier.idle))
+        return busy / Double(total - earlier.total) * 100 * Double(cpus)
     }
 
     /// Steal as a percentage of all CPU time since `earlier` (0 when no time passed).

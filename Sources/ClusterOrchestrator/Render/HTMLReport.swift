@@ -16,6 +16,7 @@ struct HTMLReport {
             header(), sloSection(),
             section("Latency percentiles", id: "percentiles", percentileChart()),
             section("Latency over time", id: "latency-time", latencyOverTimeChart()),
+            section("Latency spikes and the machine", id: "spikes", spikeSection()),
             section("Loss per reader", id: "loss", lossChart()),
             section("CPU and memory over time", id: "resources", resourceCharts()),
             section("Latency by role", id: "roles", roleTable()),
@@ -161,6 +162,45 @@ struct HTMLReport {
                               x: timeAxis(all.map(\.0)), y: .auto("latency (ms)", values: all.map(\.1), format: HTMLReport.msLabel),
                               series: series, markers: faultMarkers)
         return chart.render() + note("Per second and role: the worst p99 and the median p50 over the role's readers. Dashed vertical lines are faults, at the time they were applied.")
+    }
+
+    /// The spike table, then the host's CPU and the fast readers' run-queue wait over time beside the latency chart.
+    private func spikeSection() -> String {
+        var out = ""
+        if let spikes = report.spikes, !spikes.isEmpty {
+            let rows = spikes.map { s -> [Cell] in
+                [Cell(s.fromSeconds == s.toSeconds ? "\(s.fromSeconds)" : "\(s.fromSeconds)–\(s.toSeconds)", Double(s.fromSeconds)),
+                 Cell(Fmt.latency(us: s.p99Us), s.p99Us), Cell("\(s.readers)", Double(s.readers)), Cell(s.causes.joined(separator: "; "))]
+            }
+            out += table("spike-table", [("seconds", true), ("p99", true), ("readers", true), ("measured at the time", false)], rows)
+                + note("Seconds in which a fast reader's p99 passed 3× the run's typical \(Fmt.latency(us: spikes[0].typicalP99Us)) (and 10 ms more), "
+                    + "with what the run measured then. Only what was measured is said.")
+        } else if report.spikes != nil {
+            out += note("No latency spikes: no second's p99 passed 3× the run's typical level.")
+        }
+        let host = report.host ?? []
+        if !host.isEmpty {
+            let cpu = LineChart(id: "chart-host", title: "Host: busy CPU (percent of one CPU) and runnable tasks",
+                                x: timeAxis(host.map(\.t)),
+                                y: .linear("percent / tasks", hi: max(host.map { max($0.cpuBusyPercent, Double($0.runQueue)) }.max() ?? 1, 1),
+                                           format: Fmt.number),
+                                series: [.init(name: "busy CPU %", color: Palette.color(0), points: host.map { ($0.t, $0.cpuBusyPercent) }),
+                                         .init(name: "runnable tasks", color: Palette.color(1), points: host.map { ($0.t, Double($0.runQueue)) },
+                                               dashed: true),
+                                         .init(name: "steal %", color: Palette.lost, points: host.map { ($0.t, $0.stealPercent) })],
+                                markers: faultMarkers, height: 240)
+            out += cpu.render()
+        }
+        let waits = view.runQueueSeries
+        if !waits.isEmpty {
+            let chart = LineChart(id: "chart-runqueue", title: "Fast readers: time waiting on a run queue (ms per second)",
+                                  x: timeAxis(waits.map(\.0)), y: .auto("ms per second", values: waits.map(\.1) + waits.map(\.2), format: Fmt.number),
+                                  series: [.init(name: "worst reader", color: Palette.color(2), points: waits.map { ($0.0, $0.1) }),
+                                           .init(name: "median reader", color: Palette.color(2), points: waits.map { ($0.0, $0.2) }, dashed: true)],
+                                  markers: faultMarkers, height: 240)
+            out += chart.render()
+        }
+        return out.isEmpty ? note("No host or scheduling samples in this report.", nodata: true) : out
     }
 
     private func lossChart() -> String {

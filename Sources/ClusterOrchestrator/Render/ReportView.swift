@@ -144,6 +144,18 @@ struct ReportView {
 
     // MARK: Series
 
+    /// Per second: (t, the worst and the median run-queue wait over the fast readers, ms).
+    var runQueueSeries: [(Double, Double, Double)] {
+        var byT: [Int: [Double]] = [:]
+        for n in readers where n.fast {
+            for p in n.series { if let w = p.runQueueMs { byT[Int(p.t.rounded()), default: []].append(w) } }
+        }
+        return byT.keys.sorted().map { t in
+            let w = byT[t]!.sorted()
+            return (Double(t), w.last!, w[w.count / 2])
+        }
+    }
+
     struct RoleSeries {
         var role: String
         /// (t, worst p99 µs over the role's nodes at t)

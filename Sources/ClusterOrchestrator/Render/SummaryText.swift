@@ -10,8 +10,8 @@ struct SummaryText {
     }
 
     func render() -> String {
-        [header(), writerLine(), roleTable(), nodeTable(), faultTable(), sloTable(), view.resultLine + "\n"]
-            .joined(separator: "\n")
+        [header(), writerLine(), roleTable(), nodeTable(), faultTable(), spikeTable(), sloTable(), view.resultLine + "\n"]
+            .compactMap { $0 }.joined(separator: "\n")
     }
 
     private func header() -> String {
@@ -83,6 +83,18 @@ struct SummaryText {
                        Fmt.truncate(f.detail, 60)])
         }
         return "faults\n" + table.render()
+    }
+
+    /// The latency spikes and what was measured at their time; nothing when there were none.
+    private func spikeTable() -> String? {
+        guard let spikes = report.spikes, let first = spikes.first else { return nil }
+        var table = TextTable([.init("seconds", .left), .init("p99"), .init("readers"), .init("measured at the time", .left)])
+        for s in spikes {
+            table.add([s.fromSeconds == s.toSeconds ? "\(s.fromSeconds)" : "\(s.fromSeconds)–\(s.toSeconds)",
+                       Fmt.latency(us: s.p99Us), "\(s.readers)", s.causes.joined(separator: "; ")])
+        }
+        return "latency spikes (a fast reader's p99 in a second above 3× the run's typical \(Fmt.latency(us: first.typicalP99Us)), and 10 ms more)\n"
+            + table.render()
     }
 
     private func sloTable() -> String {

@@ -143,6 +143,8 @@ public enum ReportBuilder {
             writer: writer, nodes: nodes, latencyByRole: byRole.mapValues { LatencySummary($0) },
             latencyOverall: LatencySummary(overall), percentileCurve: curve, totals: totals, faults: state.faults, slo: [])
         report.endpoints = state.endpoints
+        report.host = state.host
+        report.spikes = SpikeAttribution.spikes(in: report)
         report.slo = SLOChecker.check(topology.slo, report: report)
         return report
     }

@@ -34,6 +34,11 @@ public struct RunReport: Sendable, Codable {
     public var slo: [SLOResult]
     /// Where the run's services listened; nil in reports written before it.
     public var endpoints: RunEndpoints?
+    /// The host, second by second; nil in reports written before it.
+    public var host: [HostSample]?
+    /// Stretches where the fast readers' latency jumped, with what was measured
+    /// then (``SpikeAttribution``); nil in reports written before it.
+    public var spikes: [LatencySpike]?
 
     public init(name: String, topologyFile: String, runDirectory: String, startedWallNs: UInt64, durationSeconds: Double,
                 seed: UInt64, launcher: String, aborted: String?, environment: Environment, timings: Timings,
@@ -460,4 +465,23 @@ public struct RunEndpoints: Sendable, Codable, Hashable {
     public var queryServices: [String: String]
 
     public static let fileName = "endpoints.json"
+}
+
+/// The host over one second of the run, sampled by the orchestrator from /proc/stat.
+public struct HostSample: Sendable, Codable, Hashable {
+    /// Seconds since the measured phase began (negative before it).
+    public var t: Double
+    /// Busy CPU over the second, percent of one CPU (200 on two CPUs never idle).
+    public var cpuBusyPercent: Double
+    /// CPU time the hypervisor gave to others, percent of all CPU time.
+    public var stealPercent: Double
+    /// Runnable tasks at the sample (`procs_running`: on a CPU or waiting for one).
+    public var runQueue: Int
+
+    public init(t: Double, cpuBusyPercent: Double, stealPercent: Double, runQueue: Int) {
+        self.t = t
+        self.cpuBusyPercent = cpuBusyPercent
+        self.stealPercent = stealPercent
+        self.runQueue = runQueue
+    }
 }

@@ -118,7 +118,7 @@ extension RunLoop {
                                orchestratorGrowthMB: usage.series.summary()?.growthMB),
             timings: .init(launchToReadyMs: ending.launchToReadyMs, teardownMs: timeline.teardownMs, collectMs: timeline.collectMs),
             nodes: cluster.nodes.nodes.map { $0.observed(external: cluster.external) }, faults: faults.records,
-            endpoints: endpoints)
+            endpoints: endpoints, host: usage.host)
         do {
             try directory.writeState(state)
             let report = try ReportBuilder.build(runDirectory: directory.path)

@@ -16,10 +16,13 @@ public struct RunState: Sendable, Codable {
     public var faults: [FaultRecord]
     /// Where the run's services listened; nil in states written before it.
     public var endpoints: RunEndpoints?
+    /// The host, second by second; nil in states written before it.
+    public var host: [HostSample]?
 
     public init(topologyFile: String, launcher: String, startedWallNs: UInt64, durationSeconds: Double, aborted: String?,
-                environment: RunReport.Environment, timings: RunReport.Timings, nodes: [ObservedNode], faults: [FaultRecord], endpoints: RunEndpoints? = nil) {
+                environment: RunReport.Environment, timings: RunReport.Timings, nodes: [ObservedNode], faults: [FaultRecord], endpoints: RunEndpoints? = nil, host: [HostSample]? = nil) {
         self.endpoints = endpoints
+        self.host = host
         self.topologyFile = topologyFile
         self.launcher = launcher
         self.startedWallNs = startedWallNs

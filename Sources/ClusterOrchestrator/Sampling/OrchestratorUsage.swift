@@ -1,4 +1,7 @@
 import ClusterCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The orchestrator's own CPU over the measured phase, its memory over the
 /// whole run, and the host's steal time over the measured phase
@@ -7,6 +10,10 @@ struct OrchestratorUsage {
     /// Its own samples, every 500 ms like a node's: its growth counts in the memory-growth SLO.
     private(set) var series = ResourceSeries()
     private var nextSample: UInt64 = 0
+    /// The host, each second (a few hours' worth at most: 86 400 samples a day).
+    private(set) var host: [HostSample] = []
+    private var lastHost: HostCPUTimes?
+    private static let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     private var cpuAtStart = 0.0
     private var hostAtStart: HostCPUTimes?
     /// Percent of one core over the measured phase; 0 when it never ran.
@@ -33,6 +40,13 @@ struct OrchestratorUsage {
         nextSample = now + 500_000_000
         let t = measureStart.map { Double(Int64(now) - Int64($0)) / 1e9 } ?? 0
         if let s = ProcessStats.read(withSmaps: false) { series.add(t: t, stats: s, withSmaps: false) }
+        // The host every other sample: once a second.
+        guard series.taken % 2 == 0, let times = HostCPUTimes.read() else { return }
+        if let last = lastHost {
+            host.append(HostSample(t: t, cpuBusyPercent: (times.busyPercent(since: last, cpus: Self.cpus) * 10).rounded() / 10,
+                                   stealPercent: (times.stealPercent(since: last) * 10).rounded() / 10, runQueue: times.running))
+        }
+        lastHost = times
     }
 
     /// The peak resident memory of this process so far (`VmHWM` of /proc/self/status), MB;

@@ -21,7 +21,8 @@ struct ResourceSeries {
     private(set) var smapsRead = false
     /// Every `stride`-th sample is kept.
     private var stride = 1
-    private var taken = 0
+    /// Samples added so far (kept or not).
+    private(set) var taken = 0
     private var cpuPeak = 0.0, cpuSum = 0.0, cpuCount = 0
     private var rssPeak = 0.0, rssSum = 0.0
     private var ussPeak = 0.0, pssPeak = 0.0
