@@ -1,3 +1,4 @@
+import ClusterCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -25,5 +26,40 @@ final class CLIView {
         } else {
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
+    }
+}
+
+/// The cli role's latest frame, kept for the once-a-second view: copied per
+/// message into raw storage the reader owns, not an array (docs/architecture.md,
+/// "Decisions"), and read only when the view is drawn.
+struct LatestFrame {
+    private var storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    private var length = 0
+    private var snapshotRange: Range<Int>?
+
+    /// Copies the frame: a plain memcpy.
+    @inline(__always)
+    mutating func keep(_ raw: UnsafeRawBufferPointer, snapshotRange range: Range<Int>) {
+        if storage.count < raw.count {
+            storage.deallocate()
+            storage = .allocate(byteCount: max(raw.count, 2 * storage.count), alignment: 8)
+        }
+        storage.copyMemory(from: raw)
+        length = raw.count
+        snapshotRange = range
+    }
+
+    /// The FSM state of the latest snapshot, or "-": the allocation-free scan
+    /// the log role uses, not a full protobuf decode of a copy.
+    func state() -> String {
+        guard let range = snapshotRange else { return "-" }
+        let scanned = SnapshotSummary.scan(UnsafeRawBufferPointer(rebasing: storage[..<length]), snapshotRange: range)
+        guard case .success(let summary) = scanned else { return "-" }
+        return summary.state.name
+    }
+
+    /// Frees the storage; the owner calls it once, from its `deinit`.
+    func deallocate() {
+        storage.deallocate()
     }
 }
