@@ -1,11 +1,7 @@
 import ClusterCore
 import ClusterProcess
-import Foundation
 import Logging
 import ZeroMQ
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The relay role: the ZeroMQ guide's XSUB/XPUB proxy, with seeded delay,
 /// jitter and loss on what it forwards.
@@ -16,159 +12,203 @@ import Glibc
 /// Lost frames are snapshot frames only, so the readers behind a relay see
 /// exactly `dropped` versions missing as gaps. Latency through relays is
 /// measured end to end by the readers, from the writer's own stamp.
-public final class RelayNode {
+///
+/// Its part of the process: the two sockets, the hold queue, and waits in
+/// whole milliseconds of poll with a sleep to the exact due time.
+final class RelayNode: NodeProcess {
     let config: RelayConfig
     let logger: Logger
+    let xsub: Socket
+    let xpub: Socket
+    let helloEndpoints: HelloEndpoints
+    private let subIndex: Int
+    private let pubIndex: Int
+    private var queue: HoldQueue
+    /// How long each frame was held.
+    private var holdLatency = LatencyRecorder()
+    private var forwarded: UInt64 = 0
+    private var dropped: UInt64 = 0
+    private var heartbeats: UInt64 = 0
+    private var subscriptions: UInt64 = 0
+    private var delayFaults: UInt64 = 0
 
-    public init(config: RelayConfig, logger: Logger) {
-        self.config = config
-        self.logger = logger
+    static func settings(_ config: RelayConfig) -> NodeRuntime.Settings {
+        NodeRuntime.Settings(
+            name: config.name, role: .reader(.relay), controlEndpoint: config.controlEndpoint,
+            metricsDirectory: config.metricsDirectory, parentPID: config.parentPID, durationNanos: config.durationNanos)
     }
 
-    public func run(signals: ShutdownSignals) throws -> Int32 {
-        let incarnation = SystemClock.wallNanos()
-        let startMono = SystemClock.monotonicNanos()
-        ParentWatch.tightenTimerSlack()
-        let context = try Context()
-        let xsub = try context.socket(.xsub)
+    init(config: RelayConfig, runtime: NodeRuntime) throws {
+        self.config = config
+        logger = runtime.logger
+        xsub = try runtime.context.socket(.xsub)
         try xsub.setLinger(.zero)
         try xsub.setReceiveHighWaterMark(100_000)
         try xsub.connect(config.upstream)
-        let xpub = try context.socket(.xpub)
+        xpub = try runtime.context.socket(.xpub)
         try xpub.setLinger(.milliseconds(200))
         try xpub.setSendHighWaterMark(100_000)
         try xpub.bind(config.bindEndpoint)
-        let boundEndpoint = (try? xpub.lastEndpoint) ?? config.bindEndpoint
+        helloEndpoints = HelloEndpoints(pub: (try? xpub.lastEndpoint) ?? config.bindEndpoint)
+        runtime.logger.info("relay bound", metadata: ["upstream": "\(config.upstream)", "downstream": "\(helloEndpoints.pub)"])
+        queue = HoldQueue(config)
+        subIndex = runtime.watch(xsub)
+        pubIndex = runtime.watch(xpub)
+    }
 
-        var control: ControlClient?
-        if let ep = config.controlEndpoint {
-            control = try ControlClient(context: context, endpoint: ep, node: config.name, logger: logger)
-            control?.hello(role: .reader(.relay), incarnation: incarnation, pubEndpoint: boundEndpoint)
-        }
-        logger.info("relay bound", metadata: ["upstream": "\(config.upstream)", "downstream": "\(boundEndpoint)"])
+    /// A standalone duration counts from the start: a relay has no measured phase.
+    var durationOrigin: DurationOrigin { .processStart }
 
-        var rng = SeededRandom(seed: config.seed)
-        let lossThreshold = UInt64(min(max(config.loss, 0), 1) * Double(UInt64.max >> 11))
-        var queue: [(due: UInt64, arrival: UInt64, frame: [UInt8])] = []
-        // A `delay` fault: extra forwarding delay until `extraUntil` (monotonic).
-        var extraDelay: UInt64 = 0
-        var extraUntil: UInt64 = .max
-        var delayFaults: UInt64 = 0
-        var head = 0
-        var lastDue: UInt64 = 0
-        var forwarded: UInt64 = 0, dropped: UInt64 = 0, heartbeats: UInt64 = 0, subscriptions: UInt64 = 0
-        var readySent = control == nil
-        var stopReason: String?
-        var nextTick = SystemClock.monotonicNanos() + 1_000_000_000
-        var holdLatency = LatencyRecorder()
+    func work(now: UInt64, _ runtime: NodeRuntime) {
+        forwardDue(now: now)
+    }
 
-        var poller = Poller()
-        let subIndex = poller.add(xsub)
-        let pubIndex = poller.add(xpub)
-        let signalIndex = poller.add(fileDescriptor: signals.fileDescriptor)
-        let controlIndex = control.map { poller.add($0.socket) } ?? -1
+    /// Waits until the next frame is due: polls in whole milliseconds, then sleeps the rest.
+    func wait(now: UInt64, until deadline: UInt64, _ runtime: NodeRuntime) -> NodeRuntime.Wake {
+        let nextDue = queue.nextDue ?? .max
+        let wake = min(nextDue, deadline)
+        let wait = wake > now ? wake - now : 0
+        if runtime.poll(timeout: .milliseconds(Int64(wait / 1_000_000))) > 0 { return .polled }
+        let after = SystemClock.monotonicNanos()
+        if nextDue != .max, nextDue > after, nextDue - after < 1_000_000 { sleepUntil(monotonicNanos: nextDue) }
+        return .idle
+    }
 
-        func flushDue(now: UInt64) {
-            while head < queue.count, queue[head].due <= now {
-                _ = try? xpub.send(queue[head].frame, dontWait: true)
-                holdLatency.record(nanos: now - queue[head].arrival)
-                forwarded += 1
-                head += 1
-            }
-            if head > 4096, head * 2 > queue.count {
-                queue.removeFirst(head)
-                head = 0
+    func serve(_ wake: NodeRuntime.Wake, _ runtime: NodeRuntime) {
+        if runtime.isReadable(pubIndex) {
+            // Subscriptions from readers go upstream as they are.
+            while let m = try? xpub.receive(dontWait: true) {
+                subscriptions += 1
+                _ = try? xsub.send(m.bytes, dontWait: true)
             }
         }
+        if runtime.isReadable(subIndex) { receiveFrames(runtime) }
+    }
 
-        while stopReason == nil {
-            var now = SystemClock.monotonicNanos()
-            flushDue(now: now)
-            if now >= nextTick {
-                nextTick = now + 1_000_000_000
-                let interval = holdLatency.roll(t: Double(now - startMono) / 1e9, lostSoFar: dropped)
-                control?.stats(interval: interval) { s in
-                    s.received = forwarded
-                    s.lost = dropped
-                }
-                if let parent = config.parentPID, getppid() != parent { stopReason = "launcher exited" }
+    private func receiveFrames(_ runtime: NodeRuntime) {
+        for _ in 0..<4096 {
+            guard let frame = try? xsub.receive(dontWait: true) else { break }
+            let arrival = SystemClock.monotonicNanos()
+            let bytes = frame.bytes
+            if bytes.starts(with: FrameKind.heartbeat.prefix) {
+                heartbeats += 1
+                runtime.ready()
             }
-            if let d = config.durationNanos, now - startMono >= d { stopReason = "duration reached"; break }
-            // Wait until the next frame is due: poll in whole milliseconds, then sleep the rest.
-            let nextDue = head < queue.count ? queue[head].due : UInt64.max
-            let wake = min(nextDue, nextTick)
-            let wait = wake > now ? wake - now : 0
-            let ready = (try? poller.poll(timeout: .milliseconds(Int64(wait / 1_000_000)))) ?? 0
-            if ready == 0 {
-                now = SystemClock.monotonicNanos()
-                if nextDue != .max, nextDue > now, nextDue - now < 1_000_000 { sleepUntil(monotonicNanos: nextDue) }
-                continue
-            }
-            if poller.events(at: signalIndex).contains(.readable), let sig = signals.take() { stopReason = "signal \(sig)"; break }
-            if poller.events(at: pubIndex).contains(.readable) {
-                // Subscriptions from readers go upstream as they are.
-                while let m = try? xpub.receive(dontWait: true) {
-                    subscriptions += 1
-                    _ = try? xsub.send(m.bytes, dontWait: true)
-                }
-            }
-            if poller.events(at: subIndex).contains(.readable) {
-                for _ in 0..<4096 {
-                    guard let frame = try? xsub.receive(dontWait: true) else { break }
-                    let arrival = SystemClock.monotonicNanos()
-                    let bytes = frame.bytes
-                    let isSnapshot = bytes.starts(with: FrameKind.snapshot.prefix)
-                    if bytes.starts(with: FrameKind.heartbeat.prefix) {
-                        heartbeats += 1
-                        if !readySent, let c = control { c.ready(); readySent = true }
-                    }
-                    if isSnapshot, lossThreshold > 0, (rng.next() >> 11) < lossThreshold {
-                        dropped += 1
-                        continue
-                    }
-                    let jitter = config.jitterNanos > 0 ? rng.below(config.jitterNanos + 1) : 0
-                    if extraDelay > 0, arrival >= extraUntil { extraDelay = 0 }
-                    let due = max(arrival + config.delayNanos + extraDelay + jitter, lastDue)
-                    lastDue = due
-                    queue.append((due, arrival, bytes))
-                }
-            }
-            if controlIndex >= 0, poller.events(at: controlIndex).contains(.readable), let c = control {
-                while let body = c.receive() {
-                    switch body {
-                    case .stop(let s): stopReason = s.reason.isEmpty ? "stop" : s.reason
-                    case .timeRequest(let r): c.answer(r)
-                    case .addDelay(let d):
-                        extraDelay = d.delayNs
-                        extraUntil = d.forNs > 0 ? SystemClock.monotonicNanos() + d.forNs : .max
-                        delayFaults += 1
-                        logger.info("forwarding delay changed", metadata: [
-                            "addedMs": "\(Double(d.delayNs) / 1e6)", "forMs": "\(Double(d.forNs) / 1e6)"])
-                    default: break
-                    }
-                }
+            if !queue.admit(bytes, arrival: arrival, isSnapshot: bytes.starts(with: FrameKind.snapshot.prefix)) {
+                dropped += 1
             }
         }
-        // Forward what is still held (END among it), then report.
-        let drainUntil = max(SystemClock.monotonicNanos() + config.delayNanos + config.jitterNanos, lastDue) + 50_000_000
-        while head < queue.count, SystemClock.monotonicNanos() < drainUntil {
-            flushDue(now: SystemClock.monotonicNanos())
+    }
+
+    /// A `delay` fault: extra forwarding delay, for a while or until changed.
+    func control(_ body: Clustersim_V1_ControlMessage.OneOf_Body, _ runtime: NodeRuntime) {
+        guard case .addDelay(let d) = body else { return }
+        queue.addDelay(d.delayNs, until: d.forNs > 0 ? SystemClock.monotonicNanos() + d.forNs : .max)
+        delayFaults += 1
+        logger.info("forwarding delay changed", metadata: [
+            "addedMs": "\(Double(d.delayNs) / 1e6)", "forMs": "\(Double(d.forNs) / 1e6)"])
+    }
+
+    func tick(now: UInt64, _ runtime: NodeRuntime) -> LatencySummary {
+        holdLatency.roll(t: Double(now - runtime.startMono) / 1e9, lostSoFar: dropped)
+    }
+
+    func fillStats(_ stats: inout Clustersim_V1_Stats) {
+        stats.received = forwarded
+        stats.lost = dropped
+    }
+
+    /// Forwards what is still held (END among it), then reports.
+    func finish(reason: String, _ runtime: NodeRuntime) -> NodeRuntime.Final {
+        let drainUntil = max(SystemClock.monotonicNanos() + config.delayNanos + config.jitterNanos, queue.lastDue) + 50_000_000
+        while queue.count > 0, SystemClock.monotonicNanos() < drainUntil {
+            forwardDue(now: SystemClock.monotonicNanos())
             sleepNanos(500_000)
         }
-        let metrics = NodeMetrics(
-            node: config.name, role: .reader(.relay), incarnation: incarnation, startedWallNs: incarnation,
-            stoppedWallNs: SystemClock.wallNanos(),
-            counters: ["forwarded": forwarded, "dropped": dropped, "heartbeats": heartbeats,
-                       "subscriptions_forwarded": subscriptions, "held_at_stop": UInt64(queue.count - head),
-                       "delay_faults": delayFaults],
-            gauges: ["delay_ms": Double(config.delayNanos) / 1e6, "jitter_ms": Double(config.jitterNanos) / 1e6, "loss": config.loss],
-            latency: LatencySummary(holdLatency.total), series: holdLatency.series, process: ProcessStats.read(),
+        var counters: [String: UInt64] = [:]
+        counters[.forwarded] = forwarded
+        counters[.dropped] = dropped
+        counters[.heartbeats] = heartbeats
+        counters[.subscriptionsForwarded] = subscriptions
+        counters[.heldAtStop] = UInt64(queue.count)
+        counters[.delayFaults] = delayFaults
+        var gauges: [String: Double] = [:]
+        gauges[.delayMs] = Double(config.delayNanos) / 1e6
+        gauges[.jitterMs] = Double(config.jitterNanos) / 1e6
+        gauges[.loss] = config.loss
+        let metrics = runtime.metrics(
+            counters: counters, gauges: gauges, recorder: holdLatency,
             notes: ["latency is the time each frame was held; end-to-end latency is measured by the readers"])
-        logger.info("relay stopped", metadata: ["forwarded": "\(forwarded)", "dropped": "\(dropped)", "reason": "\(stopReason ?? "")"])
-        control?.finish(metrics: metrics, histogram: holdLatency.total, reason: stopReason ?? "")
-        if let dir = config.metricsDirectory {
-            try? MetricsDump.write(metrics, histogram: holdLatency.total, to: dir)
+        return NodeRuntime.Final(metrics: metrics, histogram: holdLatency.total, message: "relay stopped",
+                                 summary: ["forwarded": "\(forwarded)", "dropped": "\(dropped)"])
+    }
+
+    private func forwardDue(now: UInt64) {
+        while let (arrival, frame) = queue.popDue(now: now) {
+            _ = try? xpub.send(frame, dontWait: true)
+            holdLatency.record(nanos: now - arrival)
+            forwarded += 1
         }
-        return 0
+    }
+}
+
+/// The frames a relay holds, in order, each until its due time: arrival +
+/// delay (+ a `delay` fault's extra) + seeded jitter, never before the frame
+/// ahead of it. Seeded loss drops snapshot frames only.
+struct HoldQueue {
+    private var frames: [(due: UInt64, arrival: UInt64, frame: [UInt8])] = []
+    private var head = 0
+    /// The due time of the last frame admitted.
+    private(set) var lastDue: UInt64 = 0
+    private var rng: SeededRandom
+    private let lossThreshold: UInt64
+    private let delayNanos: UInt64
+    private let jitterNanos: UInt64
+    /// A `delay` fault: extra delay for frames arriving before `extraUntil` (monotonic).
+    private var extraDelay: UInt64 = 0
+    private var extraUntil: UInt64 = .max
+
+    init(_ config: RelayConfig) {
+        rng = SeededRandom(seed: config.seed)
+        lossThreshold = UInt64(min(max(config.loss, 0), 1) * Double(UInt64.max >> 11))
+        delayNanos = config.delayNanos
+        jitterNanos = config.jitterNanos
+    }
+
+    /// Frames held.
+    var count: Int { frames.count - head }
+
+    /// When the first held frame is due; nil when none is held.
+    var nextDue: UInt64? { head < frames.count ? frames[head].due : nil }
+
+    /// Holds a frame, unless the seeded loss takes it (snapshot frames only).
+    /// - Returns: false when it was dropped.
+    mutating func admit(_ frame: [UInt8], arrival: UInt64, isSnapshot: Bool) -> Bool {
+        if isSnapshot, lossThreshold > 0, (rng.next() >> 11) < lossThreshold { return false }
+        let jitter = jitterNanos > 0 ? rng.below(jitterNanos + 1) : 0
+        if extraDelay > 0, arrival >= extraUntil { extraDelay = 0 }
+        let due = max(arrival + delayNanos + extraDelay + jitter, lastDue)
+        lastDue = due
+        frames.append((due, arrival, frame))
+        return true
+    }
+
+    /// Takes the first frame if it is due at `now`; compacts the storage when none is.
+    mutating func popDue(now: UInt64) -> (arrival: UInt64, frame: [UInt8])? {
+        if head < frames.count, frames[head].due <= now {
+            head += 1
+            return (frames[head - 1].arrival, frames[head - 1].frame)
+        }
+        if head > 4096, head * 2 > frames.count {
+            frames.removeFirst(head)
+            head = 0
+        }
+        return nil
+    }
+
+    /// Adds `extra` to the delay of frames arriving before `until`.
+    mutating func addDelay(_ extra: UInt64, until: UInt64) {
+        extraDelay = extra
+        extraUntil = until
     }
 }

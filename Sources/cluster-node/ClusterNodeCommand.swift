@@ -73,6 +73,21 @@ struct CommonOptions: ParsableArguments {
         return l
     }
 
+    /// Gives a node's configuration the orchestrator's endpoint, the metrics directory and the launcher's pid.
+    func attach(_ config: inout some AttachedConfig) {
+        config.controlEndpoint = controlEndpoint
+        config.metricsDirectory = metricsDir
+        config.parentPID = parentPid
+    }
+
+    /// Runs a node and exits with its status: the shutdown signals are blocked
+    /// first (before any thread exists), then the parent watch is armed.
+    func run(_ node: (ShutdownSignals) throws -> Int32) throws -> Never {
+        let signals = ShutdownSignals()
+        watchParent()
+        throw ExitCode(try node(signals))
+    }
+
     /// Arms the parent-death signal; exits at once if the launcher is already gone.
     func watchParent() {
         if let p = parentPid, !ParentWatch.arm(parentPID: p) {
@@ -83,6 +98,18 @@ struct CommonOptions: ParsableArguments {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// What every node's configuration takes from the common options.
+protocol AttachedConfig {
+    var controlEndpoint: String? { get set }
+    var metricsDirectory: String? { get set }
+    var parentPID: Int32? { get set }
+}
+
+extension WriterConfig: AttachedConfig {}
+extension ReaderConfig: AttachedConfig {}
+extension RelayConfig: AttachedConfig {}
+extension QueryLoadConfig: AttachedConfig {}
 
 /// Parses "250ms", "2s"… for options.
 struct DurationArgument: ExpressibleByArgument {

@@ -51,7 +51,6 @@ struct Writer: ParsableCommand {
     func config() -> WriterConfig {
         var c = WriterConfig(publishEndpoint: pub, snapshotEndpoint: snapshots)
         c.name = name
-        c.controlEndpoint = common.controlEndpoint
         c.rate = rate
         c.payloadBytes = payloadBytes
         c.seed = seed
@@ -65,16 +64,12 @@ struct Writer: ParsableCommand {
         c.heartbeatNanos = heartbeat.nanos
         c.historyLimit = historyLimit
         c.durationNanos = duration?.nanos
-        c.metricsDirectory = common.metricsDir
-        c.parentPID = common.parentPid
+        common.attach(&c)
         return c
     }
 
     func run() throws {
-        let signals = ShutdownSignals()
-        common.watchParent()
-        let code = try WriterNode(config: config(), logger: common.logger(name)).run(signals: signals)
-        throw ExitCode(code)
+        try common.run { try Node.run(config(), logger: common.logger(name), signals: $0) }
     }
 }
 
@@ -151,7 +146,6 @@ struct Reader: ParsableCommand {
         c.claimGroup = claimName
         c.claimTimeoutNanos = claimTimeout.nanos
         c.role = role
-        c.controlEndpoint = common.controlEndpoint
         c.policy = policy
         c.receiveHighWaterMark = rcvhwm
         c.receiveBufferBytes = rcvbuf
@@ -169,25 +163,23 @@ struct Reader: ParsableCommand {
         c.clockOffsetNanos = clockOffsetNs
         c.durationNanos = duration?.nanos
         c.cpu = cpu
-        c.metricsDirectory = common.metricsDir
-        c.parentPID = common.parentPid
+        common.attach(&c)
         return c
     }
 
     func run() throws {
-        let signals = ShutdownSignals()
-        common.watchParent()
-        var c = config()
-        if let group = c.claimGroup, let control = c.controlEndpoint {
-            let claimed = try NameClaim.claim(group: group, role: .reader(role), endpoint: control,
-                                              timeoutNanos: c.claimTimeoutNanos, logger: common.logger(group))
-            c.name = claimed.name
-            c.seed = claimed.seed
-            c.metricsDirectory = c.metricsDirectory?.replacingOccurrences(of: ReaderConfig.namePlaceholder, with: claimed.name)
-            c.logPath = c.logPath?.replacingOccurrences(of: ReaderConfig.namePlaceholder, with: claimed.name)
+        try common.run { signals in
+            var c = config()
+            if let group = c.claimGroup, let control = c.controlEndpoint {
+                let claimed = try NameClaim.claim(group: group, role: .reader(role), endpoint: control,
+                                                  timeoutNanos: c.claimTimeoutNanos, logger: common.logger(group))
+                c.name = claimed.name
+                c.seed = claimed.seed
+                c.metricsDirectory = c.metricsDirectory?.replacingOccurrences(of: ReaderConfig.namePlaceholder, with: claimed.name)
+                c.logPath = c.logPath?.replacingOccurrences(of: ReaderConfig.namePlaceholder, with: claimed.name)
+            }
+            return try Node.run(c, logger: common.logger(c.name), signals: signals)
         }
-        let code = try ReaderNode(config: c, logger: common.logger(c.name)).run(signals: signals)
-        throw ExitCode(code)
     }
 }
 
@@ -224,17 +216,13 @@ struct QueryLoadCommand: ParsableCommand {
         c.timeoutNanos = timeout.nanos
         c.seed = seed
         c.mix = mix.flatMap(RequestMix.init(argument:))
-        c.controlEndpoint = common.controlEndpoint
-        c.metricsDirectory = common.metricsDir
-        c.parentPID = common.parentPid
+        common.attach(&c)
         c.durationNanos = duration?.nanos
         return c
     }
 
     func run() throws {
-        let signals = ShutdownSignals()
-        common.watchParent()
-        throw ExitCode(try QueryLoadNode(config: config(), logger: common.logger(name)).run(signals: signals))
+        try common.run { try Node.run(config(), logger: common.logger(name), signals: $0) }
     }
 }
 
@@ -291,16 +279,12 @@ struct Relay: ParsableCommand {
         c.jitterNanos = jitter?.nanos ?? 0
         c.loss = loss
         c.seed = seed
-        c.controlEndpoint = common.controlEndpoint
-        c.metricsDirectory = common.metricsDir
-        c.parentPID = common.parentPid
+        common.attach(&c)
         c.durationNanos = duration?.nanos
         return c
     }
 
     func run() throws {
-        let signals = ShutdownSignals()
-        common.watchParent()
-        throw ExitCode(try RelayNode(config: config(), logger: common.logger(name)).run(signals: signals))
+        try common.run { try Node.run(config(), logger: common.logger(name), signals: $0) }
     }
 }

@@ -83,7 +83,7 @@ struct ReaderLossTests {
     func runReader<T: Sendable>(_ config: ReaderConfig, while body: @escaping @Sendable () throws -> T) async throws -> (T, NodeMetrics) {
         let reader = StartedThread { () -> Int32 in
             let signals = ShutdownSignals()
-            return try ReaderNode(config: config, logger: .init(label: "test")).run(signals: signals)
+            return try Node.run(config, logger: .init(label: "test"), signals: signals)
         }
         let value = try await offPool(body)
         _ = try await reader.value()
