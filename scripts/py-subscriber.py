@@ -229,6 +229,8 @@ def wait_for_endpoints(run_dir, timeout):
     import json
     import os
     path = os.path.join(run_dir, "endpoints.json")
+    if os.path.exists(os.path.join(run_dir, "report.json")):
+        sys.exit("py-subscriber: %s has ended (its report.json is written): nothing left to attach to" % run_dir)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

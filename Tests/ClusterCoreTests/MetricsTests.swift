@@ -291,11 +291,16 @@ struct MetricsProcessTests {
             cpu  100 5 50 800 10 0 5 30 7 0
             cpu0 50 2 25 400 5 0 3 15 7 0
             intr 12345
+            procs_running 3
             """))
-        #expect(before == HostCPUTimes(steal: 30, total: 1000))  // guest (7) is inside user already
+        // guest (7) is inside user already; idle is idle (800) plus iowait (10).
+        #expect(before == HostCPUTimes(steal: 30, total: 1000, idle: 810, running: 3))
         let after = HostCPUTimes(steal: 30 + 25, total: 1000 + 100)
         #expect(after.stealPercent(since: before) == 25)
         #expect(before.stealPercent(since: before) == 0)
+        // 100 ticks passed, 40 of them idle, on two CPUs: 60 % of one CPU busy, times two.
+        let later = HostCPUTimes(steal: 30, total: 1100, idle: 850)
+        #expect(later.busyPercent(since: before, cpus: 2) == 120)
         #expect(HostCPUTimes.parse("cpu  1 2 3\n") == nil)           // a kernel without a steal column
         #expect(HostCPUTimes.parse("intr 1\ncpu0 1 2 3 4 5 6 7 8\n") == nil)
         let now = try #require(HostCPUTimes.read())

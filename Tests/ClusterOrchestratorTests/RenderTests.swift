@@ -192,7 +192,8 @@ struct RenderHTMLTests {
         let h = ReportRenderer.html(RenderFixtures.empty())
         #expect(h.hasPrefix("<!DOCTYPE html>"))
         #expect(!h.contains("<svg "))
-        #expect(count("class=\"nodata\"", in: h) == 4)
+        #expect(count("class=\"nodata\"", in: h) == 5)  // latency, series, host, losses, resources
+        #expect(h.contains("No host or scheduling samples"))
         #expect(h.contains("No losses"))
         let t = ReportRenderer.summaryText(RenderFixtures.empty())
         #expect(t.contains("faults: none"))

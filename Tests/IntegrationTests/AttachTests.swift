@@ -26,23 +26,33 @@ struct AttachTests {
           .enabled(if: pythonHasZMQ, "pyzmq is not installed (scripts/setup.sh installs it)"))
     func pySubscriberAgrees() async throws {
         try #require(Harness.binariesExist, "build first: swift build")
-        let run = try Harness.startTopology("""
-            { "name": "attach", "duration": "5s", "warmup": "3s", "writer": { "rate": 500 },
-              "readers": [ { "role": "cli", "count": 3 } ] }
-            """, tag: "attach")
-        let deadline = Date().addingTimeInterval(30)
-        var runDir: String?
-        while runDir == nil, Date() < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-            runDir = (try? FileManager.default.contentsOfDirectory(atPath: run.runs))?.first.map { run.runs + "/" + $0 }
-        }
-        let dir = try #require(runDir, "no run directory")
         let stats = Harness.tempDirectory("attach-py") + "/py.json"
-        let py = try await Harness.run("/usr/bin/env", ["python3", Harness.root + "/scripts/py-subscriber.py", "--run", dir,
-                                                         "--seconds", "60", "--json", stats], timeout: 90)
-        let r = await offPoolWait(run.process, run.out, run.err, timeout: 60)
+        // One thread starts the run, finds its directory and starts the subscriber: a
+        // task could wait for the cooperative pool until the run is over.
+        let (r, py, dir) = try await offPool { () throws -> (Harness.Result, Harness.Result, String) in
+            let run = try Harness.startTopology("""
+                { "name": "attach", "duration": "5s", "warmup": "3s", "writer": { "rate": 500 },
+                  "readers": [ { "role": "cli", "count": 3 } ] }
+                """, tag: "attach")
+            let deadline = Date().addingTimeInterval(30)
+            var runDir: String?
+            while runDir == nil, Date() < deadline {
+                usleep(20_000)
+                runDir = (try? FileManager.default.contentsOfDirectory(atPath: run.runs))?.first.map { run.runs + "/" + $0 }
+            }
+            // The orchestrator is --quiet: its pipes are read when it is waited for.
+            guard let dir = runDir else {
+                return (Harness.wait(run.process, run.out, run.err, timeout: 60),
+                        Harness.Result(status: -1, stdout: "", stderr: "no run directory", pid: 0), "")
+            }
+            let (p, o, e) = try Harness.start("/usr/bin/env", ["python3", Harness.root + "/scripts/py-subscriber.py", "--run", dir,
+                                                               "--seconds", "60", "--json", stats])
+            let py = Harness.wait(p, o, e, timeout: 90)
+            return (Harness.wait(run.process, run.out, run.err, timeout: 60), py, dir)
+        }
         #expect(r.status == 0, "run: exit \(r.status) \(r.stderr.suffix(1000))")
-        #expect(py.status == 0, "py-subscriber: exit \(py.status) \(py.stderr.suffix(1000))")
+        #expect(py.status == 0, "py-subscriber: exit \(py.status) \(py.stderr.suffix(1000)) \(py.stdout.suffix(1000))")
+        try #require(!dir.isEmpty, "no run directory")
         let endpoints = try JSONDecoder().decode(RunEndpoints.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/endpoints.json")))
         let rep = try RunReport.load(path: dir + "/report.json")
         #expect(rep.endpoints == endpoints && endpoints.writer.pub.hasPrefix("tcp://127.0.0.1:"))
