@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Runs the whole test suite from a fresh clone: set-up, build, tests.
+# Runs the whole test suite from a fresh clone: set-up, build, tests, then
+# each fuzz target for a bounded time (scripts/fuzz.sh).
 #
-#   scripts/test.sh                  # quick stress level (CI)
+#   scripts/test.sh                  # quick stress level, 30 s per fuzz target (CI)
 #   CLUSTERSIM_STRESS=full scripts/test.sh
+#   CLUSTERSIM_FUZZ_SECONDS=0 scripts/test.sh    # no fuzzing
 #
 # Integration tests launch real processes from .build/debug; the build below
-# makes sure they exist. Extra arguments go to `swift test` (e.g. --filter).
+# makes sure they exist. Extra arguments go to `swift test` (e.g. --filter);
+# with them, only those tests run and the fuzzing is skipped.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -20,3 +23,13 @@ status=${PIPESTATUS[0]}
 set -e
 [ "$status" -eq 0 ] || { echo "test.sh: build failed" >&2; exit "$status"; }
 swift test --skip-build "$@"
+
+# Fuzzing (docs/architecture.md, "Fuzzing"): every target, CLUSTERSIM_FUZZ_SECONDS each.
+fuzz_seconds=${CLUSTERSIM_FUZZ_SECONDS:-30}
+if [ $# -gt 0 ]; then
+  echo "test.sh: fuzzing skipped (tests were selected); scripts/fuzz.sh all $fuzz_seconds runs it"
+elif [ "$fuzz_seconds" = 0 ]; then
+  echo "test.sh: fuzzing skipped (CLUSTERSIM_FUZZ_SECONDS=0)"
+else
+  scripts/fuzz.sh all "$fuzz_seconds"
+fi

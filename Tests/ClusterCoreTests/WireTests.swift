@@ -518,6 +518,21 @@ struct WireSnapshotProtoTests {
         let s = Snapshot(p)
         #expect(s.state == .unspecified && s.version == 7)
     }
+
+    @Test func enumVarintsAreReadAsInt32AsProtobufReadsThem() throws {
+        // 2^32 + 3: protobuf keeps the low 32 bits (ACTIVE); -1 (ten bytes) is no state.
+        // Found by the snapshot fuzz target (Fuzz/Regressions/snapshot/state-beyond-int32.accepted).
+        for (value, state) in [(UInt64(1) << 32 | 3, FSMState.active), (.max, .unspecified)] {
+            let bytes = WireFixtures.tag(3, 0) + WireFixtures.varint(value) + WireFixtures.tag(4, 0) + WireFixtures.varint(value)
+                + WireFixtures.tag(12, 2) + [4] + WireFixtures.tag(1, 0) + [1] + WireFixtures.tag(2, 0) + [2]
+            let reference = Snapshot(try Clustersim_V1_Snapshot(serializedBytes: bytes))
+            let ours = try bytes.withUnsafeBytes { SnapshotCodec.decode($0) }.get()
+            #expect(ours == reference)
+            #expect(ours.state == state && ours.prevState == state)
+            let summary = try bytes.withUnsafeBytes { SnapshotSummary.scan($0, snapshotRange: 0..<bytes.count) }.get()
+            #expect(summary.state == state && summary.prevState == state)
+        }
+    }
 }
 
 @Suite("Wire: batch frames")

@@ -154,8 +154,8 @@ extension SnapshotSummary {
                 switch field {
                 case 1: out.version = v
                 case 2: out.epoch = v
-                case 3: out.state = FSMState(rawValue: Int(truncatingIfNeeded: v)) ?? .unspecified
-                case 4: out.prevState = FSMState(rawValue: Int(truncatingIfNeeded: v)) ?? .unspecified
+                case 3: out.state = FSMState(wireValue: v)
+                case 4: out.prevState = FSMState(wireValue: v)
                 case 11: out.wallNanos = v
                 default: break
                 }

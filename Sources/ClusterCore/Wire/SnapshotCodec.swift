@@ -59,8 +59,8 @@ public enum SnapshotCodec {
                 switch field {
                 case 1: version = v
                 case 2: epoch = v
-                case 3: state = FSMState(rawValue: Int(truncatingIfNeeded: v)) ?? .unspecified
-                case 4: prev = FSMState(rawValue: Int(truncatingIfNeeded: v)) ?? .unspecified
+                case 3: state = FSMState(wireValue: v)
+                case 4: prev = FSMState(wireValue: v)
                 case 9: attempt = v
                 case 10: mono = v
                 case 11: wall = v
@@ -100,8 +100,8 @@ public enum SnapshotCodec {
             case (let field, 0):
                 guard case .success(let v) = r.varint() else { return .failure(.truncated(at: r.offset)) }
                 switch field {
-                case 1: from = FSMState(rawValue: Int(truncatingIfNeeded: v)) ?? .unspecified
-                case 2: to = FSMState(rawValue: Int(truncatingIfNeeded: v)) ?? .unspecified
+                case 1: from = FSMState(wireValue: v)
+                case 2: to = FSMState(wireValue: v)
                 case 5: version = v
                 case 6: wall = v
                 default: break

@@ -59,6 +59,13 @@ extension Snapshot {
 }
 
 extension FSMState {
+    /// The state an enum varint read by the hand-written decoders names.
+    /// Protobuf reads an enum as an int32, the varint's low 32 bits, as
+    /// SwiftProtobuf does; a value this build does not know is `.unspecified`.
+    init(wireValue v: UInt64) {
+        self = FSMState(rawValue: Int(Int32(truncatingIfNeeded: v))) ?? .unspecified
+    }
+
     init(_ proto: Clustersim_V1_FsmState) {
         self = FSMState(rawValue: proto.rawValue) ?? .unspecified
     }

@@ -1,0 +1,1 @@
+../../../Tests/ClusterCoreTests/FuzzChecks.swift
