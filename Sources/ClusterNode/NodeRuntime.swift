@@ -85,6 +85,9 @@ final class NodeRuntime {
     private let controlIndex: Int
     private(set) var lifecycle = Lifecycle.warmingUp
     private var nextTick: UInt64 = 0
+    /// The process's scheduling at the last tick, and over the second before it.
+    private var schedulingAtTick = SchedulingStats.read()
+    private(set) var schedulingLastSecond: SchedulingDelta?
     private var readySent = false
 
     /// Sets the process up: timer slack, CPU pinning, the context, the control client.
@@ -216,6 +219,9 @@ final class NodeRuntime {
     private func serviceTimers(now: UInt64, _ node: some NodeProcess) {
         if now >= nextTick {
             nextTick = now + 1_000_000_000
+            let scheduling = SchedulingStats.read()
+            schedulingLastSecond = scheduling.flatMap { now in schedulingAtTick.map { now.delta(since: $0) } }
+            schedulingAtTick = scheduling
             let interval = node.tick(now: now, self)
             control?.stats(interval: interval) { node.fillStats(&$0) }
             if let parent = settings.parentPID, getppid() != parent, isLive { stop("launcher exited") }

@@ -86,7 +86,7 @@ final class QueryLoadNode: NodeProcess {
         for id in expired.keys { outstanding.removeValue(forKey: id) }
         counts[.timeouts] += UInt64(expired.count)
         let t = runtime.measuredSince.map { Double(now - $0) / 1e9 } ?? 0
-        return latency.roll(t: t, lostSoFar: counts[.timeouts])
+        return latency.roll(t: t, lostSoFar: counts[.timeouts], scheduling: runtime.schedulingLastSecond)
     }
 
     func fillStats(_ stats: inout Clustersim_V1_Stats) {

@@ -9,7 +9,8 @@ extension ReaderNode {
     func tick(now: UInt64, _ runtime: NodeRuntime) -> LatencySummary {
         memory.ticks += 1
         let since = runtime.measuredSince ?? 0
-        let interval = recorder.roll(t: measuring && now > since ? Double(now - since) / 1e9 : 0, lostSoFar: tracker.lost)
+        let interval = recorder.roll(t: measuring && now > since ? Double(now - since) / 1e9 : 0, lostSoFar: tracker.lost,
+                                    scheduling: runtime.schedulingLastSecond)
         query?.publishMetrics(metrics(runtime, memoryFresh: false).jsonText())
         cli?.render(state: latest.state(), version: tracker.highest, epoch: tracker.epoch,
                     lagNanos: lastLagNanos, lost: tracker.lost, received: tracker.received)

@@ -110,7 +110,8 @@ final class RelayNode: NodeProcess {
     }
 
     func tick(now: UInt64, _ runtime: NodeRuntime) -> LatencySummary {
-        holdLatency.roll(t: Double(now - runtime.startMono) / 1e9, lostSoFar: dropped)
+        holdLatency.roll(t: Double(now - runtime.startMono) / 1e9, lostSoFar: dropped,
+                         scheduling: runtime.schedulingLastSecond)
     }
 
     func fillStats(_ stats: inout Clustersim_V1_Stats) {

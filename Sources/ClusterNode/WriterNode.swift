@@ -114,7 +114,7 @@ final class WriterNode: NodeProcess {
 
     func tick(now: UInt64, _ runtime: NodeRuntime) -> LatencySummary {
         let t = runtime.measuredSince.map { Double(now - $0) / 1e9 } ?? 0
-        let interval = maker.sendLatency.roll(t: t, lostSoFar: 0)
+        let interval = maker.sendLatency.roll(t: t, lostSoFar: 0, scheduling: runtime.schedulingLastSecond)
         maker.saveLatest()
         return interval
     }

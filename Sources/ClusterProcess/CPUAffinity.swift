@@ -19,6 +19,33 @@ public enum CPUAffinity {
         return n > 0 ? cpus.prefix(Int(n)).map(Int.init) : []
     }
 
+    /// The CPUs another process's main thread may run on (`Cpus_allowed_list` in
+    /// its /proc status), ascending; empty when it is gone or the kernel does not say.
+    public static func allowed(pid: Int32) -> [Int] {
+        guard let file = fopen("/proc/\(pid)/status", "r") else { return [] }
+        defer { fclose(file) }
+        let key = "Cpus_allowed_list:"
+        var buffer = [CChar](repeating: 0, count: 4096)
+        while fgets(&buffer, Int32(buffer.count), file) != nil {
+            let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard line.hasPrefix(key) else { continue }
+            return parse(String(line.dropFirst(key.count).filter { !$0.isWhitespace })) ?? []
+        }
+        return []
+    }
+
+    /// CPUs written as ranges, `0-3,6` (``describe(_:)``'s notation), ascending; nil when the text is not that.
+    public static func parse(_ list: String) -> [Int]? {
+        var cpus: Set<Int> = []
+        for part in list.split(separator: ",", omittingEmptySubsequences: false) {
+            let bounds = part.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+            guard (1...2).contains(bounds.count), let lo = bounds.first ?? nil, let hi = bounds.last ?? nil,
+                  lo >= 0, hi >= lo, hi < 65_536 else { return nil }
+            cpus.formUnion(lo...hi)
+        }
+        return cpus.sorted()
+    }
+
     /// Pins the calling thread, and every thread it starts afterwards, to `cpu`.
     /// Call it before the ZeroMQ context is made, so libzmq's threads inherit it.
     /// - Throws: ``CPUAffinityError`` when the CPU is not one this process may use.

@@ -227,14 +227,28 @@ struct QueryLoadCommand: ParsableCommand {
 }
 
 struct CPUHog: ParsableCommand {
+    typealias Flag = CPUHogConfig.Flag
     static let configuration = CommandConfiguration(
-        commandName: "cpu-hog", abstract: "Spin one core for a while (the cpu-hog fault).")
+        commandName: "cpu-hog", abstract: "Spin CPUs for a while (the cpu-hog fault).")
 
-    @Option(name: .customLong(CPUHogConfig.Flag.for), help: "How long to spin, e.g. 2s.") var `for`: DurationArgument
+    @Option(name: .customLong(Flag.for), help: "How long to spin, e.g. 2s.") var `for`: DurationArgument
+    @Option(name: .customLong(Flag.threads), help: "Spinning threads (1 ... \(FaultSpec.maxHogThreads)).") var threads = 1
+    @Option(name: .customLong(Flag.cpu), help: "A CPU to spin on; repeat it for several (thread i on the i-th, in turn). Default: wherever the kernel puts them.")
+    var cpu: [Int] = []
     @Option(name: .customLong(CommonFlag.parentPID), help: "Exit when this process (the launcher) is gone.") var parentPid: Int32?
 
+    func validate() throws {
+        guard (1...FaultSpec.maxHogThreads).contains(threads) else {
+            throw ValidationError("--threads \(threads): expected 1 ... \(FaultSpec.maxHogThreads)")
+        }
+        let allowed = CPUAffinity.allowed()
+        if let bad = cpu.first(where: { !CPUAffinity.mayUse($0, allowed: allowed) }) {
+            throw ValidationError("--cpu \(bad): not a CPU this process may run on (allowed: \(CPUAffinity.describe(allowed)))")
+        }
+    }
+
     func config() -> CPUHogConfig {
-        var c = CPUHogConfig(forNanos: self.for.nanos)
+        var c = CPUHogConfig(forNanos: self.for.nanos, threads: threads, cpus: cpu)
         c.parentPID = parentPid
         return c
     }
@@ -242,6 +256,19 @@ struct CPUHog: ParsableCommand {
     func run() throws {
         if let p = parentPid, !ParentWatch.arm(parentPID: p) { return }
         let end = SystemClock.monotonicNanos() + self.for.nanos
+        let cpus = cpu
+        let spinners = (1..<threads).map { i in
+            let t = Thread { Self.spin(until: end, on: cpus.isEmpty ? nil : cpus[i % cpus.count]) }
+            t.start()
+            return t
+        }
+        Self.spin(until: end, on: cpus.first)
+        while spinners.contains(where: { !$0.isFinished }) { usleep(1_000) }
+    }
+
+    /// Burns the calling thread's CPU until `end`, pinned to `cpu` when given.
+    static func spin(until end: UInt64, on cpu: Int?) {
+        if let cpu { try? CPUAffinity.pin(to: cpu) }
         var x: UInt64 = 0
         while SystemClock.monotonicNanos() < end {
             for i in 0..<10_000 { x = x &* 6364136223846793005 &+ UInt64(i) }

@@ -130,6 +130,19 @@ enum FuzzSeeds {
         hb.sendMonotonicNs = 5_000
         hb.sequence = 3
         out.append(("hbt1-protobuf-unknown-fields", Array("HBT1".utf8) + (try hb.serializedBytes() as [UInt8]) + WireFixtures.unknownFields))
+        var batch = BatchFrameBuilder()
+        batch.begin(epoch: WireFixtures.epoch)
+        for (i, (_, s)) in sampleSnapshots.prefix(3).enumerated() {
+            batch.append(encodedSnapshot: s.encoded(), version: 100 + UInt64(i), madeMonotonicNanos: 5_000 + UInt64(i),
+                         madeWallNanos: 1_714_000_000_000_000_000 + UInt64(i))
+        }
+        _ = batch.stampAndSend { _ in }
+        out.append(("snb1-three", batch.bytes))
+        var b = Clustersim_V1_Batch()
+        b.epoch = 9
+        b.sendMonotonicNs = 6_000
+        b.entries = [env, env]
+        out.append(("snb1-protobuf-unknown-fields", Array("SNB1".utf8) + (try b.serializedBytes() as [UInt8]) + WireFixtures.unknownFields))
         out.append(("end1", FrameCodec.endOfStream(epoch: WireFixtures.epoch, finalVersion: 99_999, published: 99_998)))
         for kind in FrameKind.allCases {
             out.append(("\(String(decoding: kind.prefix, as: UTF8.self).lowercased())-prefix-only", kind.prefix))

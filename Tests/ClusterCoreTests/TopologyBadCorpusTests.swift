@@ -151,6 +151,16 @@ let badTopologies: [BadTopology] = [
         json: topology(faults: #"[{"at": "5s", "action": "kill", "target": "cli-1", "for": "1s"}]"#),
         expected: ["bad.json: faults[0].for: not used by action kill; only pause, cpu-hog, partition, loss, bandwidth and delay heal after a time"]),
     BadTopology(
+        name: "threads on a pause",
+        json: topology(faults: #"[{"at": "5s", "action": "pause", "target": "cli-1", "for": "1s", "threads": 2}]"#),
+        expected: ["bad.json: faults[0].threads: not used by action pause; only cpu-hog takes it"],
+        issueCount: 1),
+    BadTopology(
+        name: "a cpu hog of no threads",
+        json: topology(faults: #"[{"at": "5s", "action": "cpu-hog", "target": "cli-1", "for": "1s", "threads": 0}]"#),
+        expected: ["bad.json: faults[0].threads: found 0, expected 1 ... 64 spinning threads"],
+        issueCount: 1),
+    BadTopology(
         name: "resume without a pause",
         json: topology(faults: #"[{"at": "5s", "action": "pause", "target": "cli-2"}, {"at": "6s", "action": "resume", "target": "cli-1"}]"#),
         expected: [#"bad.json: faults[1].target: found no earlier pause of "cli-1", expected resume to follow a pause of the same node"#],

@@ -26,6 +26,23 @@ struct CPUAffinityTests {
         #expect(CPUAffinity.describe([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8")
     }
 
+    @Test("CPU lists parse as describe writes them; other text is refused")
+    func parse() {
+        for cpus in [[0], [3], [0, 1], [0, 1, 2, 5, 7, 8]] {
+            #expect(CPUAffinity.parse(CPUAffinity.describe(cpus)) == cpus)
+        }
+        #expect(CPUAffinity.parse("1,0-1") == [0, 1])
+        for bad in ["", "a", "3-1", "-1", "1-", "1,,2", "0-70000"] {
+            #expect(CPUAffinity.parse(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test("another process's allowed CPUs: this one's read through /proc; none for a process that is gone")
+    func allowedOfPid() {
+        #expect(CPUAffinity.allowed(pid: getpid()) == CPUAffinity.allowed())
+        #expect(CPUAffinity.allowed(pid: Int32.max).isEmpty)
+    }
+
     @Test("the allowed CPUs are the ones /proc says")
     func allowedMatchesProc() throws {
         let allowed = CPUAffinity.allowed()

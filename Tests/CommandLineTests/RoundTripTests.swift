@@ -134,7 +134,7 @@ struct RoundTripTests {
 
     @Test("cpu hog")
     func cpuHog() throws {
-        var config = CPUHogConfig(forNanos: 1_500_000_000)
+        var config = CPUHogConfig(forNanos: 1_500_000_000, threads: 3, cpus: [0])
         config.parentPID = 77
         let command = try #require(try parse(config.arguments) as? CPUHog)
         #expect(command.config() == config, "\(config.arguments)")

@@ -56,20 +56,30 @@ public struct CPUHogConfig: Sendable, Hashable {
     /// The command-line flags, without their `--`.
     public enum Flag {
         public static let `for` = "for"
+        public static let threads = "threads"
+        public static let cpu = "cpu"
     }
 
     /// How long to spin.
     public var forNanos: UInt64
+    /// Spinning threads.
+    public var threads: Int
+    /// The CPUs they spin on, in turn (thread i on `cpus[i % count]`); empty: wherever the kernel puts them.
+    public var cpus: [Int]
     public var parentPID: Int32?
 
-    public init(forNanos: UInt64) {
+    public init(forNanos: UInt64, threads: Int = 1, cpus: [Int] = []) {
         self.forNanos = forNanos
+        self.threads = threads
+        self.cpus = cpus
     }
 
-    /// `cpu-hog --for …`.
+    /// `cpu-hog --for … --threads … [--cpu N]…`.
     public var arguments: [String] {
         var c = NodeCommandLine(subcommand: "cpu-hog")
         c.option(Flag.for, durationArgument(forNanos))
+        c.option(Flag.threads, threads)
+        c.options(Flag.cpu, cpus.map(String.init))
         c.option(CommonFlag.parentPID, parentPID)
         return c.arguments
     }

@@ -431,11 +431,17 @@ public struct FaultSpec: Sendable, Hashable, Codable {
     public var bandwidth: String?
     /// `delay`: forwarding delay added by the target relay.
     public var delay: TimeSpan?
+    /// `cpu-hog`: spinning threads, 1 ... ``maxHogThreads``; default 1.
+    public var threads: Int?
+
+    /// The most threads a cpu-hog fault spins.
+    public static let maxHogThreads = 64
 
     public init(
         at: TimeSpan, action: FaultAction, target: String, for: TimeSpan? = nil,
-        loss: Double? = nil, bandwidth: String? = nil, delay: TimeSpan? = nil
+        loss: Double? = nil, bandwidth: String? = nil, delay: TimeSpan? = nil, threads: Int? = nil
     ) {
+        self.threads = threads
         self.at = at
         self.action = action
         self.target = target
@@ -464,7 +470,7 @@ public struct FaultSpec: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case at, action, target, `for`, loss, bandwidth, delay
+        case at, action, target, `for`, loss, bandwidth, delay, threads
     }
 
     public init(from decoder: any Decoder) throws {

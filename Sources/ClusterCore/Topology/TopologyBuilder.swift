@@ -418,7 +418,7 @@ final class TopologyBuilder {
         return FaultSpec(
             at: at ?? placeholder.at, action: action ?? placeholder.action, target: target ?? placeholder.target,
             for: f.optional(.for, span), loss: f.optional(.loss, double),
-            bandwidth: f.optional(.bandwidth, string), delay: f.optional(.delay, span))
+            bandwidth: f.optional(.bandwidth, string), delay: f.optional(.delay, span), threads: f.optional(.threads, int))
     }
 
     func chaos(_ node: JSONNode, path: String) -> ChaosSpec? {

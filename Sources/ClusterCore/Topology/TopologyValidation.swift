@@ -284,6 +284,13 @@ extension Topology {
             if let delay = v.checkOnly(fault.delay, "\(path).delay", fault.action, .delay, expected: "a duration string such as \"5ms\"") {
                 v.checkSpan(delay, "\(path).delay", above: .zero, atMost: .seconds(60))
             }
+            if let threads = fault.threads {
+                if fault.action != .cpuHog {
+                    v.add("\(path).threads", "not used by action \(action); only cpu-hog takes it")
+                } else if threads < 1 || threads > FaultSpec.maxHogThreads {
+                    v.add("\(path).threads", "found \(threads), expected 1 ... \(FaultSpec.maxHogThreads) spinning threads")
+                }
+            }
             if fault.action.needsNetworkNamespaces && launcher != .netns {
                 v.add("\(path).action", "\(action) needs launcher netns, found launcher \(launcher.rawValue)")
             }

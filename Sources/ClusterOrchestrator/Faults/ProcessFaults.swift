@@ -1,4 +1,5 @@
 import ClusterCore
+import ClusterProcess
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -70,10 +71,14 @@ struct ProcessFaults: Sendable {
 
     /// Starts a cpu hog for the fault's duration (default 1 s), in the
     /// orchestrator's own namespace; it is a node of the run, without a control connection.
+    /// Its threads (the fault's `threads`, default 1) spin on the CPUs the target
+    /// may run on: a pinned reader's CPU is the one made busy.
     private mutating func startHog(_ f: PlannedFault, for target: String, cluster: Cluster) -> FaultResult {
         hogs += 1
         let name = "cpu-hog-\(hogs)"
-        let command = NodeCommand.cpuHog(CPUHogConfig(forNanos: f.duration ?? 1_000_000_000))
+        let cpus = cluster.nodes[target]?.lifecycle.pid.map { CPUAffinity.allowed(pid: $0) } ?? []
+        let threads = f.spec?.threads ?? 1
+        let command = NodeCommand.cpuHog(CPUHogConfig(forNanos: f.duration ?? 1_000_000_000, threads: threads, cpus: cpus))
         cluster.nodes.append(ManagedNode(name: name, group: NodeRole.cpuHog.name, role: .cpuHog, plan: NodePlan(command: command)))
         do {
             try cluster.directory.makeNodeDirectory(name)
@@ -84,7 +89,9 @@ struct ProcessFaults: Sendable {
                 return FaultResult(target, .failed, "the launcher starts no processes")
             }
             cluster.nodes.modify(name) { $0.startedHog(pid: pid) }
-            return FaultResult(target, .applied, f.detail)
+            let on = cpus.isEmpty ? "" : " on CPU \(CPUAffinity.describe(cpus))"
+            return FaultResult(target, .applied, [f.detail, "\(threads) thread\(threads == 1 ? "" : "s")\(on)"]
+                .filter { !$0.isEmpty }.joined(separator: ", "))
         } catch {
             return FaultResult(target, .failed, "\(error)")
         }

@@ -44,8 +44,10 @@ public struct LatencySpike: Sendable, Codable, Hashable {
 enum SpikeAttribution {
     static let factor = 3.0
     static let floorUs = 10_000.0
-    /// A run-queue wait worth naming: this many ms a second, and ``factor`` times the readers' typical wait.
+    /// A run-queue wait worth naming: this many ms a second, ...
     static let runQueueFloorMs = 10.0
+    /// ... and this many times those readers' wait outside the stretch.
+    static let runQueueFactor = 2.0
     /// Host CPU worth naming: this share of all its CPUs.
     static let busyShare = 0.9
     static let stealFloorPercent = 5.0
@@ -84,14 +86,15 @@ enum SpikeAttribution {
             let w = seconds.compactMap { points[$0]?.runQueueMs }
             return w.isEmpty ? nil : w.reduce(0, +) / Double(w.count)
         }
-        let usual = spiking.flatMap { $0.values.compactMap(\.runQueueMs) }
+        // Their usual wait: in the seconds outside the stretch.
+        let usual = spiking.flatMap { points in points.filter { !seconds.contains($0.key) }.values.compactMap(\.runQueueMs) }
         let wait = waits.isEmpty ? nil : waits.reduce(0, +) / Double(waits.count)
         var causes: [String] = []
         for f in r.faults {
             guard let at = f.appliedAtSeconds, at >= Double(from) - 2, at <= Double(to) else { continue }
             causes.append("\(f.action) \(f.target) at \(format(at)) s")
         }
-        if let wait, wait >= runQueueFloorMs, wait >= factor * median(usual) {
+        if let wait, wait >= runQueueFloorMs, wait >= runQueueFactor * median(usual) {
             causes.append("those readers waited \(format(wait)) ms a second on the run queue (typically \(format(median(usual))) ms)")
         }
         let host = (r.host ?? []).filter { $0.t >= Double(from) - 0.5 && $0.t <= Double(to) + 0.5 }
