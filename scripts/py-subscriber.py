@@ -276,7 +276,12 @@ def main():
         poller.register(dealer, zmq.POLLIN)
 
     total, interval, tracker = Stats(), Stats(), Tracker()
-    asked = answered = False
+    # The Clone exchange, in the order docs/protocol.md §4 makes normative: ask on
+    # the first frame of any kind, hold updates until the answer, then replay them.
+    holding = dealer is not None
+    held = []
+    request_id = 0
+    sent_at = None  # when the outstanding request was sent (monotonic ns); None: none outstanding
     end = None
     start = time.monotonic_ns()
     deadline = start + int(args.seconds * 1e9)
@@ -288,6 +293,32 @@ def main():
         setattr(total, attr, getattr(total, attr) + n)
         setattr(interval, attr, getattr(interval, attr) + n)
 
+    def account(env, label):
+        """The tracker's verdict on one version (on arrival, or when held ones are replayed)."""
+        tracker.observe(env["epoch"], env["version"], total, interval, coalesced=env.get("coalesced", 0))
+        s = snapshot(env["snapshot"])
+        if s["version"] != env["version"] or s["epoch"] != env["epoch"]:
+            count("mismatched")
+        if args.verbose:
+            print("  %s epoch=%d version=%d state=%s prev=%s id=%s history=%d payload=%dB" % (
+                label, env["epoch"], env["version"], STATES.get(s["state"], s["state"]),
+                STATES.get(s["prev_state"], s["prev_state"]), s["snapshot_id"], len(s["history"]),
+                len(s["context_data"])))
+
+    def ask():
+        nonlocal request_id, sent_at
+        request_id += 1
+        dealer.send(snapshot_request("py-subscriber", request_id))
+        sent_at = time.monotonic_ns()
+
+    def release():
+        """Stops holding: the held updates are accounted for in arrival order."""
+        nonlocal holding
+        holding = False
+        for env, label in held:
+            account(env, label)
+        held.clear()
+
     while True:
         now = time.monotonic_ns()
         if now >= next_tick:
@@ -298,8 +329,12 @@ def main():
             next_tick += 1_000_000_000
         if now >= deadline or (end is not None and now >= end):
             break
+        if sent_at is not None and now - sent_at > 1_000_000_000:
+            ask()  # no answer, or one without a snapshot, within a second of the request
+        if holding and now - start > 5_000_000_000:
+            release()  # given up on the start snapshot: go on with updates alone
         timeout_ms = max(1, min(next_tick, deadline) - now) / 1e6
-        if dealer is None or answered:
+        if dealer is None or sent_at is None:
             # Nothing else to wait for: one blocking receive per frame, as the
             # project's reader does (a poll() first costs a wake-up and a system
             # call more, which shows in the latency it measures).
@@ -309,18 +344,21 @@ def main():
             ready = poller.poll(timeout_ms)
         for sock, _ in ready:
             if sock is dealer:
-                answered = True
                 reply = message(dealer.recv(), SNAPSHOT_REPLY)
+                if sent_at is None or reply["request_id"] != request_id:
+                    continue  # a late answer to a request asked again since
                 if reply["snapshot"]:
+                    sent_at = None
                     s = snapshot(reply["snapshot"])
                     tracker.apply_snapshot(reply["epoch"], reply["version"])
                     print("snapshot service: epoch=%d version=%d state=%s id=%s history=%d payload=%dB" % (
                         reply["epoch"], reply["version"], STATES.get(s["state"], s["state"]), s["snapshot_id"],
                         len(s["history"]), len(s["context_data"])), flush=True)
+                    release()
                 else:
-                    print("snapshot service: no snapshot yet (epoch=%d)" % reply["epoch"], flush=True)
+                    print("snapshot service: no snapshot yet (epoch=%d); asking again in a second" % reply["epoch"], flush=True)
                 continue
-            blocking = ready and ready[0][0] is sub and (dealer is None or answered)
+            blocking = ready and ready[0][0] is sub and (dealer is None or sent_at is None)
             while True:
                 try:
                     frame = sub.recv(0 if blocking else zmq.NOBLOCK)
@@ -329,21 +367,19 @@ def main():
                 blocking = False
                 recv_mono = time.monotonic_ns()
                 kind, body = frame[:4], memoryview(frame)[4:]
+                if dealer is not None and request_id == 0 and kind in (b"SNP1", b"SNB1", b"HBT1"):
+                    ask()  # the first frame proves the subscription
                 def update(env, label):
                     """One version: an SNP1 frame's, or an entry of an SNB1 batch (its stamps are
-                    when the writer made it, so the latency includes the wait to be batched)."""
+                    when the writer made it, so the latency includes the wait to be batched).
+                    Its latency is recorded on arrival; while holding, its accounting waits."""
                     count("snapshots")
                     total.latencies_ns.append(recv_mono - env["send_monotonic_ns"])
                     interval.latencies_ns.append(recv_mono - env["send_monotonic_ns"])
-                    tracker.observe(env["epoch"], env["version"], total, interval, coalesced=env.get("coalesced", 0))
-                    s = snapshot(env["snapshot"])
-                    if s["version"] != env["version"] or s["epoch"] != env["epoch"]:
-                        count("mismatched")
-                    if args.verbose:
-                        print("  %s epoch=%d version=%d state=%s prev=%s id=%s history=%d payload=%dB" % (
-                            label, env["epoch"], env["version"], STATES.get(s["state"], s["state"]),
-                            STATES.get(s["prev_state"], s["prev_state"]), s["snapshot_id"], len(s["history"]),
-                            len(s["context_data"])))
+                    if holding:
+                        held.append((env, label))
+                    else:
+                        account(env, label)
 
                 try:
                     if kind == b"SNP1":
@@ -358,13 +394,11 @@ def main():
                     elif kind == b"HBT1":
                         message(body, HEARTBEAT)
                         count("heartbeats")
-                        if dealer is not None and not asked:
-                            asked = True
-                            dealer.send(snapshot_request("py-subscriber", 1))
                     elif kind == b"END1":
                         e = message(body, END)
                         count("ends")
                         if end is None:
+                            release()  # the stream ended: what is held is all there is
                             tail = e["final_version"] - tracker.highest if e["epoch"] == tracker.epoch else 0
                             print("END1 epoch=%d final_version=%d published=%d tail_lost=%d" % (
                                 e["epoch"], e["final_version"], e["published"], max(0, tail)), flush=True)
@@ -376,6 +410,7 @@ def main():
                     count("bad")
                     print("bad frame (%d bytes): %s" % (len(frame), err), file=sys.stderr)
 
+    release()  # updates still held at the end are accounted for, as the reader does at stop
     print(summary_line("total", total) + " first_version=%d epoch_changes=%d mismatched=%d" % (
         tracker.first, total.epoch_changes, total.mismatched), flush=True)
     if args.json:

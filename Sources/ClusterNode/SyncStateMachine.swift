@@ -233,12 +233,12 @@ struct SyncStateMachine {
     ///   - hasSnapshot: whether it holds one.
     /// - Returns: `.applySnapshot` for the answer to the awaited request when
     ///   it holds a snapshot (replaying the held updates after the start
-    ///   snapshot); `.none` for a late answer to an abandoned request or one
-    ///   without a snapshot (that ends the request; nothing is asked again).
+    ///   snapshot); `.none` for a late answer to an abandoned request, and for
+    ///   one without a snapshot (the writer has none yet): that request stays
+    ///   awaited, so the tick asks again a second after it was sent.
     mutating func snapshotReply(id: UInt64, hasSnapshot: Bool) -> Action {
-        guard case .awaiting(let request) = fetch, request.id == id else { return .none }
+        guard case .awaiting(let request) = fetch, request.id == id, hasSnapshot else { return .none }
         rare.value.fetch = .idle
-        guard hasSnapshot else { return .none }
         let replay = request.trigger == .start && stopHolding()
         return .applySnapshot(request, thenReplayHeld: replay)
     }

@@ -183,4 +183,42 @@ struct ReaderLossTests {
         #expect(lines.first?["via"] as? String == "snapshot")
         #expect(lines.compactMap { ($0["version"] as? NSNumber)?.intValue } == Array(50...60))
     }
+
+    @Test("the late-join order of docs/protocol.md §4: ask on the first frame, hold updates until the answer, discard what it covers")
+    func lateJoinOrder() async throws {
+        let w = try FakeWriter()
+        for v in UInt64(1)...50 { w.current = w.snapshot(v) }
+        let c = config(w, "order", duration: 2_000_000_000)
+        let (steps, m) = try await runReader(c) { () -> [String] in
+            var steps: [String] = []
+            guard try w.awaitSubscriber() else { return ["no subscriber"] }
+            // No heartbeat at all: the first update must be what makes the reader ask.
+            try w.publish(51)
+            guard let request = try w.service.receiveMultipart(timeout: .seconds(3)) else { return ["no request after an update"] }
+            steps.append("asked after 51")
+            // Updates that come before the answer are held, then replayed after it.
+            try w.publish(52)
+            try w.publish(53)
+            usleep(100_000)
+            let req = try Clustersim_V1_SnapshotRequest(serializedBytes: request.last!.bytes)
+            var reply = Clustersim_V1_SnapshotReply()
+            reply.requestID = req.requestID
+            reply.epoch = w.epoch
+            reply.version = 53
+            reply.snapshot = w.snapshot(53).proto
+            try w.service.sendMultipart([request[0].bytes, try reply.serializedBytes()])
+            steps.append("answered 53")
+            usleep(100_000)
+            for v in UInt64(54)...60 { try w.publish(v) }
+            try w.end(60)
+            return steps
+        }
+        #expect(steps == ["asked after 51", "answered 53"])
+        // 51, 52 and 53 were held and are covered by the snapshot: stale. 54 ... 60 are applied.
+        #expect(m.counters["received"] == 10)
+        #expect(m.counters["stale_discarded"] == 3)
+        #expect(m.counters["applied"] == 7)
+        #expect(m.counters["snapshots_applied"] == 1)
+        #expect(m.counters["gaps"] == 0 && m.counters["lost"] == 0 && m.counters["skipped"] == 0, "\(m.counters)")
+    }
 }

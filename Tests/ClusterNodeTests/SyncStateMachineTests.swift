@@ -85,17 +85,21 @@ struct SyncStateMachineTests {
         #expect(m.stop() == .none)
     }
 
-    @Test("an answer without a snapshot ends the request and updates stay held")
+    @Test("an answer without a snapshot: updates stay held, and the start is asked again a second after the request")
     func answerWithoutSnapshot() throws {
         var m = machine()
         m.heartbeat(epoch: 1, trackerEpoch: 0, at: 5_000)
-        let r = try send(&m)
+        let r = try send(&m, at: 2_000)
         #expect(m.snapshotReply(id: r.id, hasSnapshot: false) == .none)
-        #expect(m.fetch == .idle)
         #expect(m.holdsUpdates)
-        m.tick(now: 10_000_000_000)
-        #expect(m.fetch == .idle)   // nothing is asked again
-        #expect(m.stop() == .replayHeld)
+        m.tick(now: 2_000 + 900_000_000)
+        #expect(m.awaitsAnswer)                 // not yet: a second from the request
+        m.tick(now: 2_000 + 1_000_000_001)
+        let again = try #require(asked(m))
+        #expect(again.id == r.id + 1 && again.trigger == .start && again.triggerMono == startMono)
+        let sent = try send(&m, at: 1_100_000_000)
+        #expect(m.snapshotReply(id: sent.id, hasSnapshot: true) == .applySnapshot(sent, thenReplayHeld: true))
+        #expect(!m.holdsUpdates)
     }
 
     @Test("updates held up to the limit are replayed without the start snapshot")
