@@ -374,10 +374,18 @@ public struct SnapshotFrameBuilder: Sendable {
     /// moved between reading the clock and the send.
     /// - Returns: what `send` returns, and the monotonic stamp written.
     public mutating func stampAndSend<R>(_ send: (UnsafeRawBufferPointer) throws -> R) rethrows -> (R, UInt64) {
+        try SnapshotFrameBuilder.stamp(&buffer, send)
+    }
+
+    /// Writes the clocks now into the stamp fields (3 and 4, nine-byte varints
+    /// right after the prefix) of a frame and hands its bytes to `send`.
+    /// - Returns: what `send` returns, and the monotonic stamp written.
+    @inline(__always)
+    static func stamp<R>(_ buffer: inout [UInt8], _ send: (UnsafeRawBufferPointer) throws -> R) rethrows -> (R, UInt64) {
         let mono = SystemClock.monotonicNanos()
         let wall = SystemClock.wallNanos()
         let result = try buffer.withUnsafeMutableBytes { raw in
-            var i = Self.stampOffset
+            var i = stampOffset
             ProtoWriter.paddedVarintField(3, mono, into: raw, at: &i)
             ProtoWriter.paddedVarintField(4, wall, into: raw, at: &i)
             return try send(UnsafeRawBufferPointer(raw))
@@ -500,15 +508,7 @@ public struct BatchFrameBuilder: Sendable {
     /// Stamps the frame with the clocks now and hands its bytes to `send`.
     /// - Returns: what `send` returns, and the monotonic stamp written.
     public mutating func stampAndSend<R>(_ send: (UnsafeRawBufferPointer) throws -> R) rethrows -> (R, UInt64) {
-        let mono = SystemClock.monotonicNanos()
-        let wall = SystemClock.wallNanos()
-        let result = try buffer.withUnsafeMutableBytes { raw in
-            var i = SnapshotFrameBuilder.stampOffset
-            ProtoWriter.paddedVarintField(3, mono, into: raw, at: &i)
-            ProtoWriter.paddedVarintField(4, wall, into: raw, at: &i)
-            return try send(UnsafeRawBufferPointer(raw))
-        }
-        return (result, mono)
+        try SnapshotFrameBuilder.stamp(&buffer, send)
     }
 
     /// The current frame (after `stampAndSend`, with its stamps).

@@ -257,30 +257,10 @@ struct HTMLReport {
     // MARK: Tables
 
     /// A table cell: display text, an optional numeric value to sort on, an optional class.
-    private struct Cell {
-        var text: String
-        var value: Double?
-        var cls: String?
-        init(_ text: String, _ value: Double? = nil, cls: String? = nil) {
-            self.text = text
-            self.value = value
-            self.cls = cls
-        }
-    }
+    private typealias Cell = TableCell
 
     private func table(_ id: String, _ columns: [(title: String, numeric: Bool)], _ rows: [[Cell]]) -> String {
-        let head = columns.map { "<th\($0.numeric ? " class=\"num\"" : "")>\(esc($0.title))</th>" }.joined()
-        let body = rows.map { row in
-            "<tr>" + row.enumerated().map { i, c in
-                var classes: [String] = []
-                if i < columns.count, columns[i].numeric { classes.append("num") }
-                if let k = c.cls { classes.append(k) }
-                let cls = classes.isEmpty ? "" : " class=\"\(classes.joined(separator: " "))\""
-                let v = c.value.map { " data-v=\"\($0.isFinite ? String($0) : "0")\"" } ?? ""
-                return "<td\(cls)\(v)>\(esc(c.text))</td>"
-            }.joined() + "</tr>"
-        }.joined(separator: "\n")
-        return "<table id=\"\(esc(id))\" class=\"sortable\"><thead><tr>\(head)</tr></thead><tbody>\n\(body)\n</tbody></table>"
+        HTMLTable.render(id, columns, rows)
     }
 
     private func roleTable() -> String {

@@ -5,21 +5,7 @@ import Foundation
 /// link to a run's report. No page refers to anything outside itself but
 /// the run directories it links to, by relative paths.
 enum PageKit {
-    struct Cell {
-        var text: String
-        /// The value numeric columns sort on.
-        var value: Double?
-        var cls: String?
-        /// A relative link.
-        var href: String?
-
-        init(_ text: String, _ value: Double? = nil, cls: String? = nil, href: String? = nil) {
-            self.text = text
-            self.value = value
-            self.cls = cls
-            self.href = href
-        }
-    }
+    typealias Cell = TableCell
 
     static let extraCSS = """
         td.better{color:#15803d;font-weight:700}td.worse{color:#b91c1c;font-weight:700}td.same{color:#6b7280}
@@ -72,19 +58,7 @@ enum PageKit {
     }
 
     static func table(_ id: String, _ columns: [(title: String, numeric: Bool)], _ rows: [[Cell]]) -> String {
-        let head = columns.map { "<th\($0.numeric ? " class=\"num\"" : "")>\(esc($0.title))</th>" }.joined()
-        let body = rows.map { row in
-            "<tr>" + row.enumerated().map { i, c in
-                var classes: [String] = []
-                if i < columns.count, columns[i].numeric { classes.append("num") }
-                if let k = c.cls { classes.append(k) }
-                let cls = classes.isEmpty ? "" : " class=\"\(classes.joined(separator: " "))\""
-                let v = c.value.map { " data-v=\"\($0.isFinite ? String($0) : "0")\"" } ?? ""
-                let text = c.href.map { "<a href=\"\(esc($0))\">\(esc(c.text))</a>" } ?? esc(c.text)
-                return "<td\(cls)\(v)>\(text)</td>"
-            }.joined() + "</tr>"
-        }.joined(separator: "\n")
-        return "<div class=\"scroll\"><table id=\"\(esc(id))\" class=\"sortable\"><thead><tr>\(head)</tr></thead><tbody>\n\(body)\n</tbody></table></div>"
+        HTMLTable.render(id, columns, rows, scrolling: true)
     }
 }
 
