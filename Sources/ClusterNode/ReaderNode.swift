@@ -37,6 +37,8 @@ final class ReaderNode: NodeProcess {
     var lastLagNanos: UInt64 = 0
     var writerVersion: UInt64 = 0
     var writerEpoch: UInt64 = 0
+    /// Where the writer said its latest epoch began (heartbeats, END), for the tracker's epoch-start accounting.
+    var epochStart: (epoch: UInt64, firstVersion: UInt64) = (0, 0)
     var decodeErrors: UInt64 = 0
     var heartbeats: UInt64 = 0
     // Roles.
@@ -97,6 +99,7 @@ final class ReaderNode: NodeProcess {
         lagLimitNanos = config.lagLimitNanos
         processingDelay = config.processingDelay
         tracker = VersionTracker(gapsAreSkips: config.policy == .conflate)
+        tracker.epochLimit = Self.epochLimit(wallNanos: SystemClock.wallNanos())
         rng = SeededRandom(seed: config.seed)
         clockCorrection = config.clockOffsetNanos ?? 0
         needsWall = config.clock == .wall || config.role == .log
@@ -129,8 +132,10 @@ final class ReaderNode: NodeProcess {
             if header.epoch > writerEpoch { writerEpoch = header.epoch; writerVersion = header.version }
             else if header.epoch == writerEpoch { writerVersion = max(writerVersion, header.version) }
             sync.heartbeat(epoch: header.epoch, trackerEpoch: tracker.epoch, at: recvMono)
+            noteEpochStart(header)
         case .end:
             streamEnd.seen = (header.epoch, header.version)
+            noteEpochStart(header)
         case .snapshot, .batch:
             if sync.holdsUpdates {
                 holdUpdate(raw, recvMono: recvMono, recvWall: recvWall)
@@ -142,6 +147,20 @@ final class ReaderNode: NodeProcess {
 
     /// A snapshot frame's update, or each of a batch frame's in order.
     @inline(__always)
+    /// The highest epoch a reader accepts at wall time `wallNanos`: a writer's
+    /// epoch is its start in wall-clock microseconds, so one more than a day
+    /// ahead of this clock is forged (docs/protocol.md, `implausible_discarded`).
+    static func epochLimit(wallNanos: UInt64) -> UInt64 { wallNanos / 1_000 + 86_400_000_000 }
+
+    /// A heartbeat or END said where its epoch began: the tracker settles the
+    /// start of an epoch it entered as the writer restarted (again on each tick,
+    /// for a heartbeat that came before the epoch's first update).
+    func noteEpochStart(_ header: FrameHeader) {
+        guard header.epochFirstVersion > 0, header.epoch >= epochStart.epoch else { return }
+        epochStart = (header.epoch, header.epochFirstVersion)
+        tracker.epochStarted(epoch: epochStart.epoch, firstVersion: epochStart.firstVersion)
+    }
+
     func handleUpdates(_ header: FrameHeader, _ raw: UnsafeRawBufferPointer, recvMono: UInt64, recvWall: UInt64) {
         guard header.kind == .batch else {
             handleUpdate(header, raw, recvMono: recvMono, recvWall: recvWall)

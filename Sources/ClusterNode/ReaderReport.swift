@@ -15,6 +15,8 @@ extension ReaderNode {
         cli?.render(state: latest.state(), version: tracker.highest, epoch: tracker.epoch,
                     lagNanos: lastLagNanos, lost: tracker.lost, received: tracker.received)
         sync.tick(now: now)
+        tracker.epochStarted(epoch: epochStart.epoch, firstVersion: epochStart.firstVersion)
+        tracker.epochLimit = Self.epochLimit(wallNanos: SystemClock.wallNanos())
         return interval
     }
 
@@ -37,6 +39,7 @@ extension ReaderNode {
         let end = SystemClock.monotonicNanos()
         let since = runtime.measuredSince ?? 0
         recorder.roll(t: measuring && end > since ? Double(end - since) / 1e9 : 0, lostSoFar: tracker.lost)
+        tracker.epochStarted(epoch: epochStart.epoch, firstVersion: epochStart.firstVersion)
         if let final = streamEnd.final { tracker.finish(finalEpoch: final.epoch, finalVersion: final.version) }
         if let l = log, !l.close() || l.writeErrors > 0 {
             logger.error("the log file lost lines", metadata: [

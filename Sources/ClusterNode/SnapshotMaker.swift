@@ -35,6 +35,8 @@ final class SnapshotMaker {
 
     let store = StateStoreCore(configuration: .init(maxSubscribers: 1_000, defaultBufferSize: 1_024, historyLimit: 64))
     let epoch: UInt64
+    /// The first version this incarnation published in its epoch (its first snapshot's).
+    let firstVersion: UInt64
     private(set) var machine = StateMachine(state: .booting)
     private var generator: EventGenerator
     private var script: EventScript?
@@ -52,6 +54,7 @@ final class SnapshotMaker {
         stateFile = config.stateDirectory.map { SnapshotFile(directory: $0) }
         let start = Start(incarnation: incarnation, file: stateFile, logger: logger)
         epoch = start.epoch
+        firstVersion = start.firstVersion
         historyLimit = config.historyLimit
         generator = EventGenerator(seed: config.seed)
         script = try config.scriptPath.map { EventScript(try EventScriptFile.load(path: $0)) }

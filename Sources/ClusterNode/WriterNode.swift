@@ -79,7 +79,8 @@ final class WriterNode: NodeProcess {
             if coalescing { publisher.release() }
         }
         if let sequence = heartbeats.take(now: now, measuring: pacer.origin != nil) {
-            publisher.sendRaw(FrameCodec.heartbeat(epoch: maker.epoch, version: maker.version, sequence: sequence))
+            publisher.sendRaw(FrameCodec.heartbeat(epoch: maker.epoch, version: maker.version, sequence: sequence,
+                                                     epochFirstVersion: maker.firstVersion))
         }
     }
 
@@ -129,7 +130,8 @@ final class WriterNode: NodeProcess {
     func finish(reason: String, _ runtime: NodeRuntime) -> NodeRuntime.Final {
         let finalVersion = maker.version
         for i in 0..<3 {
-            publisher.sendRaw(FrameCodec.endOfStream(epoch: maker.epoch, finalVersion: finalVersion, published: publisher.published))
+            publisher.sendRaw(FrameCodec.endOfStream(epoch: maker.epoch, finalVersion: finalVersion, published: publisher.published,
+                                                   epochFirstVersion: maker.firstVersion))
             if i < 2 { sleepNanos(20_000_000) }
         }
         maker.saveLatest()

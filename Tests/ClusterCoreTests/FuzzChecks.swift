@@ -109,14 +109,17 @@ enum FuzzChecks {
             try batchFrame(header, raw)
         case .heartbeat:
             try require(header.snapshotRange == nil, "a heartbeat located a snapshot")
-            let again = FrameCodec.heartbeat(epoch: header.epoch, version: header.version, sequence: header.extra)
+            let again = FrameCodec.heartbeat(epoch: header.epoch, version: header.version, sequence: header.extra,
+                                             epochFirstVersion: header.epochFirstVersion)
             let h = try reparse(again)
-            try require(h.kind == .heartbeat && h.epoch == header.epoch && h.version == header.version && h.extra == header.extra,
+            try require(h.kind == .heartbeat && h.epoch == header.epoch && h.version == header.version && h.extra == header.extra
+                            && h.epochFirstVersion == header.epochFirstVersion,
                         "the heartbeat re-encoded from \(header) parsed as \(h)")
         case .end:
             try require(header.snapshotRange == nil && header.sendMonotonicNanos == 0 && header.sendWallNanos == 0,
                         "an end-of-stream frame gave stamps or a snapshot: \(header)")
-            let again = FrameCodec.endOfStream(epoch: header.epoch, finalVersion: header.version, published: header.extra)
+            let again = FrameCodec.endOfStream(epoch: header.epoch, finalVersion: header.version, published: header.extra,
+                                               epochFirstVersion: header.epochFirstVersion)
             let h = try reparse(again)
             try require(h == header, "the end-of-stream frame re-encoded from \(header) parsed as \(h)")
         }
@@ -212,11 +215,13 @@ enum FuzzChecks {
             expected.sendMonotonicNanos = h.sendMonotonicNs
             expected.sendWallNanos = h.sendWallNs
             expected.extra = h.sequence
+            expected.epochFirstVersion = h.epochFirstVersion
         case .end:
             guard let e = try? Clustersim_V1_EndOfStream(serializedBytes: body) else { return }
             expected.epoch = e.epoch
             expected.version = e.finalVersion
             expected.extra = e.published
+            expected.epochFirstVersion = e.epochFirstVersion
         case .batch:
             guard let b = try? Clustersim_V1_Batch(serializedBytes: body) else { return }
             expected.epoch = b.epoch

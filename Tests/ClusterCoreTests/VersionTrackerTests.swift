@@ -10,6 +10,44 @@ struct VersionTrackerTests {
         versions.map { tracker.observe(epoch: epoch, version: $0) }
     }
 
+    @Test("a writer restarted from its saved state: the versions of its new epoch before the reader's first are lost, once")
+    func epochStartAfterRestart() {
+        var t = VersionTracker()
+        Self.feed(&t, epoch: 1, Array(1...2_519))
+        t.epochStarted(epoch: 1, firstVersion: 1)        // the reader's first epoch owes nothing
+        #expect(t.lost == 0)
+        // Restarted at 2 401 (its state saved a second earlier); the reader got back at 2 482.
+        #expect(t.observe(epoch: 2, version: 2_482) == .newEpoch(previous: 1))
+        Self.feed(&t, epoch: 2, Array(2_483...2_600))
+        #expect(t.lost == 0)                               // not known until the writer says where the epoch began
+        t.epochStarted(epoch: 2, firstVersion: 2_401)
+        t.epochStarted(epoch: 2, firstVersion: 2_401)      // said again by every heartbeat: counted once
+        #expect(t.lostAtEpochStart == 81 && t.lost == 81 && t.counters["lost_at_epoch_start"] == 81)
+        t.finish(finalEpoch: 2, finalVersion: 2_610)
+        #expect(t.lost == 81 + 10)
+    }
+
+    @Test("an epoch entered by a snapshot, or whose first version the reader held, owes nothing; under conflate it is skipped")
+    func epochStartOwedNothing() {
+        var bySnapshot = VersionTracker()
+        Self.feed(&bySnapshot, epoch: 1, Array(1...10))
+        bySnapshot.applySnapshot(epoch: 2, version: 50)
+        bySnapshot.epochStarted(epoch: 2, firstVersion: 11)
+        #expect(bySnapshot.lost == 0)
+
+        var fromFirst = VersionTracker()
+        Self.feed(&fromFirst, epoch: 1, Array(1...10))
+        Self.feed(&fromFirst, epoch: 2, Array(11...20))
+        fromFirst.epochStarted(epoch: 2, firstVersion: 11)
+        #expect(fromFirst.lost == 0)
+
+        var conflating = VersionTracker(gapsAreSkips: true)
+        Self.feed(&conflating, epoch: 1, Array(1...10))
+        Self.feed(&conflating, epoch: 2, Array(15...20))
+        conflating.epochStarted(epoch: 2, firstVersion: 11)
+        #expect(conflating.lost == 0 && conflating.skipped == 4)
+    }
+
     @Test func inOrderStreamLosesNothing() {
         var t = VersionTracker()
         let outcomes = Self.feed(&t, Array(1...100))
@@ -198,7 +236,7 @@ struct VersionTrackerTests {
         Self.feed(&t, [1, 1, 3])
         t.finish(finalEpoch: 1, finalVersion: 4)
         #expect(Set(t.counters.keys) == [
-            "received", "applied", "gaps", "lost_in_gaps", "lost_tail", "lost", "skipped", "duplicates",
+            "received", "applied", "gaps", "lost_in_gaps", "lost_tail", "lost_at_epoch_start", "lost", "skipped", "duplicates",
             "out_of_order", "stale_discarded", "epoch_changes", "old_epoch_discarded", "snapshots_applied",
             "covered_by_snapshot", "coalesced", "implausible_discarded",
         ])

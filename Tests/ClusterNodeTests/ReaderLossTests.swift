@@ -53,10 +53,13 @@ struct ReaderLossTests {
                      wallNanos: SystemClock.wallNanos(), history: [], contextData: Data(repeating: 2, count: 64))
         }
 
-        func publish(_ v: UInt64) throws {
+        func publish(_ v: UInt64) throws { try publish(v, epoch: epoch) }
+
+        /// Publishes version `v` of epoch `e` (another epoch: a restarted writer's).
+        func publish(_ v: UInt64, epoch e: UInt64) throws {
             let s = snapshot(v)
             current = s
-            builder.begin(encodedSnapshot: s.encoded(), epoch: epoch, version: v)
+            builder.begin(encodedSnapshot: s.encoded(), epoch: e, version: v)
             _ = try builder.stampAndSend { try pub.send($0) }
         }
 
@@ -120,6 +123,42 @@ struct ReaderLossTests {
         #expect(m.counters["lost"] == 10)
         #expect(m.counters["decode_errors"] == 0)
         #expect(m.latency.count == 93)
+    }
+
+    @Test("a writer restarted under a new epoch: the versions it published before the reader's first are lost at the epoch's start")
+    func epochStart() async throws {
+        let w = try FakeWriter()
+        let (subscribed, m) = try await runReader(config(w, "epoch-start", duration: 2_000_000_000)) {
+            guard try w.awaitSubscriber() else { return false }
+            for v in UInt64(1)...10 { try w.publish(v) }
+            // The restarted writer began epoch 8 at version 11; the reader saw it from 15.
+            try w.pub.send(FrameCodec.heartbeat(epoch: 8, version: 14, sequence: 1, epochFirstVersion: 11))
+            for v in UInt64(15)...20 { try w.publish(v, epoch: 8) }
+            try w.pub.send(FrameCodec.endOfStream(epoch: 8, finalVersion: 22, published: 12, epochFirstVersion: 11))
+            return true
+        }
+        #expect(subscribed)
+        #expect(m.counters["epoch_changes"] == 1)
+        #expect(m.counters["lost_at_epoch_start"] == 4)
+        #expect(m.counters["lost_tail"] == 2)
+        #expect(m.counters["lost"] == 6)
+    }
+
+    @Test("an epoch two days ahead of the reader's clock is discarded as implausible and fences nothing")
+    func epochFromTheFuture() async throws {
+        let w = try FakeWriter()
+        let future = SystemClock.wallNanos() / 1_000 + 2 * 86_400_000_000
+        let (subscribed, m) = try await runReader(config(w, "future-epoch", duration: 2_000_000_000)) {
+            guard try w.awaitSubscriber() else { return false }
+            try w.publish(1)
+            try w.publish(2, epoch: future)
+            for v in UInt64(2)...10 { try w.publish(v) }
+            try w.end(10)
+            return true
+        }
+        #expect(subscribed)
+        #expect(m.counters["implausible_discarded"] == 1)
+        #expect(m.counters["applied"] == 10 && m.counters["old_epoch_discarded"] == 0 && m.counters["lost"] == 0, "\(m.counters)")
     }
 
     @Test("malformed frames are counted, never fatal")

@@ -134,4 +134,29 @@ struct RunReliabilityTests {
         #expect(raised.status == 0, "exit \(raised.status): \(raised.stderr.suffix(1500))")
         #expect(Harness.processes(tagged: "fd-limit").isEmpty)
     }
+
+    @Test("a writer killed and restarted from its saved state: published adds up over both incarnations, and every reader's losses add up")
+    func writerRestartAccounting() async throws {
+        try #require(Harness.binariesExist, "build first: swift build")
+        let (r, dir) = try await Harness.runTopology("""
+            { "name": "restart-accounting", "duration": "8s", "warmup": "1s",
+              "writer": { "rate": 1000, "persist": true },
+              "readers": [ { "role": "cli", "count": 3 } ],
+              "faults": [ { "at": "3s", "action": "kill", "target": "writer" },
+                          { "at": "4s", "action": "restart", "target": "writer" } ] }
+            """, tag: "restart-accounting")
+        let rep = try RunReport.load(path: try #require(dir, "no run directory") + "/report.json")
+        #expect(r.status <= 1, "exit \(r.status): \(r.stderr.suffix(1500))")
+        let parts = try #require(rep.writer.incarnations, "no incarnations in the report")
+        #expect(parts.count == 2 && parts[0].epoch < parts[1].epoch, "\(parts)")
+        #expect(rep.writer.published == parts.reduce(0) { $0 + $1.published })
+        // The first ran about 3 s, the second about 4 s, at 1 000/s.
+        #expect(parts.allSatisfy { $0.published >= 1_000 }, "\(parts)")
+        for n in rep.nodes where n.role.isReader {
+            #expect(n[.epochChanges] == 1, "\(n.name): \(n.counters)")
+            #expect(n.lost == n[.lostInGaps] + n[.lostAtEpochStart] + n[.lostTail], "\(n.name): \(n.counters)")
+        }
+        let text = try String(contentsOfFile: dir! + "/summary.txt", encoding: .utf8)
+        #expect(text.contains("over 2 incarnations"), "\(text.prefix(800))")
+    }
 }

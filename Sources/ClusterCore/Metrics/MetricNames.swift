@@ -18,6 +18,7 @@ extension Counter {
     public static let gaps = Counter("gaps")
     public static let lostInGaps = Counter("lost_in_gaps")
     public static let lostTail = Counter("lost_tail")
+    public static let lostAtEpochStart = Counter("lost_at_epoch_start")
     public static let lost = Counter("lost")
     public static let skipped = Counter("skipped")
     public static let duplicates = Counter("duplicates")

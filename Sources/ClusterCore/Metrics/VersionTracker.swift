@@ -80,8 +80,21 @@ public struct VersionTracker: Sendable, Hashable {
         self.gapsAreSkips = gapsAreSkips
     }
 
-    /// Losses so far: gaps plus the tail once known.
-    public var lost: UInt64 { lostInGaps.addingReportingOverflow(tailLost).overflow ? .max : lostInGaps + tailLost }
+    /// Versions of a writer's new incarnation published before the first
+    /// this reader held in its epoch (it was reconnecting): known once a
+    /// heartbeat or end-of-stream frame of the epoch says where it began.
+    public private(set) var lostAtEpochStart: UInt64 = 0
+    /// Whether the current epoch's start is accounted for: false from an
+    /// epoch change by an update until the writer said where the epoch began.
+    private var epochStartOpen = false
+
+    /// Losses so far: gaps, the starts of epochs and the tail once known.
+    public var lost: UInt64 {
+        var sum = lostInGaps
+        sum.addSaturating(lostAtEpochStart)
+        sum.addSaturating(tailLost)
+        return sum
+    }
 
     /// Versions the writer folded into the frames it sent (`coalesced`), counted in `skipped` too.
     public private(set) var coalesced: UInt64 = 0
@@ -124,6 +137,7 @@ public struct VersionTracker: Sendable, Hashable {
             _applied += 1
             if isFirstEver { return .first }
             epochChanges += 1
+            epochStartOpen = true
             return .newEpoch(previous: previous)
         }
         if v == highest + 1 || highest == 0 {
@@ -175,6 +189,7 @@ public struct VersionTracker: Sendable, Hashable {
             _highest = v
             _firstInEpoch = v
             snapshotFloor = v
+            epochStartOpen = false  // the snapshot holds the epoch's state from its start
             return 0
         }
         snapshotFloor = max(snapshotFloor, v)
@@ -185,6 +200,20 @@ public struct VersionTracker: Sendable, Hashable {
         if skipping { skipped.addSaturating(jumped) }
         _highest = v
         return jumped
+    }
+
+    /// The writer said (in a heartbeat or end-of-stream frame) that epoch `e`
+    /// began at version `first`. When this reader entered `e` by an update,
+    /// as the writer restarted, the versions before the first it held were
+    /// published while it reconnected: lost (skipped under a policy whose
+    /// gaps are skips). A reader's first epoch, and one entered by a
+    /// snapshot, owe nothing: counting starts where they joined.
+    public mutating func epochStarted(epoch e: UInt64, firstVersion first: UInt64) {
+        guard epochStartOpen, e == epoch, first > 0 else { return }
+        epochStartOpen = false
+        guard first < _firstInEpoch else { return }
+        let n = _firstInEpoch - first
+        if gapsAreSkips { skipped.addSaturating(n) } else { lostAtEpochStart.addSaturating(n) }
     }
 
     /// Records the writer's final version: what came after the last version
@@ -203,6 +232,7 @@ public struct VersionTracker: Sendable, Hashable {
         c[.gaps] = gaps
         c[.lostInGaps] = lostInGaps
         c[.lostTail] = tailLost
+        c[.lostAtEpochStart] = lostAtEpochStart
         c[.lost] = lost
         c[.skipped] = skipped
         c[.duplicates] = duplicates

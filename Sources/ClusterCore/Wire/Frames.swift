@@ -80,6 +80,8 @@ public struct FrameHeader: Sendable, Hashable {
     public var extra: UInt64 = 0
     /// `.snapshot`: where the encoded `Snapshot` lies in the frame.
     public var snapshotRange: Range<Int>?
+    /// Heartbeat and EndOfStream `epoch_first_version`: where the writer's incarnation began the epoch (0: not said).
+    public var epochFirstVersion: UInt64 = 0
 
     public init(kind: FrameKind) { self.kind = kind }
 
@@ -92,6 +94,7 @@ public struct FrameHeader: Sendable, Hashable {
         case (.snapshot, 3), (.heartbeat, 3), (.batch, 3): sendMonotonicNanos = v
         case (.snapshot, 4), (.heartbeat, 4), (.batch, 4): sendWallNanos = v
         case (.snapshot, 6), (.heartbeat, 5), (.end, 3): extra = v
+        case (.heartbeat, 6), (.end, 4): epochFirstVersion = v
         default: break
         }
     }
@@ -312,7 +315,7 @@ public enum FrameCodec {
     }
 
     /// A heartbeat frame.
-    public static func heartbeat(epoch: UInt64, version: UInt64, sequence: UInt64) -> [UInt8] {
+    public static func heartbeat(epoch: UInt64, version: UInt64, sequence: UInt64, epochFirstVersion: UInt64 = 0) -> [UInt8] {
         var out = FrameKind.heartbeat.prefix
         out.reserveCapacity(48)
         ProtoWriter.varintField(1, epoch, into: &out)
@@ -320,15 +323,17 @@ public enum FrameCodec {
         ProtoWriter.varintField(3, SystemClock.monotonicNanos(), into: &out)
         ProtoWriter.varintField(4, SystemClock.wallNanos(), into: &out)
         ProtoWriter.varintField(5, sequence, into: &out)
+        if epochFirstVersion > 0 { ProtoWriter.varintField(6, epochFirstVersion, into: &out) }
         return out
     }
 
     /// An end-of-stream frame.
-    public static func endOfStream(epoch: UInt64, finalVersion: UInt64, published: UInt64) -> [UInt8] {
+    public static func endOfStream(epoch: UInt64, finalVersion: UInt64, published: UInt64, epochFirstVersion: UInt64 = 0) -> [UInt8] {
         var out = FrameKind.end.prefix
         ProtoWriter.varintField(1, epoch, into: &out)
         ProtoWriter.varintField(2, finalVersion, into: &out)
         ProtoWriter.varintField(3, published, into: &out)
+        if epochFirstVersion > 0 { ProtoWriter.varintField(4, epochFirstVersion, into: &out) }
         return out
     }
 }

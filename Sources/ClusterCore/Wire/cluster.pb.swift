@@ -234,6 +234,9 @@ public nonisolated struct Clustersim_V1_Heartbeat: Sendable {
 
   public var sequence: UInt64 = 0
 
+  /// the first version this writer incarnation published in the epoch
+  public var epochFirstVersion: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -250,6 +253,9 @@ public nonisolated struct Clustersim_V1_EndOfStream: Sendable {
   public var finalVersion: UInt64 = 0
 
   public var published: UInt64 = 0
+
+  /// as in Heartbeat
+  public var epochFirstVersion: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1248,7 +1254,7 @@ nonisolated extension Clustersim_V1_Batch: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Clustersim_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}epoch\0\u{1}version\0\u{3}send_monotonic_ns\0\u{3}send_wall_ns\0\u{1}sequence\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}epoch\0\u{1}version\0\u{3}send_monotonic_ns\0\u{3}send_wall_ns\0\u{1}sequence\0\u{3}epoch_first_version\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1261,6 +1267,7 @@ nonisolated extension Clustersim_V1_Heartbeat: SwiftProtobuf.Message, SwiftProto
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.sendMonotonicNs) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.sendWallNs) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.sequence) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.epochFirstVersion) }()
       default: break
       }
     }
@@ -1282,6 +1289,9 @@ nonisolated extension Clustersim_V1_Heartbeat: SwiftProtobuf.Message, SwiftProto
     if self.sequence != 0 {
       try visitor.visitSingularUInt64Field(value: self.sequence, fieldNumber: 5)
     }
+    if self.epochFirstVersion != 0 {
+      try visitor.visitSingularUInt64Field(value: self.epochFirstVersion, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1291,6 +1301,7 @@ nonisolated extension Clustersim_V1_Heartbeat: SwiftProtobuf.Message, SwiftProto
     if lhs.sendMonotonicNs != rhs.sendMonotonicNs {return false}
     if lhs.sendWallNs != rhs.sendWallNs {return false}
     if lhs.sequence != rhs.sequence {return false}
+    if lhs.epochFirstVersion != rhs.epochFirstVersion {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1298,7 +1309,7 @@ nonisolated extension Clustersim_V1_Heartbeat: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Clustersim_V1_EndOfStream: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EndOfStream"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}epoch\0\u{3}final_version\0\u{1}published\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}epoch\0\u{3}final_version\0\u{1}published\0\u{3}epoch_first_version\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1309,6 +1320,7 @@ nonisolated extension Clustersim_V1_EndOfStream: SwiftProtobuf.Message, SwiftPro
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.epoch) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.finalVersion) }()
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.published) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.epochFirstVersion) }()
       default: break
       }
     }
@@ -1324,6 +1336,9 @@ nonisolated extension Clustersim_V1_EndOfStream: SwiftProtobuf.Message, SwiftPro
     if self.published != 0 {
       try visitor.visitSingularUInt64Field(value: self.published, fieldNumber: 3)
     }
+    if self.epochFirstVersion != 0 {
+      try visitor.visitSingularUInt64Field(value: self.epochFirstVersion, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1331,6 +1346,7 @@ nonisolated extension Clustersim_V1_EndOfStream: SwiftProtobuf.Message, SwiftPro
     if lhs.epoch != rhs.epoch {return false}
     if lhs.finalVersion != rhs.finalVersion {return false}
     if lhs.published != rhs.published {return false}
+    if lhs.epochFirstVersion != rhs.epochFirstVersion {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

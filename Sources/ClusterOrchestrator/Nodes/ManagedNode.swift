@@ -112,6 +112,7 @@ extension ManagedNode {
     /// Its final dump arrived (possibly after its process was reaped).
     mutating func receivedFinal(_ message: Clustersim_V1_FinalMetrics) {
         telemetry.final = FinalDump(message: message, metrics: try? NodeMetrics.decode(json: message.metricsJson))
+        if role == .writer, let m = telemetry.final?.metrics { telemetry.published(m[.published], inEpoch: m.epoch) }
         if case .exited = lifecycle {
             lifecycle = .exited(finalReceived: true)
         } else {
@@ -197,6 +198,8 @@ extension ManagedNode {
         ObservedNode(name: name, group: group, role: role, status: status(external: external),
                      exit: history.exits.last.map { "\($0.status)" }, restarts: history.restarts, pids: history.pids,
                      faulted: plan.faulted, hasFinal: lifecycle.finalReceived, resources: telemetry.resources.summary(),
-                     clock: ClockOffset.estimate(telemetry.clock.samples))
+                     clock: ClockOffset.estimate(telemetry.clock.samples),
+                     publishedByEpoch: telemetry.publishedByEpoch.isEmpty ? nil
+                         : telemetry.publishedByEpoch.sorted { $0.key < $1.key }.map { EpochCount(epoch: $0.key, published: $0.value) })
     }
 }

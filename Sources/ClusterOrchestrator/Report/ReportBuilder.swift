@@ -99,15 +99,18 @@ public enum ReportBuilder {
         }
         let writerMetrics = metrics[Topology.writerName]
         let writerNode = state.nodes.first { $0.role == .writer }
+        // Summed over the writer's incarnations (each its own epoch); the last one's own count without them.
+        let incarnations = writerNode?.publishedByEpoch
         let writer = RunReport.WriterSummary(
-            published: writerMetrics?[.published] ?? 0,
+            published: incarnations.map { $0.reduce(0) { $0 &+ $1.published } } ?? writerMetrics?[.published] ?? 0,
             finalVersion: writerMetrics?[.finalVersion] ?? 0,
             epoch: writerMetrics?.epoch ?? 0,
             rateAsked: topology.writer.rate,
             rateAchieved: writerMetrics?.gauges[.rateAchieved] ?? 0,
             illegalEvents: writerMetrics?[.illegalEvents] ?? 0,
             sendCallLatency: writerMetrics?.latency ?? .empty,
-            restarts: writerNode?.restarts ?? 0)
+            restarts: writerNode?.restarts ?? 0,
+            incarnations: incarnations)
 
         let readers = nodes.filter(\.role.isReader)
         let fastReaders = readers.filter(\.fast)

@@ -116,9 +116,12 @@ public struct RunReport: Sendable, Codable {
         public var illegalEvents: UInt64
         public var sendCallLatency: LatencySummary
         public var restarts: Int
+        /// What each incarnation published, one epoch each, oldest first; `published` is their sum.
+        public var incarnations: [EpochCount]?
 
         public init(published: UInt64, finalVersion: UInt64, epoch: UInt64, rateAsked: Double, rateAchieved: Double,
-                    illegalEvents: UInt64, sendCallLatency: LatencySummary, restarts: Int) {
+                    illegalEvents: UInt64, sendCallLatency: LatencySummary, restarts: Int, incarnations: [EpochCount]? = nil) {
+            self.incarnations = incarnations
             self.published = published
             self.finalVersion = finalVersion
             self.epoch = epoch

@@ -44,6 +44,7 @@ extension RunLoop {
             let (external, now, start) = (cluster.external, SystemClock.monotonicNanos(), machine.measureStart?.mono)
             cluster.nodes.modify(name) { node in
                 node.telemetry.lastStats = s
+                if node.role == .writer { node.telemetry.published(s.published, inEpoch: s.epoch) }
                 // No /proc across hosts: the node's own CPU and RSS, from its STATS.
                 if external { ResourceSampler.fromStats(s, into: &node.telemetry.resources, now: now, measureStart: start) }
                 node.lastSaid = "STATS #\(s.seq)"

@@ -38,6 +38,17 @@ public struct RunState: Sendable, Codable {
 }
 
 /// One node as the orchestrator saw it.
+/// A count in one of the writer's epochs.
+public struct EpochCount: Sendable, Codable, Hashable {
+    public var epoch: UInt64
+    public var published: UInt64
+
+    public init(epoch: UInt64, published: UInt64) {
+        self.epoch = epoch
+        self.published = published
+    }
+}
+
 public struct ObservedNode: Sendable, Codable {
     public var name: String
     public var group: String
@@ -50,9 +61,13 @@ public struct ObservedNode: Sendable, Codable {
     public var hasFinal: Bool
     public var resources: ResourceSummary?
     public var clock: ClockOffset?
+    /// A writer's published count per epoch (one per incarnation), oldest first.
+    public var publishedByEpoch: [EpochCount]?
 
     public init(name: String, group: String, role: NodeRole, status: NodeStatus, exit: String?, restarts: Int, pids: [Int32],
-                faulted: Bool, hasFinal: Bool, resources: ResourceSummary?, clock: ClockOffset? = nil) {
+                faulted: Bool, hasFinal: Bool, resources: ResourceSummary?, clock: ClockOffset? = nil,
+                publishedByEpoch: [EpochCount]? = nil) {
+        self.publishedByEpoch = publishedByEpoch
         self.name = name
         self.group = group
         self.role = role
