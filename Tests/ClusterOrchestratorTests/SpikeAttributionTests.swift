@@ -76,4 +76,24 @@ struct SpikeAttributionTests {
         #expect(text.contains("latency spikes (a fast reader's p99 in a second above 3× the run's typical 2.000 ms, and 10 ms more)"), "\(text)")
         #expect(text.contains("host steal 12.0 %; the writer's send call took up to 42.0 ms"))
     }
+
+    @Test("a host saturated for most of the run is said to be, with the readers' wait; a calm one only counts its busy seconds")
+    func saturation() throws {
+        var r = Self.report { _, _, p in p.runQueueMs = 120 }
+        r.environment.host.cores = 2
+        r.durationSeconds = 20
+        r.host = (1...20).map { HostSample(t: Double($0), cpuBusyPercent: $0 <= 15 ? 199 : 120, stealPercent: 0, runQueue: 17) }
+        let s = try #require(SpikeAttribution.saturation(in: r))
+        #expect(s.seconds == 20 && s.saturatedSeconds == 15 && s.mostly)
+        #expect(s.medianRunQueue == 17 && s.readersRunQueueMs == 120 && s.readersP99Ms == 2)
+        #expect(s.sentence.hasSuffix("the latency figures measure this host's run queue as much as the design"), "\(s.sentence)")
+        r.hostSaturation = s
+        #expect(ReportWriter.summary(r).contains("host: host CPU at 90 % or more of all CPUs in 15 of 20 s, 17.0 runnable tasks"))
+
+        r.host = (1...20).map { HostSample(t: Double($0), cpuBusyPercent: $0 == 3 ? 190 : 40, stealPercent: 0, runQueue: 2) }
+        let calm = try #require(SpikeAttribution.saturation(in: r))
+        #expect(calm.saturatedSeconds == 1 && !calm.mostly && !calm.sentence.contains("as much as the design"))
+        r.host = nil
+        #expect(SpikeAttribution.saturation(in: r) == nil)
+    }
 }

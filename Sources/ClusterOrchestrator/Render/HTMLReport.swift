@@ -178,6 +178,7 @@ struct HTMLReport {
         } else if report.spikes != nil {
             out += note("No latency spikes: no second's p99 passed 3× the run's typical level.")
         }
+        if let s = report.hostSaturation, s.saturatedSeconds > 0 { out += note("Host: " + s.sentence + ".") }
         let host = report.host ?? []
         if !host.isEmpty {
             let cpu = LineChart(id: "chart-host", title: "Host: busy CPU (percent of one CPU) and runnable tasks",

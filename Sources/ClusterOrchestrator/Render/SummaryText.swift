@@ -10,7 +10,7 @@ struct SummaryText {
     }
 
     func render() -> String {
-        [header(), writerLine(), roleTable(), nodeTable(), faultTable(), spikeTable(), sloTable(), view.resultLine + "\n"]
+        [header(), writerLine(), roleTable(), nodeTable(), faultTable(), spikeTable(), saturationLine(), sloTable(), view.resultLine + "\n"]
             .compactMap { $0 }.joined(separator: "\n")
     }
 
@@ -86,6 +86,12 @@ struct SummaryText {
                        Fmt.truncate(f.detail, 60)])
         }
         return "faults\n" + table.render()
+    }
+
+    /// The host's load over the run, when it was saturated in any second.
+    private func saturationLine() -> String? {
+        guard let s = report.hostSaturation, s.saturatedSeconds > 0 else { return nil }
+        return "host: \(s.sentence)\n"
     }
 
     /// The latency spikes and what was measured at their time; nothing when there were none.

@@ -148,6 +148,7 @@ public enum ReportBuilder {
         report.endpoints = state.endpoints
         report.host = state.host
         report.spikes = SpikeAttribution.spikes(in: report)
+        report.hostSaturation = SpikeAttribution.saturation(in: report)
         report.slo = SLOChecker.check(topology.slo, report: report)
         return report
     }

@@ -39,6 +39,8 @@ public struct RunReport: Sendable, Codable {
     /// Stretches where the fast readers' latency jumped, with what was measured
     /// then (``SpikeAttribution``); nil in reports written before it.
     public var spikes: [LatencySpike]?
+    /// How busy the host was over the measured phase.
+    public var hostSaturation: HostSaturation?
 
     public init(name: String, topologyFile: String, runDirectory: String, startedWallNs: UInt64, durationSeconds: Double,
                 seed: UInt64, launcher: String, aborted: String?, environment: Environment, timings: Timings,

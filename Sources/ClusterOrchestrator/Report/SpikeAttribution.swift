@@ -32,6 +32,45 @@ public struct LatencySpike: Sendable, Codable, Hashable {
     }
 }
 
+/// How busy the host was over the measured phase, and what that cost the fast
+/// readers: a run on a saturated host measures the host's run queue as much
+/// as the design. Spikes are seconds against the run's own level; this says
+/// when that level itself is the host's.
+public struct HostSaturation: Sendable, Codable, Hashable {
+    /// Measured seconds with a host sample, and those with the host at least 90 % busy.
+    public var seconds: Int
+    public var saturatedSeconds: Int
+    /// The median number of runnable tasks over the samples.
+    public var medianRunQueue: Double
+    /// The fast readers' median run-queue wait per second, ms (the median over readers of each one's median); nil when not reported.
+    public var readersRunQueueMs: Double?
+    /// The fast readers' median per-second p99, ms.
+    public var readersP99Ms: Double?
+
+    public init(seconds: Int, saturatedSeconds: Int, medianRunQueue: Double, readersRunQueueMs: Double?, readersP99Ms: Double?) {
+        self.seconds = seconds
+        self.saturatedSeconds = saturatedSeconds
+        self.medianRunQueue = medianRunQueue
+        self.readersRunQueueMs = readersRunQueueMs
+        self.readersP99Ms = readersP99Ms
+    }
+
+    /// Whether the host was saturated for most of the run.
+    public var mostly: Bool { seconds > 0 && saturatedSeconds * 2 > seconds }
+
+    /// One sentence for the summary and the page.
+    public var sentence: String {
+        var s = "host CPU at 90 % or more of all CPUs in \(saturatedSeconds) of \(seconds) s, "
+            + "\(SpikeAttribution.format(medianRunQueue)) runnable tasks (median)"
+        if let w = readersRunQueueMs {
+            s += "; fast readers waited a median \(SpikeAttribution.format(w)) ms a second for a CPU"
+        }
+        if let p = readersP99Ms { s += " (their median per-second p99 \(SpikeAttribution.format(p)) ms)" }
+        if mostly { s += ": the latency figures measure this host's run queue as much as the design" }
+        return s
+    }
+}
+
 /// Finds the latency spikes of a run and names what it measured at their
 /// time: a fault applied then, readers waiting on a run queue, a busy or
 /// stolen host, the writer's send call stalling. It states only what was
@@ -113,6 +152,22 @@ enum SpikeAttribution {
         }
         return LatencySpike(fromSeconds: from, toSeconds: to, p99Us: peak, typicalP99Us: typical, readers: spiking.count,
                             causes: causes.isEmpty ? ["no visible cause"] : causes, runQueueMs: wait, hostCpuPercent: busy)
+    }
+
+    /// The host's saturation over the measured phase; nil without host samples.
+    static func saturation(in r: RunReport) -> HostSaturation? {
+        let host = (r.host ?? []).filter { $0.t >= 0 && $0.t <= r.durationSeconds + 0.5 }
+        guard !host.isEmpty else { return nil }
+        let cpus = Double(max(1, r.environment.host.cores))
+        let saturated = host.filter { $0.cpuBusyPercent >= busyShare * 100 * cpus }.count
+        let fast = r.nodes.filter(\.fast)
+        let waits = fast.compactMap { n -> Double? in
+            let w = n.series.compactMap(\.runQueueMs)
+            return w.isEmpty ? nil : median(w)
+        }
+        let p99s = fast.compactMap { n -> Double? in n.series.isEmpty ? nil : median(n.series.map(\.p99Us)) / 1000 }
+        return HostSaturation(seconds: host.count, saturatedSeconds: saturated, medianRunQueue: median(host.map { Double($0.runQueue) }),
+                              readersRunQueueMs: waits.isEmpty ? nil : median(waits), readersP99Ms: p99s.isEmpty ? nil : median(p99s))
     }
 
     static func median(_ xs: [Double]) -> Double {
