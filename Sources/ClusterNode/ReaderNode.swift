@@ -37,8 +37,6 @@ final class ReaderNode: NodeProcess {
     var lastLagNanos: UInt64 = 0
     var writerVersion: UInt64 = 0
     var writerEpoch: UInt64 = 0
-    /// Where the writer said its latest epoch began (heartbeats, END), for the tracker's epoch-start accounting.
-    var epochStart: (epoch: UInt64, firstVersion: UInt64) = (0, 0)
     var decodeErrors: UInt64 = 0
     var heartbeats: UInt64 = 0
     // Roles.
@@ -60,6 +58,8 @@ final class ReaderNode: NodeProcess {
     var held: [HeldUpdate] = []
     var tally = ReaderTally()
     var streamEnd = StreamEnd()
+    /// Where the writer said its latest epoch began (heartbeats, END), for the tracker's epoch-start accounting.
+    var epochStart: (epoch: UInt64, firstVersion: UInt64) = (0, 0)
     var memory = MemoryReading()
     var rng: SeededRandom
     /// Wall clock: nanoseconds added to receive times (given, or from START).
