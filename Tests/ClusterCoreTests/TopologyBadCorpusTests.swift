@@ -151,6 +151,12 @@ let badTopologies: [BadTopology] = [
         json: topology(faults: #"[{"at": "5s", "action": "kill", "target": "cli-1", "for": "1s"}]"#),
         expected: ["bad.json: faults[0].for: not used by action kill; only pause, cpu-hog, partition, loss, bandwidth and delay heal after a time"]),
     BadTopology(
+        name: "a key with a newline stays on one line",
+        json: #"{"name": "x", "duration": "20s", "writer": {"rate": 100, "ra\nte": 1}, "readers": [{"role": "relay", "name": "a\nb"}, {"role": "cli", "via": "c"}]}"#,
+        expected: [#"bad.json: writer["ra\nte"]: unknown key (did you mean "rate"?); expected one of "#,
+                   #"bad.json: readers[0].name: "#,
+                   #"bad.json: readers[1].via: found "c", which names no group, expected the name of a relay group: a\nb"#]),
+    BadTopology(
         name: "threads on a pause",
         json: topology(faults: #"[{"at": "5s", "action": "pause", "target": "cli-1", "for": "1s", "threads": 2}]"#),
         expected: ["bad.json: faults[0].threads: not used by action pause; only cpu-hog takes it"],

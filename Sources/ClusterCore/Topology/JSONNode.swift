@@ -54,7 +54,7 @@ func jsonQuoted(_ text: String) -> String {
 }
 
 extension String {
-    fileprivate init(format4 value: UInt32) {
+    init(format4 value: UInt32) {
         let hex = String(value, radix: 16)
         self = String(repeating: "0", count: Swift.max(0, 4 - hex.count)) + hex
     }

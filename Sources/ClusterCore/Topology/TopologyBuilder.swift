@@ -475,8 +475,14 @@ final class TopologyBuilder {
 }
 
 /// `path.key`, or `key` at the root.
+/// `path.key`; a key that is not a plain name (letters, digits, `_`, `-`) is
+/// quoted as JSON, `path["a b"]`, so that no key can break a message's line.
 func join(_ path: String, _ key: String) -> String {
-    path.isEmpty ? key : "\(path).\(key)"
+    let plain = !key.isEmpty && key.unicodeScalars.allSatisfy {
+        ($0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil)) || $0 == "_" || $0 == "-"
+    }
+    guard plain else { return "\(path)[\(jsonQuoted(key))]" }
+    return path.isEmpty ? key : "\(path).\(key)"
 }
 
 /// True when an issue at `reported` already explains an issue at `path`:

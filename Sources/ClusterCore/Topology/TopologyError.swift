@@ -5,9 +5,26 @@ public struct TopologyIssue: Sendable, Hashable, CustomStringConvertible {
     /// What was found and what was expected.
     public let message: String
 
+    /// Control characters in either (from names and keys in the file) are
+    /// escaped, so that an issue is always one line of a report.
     public init(path: String, message: String) {
-        self.path = path
-        self.message = message
+        self.path = Self.oneLine(path)
+        self.message = Self.oneLine(message)
+    }
+
+    static func oneLine(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F: out += "\\u" + String(format4: scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     /// `path: message`, or just the message when the path is empty.
