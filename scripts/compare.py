@@ -2,7 +2,7 @@
 """Fan-out latency of ClusterSim variants against the baselines beside the
 project (raw libzmq in C, Redis pub/sub), in one sitting, as ratios.
 
-    scripts/compare.py READERS RATE SECONDS [ROUNDS] [--variant SPEC ...] [--baseline c|redis ...]
+    scripts/compare.py READERS RATE SECONDS [ROUNDS] [--variant SPEC ...] [--baseline c|redis ...] [--hwm N]
 
 Each round runs every ClusterSim variant once (a cli-only topology with a
 140-byte payload and no history, so a frame is about the baselines' 272
@@ -19,6 +19,18 @@ A variant is LABEL[:KEY=VALUE,...]. Keys are paths into the topology
 JSON values, plus `bin=DIR`, a directory holding another build's
 `orchestrator` and `cluster-node` (to compare two builds in one sitting).
 Default: one variant `off` (cpuPinning off, this build).
+
+--hwm N runs every system with the same high-water marks: ClusterSim's
+writer.sndhwm and readers[0].rcvhwm (unless a variant sets them) and the C
+baseline's ZMQ_SNDHWM and ZMQ_RCVHWM (its zfan built from --baseline-dir and
+run here with --sndhwm/--rcvhwm, as run-baseline.sh runs it otherwise).
+Without it each runs with its own defaults (libzmq's: 1 000 each way). Redis
+has no high-water mark (its pub/sub output buffer limit is in bytes).
+
+Each run's line also gives the CPU spent per million deliveries: the host's
+(busy time other than nice and steal, over the run, everything it ran
+included) for every system, and for ClusterSim its writer's and readers'
+own (from report.json), with the versions a batching writer put in a frame.
 
 The last lines give, per variant and baseline, the median over the rounds of
 the per-round ratios, how many rounds were within --within (1.2) on both p50
@@ -40,16 +52,26 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 
 def cpu_times():
+    """(steal, total, busy) clock ticks from /proc/stat; busy is user + system +
+    irq + softirq: niced work (a background fuzzer) and steal are not ours."""
     with open("/proc/stat") as f:
         fields = f.readline().split()[1:]
     values = list(map(int, fields))
-    return values[7], sum(values)
+    return values[7], sum(values), values[0] + values[2] + values[5] + values[6]
 
 
 def steal_since(before):
-    s0, t0 = before
-    s1, t1 = cpu_times()
+    s0, t0, _ = before
+    s1, t1, _ = cpu_times()
     return 100.0 * (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+def host_cpu_seconds_since(before):
+    return (cpu_times()[2] - before[2]) / os.sysconf("SC_CLK_TCK")
+
+
+def per_million(cpu_seconds, deliveries):
+    return cpu_seconds / (deliveries / 1e6) if deliveries > 0 else float("nan")
 
 
 def set_path(doc, path, value):
@@ -62,6 +84,8 @@ def set_path(doc, path, value):
         if last:
             node[key] = value
         else:
+            if isinstance(key, str) and not isinstance(node.get(key), dict):
+                node[key] = {}   # writer.batch.maxDelay=1ms with no writer.batch yet
             node = node[key]
 
 
@@ -84,10 +108,13 @@ def parse_variant(spec):
     return {"label": label, "settings": settings, "bin": bin_dir}
 
 
-def topology(variant, readers, rate, secs):
+def topology(variant, readers, rate, secs, hwm=None):
     t = {"name": f"compare-{readers}-{variant['label']}", "duration": f"{secs}s", "warmup": "2s", "cpuPinning": "off",
          "writer": {"rate": rate, "payloadBytes": 140, "historyLimit": 0},
          "readers": [{"role": "cli", "count": readers}]}
+    if hwm is not None:
+        t["writer"]["sndhwm"] = hwm
+        t["readers"][0]["rcvhwm"] = hwm
     for key, value in variant["settings"].items():
         set_path(t, key, value)
     return t
@@ -105,7 +132,7 @@ def run_clustersim(variant, work, round_no, default_bin):
     before = cpu_times()
     subprocess.run([os.path.join(bin_dir, "orchestrator"), "run", path, "--out", out, "--quiet"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    steal = steal_since(before)
+    steal, host_cpu = steal_since(before), host_cpu_seconds_since(before)
     runs = sorted((os.path.join(out, d) for d in os.listdir(out)), key=os.path.getmtime)
     report = json.load(open(os.path.join(runs[-1], "report.json")))
     readers = [n for n in report["nodes"] if n["role"] == "cli"]
@@ -117,8 +144,17 @@ def run_clustersim(variant, work, round_no, default_bin):
            "lost": sum(n["counters"].get("lost", 0) for n in readers),
            "skipped": sum(n["counters"].get("skipped", 0) for n in readers)}
     writer = next((n for n in report["nodes"] if n["role"] == "writer"), None)
+    delivered = sum(n["counters"].get("received", 0) for n in readers)
+    secs = report["durationSeconds"]
+    row["host_cpu_per_m"] = per_million(host_cpu, delivered)
     if writer and writer.get("resources"):
         row["writer_cpu"] = writer["resources"]["meanCpuPercent"]
+        row["writer_cpu_per_m"] = per_million(writer["resources"]["meanCpuPercent"] / 100 * secs, delivered)
+    if all(n.get("resources") for n in readers):
+        row["readers_cpu_per_m"] = per_million(sum(n["resources"]["meanCpuPercent"] for n in readers) / 100 * secs, delivered)
+    batching = report["writer"].get("batching")
+    if batching and batching["frames"]:
+        row["versions_per_frame"] = batching["versions"] / batching["frames"]
     shutil.rmtree(runs[-1], ignore_errors=True)
     return row
 
@@ -126,16 +162,64 @@ def run_clustersim(variant, work, round_no, default_bin):
 BASELINE_SCRIPTS = {"c": "run-baseline.sh", "redis": "run-redis-baseline.sh"}
 
 
-def run_baseline(name, baseline_dir, readers, rate, secs, round_no):
+def run_baseline(name, baseline_dir, readers, rate, secs, round_no, hwm=None, zfan=None):
     port = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "free-port-pair.py")],
                           check=True, capture_output=True, text=True).stdout.strip()
     before = cpu_times()
-    out = subprocess.run([os.path.join(baseline_dir, BASELINE_SCRIPTS[name]), str(readers), str(rate), str(secs), port],
-                         check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    steal = steal_since(before)
-    row = json.loads(out)
-    row.update(system=name, kind="baseline", round=round_no, steal=steal, skipped=0)
+    if name == "c" and hwm is not None:
+        row = run_zfan(zfan, readers, rate, secs, int(port), hwm)
+    else:
+        out = subprocess.run([os.path.join(baseline_dir, BASELINE_SCRIPTS[name]), str(readers), str(rate), str(secs), port],
+                             check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        row = json.loads(out)
+    steal, host_cpu = steal_since(before), host_cpu_seconds_since(before)
+    row.update(system=name, kind="baseline", round=round_no, steal=steal, skipped=0,
+               host_cpu_per_m=per_million(host_cpu, readers * rate * secs - row["lost"]))
     return row
+
+
+def build_zfan(baseline_dir, work):
+    """The C baseline's program, built from its source beside the project (as run-baseline.sh builds it)."""
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libzmq"], check=True, capture_output=True, text=True).stdout.split()
+    binary = os.path.join(work, "zfan")
+    subprocess.run(["gcc", "-O2", "-o", binary, os.path.join(baseline_dir, "zfan.c")] + flags, check=True)
+    return binary
+
+
+def run_zfan(binary, readers, rate, secs, port, hwm):
+    """The C baseline with both high-water marks set, summarised as run-baseline.sh summarises it."""
+    ep, ctl = f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{port + 1}"
+    with tempfile.TemporaryDirectory(prefix="zfan-") as work:
+        out = os.path.join(work, "out.jsonl")
+        procs = [subprocess.Popen([binary, "reader", "--ep", ep, "--ctl", ctl, "--id", str(i), "--out", out,
+                                   "--deadline", str(secs + 60), "--rcvhwm", str(hwm)]) for i in range(1, readers + 1)]
+        try:
+            subprocess.run([binary, "writer", "--ep", ep, "--ctl", ctl, "--readers", str(readers), "--rate", str(rate),
+                            "--duration", str(secs), "--out", out, "--sndhwm", str(hwm)], check=True)
+            for p in procs:
+                p.wait(timeout=secs + 90)
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        rows = [json.loads(line) for line in open(out)]
+    rs = [r for r in rows if r.get("role") == "reader"]
+    return {"system": "raw-libzmq-c", "readers": len(rs), "rate": rate,
+            "p50_us": statistics.median(r["p50_us"] for r in rs), "p99_us": max(r["p99_us"] for r in rs),
+            "max_us": max(r["max_us"] for r in rs), "lost": sum(r["drops"] for r in rs), "hwm": hwm}
+
+
+def fmt_cpu(r):
+    """CPU seconds per million deliveries: the host's, and ClusterSim's writer's and readers' own."""
+    text = f"  cpu/M: host {r['host_cpu_per_m']:.2f} s"
+    if "writer_cpu_per_m" in r:
+        text += f", writer {r['writer_cpu_per_m']:.2f} s"
+    if "readers_cpu_per_m" in r:
+        text += f", readers {r['readers_cpu_per_m']:.2f} s"
+    if "versions_per_frame" in r:
+        text += f"; {r['versions_per_frame']:.1f} versions a frame"
+    return text
 
 
 def fmt_run(r, ref=None):
@@ -144,7 +228,7 @@ def fmt_run(r, ref=None):
     if ref:
         ratio = lambda k: r[k] / ref[k] if ref[k] else float("inf")
         text += f"  | vs {ref['system']}: p50 {ratio('p50_us'):.2f} p99 {ratio('p99_us'):.2f}"
-    return text
+    return text + fmt_cpu(r)
 
 
 def summary(rows, a, b, within):
@@ -166,7 +250,9 @@ def summary(rows, a, b, within):
             f"  medians: {a} p50 {a50:.0f} µs p99 {a99:.0f} µs lost {sum(ra[k]['lost'] for k in rounds)}"
             f" skipped {sum(ra[k].get('skipped', 0) for k in rounds)};"
             f" {b} p50 {b50:.0f} µs p99 {b99:.0f} µs lost {sum(rb[k]['lost'] for k in rounds)};"
-            f" ratio of medians p50 {a50 / b50:.2f} p99 {a99 / b99:.2f}"]
+            f" ratio of medians p50 {a50 / b50:.2f} p99 {a99 / b99:.2f}",
+            f"  host CPU per million deliveries, median: {a} {med(ra[k]['host_cpu_per_m'] for k in rounds):.2f} s,"
+            f" {b} {med(rb[k]['host_cpu_per_m'] for k in rounds):.2f} s"]
 
 
 def main():
@@ -182,6 +268,8 @@ def main():
     p.add_argument("--baseline-dir", default=os.environ.get("BASELINE_DIR", os.path.join(ROOT, "..", "shared", "baseline")))
     p.add_argument("--within", type=float, default=1.2, help="the ratio counted as 'within' (default 1.2)")
     p.add_argument("--json", metavar="FILE", help="also write every run's row here, one JSON object per line")
+    p.add_argument("--hwm", type=int, metavar="N",
+                   help="run ClusterSim and the C baseline with both high-water marks at N (default: each its own)")
     a = p.parse_args()
     variants = [parse_variant(v) for v in (a.variant or ["off"])]
     if len({v["label"] for v in variants}) != len(variants):
@@ -198,18 +286,20 @@ def main():
     with tempfile.TemporaryDirectory(prefix="compare-") as work:
         for v in variants:
             with open(os.path.join(work, v["label"] + ".json"), "w") as f:
-                json.dump(topology(v, a.readers, a.rate, a.seconds), f)
+                json.dump(topology(v, a.readers, a.rate, a.seconds, a.hwm), f)
+        zfan = build_zfan(a.baseline_dir, work) if a.hwm is not None and "c" in baselines else None
         for round_no in range(1, a.rounds + 1):
             def ours():
                 return [run_clustersim(v, work, round_no, default_bin) for v in variants]
 
             def theirs():
-                return [run_baseline(b, a.baseline_dir, a.readers, a.rate, a.seconds, round_no) for b in baselines]
+                return [run_baseline(b, a.baseline_dir, a.readers, a.rate, a.seconds, round_no, a.hwm, zfan) for b in baselines]
 
             got = theirs() + ours() if round_no % 2 == 0 else ours() + theirs()
             rows += got
             ref = next((r for r in got if r["kind"] == "baseline"), None)
-            print(f"round {round_no} ({a.readers} readers x {a.rate:g}/s, {a.seconds} s):")
+            hwm = f", high-water marks {a.hwm}" if a.hwm is not None else ""
+            print(f"round {round_no} ({a.readers} readers x {a.rate:g}/s, {a.seconds} s{hwm}):")
             for r in sorted(got, key=lambda r: r["kind"] != "baseline"):
                 print(fmt_run(r, ref if r is not ref else None))
             sys.stdout.flush()

@@ -57,6 +57,8 @@ final class ReaderNode: NodeProcess {
     /// Updates held until the start snapshot is applied (or given up on).
     var held: [HeldUpdate] = []
     var tally = ReaderTally()
+    /// Batch frames received, and their transport latency.
+    var batches = ReaderBatches()
     var streamEnd = StreamEnd()
     /// Where the writer said its latest epoch began (heartbeats, END), for the tracker's epoch-start accounting.
     var epochStart: (epoch: UInt64, firstVersion: UInt64) = (0, 0)
@@ -166,9 +168,13 @@ final class ReaderNode: NodeProcess {
             handleUpdate(header, raw, recvMono: recvMono, recvWall: recvWall)
             return
         }
+        batches.frames += 1
+        if measuring { batches.recordTransport(header, recvMono: recvMono, recvWall: recvWall, clock: latencyClock, correction: clockCorrection) }
+        let before = tracker.received
         if !header.forEachEntry(in: raw, { handleUpdate($0, raw, recvMono: recvMono, recvWall: recvWall) }) {
             decodeErrors += 1
         }
+        batches.versions += tracker.received - before
     }
 
     /// A frame the fast parse left alone: valid protobuf our writer does not
@@ -226,7 +232,7 @@ final class ReaderNode: NodeProcess {
             sleepNanos(n)
             tally.delayedNanos += n
         }
-        if policy == .snail, latency > lagLimitNanos, latency < 1 << 62 { lagOverLimit(latency) }
+        if policy == .snail, latency > lagLimitNanos, latency < 1 << 62, !sync.reconnectDue { lagOverLimit(latency) }
     }
 
     /// Clone pattern: an update that arrives before the start snapshot is
@@ -262,6 +268,25 @@ struct ReaderTally {
     var delayedNanos: UInt64 = 0
     /// How long each snapshot fetch took to converge.
     var converge: [ConvergeEvent] = []
+}
+
+/// What a reader counts of batch (`SNB1`) frames: how many came, the
+/// versions in them, and each frame's transport latency (receive time minus
+/// the frame's send stamp; each version's latency counts from its making).
+struct ReaderBatches {
+    var frames: UInt64 = 0
+    var versions: UInt64 = 0
+    var transport = LatencyHistogram.latency()
+
+    mutating func recordTransport(_ header: FrameHeader, recvMono: UInt64, recvWall: UInt64, clock: LatencyClock, correction: Int64) {
+        let nanos: UInt64
+        switch clock {
+        case .monotonic: nanos = recvMono &- header.sendMonotonicNanos
+        case .wall: nanos = UInt64(max(0, (Int64(bitPattern: recvWall) &+ correction) &- Int64(bitPattern: header.sendWallNanos)))
+        }
+        guard nanos < 1 << 62 else { return }
+        _ = transport.record(max(1_000, min(nanos, 60_000_000_000)))
+    }
 }
 
 /// How the writer's stream ended, as far as the reader knows.

@@ -77,6 +77,11 @@ extension ReaderNode {
         if config.clock == .wall { counters[.latencyNegative] = tally.negativeLatencies }
         var gauges: [String: Double] = [:]
         var latencies: [String: LatencySummary] = [:]
+        if batches.frames > 0 {
+            counters[.batchFrames] = batches.frames
+            counters[.batchedVersions] = batches.versions
+            latencies[LatencyName.batchTransport] = LatencySummary(batches.transport)
+        }
         if let l = log {
             counters[.logLines] = l.linesWritten
             counters[.logFlushes] = l.flushes

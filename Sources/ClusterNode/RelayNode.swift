@@ -9,8 +9,8 @@ import ZeroMQ
 /// Subscriptions flow upstream unchanged (XPUB → XSUB). Frames flow down in
 /// order: each is held until its due time (arrival + delay + jitter, never
 /// earlier than the frame before it, so jitter cannot reorder), then sent.
-/// Lost frames are snapshot frames only, so the readers behind a relay see
-/// exactly `dropped` versions missing as gaps. Latency through relays is
+/// Lost frames are snapshot and batch frames only, so the readers behind a
+/// relay see exactly `dropped_versions` versions missing as gaps. Latency through relays is
 /// measured end to end by the readers, from the writer's own stamp.
 ///
 /// Its part of the process: the two sockets, the hold queue, and waits in
@@ -27,7 +27,9 @@ final class RelayNode: NodeProcess {
     /// How long each frame was held.
     private var holdLatency = LatencyRecorder()
     private var forwarded: UInt64 = 0
+    /// Frames dropped by the seeded loss, and the versions they carried.
     private var dropped: UInt64 = 0
+    private var droppedVersions: UInt64 = 0
     private var heartbeats: UInt64 = 0
     private var subscriptions: UInt64 = 0
     private var delayFaults: UInt64 = 0
@@ -43,11 +45,11 @@ final class RelayNode: NodeProcess {
         logger = runtime.logger
         xsub = try runtime.context.socket(.xsub)
         try xsub.setLinger(.zero)
-        try xsub.setReceiveHighWaterMark(100_000)
+        try xsub.setReceiveHighWaterMark(Int32(HighWaterMarks.default))
         try xsub.connect(config.upstream)
         xpub = try runtime.context.socket(.xpub)
         try xpub.setLinger(.milliseconds(200))
-        try xpub.setSendHighWaterMark(100_000)
+        try xpub.setSendHighWaterMark(Int32(HighWaterMarks.default))
         try xpub.bind(config.bindEndpoint)
         helloEndpoints = HelloEndpoints(pub: (try? xpub.lastEndpoint) ?? config.bindEndpoint)
         runtime.logger.info("relay bound", metadata: ["upstream": "\(config.upstream)", "downstream": "\(helloEndpoints.pub)"])
@@ -94,10 +96,21 @@ final class RelayNode: NodeProcess {
                 heartbeats += 1
                 runtime.ready()
             }
-            if !queue.admit(bytes, arrival: arrival, isSnapshot: bytes.starts(with: FrameKind.snapshot.prefix)) {
+            let versions = Self.versions(in: bytes)
+            if !queue.admit(bytes, arrival: arrival, carriesVersions: versions > 0) {
                 dropped += 1
+                droppedVersions += versions
             }
         }
+    }
+
+    /// The versions a frame carries: 1 for `SNP1`, the entries of an `SNB1`
+    /// batch, 0 for every other frame (never dropped).
+    static func versions(in frame: [UInt8]) -> UInt64 {
+        if frame.starts(with: FrameKind.snapshot.prefix) { return 1 }
+        guard frame.starts(with: FrameKind.batch.prefix) else { return 0 }
+        let header = frame.withUnsafeBytes { try? FrameCodec.parseHeader($0).get() }
+        return max(1, header?.extra ?? 1)
     }
 
     /// A `delay` fault: extra forwarding delay, for a while or until changed.
@@ -110,13 +123,13 @@ final class RelayNode: NodeProcess {
     }
 
     func tick(now: UInt64, _ runtime: NodeRuntime) -> LatencySummary {
-        holdLatency.roll(t: Double(now - runtime.startMono) / 1e9, lostSoFar: dropped,
+        holdLatency.roll(t: Double(now - runtime.startMono) / 1e9, lostSoFar: droppedVersions,
                          scheduling: runtime.schedulingLastSecond)
     }
 
     func fillStats(_ stats: inout Clustersim_V1_Stats) {
         stats.received = forwarded
-        stats.lost = dropped
+        stats.lost = droppedVersions
     }
 
     /// Forwards what is still held (END among it), then reports.
@@ -129,6 +142,7 @@ final class RelayNode: NodeProcess {
         var counters: [String: UInt64] = [:]
         counters[.forwarded] = forwarded
         counters[.dropped] = dropped
+        counters[.droppedVersions] = droppedVersions
         counters[.heartbeats] = heartbeats
         counters[.subscriptionsForwarded] = subscriptions
         counters[.heldAtStop] = UInt64(queue.count)
@@ -141,7 +155,7 @@ final class RelayNode: NodeProcess {
             counters: counters, gauges: gauges, recorder: holdLatency,
             notes: ["latency is the time each frame was held; end-to-end latency is measured by the readers"])
         return NodeRuntime.Final(metrics: metrics, histogram: holdLatency.total, message: "relay stopped",
-                                 summary: ["forwarded": "\(forwarded)", "dropped": "\(dropped)"])
+                                 summary: ["forwarded": "\(forwarded)", "dropped": "\(dropped)", "droppedVersions": "\(droppedVersions)"])
     }
 
     private func forwardDue(now: UInt64) {
@@ -155,7 +169,7 @@ final class RelayNode: NodeProcess {
 
 /// The frames a relay holds, in order, each until its due time: arrival +
 /// delay (+ a `delay` fault's extra) + seeded jitter, never before the frame
-/// ahead of it. Seeded loss drops snapshot frames only.
+/// ahead of it. Seeded loss drops frames of versions only (`SNP1`, `SNB1`).
 struct HoldQueue {
     private var frames: [(due: UInt64, arrival: UInt64, frame: [UInt8])] = []
     private var head = 0
@@ -184,8 +198,8 @@ struct HoldQueue {
 
     /// Holds a frame, unless the seeded loss takes it (snapshot frames only).
     /// - Returns: false when it was dropped.
-    mutating func admit(_ frame: [UInt8], arrival: UInt64, isSnapshot: Bool) -> Bool {
-        if isSnapshot, lossThreshold > 0, (rng.next() >> 11) < lossThreshold { return false }
+    mutating func admit(_ frame: [UInt8], arrival: UInt64, carriesVersions: Bool) -> Bool {
+        if carriesVersions, lossThreshold > 0, (rng.next() >> 11) < lossThreshold { return false }
         let jitter = jitterNanos > 0 ? rng.below(jitterNanos + 1) : 0
         if extraDelay > 0, arrival >= extraUntil { extraDelay = 0 }
         let due = max(arrival + delayNanos + extraDelay + jitter, lastDue)

@@ -37,12 +37,11 @@ final class SnapshotMaker {
     let epoch: UInt64
     /// The first version this incarnation published in its epoch (its first snapshot's).
     let firstVersion: UInt64
+    private let publisher: Publisher
     private(set) var machine = StateMachine(state: .booting)
     private var generator: EventGenerator
     private var script: EventScript?
     private let historyLimit: Int
-    /// How long each store-and-send took: the writer's latency.
-    var sendLatency = LatencyRecorder()
     private let stateFile: SnapshotFile?
     private var lastSaved: UInt64 = 0
     private let logger: Logger
@@ -51,6 +50,7 @@ final class SnapshotMaker {
     /// - Throws: when the event script cannot be read.
     init(config: WriterConfig, incarnation: UInt64, publisher: Publisher, logger: Logger) throws {
         self.logger = logger
+        self.publisher = publisher
         stateFile = config.stateDirectory.map { SnapshotFile(directory: $0) }
         let start = Start(incarnation: incarnation, file: stateFile, logger: logger)
         epoch = start.epoch
@@ -131,7 +131,7 @@ final class SnapshotMaker {
     private func commit(_ next: Snapshot) {
         let before = SystemClock.monotonicNanos()
         _ = try? store.set(next, enforceVersion: true)
-        sendLatency.record(nanos: SystemClock.monotonicNanos() - before)
+        publisher.recordCommit(nanos: SystemClock.monotonicNanos() - before)
     }
 
     private func save(_ s: Snapshot) {

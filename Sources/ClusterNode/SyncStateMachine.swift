@@ -132,8 +132,10 @@ struct SyncStateMachine {
     }
 
     /// Whether the next update's jump is expected (snail, after a reconnect).
+    /// Not while the reconnect is still due: the updates that follow then are
+    /// the rest of the batch frame in hand, from the old socket.
     @inline(__always)
-    var expectsJump: Bool { jump != .none }
+    var expectsJump: Bool { jump == .expected }
 
     /// Whether the SUB socket is to be replaced before the next receive.
     @inline(__always)

@@ -47,7 +47,7 @@ final class WriterNode: NodeProcess {
         try pub.bind(config.publishEndpoint)
         service = try SnapshotService(context: runtime.context, endpoint: config.snapshotEndpoint)
         helloEndpoints = HelloEndpoints(pub: (try? pub.lastEndpoint) ?? config.publishEndpoint, snapshots: service.endpoint)
-        publisher = Publisher(socket: pub)
+        publisher = Publisher(socket: pub, mode: config.batch.map { .batch($0) } ?? (config.coalesce ? .coalesce : .each))
         maker = try SnapshotMaker(config: config, incarnation: runtime.incarnation, publisher: publisher, logger: runtime.logger)
         runtime.logger.info("writer bound", metadata: [
             "pub": "\(helloEndpoints.pub)", "snapshots": "\(service.endpoint)", "epoch": "\(maker.epoch)"])
@@ -62,23 +62,27 @@ final class WriterNode: NodeProcess {
 
     func measuringBegan(at mono: UInt64, _ runtime: NodeRuntime) {
         pacer.begin(at: mono)
-        maker.sendLatency.reset()
+        publisher.sendLatency.reset()
         heartbeats.next = mono
         if runtime.control != nil { logger.info("measured phase started") }
     }
 
-    /// Publishes every snapshot due, then a heartbeat when one is due.
+    /// Publishes every snapshot due (batching: sends the versions waiting
+    /// whose time has come), then a heartbeat when one is due.
     func work(now: UInt64, _ runtime: NodeRuntime) {
         if let origin = pacer.origin {
             let (count, late) = pacer.takeDue(now: now)
             // Coalescing: behind schedule, the snapshots due now are all made (versions,
             // FSM and history stay exact) but only the newest is sent.
-            let coalescing = config.coalesce && late
+            let coalescing = publisher.mode == .coalesce && late
             if coalescing { publisher.hold() }
             maker.make(count, elapsed: now - origin)
             if coalescing { publisher.release() }
         }
+        publisher.flushBatch(now: SystemClock.monotonicNanos())
         if let sequence = heartbeats.take(now: now, measuring: pacer.origin != nil) {
+            // A heartbeat never announces a version still waiting for its frame.
+            publisher.flushBatch(now: now, force: true)
             publisher.sendRaw(FrameCodec.heartbeat(epoch: maker.epoch, version: maker.version, sequence: sequence,
                                                      epochFirstVersion: maker.firstVersion))
         }
@@ -89,7 +93,7 @@ final class WriterNode: NodeProcess {
     /// sockets get a non-blocking look every 2 ms (a `zmq_poll` per tick
     /// would cost more than the send it paces).
     func wait(now: UInt64, until deadline: UInt64, _ runtime: NodeRuntime) -> NodeRuntime.Wake {
-        let wake = min(pacer.nextDue ?? .max, heartbeats.next, deadline)
+        let wake = min(pacer.nextDue ?? .max, heartbeats.next, deadline, publisher.batchDeadline ?? .max)
         let beforeWait = SystemClock.monotonicNanos()  // read once: a second read can pass `wake` (overflow trap)
         let waitNanos = wake > beforeWait ? wake - beforeWait : 0
         let ready: Int
@@ -115,7 +119,7 @@ final class WriterNode: NodeProcess {
 
     func tick(now: UInt64, _ runtime: NodeRuntime) -> LatencySummary {
         let t = runtime.measuredSince.map { Double(now - $0) / 1e9 } ?? 0
-        let interval = maker.sendLatency.roll(t: t, lostSoFar: 0, scheduling: runtime.schedulingLastSecond)
+        let interval = publisher.sendLatency.roll(t: t, lostSoFar: 0, scheduling: runtime.schedulingLastSecond)
         maker.saveLatest()
         return interval
     }
@@ -128,6 +132,7 @@ final class WriterNode: NodeProcess {
 
     /// Announces the final version (END, three times), saves the state, reports.
     func finish(reason: String, _ runtime: NodeRuntime) -> NodeRuntime.Final {
+        publisher.flushBatch(now: SystemClock.monotonicNanos(), force: true)
         let finalVersion = maker.version
         for i in 0..<3 {
             publisher.sendRaw(FrameCodec.endOfStream(epoch: maker.epoch, finalVersion: finalVersion, published: publisher.published,
@@ -136,7 +141,7 @@ final class WriterNode: NodeProcess {
         }
         maker.saveLatest()
         return NodeRuntime.Final(
-            metrics: metrics(runtime), histogram: maker.sendLatency.total, message: "writer stopped",
+            metrics: metrics(runtime), histogram: publisher.sendLatency.total, message: "writer stopped",
             summary: ["published": "\(publisher.published)", "finalVersion": "\(finalVersion)"])
     }
 
@@ -154,6 +159,12 @@ final class WriterNode: NodeProcess {
         counters[.blockedNanos] = publisher.blockedNanos
         counters[.blockedSends] = publisher.blockedSends
         counters[.coalesced] = publisher.coalesced
+        counters[.framesSent] = publisher.framesSent
+        var latencies: [String: LatencySummary] = [:]
+        if let b = publisher.batchStatistics {
+            counters.merge(b.counters) { _, new in new }
+            latencies[LatencyName.batchingDelay] = LatencySummary(b.delay)
+        }
         for (k, v) in maker.machine.transitionsByKind { counters[.transition(k)] = v }
         let cpu = ProcessStats.read()
         var gauges: [String: Double] = [:]
@@ -162,7 +173,8 @@ final class WriterNode: NodeProcess {
         gauges[.runSeconds] = Double(runNanos) / 1e9
         gauges[.cpuSecondsRun] = (cpu?.cpuSeconds ?? 0) - cpuAtStart
         gauges[.payloadBytes] = Double(config.payloadBytes)
-        return runtime.metrics(epoch: maker.epoch, counters: counters, gauges: gauges, recorder: maker.sendLatency, process: cpu)
+        return runtime.metrics(epoch: maker.epoch, counters: counters, gauges: gauges, recorder: publisher.sendLatency,
+                               latencies: latencies, process: cpu)
     }
 }
 

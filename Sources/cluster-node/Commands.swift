@@ -25,7 +25,7 @@ struct Writer: ParsableCommand {
     var script: String?
     @Option(name: .customLong(Flag.stateDirectory), help: "Directory holding the latest snapshot, so a restart continues the version line.")
     var stateDir: String?
-    @Option(name: .customLong(Flag.sendHighWaterMark), help: "Send high-water mark (messages per subscriber).") var sndhwm: Int32 = 100_000
+    @Option(name: .customLong(Flag.sendHighWaterMark), help: "Send high-water mark (frames per subscriber; 0: no limit).") var sndhwm = Int32(HighWaterMarks.default)
     @Option(name: .customLong(Flag.sendBuffer), help: "Kernel send buffer per connection (SO_SNDBUF), bytes.") var sndbuf: Int32?
     @Option(name: .customLong(Flag.ioThreads), help: "libzmq I/O threads (they do the fan-out's TCP writes).") var ioThreads = 1
     @ArgumentParser.Flag(name: .customLong(Flag.noDrop),
@@ -34,6 +34,15 @@ struct Writer: ParsableCommand {
     @ArgumentParser.Flag(name: .customLong(Flag.coalesce),
                          help: "When behind schedule, publish only the newest of the snapshots due; readers count the rest as skipped (coalesced).")
     var coalesce = false
+    @Option(name: .customLong(Flag.batchMaxCount), help: ArgumentHelp(
+        "Batch: send the versions waiting together, up to this many to a frame (SNB1), each with its own version and stamps.",
+        discussion: "A frame goes out when this many wait, or at once when no frame went out within --batch-max-delay, else when that delay has passed since the last frame. Off without it (one frame per version); 2...4096.",
+        valueName: "count"))
+    var batchMaxCount: Int?
+    @Option(name: .customLong(Flag.batchMaxDelay), help: ArgumentHelp(
+        "Batch: the longest a version waits for others to share its frame, e.g. 1ms (default 0s: only versions due together share one).",
+        valueName: "duration"))
+    var batchMaxDelay: DurationArgument?
     @Option(name: .customLong(Flag.heartbeat), help: "Heartbeat interval, e.g. 1s.") var heartbeat = DurationArgument(argument: "1s")!
     @Option(name: .customLong(Flag.historyLimit), help: "Transitions kept in each snapshot's history.") var historyLimit = 16
     @Option(name: .customLong(Flag.duration), help: "Stop after this long (standalone runs), e.g. 10s.") var duration: DurationArgument?
@@ -45,6 +54,20 @@ struct Writer: ParsableCommand {
         guard (1...16).contains(ioThreads) else { throw ValidationError("--io-threads must be 1...16") }
         if let script, !FileManager.default.fileExists(atPath: script) {
             throw ValidationError("--script \(script): no such file")
+        }
+        if let n = batchMaxCount, !(2...WriterBatching.maxCountLimit).contains(n) {
+            throw ValidationError("--batch-max-count \(n): expected 2...\(WriterBatching.maxCountLimit) versions to a frame")
+        }
+        if let d = batchMaxDelay {
+            guard batchMaxCount != nil else {
+                throw ValidationError("--batch-max-delay \(d.text) needs --batch-max-count (batching is off without it)")
+            }
+            guard d.nanos <= WriterBatching.maxDelayLimitNanos else {
+                throw ValidationError("--batch-max-delay \(d.text): expected at most 1s")
+            }
+        }
+        if coalesce, batchMaxCount != nil {
+            throw ValidationError("--coalesce and --batch-max-count exclude each other: coalescing sends the newest version only, batching every version")
         }
     }
 
@@ -61,6 +84,7 @@ struct Writer: ParsableCommand {
         c.ioThreads = ioThreads
         c.noDrop = nodrop
         c.coalesce = coalesce
+        c.batch = batchMaxCount.map { WriterBatching(maxCount: $0, maxDelayNanos: batchMaxDelay?.nanos ?? 0) }
         c.heartbeatNanos = heartbeat.nanos
         c.historyLimit = historyLimit
         c.durationNanos = duration?.nanos
@@ -90,7 +114,7 @@ struct Reader: ParsableCommand {
     @Option(name: .customLong(Flag.pub), help: "The writer's PUB endpoint.") var pub: String
     @Option(name: .customLong(Flag.snapshots), help: "The writer's snapshot service endpoint.") var snapshots: String
     @Option(name: .customLong(Flag.policy), help: "Slow-subscriber policy: drop, conflate, resync, snail.") var policy: SlowPolicy = .drop
-    @Option(name: .customLong(Flag.receiveHighWaterMark), help: "Receive high-water mark (messages).") var rcvhwm: Int32 = 100_000
+    @Option(name: .customLong(Flag.receiveHighWaterMark), help: "Receive high-water mark (frames; 0: no limit).") var rcvhwm = Int32(HighWaterMarks.default)
     @Option(name: .customLong(Flag.receiveBuffer), help: "Kernel receive buffer (SO_RCVBUF), bytes.") var rcvbuf: Int32?
     @Option(name: .customLong(Flag.delay), help: "Processing delay per message: 2ms, uniform:1ms:3ms or exponential:2ms.")
     var delay: String?

@@ -28,6 +28,33 @@ private let f = "bad.json"
 
 let badTopologies: [BadTopology] = [
     BadTopology(
+        name: "batch with the newest-state promise",
+        json: topology(writer: #"{"rate": 100, "promise": "newest-state", "batch": {"maxDelay": "1ms"}}"#),
+        expected: [#"bad.json: writer.batch: batching keeps every version, but the promise is "newest-state" (the writer coalesces instead); expected false or no batch"#],
+        issueCount: 1),
+    BadTopology(
+        name: "coalesce beside the every-version promise",
+        json: topology(writer: #"{"rate": 100, "promise": "every-version", "coalesce": true}"#),
+        expected: [#"bad.json: writer.coalesce: true asks for the newest state only, but promise is "every-version"; expected false, or promise "newest-state""#],
+        issueCount: 1),
+    BadTopology(
+        name: "batch out of range",
+        json: topology(writer: #"{"rate": 100, "batch": {"maxCount": 1, "maxDelay": "2s"}}"#),
+        expected: [#"bad.json: writer.batch.maxCount: 1 is out of range, expected 2 ... 4096"#,
+                   #"bad.json: writer.batch.maxDelay: found "2s", expected at most "1s""#],
+        issueCount: 2),
+    BadTopology(
+        name: "batch of the wrong type",
+        json: topology(writer: #"{"rate": 100, "batch": 8}"#),
+        expected: [#"bad.json: writer.batch: found a number (8), expected false, true or an object such as {"maxCount": 64, "maxDelay": "1ms"}"#],
+        issueCount: 1),
+    BadTopology(
+        name: "batch with an unknown key, and a bad promise",
+        json: topology(writer: #"{"rate": 100, "promise": "all", "batch": {"maxcount": 8}}"#),
+        expected: [#"bad.json: writer.promise: "all" is not one of every-version, newest-state"#,
+                   #"bad.json: writer.batch.maxcount: unknown key (did you mean "maxCount"?); expected one of maxCount, maxDelay"#],
+        issueCount: 2),
+    BadTopology(
         name: "unknown key with a suggestion",
         json: topology(readers: #"[{"role": "log", "polcy": "drop"}]"#),
         expected: [#"bad.json: readers[0].polcy: unknown key (did you mean "policy"?); expected one of role, name, count, policy, rcvhwm, rcvbuf, processingDelay, lagLimit, startAt, via, load, workers, historySize, relay, logFlushEvery"#],

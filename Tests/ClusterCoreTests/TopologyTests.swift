@@ -83,6 +83,7 @@ struct TopologyFileTests {
         let expected = [
             "1-reader.json", "10-readers.json", "100-readers.json", "chaos.json", "late-joiner.json",
             "query-load.json", "slow-subscriber.json", "smoke.json", "soak.json", "tree.json",
+            "overload.json", "overload-unbatched.json",
         ]
         #expect(Set(expected).isSubset(of: Set(Self.readyFiles)))
     }
@@ -134,11 +135,12 @@ struct TopologyModelTests {
         #expect(topology.slo.isEmpty)
         #expect(topology.writer == WriterSpec(rate: 10))
         let w = topology.writer
-        #expect(w.payloadBytes == 256 && w.transport == .tcp && w.sndhwm == 100_000 && !w.nodrop)
+        #expect(w.payloadBytes == 256 && w.transport == .tcp && w.sndhwm == 1_000 && !w.nodrop)
         #expect(w.heartbeat == .seconds(1) && w.historyLimit == 16 && !w.persist && w.events == nil && !w.coalesce)
+        #expect(w.promise == .everyVersion && w.batch == BatchSpec(maxCount: 64, maxDelay: .zero))
         let g = topology.readers[0]
         #expect(g == ReaderGroup(role: .query))
-        #expect(g.name == nil && g.count == 1 && g.policy == .drop && g.rcvhwm == 100_000 && g.rcvbuf == nil)
+        #expect(g.name == nil && g.count == 1 && g.policy == .drop && g.rcvhwm == 1_000 && g.rcvbuf == nil)
         #expect(g.lagLimit == .milliseconds(500) && g.startAt == nil && g.via == nil && g.load == nil)
         #expect(g.workers == 4 && g.historySize == 256 && g.logFlushEvery == 256 && g.relay == nil)
     }
@@ -284,8 +286,34 @@ struct TopologyModelTests {
         #expect {
             try JSONDecoder().decode(WriterSpec.self, from: json)
         } throws: { error in
-            (error as? TopologyError)?.issues.first?.description == #"sndHwm: unknown key (did you mean "sndhwm"?); expected one of rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce"#
+            (error as? TopologyError)?.issues.first?.description == #"sndHwm: unknown key (did you mean "sndhwm"?); expected one of rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce, promise, batch"#
         }
+    }
+
+    @Test("writer.promise and writer.batch: the promise decides batching or coalescing; batch false, true or an object")
+    func promiseAndBatch() throws {
+        func writer(_ json: String) throws -> WriterSpec {
+            try parseTopology(#"{"name": "p", "writer": \#(json), "readers": [{"role": "cli"}]}"#).writer
+        }
+        let batching = try writer(#"{"rate": 10, "batch": {"maxCount": 16, "maxDelay": "1ms"}}"#)
+        #expect(batching.promise == .everyVersion && batching.batch == BatchSpec(maxCount: 16, maxDelay: .milliseconds(1)))
+        #expect(try writer(#"{"rate": 10, "batch": {}}"#).batch == BatchSpec())
+        #expect(try writer(#"{"rate": 10, "batch": true}"#).batch == BatchSpec())
+        let off = try writer(#"{"rate": 10, "batch": false}"#)
+        #expect(off.batch == nil && off.promise == .everyVersion && !off.coalesce)
+        for json in [#"{"rate": 10, "promise": "newest-state"}"#, #"{"rate": 10, "coalesce": true}"#,
+                     #"{"rate": 10, "coalesce": true, "promise": "newest-state", "batch": false}"#] {
+            let newest = try writer(json)
+            #expect(newest.promise == .newestState && newest.coalesce && newest.batch == nil, "\(json)")
+        }
+        // Written back with every key, `batch: false` when off, and read back the same.
+        for w in [batching, off, try writer(#"{"rate": 10, "coalesce": true}"#)] {
+            let t = Topology(name: "p", writer: w, readers: [ReaderGroup(role: .cli)])
+            let encoded = try TopologyLoader.encode(t)
+            #expect(try TopologyLoader.parse(encoded, file: "x.json") == t)
+        }
+        let text = String(decoding: try TopologyLoader.encode(Topology(name: "p", writer: off, readers: [ReaderGroup(role: .cli)])), as: UTF8.self)
+        #expect(text.contains(#""batch" : false"#) && text.contains(#""promise" : "every-version""#))
     }
 
     @Test func validEventNamesAreTheFSMEvents() {

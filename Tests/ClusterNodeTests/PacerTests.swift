@@ -83,7 +83,7 @@ struct HoldQueueTests {
     func order() {
         var q = HoldQueue(config(delay: 1_000, jitter: 5_000))
         for i in 0..<100 {
-            let admitted = q.admit([UInt8(i)], arrival: UInt64(i) * 10, isSnapshot: true)
+            let admitted = q.admit([UInt8(i)], arrival: UInt64(i) * 10, carriesVersions: true)
             #expect(admitted)
         }
         #expect(q.count == 100)
@@ -107,8 +107,8 @@ struct HoldQueueTests {
     @Test("loss drops snapshot frames only")
     func loss() {
         var q = HoldQueue(config(loss: 1))
-        let snapshot = q.admit([1], arrival: 0, isSnapshot: true)
-        let heartbeat = q.admit([2], arrival: 0, isSnapshot: false)
+        let snapshot = q.admit([1], arrival: 0, carriesVersions: true)
+        let heartbeat = q.admit([2], arrival: 0, carriesVersions: false)
         #expect(!snapshot)
         #expect(heartbeat)
         #expect(q.count == 1)
@@ -118,9 +118,9 @@ struct HoldQueueTests {
     func delayFault() {
         var q = HoldQueue(config(delay: 1_000))
         q.addDelay(5_000, until: 10_000)
-        _ = q.admit([1], arrival: 0, isSnapshot: true)
+        _ = q.admit([1], arrival: 0, carriesVersions: true)
         #expect(q.nextDue == 6_000)
-        _ = q.admit([2], arrival: 20_000, isSnapshot: true)
+        _ = q.admit([2], arrival: 20_000, carriesVersions: true)
         #expect(q.lastDue == 21_000)
     }
 }

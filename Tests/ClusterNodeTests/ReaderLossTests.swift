@@ -63,6 +63,35 @@ struct ReaderLossTests {
             _ = try builder.stampAndSend { try pub.send($0) }
         }
 
+        /// Sends `versions` in one batch frame (SNB1), each made now.
+        func publishBatch(_ versions: [UInt64]) throws {
+            var b = BatchFrameBuilder()
+            b.begin(epoch: epoch)
+            for v in versions {
+                let s = snapshot(v)
+                current = s
+                b.append(encodedSnapshot: s.encoded(), version: v, madeMonotonicNanos: s.monotonicNanos, madeWallNanos: s.wallNanos)
+            }
+            _ = try b.stampAndSend { try pub.send($0) }
+        }
+
+        /// Answers snapshot requests with `current` until one came, or `seconds` passed.
+        func answerOne(within seconds: Double = 3) throws -> Bool {
+            let deadline = SystemClock.monotonicNanos() + UInt64(seconds * 1e9)
+            while SystemClock.monotonicNanos() < deadline {
+                guard let frames = try service.receiveMultipart(timeout: .milliseconds(50)) else { continue }
+                let req = try Clustersim_V1_SnapshotRequest(serializedBytes: frames.last!.bytes)
+                var reply = Clustersim_V1_SnapshotReply()
+                reply.requestID = req.requestID
+                reply.epoch = epoch
+                reply.version = current.version
+                reply.snapshot = current.proto
+                try service.sendMultipart([frames[0].bytes, try reply.serializedBytes()])
+                return true
+            }
+            return false
+        }
+
         func heartbeat(_ v: UInt64) throws { try pub.send(FrameCodec.heartbeat(epoch: epoch, version: v, sequence: 1)) }
         func end(_ v: UInt64) throws { try pub.send(FrameCodec.endOfStream(epoch: epoch, finalVersion: v, published: v)) }
 
@@ -259,5 +288,103 @@ struct ReaderLossTests {
         #expect(m.counters["applied"] == 7)
         #expect(m.counters["snapshots_applied"] == 1)
         #expect(m.counters["gaps"] == 0 && m.counters["lost"] == 0 && m.counters["skipped"] == 0, "\(m.counters)")
+    }
+
+    /// The versions a log file holds, in order.
+    static func loggedVersions(_ path: String) throws -> (versions: [Int], via: [String]) {
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["type"] as? String == "snapshot" }
+        return (lines.compactMap { ($0["version"] as? NSNumber)?.intValue }, lines.compactMap { $0["via"] as? String })
+    }
+
+    @Test("batches: versions withheld inside a batch and whole batches withheld are counted exactly")
+    func exactLossInBatches() async throws {
+        let w = try FakeWriter()
+        var c = config(w, "batch-exact", duration: 2_000_000_000)
+        c.role = .log
+        c.logPath = c.metricsDirectory! + "/snapshots.jsonl"
+        let (subscribed, m) = try await runReader(c) {
+            guard try w.awaitSubscriber() else { return false }
+            try w.heartbeat(0)
+            try w.publishBatch([1, 2, 3, 4, 5])
+            try w.publishBatch([6, 7, 9, 10])          // 8 withheld inside a batch
+            // [11 ... 15], a whole batch, is never sent.
+            try w.publishBatch([16, 17, 18, 19, 20])
+            try w.publish(21)                           // a lone version between batches
+            try w.publishBatch([22, 23, 24, 25])
+            try w.end(27)                               // 26 and 27: the tail
+            return true
+        }
+        #expect(subscribed)
+        #expect(m.counters["received"] == 19)
+        #expect(m.counters["gaps"] == 2)
+        #expect(m.counters["lost_in_gaps"] == 6)
+        #expect(m.counters["lost_tail"] == 2)
+        #expect(m.counters["lost"] == 8)
+        #expect(m.counters["skipped"] == 0)
+        #expect(m.counters["batch_frames"] == 4)
+        #expect(m.counters["batched_versions"] == 18)
+        #expect(m.counters["decode_errors"] == 0)
+        #expect(m.latency.count == 19)
+        #expect(m.latencies["batch_transport"]?.count == 4)
+        // The log holds every version received, each once, in order.
+        let logged = try Self.loggedVersions(c.logPath!)
+        #expect(logged.versions == [1, 2, 3, 4, 5, 6, 7, 9, 10, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25])
+    }
+
+    @Test("batches: a late joiner discards the versions of a batch its snapshot covers and logs every later one")
+    func lateJoinWithBatches() async throws {
+        let w = try FakeWriter()
+        for v in UInt64(1)...50 { w.current = w.snapshot(v) }
+        var c = config(w, "batch-late", duration: 2_000_000_000)
+        c.role = .log
+        c.logPath = c.metricsDirectory! + "/snapshots.jsonl"
+        let (answered, m) = try await runReader(c) {
+            guard try w.awaitSubscriber() else { return false }
+            try w.heartbeat(50)
+            guard try w.answerOne() else { return false }
+            usleep(100_000)
+            try w.publishBatch([47, 48, 49, 50, 51, 52])   // 47 ... 50 are covered by the snapshot
+            try w.publishBatch([53, 54, 55, 56, 57, 58, 59, 60])
+            try w.end(60)
+            return true
+        }
+        #expect(answered)
+        #expect(m.counters["stale_discarded"] == 4)
+        #expect(m.counters["lost"] == 0)
+        #expect(m.counters["received"] == 14)
+        #expect(m.counters["snapshots_applied"] == 1)
+        let logged = try Self.loggedVersions(c.logPath!)
+        #expect(logged.versions == Array(50...60))
+        #expect(logged.via.first == "snapshot")
+    }
+
+    @Test("batches: a resync reader asks for a snapshot at a gap between batches and goes on from it")
+    func resyncWithBatches() async throws {
+        let w = try FakeWriter()
+        var c = config(w, "batch-resync", duration: 2_500_000_000)
+        c.policy = .resync
+        let (answered, m) = try await runReader(c) {
+            guard try w.awaitSubscriber() else { return false }
+            try w.heartbeat(0)
+            guard try w.answerOne() else { return false }     // the start snapshot: version 1
+            usleep(100_000)
+            try w.publishBatch([1, 2, 3, 4, 5])               // 1 is covered by the start snapshot
+            for v in UInt64(6)...10 { w.current = w.snapshot(v) }   // made, never sent
+            try w.publishBatch([11, 12, 13])                  // the gap: 6 ... 10
+            guard try w.answerOne() else { return false }      // the resync: the writer is at 13
+            usleep(100_000)
+            try w.publishBatch([12, 13, 14, 15])              // 12 and 13 are stale after the snapshot
+            try w.end(15)
+            return true
+        }
+        #expect(answered)
+        #expect(m.counters["gaps"] == 1)
+        #expect(m.counters["lost"] == 5)
+        #expect(m.counters["resyncs"] == 1)
+        #expect(m.counters["stale_discarded"] == 3)
+        #expect(m.counters["received"] == 12)
+        #expect(m.converge.contains { $0.trigger == .gap && $0.version == 13 })
     }
 }

@@ -34,7 +34,11 @@ struct RoundTripTests {
         full.durationNanos = 1_500_000_000
         full.metricsDirectory = "/tmp/m"
         full.parentPID = 4242
-        return [WriterConfig(publishEndpoint: "tcp://*:5555", snapshotEndpoint: "tcp://*:5556"), full]
+        var batching = WriterConfig(publishEndpoint: "tcp://*:5555", snapshotEndpoint: "tcp://*:5556")
+        batching.batch = WriterBatching(maxCount: 32, maxDelayNanos: 1_500_000)
+        var batchingNoDelay = batching
+        batchingNoDelay.batch = WriterBatching(maxCount: 4096)
+        return [WriterConfig(publishEndpoint: "tcp://*:5555", snapshotEndpoint: "tcp://*:5556"), full, batching, batchingNoDelay]
     }()
 
     @Test("writer", arguments: writers)

@@ -48,6 +48,10 @@ extension Counter {
     public static let queryBusy = Counter("query_busy")
     public static let queryNotAvailable = Counter("query_not_available")
     public static let queryBadRequests = Counter("query_bad_requests")
+    /// Batch (`SNB1`) frames: received by a reader, sent by the writer.
+    public static let batchFrames = Counter("batch_frames")
+    /// Versions that came in batch frames: received by a reader, sent by the writer.
+    public static let batchedVersions = Counter("batched_versions")
     // The writer.
     public static let published = Counter("published")
     public static let finalVersion = Counter("final_version")
@@ -57,11 +61,15 @@ extension Counter {
     public static let lateTicks = Counter("late_ticks")
     public static let blockedNanos = Counter("blocked_ns")
     public static let blockedSends = Counter("blocked_sends")
+    /// Frames of versions sent (`SNP1` and `SNB1`); `published` counts the versions.
+    public static let framesSent = Counter("frames_sent")
     /// Transitions of one kind, `transition_<kind>`.
     public static func transition(_ kind: String) -> Counter { Counter("transition_\(kind)") }
     // Relays.
     public static let forwarded = Counter("forwarded")
     public static let dropped = Counter("dropped")
+    /// Versions in the frames a relay dropped (a batch frame carries several).
+    public static let droppedVersions = Counter("dropped_versions")
     public static let subscriptionsForwarded = Counter("subscriptions_forwarded")
     public static let heldAtStop = Counter("held_at_stop")
     public static let delayFaults = Counter("delay_faults")
@@ -122,4 +130,13 @@ extension Dictionary where Key == String, Value == Double {
         get { self[gauge.rawValue] }
         set { self[gauge.rawValue] = newValue }
     }
+}
+
+/// The names of a node's other latencies in metrics.json (`latencies`) and metrics.prom.
+public enum LatencyName {
+    /// The writer, batching: from making a version to the send of the frame that carried it.
+    public static let batchingDelay = "batching_delay"
+    /// A reader, of batch frames only: receive time minus the frame's own send
+    /// stamp (the transport), where the main latency counts from each version's making.
+    public static let batchTransport = "batch_transport"
 }

@@ -96,7 +96,7 @@ public struct ReaderConfig: Sendable, Hashable {
     public var snapshotEndpoint: String
     public var controlEndpoint: String?
     public var policy: SlowPolicy = .drop
-    public var receiveHighWaterMark: Int32 = 100_000
+    public var receiveHighWaterMark = Int32(HighWaterMarks.default)
     public var receiveBufferBytes: Int32?
     public var processingDelay: DelayModel?
     /// snail: lag beyond this disconnects and resyncs.

@@ -18,6 +18,8 @@ public struct WriterConfig: Sendable, Hashable {
         public static let ioThreads = "io-threads"
         public static let noDrop = "nodrop"
         public static let coalesce = "coalesce"
+        public static let batchMaxCount = "batch-max-count"
+        public static let batchMaxDelay = "batch-max-delay"
         public static let heartbeat = "heartbeat"
         public static let historyLimit = "history-limit"
         public static let duration = "duration"
@@ -38,7 +40,7 @@ public struct WriterConfig: Sendable, Hashable {
     public var scriptPath: String?
     /// Where the latest snapshot is persisted; nil disables persistence.
     public var stateDirectory: String?
-    public var sendHighWaterMark: Int32 = 100_000
+    public var sendHighWaterMark = Int32(HighWaterMarks.default)
     /// libzmq I/O threads of the writer's context (they do the fan-out's TCP writes).
     public var ioThreads = 1
     /// SO_SNDBUF of each connection; nil keeps the kernel's default.
@@ -47,6 +49,9 @@ public struct WriterConfig: Sendable, Hashable {
     /// When behind schedule (several snapshots due at one wake-up), publish only
     /// the newest of them, its frame saying how many it folded in (`coalesced`).
     public var coalesce = false
+    /// Batching: several versions to a frame (`SNB1`) when more than one is
+    /// waiting; nil sends one frame per version.
+    public var batch: WriterBatching?
     public var heartbeatNanos: UInt64 = 1_000_000_000
     public var historyLimit = 16
     /// Standalone runs: stop after this long (nil: until SIGTERM or STOP).
@@ -75,6 +80,10 @@ public struct WriterConfig: Sendable, Hashable {
         c.option(Flag.historyLimit, "\(historyLimit)")
         c.flag(Flag.noDrop, noDrop)
         c.flag(Flag.coalesce, coalesce)
+        if let batch {
+            c.option(Flag.batchMaxCount, "\(batch.maxCount)")
+            if batch.maxDelayNanos > 0 { c.option(Flag.batchMaxDelay, durationArgument(batch.maxDelayNanos)) }
+        }
         c.option(Flag.sendBuffer, sendBufferBytes)
         c.option(Flag.stateDirectory, stateDirectory)
         c.option(Flag.script, scriptPath)
@@ -82,6 +91,33 @@ public struct WriterConfig: Sendable, Hashable {
         c.option(Flag.duration, durationNanos.map(durationArgument))
         c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID)
         return c.arguments
+    }
+}
+
+/// How a batching writer groups versions into frames.
+///
+/// A frame is sent when `maxCount` versions wait, or when the oldest has
+/// waited as long as it may: at once when no frame went out in the last
+/// `maxDelay` (so a writer that keeps up adds no delay), else when
+/// `maxDelay` has passed since the last frame. So frames go out at most once
+/// per `maxDelay` (unless full), and no version waits longer than `maxDelay`.
+/// With `maxDelay` 0 only versions that are due together (a late wake-up) share a frame.
+public struct WriterBatching: Sendable, Hashable {
+    /// The most versions in one frame, ≥ 2.
+    public var maxCount: Int
+    /// The longest a version waits for others to share its frame.
+    public var maxDelayNanos: UInt64
+
+    /// The versions a frame holds at most by default.
+    public static let defaultMaxCount = 64
+    /// The largest `maxCount` accepted.
+    public static let maxCountLimit = 4_096
+    /// The largest `maxDelay` accepted: 1 s.
+    public static let maxDelayLimitNanos: UInt64 = 1_000_000_000
+
+    public init(maxCount: Int = WriterBatching.defaultMaxCount, maxDelayNanos: UInt64 = 0) {
+        self.maxCount = maxCount
+        self.maxDelayNanos = maxDelayNanos
     }
 }
 

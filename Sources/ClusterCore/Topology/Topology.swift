@@ -107,21 +107,36 @@ public struct WriterSpec: Sendable, Hashable, Codable {
     /// A script of FSM events; when given the seeded generator is not used.
     public var events: [ScriptedEventSpec]?
     /// When the writer falls behind, send only the newest of the snapshots due,
-    /// its frame saying how many it folded in; default false.
+    /// its frame saying how many it folded in; default false. The same as
+    /// `promise` `newest-state`, and kept equal to it.
     public var coalesce: Bool
+    /// What readers are promised when more than one version is to be sent at
+    /// once; default `every-version` (`newest-state` when `coalesce` is true).
+    public var promise: DeliveryPromise
+    /// How versions share frames under the `every-version` promise; nil sends
+    /// one frame per version (JSON `false`). Default: ``defaultBatch``. Always
+    /// nil under `newest-state`.
+    public var batch: BatchSpec?
+
+    /// Batching when the file does not say: versions due together share a
+    /// frame, none waits for others (`maxDelay` 0), so a writer that keeps
+    /// up sends exactly what it would without batching.
+    public static let defaultBatch: BatchSpec? = BatchSpec()
 
     public init(
         rate: Double,
         payloadBytes: Int = 256,
         transport: Transport = .tcp,
-        sndhwm: Int = 100_000,
+        sndhwm: Int = WriterSpec.defaultSndhwm,
         sndbuf: Int? = nil,
         nodrop: Bool = false,
         heartbeat: TimeSpan = .seconds(1),
         historyLimit: Int = 16,
         persist: Bool = false,
         events: [ScriptedEventSpec]? = nil,
-        coalesce: Bool = false
+        coalesce: Bool = false,
+        promise: DeliveryPromise = .everyVersion,
+        batch: BatchSpec? = WriterSpec.defaultBatch
     ) {
         self.rate = rate
         self.payloadBytes = payloadBytes
@@ -133,15 +148,69 @@ public struct WriterSpec: Sendable, Hashable, Codable {
         self.historyLimit = historyLimit
         self.persist = persist
         self.events = events
-        self.coalesce = coalesce
+        self.promise = coalesce ? .newestState : promise
+        self.coalesce = self.promise == .newestState
+        self.batch = self.promise == .newestState ? nil : batch
     }
+
+    /// `ZMQ_SNDHWM` when the file does not say (``HighWaterMarks``).
+    public static let defaultSndhwm = HighWaterMarks.default
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce
+        case promise, batch
     }
 
     public init(from decoder: any Decoder) throws {
         self = try TopologyBuilder.decode(from: decoder) { $0.writer($1, path: $2) }
+    }
+
+    /// Every key, `batch` as `false` when off, so the file reads back the same.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(rate, forKey: .rate)
+        try c.encode(payloadBytes, forKey: .payloadBytes)
+        try c.encode(transport, forKey: .transport)
+        try c.encode(sndhwm, forKey: .sndhwm)
+        try c.encodeIfPresent(sndbuf, forKey: .sndbuf)
+        try c.encode(nodrop, forKey: .nodrop)
+        try c.encode(heartbeat, forKey: .heartbeat)
+        try c.encode(historyLimit, forKey: .historyLimit)
+        try c.encode(persist, forKey: .persist)
+        try c.encodeIfPresent(events, forKey: .events)
+        try c.encode(coalesce, forKey: .coalesce)
+        try c.encode(promise, forKey: .promise)
+        if let batch { try c.encode(batch, forKey: .batch) } else { try c.encode(false, forKey: .batch) }
+    }
+}
+
+/// How a writer with the `every-version` promise groups the versions waiting
+/// to be sent into batch frames (`SNB1`, docs/protocol.md "Batches").
+///
+/// A frame goes out when `maxCount` versions wait, or when the first of them
+/// has waited as long as it may: at once when no frame went out in the last
+/// `maxDelay`, else `maxDelay` after the last frame. So a writer sends at
+/// most one frame per `maxDelay` (unless frames fill up), a version never
+/// waits longer than `maxDelay`, and a writer whose versions come further
+/// apart than `maxDelay` sends each at once, alone.
+public struct BatchSpec: Sendable, Hashable, Codable {
+    /// The most versions in one frame; default 64, 2 ... 4096.
+    public var maxCount: Int
+    /// The longest a version waits for others to share its frame; default 0
+    /// (only versions due at the same time share one), at most 1 s.
+    public var maxDelay: TimeSpan
+
+    public init(maxCount: Int = 64, maxDelay: TimeSpan = .zero) {
+        self.maxCount = maxCount
+        self.maxDelay = maxDelay
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case maxCount, maxDelay
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self = try TopologyBuilder.decode(from: decoder) { $0.batchObject($1, path: $2) }
     }
 }
 
@@ -333,7 +402,7 @@ public struct ReaderGroup: Sendable, Hashable, Codable {
         name: String? = nil,
         count: Int = 1,
         policy: SlowPolicy = .drop,
-        rcvhwm: Int = 100_000,
+        rcvhwm: Int = HighWaterMarks.default,
         rcvbuf: Int? = nil,
         processingDelay: DelaySpec? = nil,
         lagLimit: TimeSpan = .milliseconds(500),

@@ -285,19 +285,49 @@ final class TopologyBuilder {
 
     func writer(_ node: JSONNode, path: String) -> WriterSpec? {
         guard let f = fields(node, path, WriterSpec.CodingKeys.self) else { return nil }
+        // `coalesce: true` is the older spelling of the newest-state promise.
+        let coalesce = f.value(.coalesce, default: false, bool)
+        let promiseGiven: DeliveryPromise? = f.optional(.promise, enumeration)
+        if coalesce, promiseGiven == .everyVersion {
+            add(f.path(.coalesce), "true asks for the newest state only, but promise is \"every-version\"; expected false, or promise \"newest-state\"")
+        }
+        let promise = promiseGiven ?? (coalesce ? .newestState : .everyVersion)
+        let batch = f.optional(.batch) { self.batchSetting($0, path: $1) }
+        if promise == .newestState, case .some(.some) = batch {
+            add(f.path(.batch), "batching keeps every version, but the promise is \"newest-state\" (the writer coalesces instead); expected false or no batch")
+        }
         return WriterSpec(
             rate: f.required(.rate, expected: "a number of snapshots per second", double) ?? 1,
             payloadBytes: f.value(.payloadBytes, default: 256, int),
             transport: f.value(.transport, default: .tcp, enumeration),
-            sndhwm: f.value(.sndhwm, default: 100_000, int),
+            sndhwm: f.value(.sndhwm, default: WriterSpec.defaultSndhwm, int),
             sndbuf: f.optional(.sndbuf, int),
             nodrop: f.value(.nodrop, default: false, bool),
             heartbeat: f.value(.heartbeat, default: .seconds(1), span),
             historyLimit: f.value(.historyLimit, default: 16, int),
             persist: f.value(.persist, default: false, bool),
             events: f.optional(.events, array { self.scriptedEvent($0, path: $1) }),
-            coalesce: f.value(.coalesce, default: false, bool)
+            coalesce: promise == .newestState,
+            promise: promise,
+            batch: promise == .newestState ? nil : (batch ?? WriterSpec.defaultBatch)
         )
+    }
+
+    /// `writer.batch`: `false` (off: nil), `true` (the default settings) or an
+    /// object; the outer nil when it cannot be read.
+    func batchSetting(_ node: JSONNode, path: String) -> BatchSpec?? {
+        switch node.value {
+        case .bool(let on): return .some(on ? BatchSpec() : nil)
+        case .object: return batchObject(node, path: path).map { .some($0) }
+        default:
+            add(path, "found \(node.found), expected false, true or an object such as {\"maxCount\": 64, \"maxDelay\": \"1ms\"}")
+            return nil
+        }
+    }
+
+    func batchObject(_ node: JSONNode, path: String) -> BatchSpec? {
+        guard let f = fields(node, path, BatchSpec.CodingKeys.self) else { return nil }
+        return BatchSpec(maxCount: f.value(.maxCount, default: 64, int), maxDelay: f.value(.maxDelay, default: .zero, span))
     }
 
     func scriptedEvent(_ node: JSONNode, path: String) -> ScriptedEventSpec {
@@ -333,7 +363,7 @@ final class TopologyBuilder {
             name: name,
             count: count ?? 1,
             policy: f.value(.policy, default: .drop, enumeration),
-            rcvhwm: f.value(.rcvhwm, default: 100_000, int),
+            rcvhwm: f.value(.rcvhwm, default: HighWaterMarks.default, int),
             rcvbuf: f.optional(.rcvbuf, int),
             processingDelay: f.optional(.processingDelay) { self.delay($0, path: $1) },
             lagLimit: f.value(.lagLimit, default: .milliseconds(500), span),

@@ -23,6 +23,17 @@ public enum SlowPolicy: String, Sendable, CaseIterable, Codable {
 }
 
 /// The ZeroMQ transport the writer publishes on.
+/// What the writer promises its readers when it has more than one version to
+/// send at once (it fell behind, or the readers cannot take a frame per version).
+public enum DeliveryPromise: String, Sendable, CaseIterable, Codable {
+    /// Every version reaches every reader that keeps up: the writer batches
+    /// the versions waiting into one frame (``BatchSpec``).
+    case everyVersion = "every-version"
+    /// Readers hold the newest state soon: the writer sends only the newest of
+    /// the versions due (coalescing); readers count the rest as skipped.
+    case newestState = "newest-state"
+}
+
 public enum Transport: String, Sendable, CaseIterable, Codable {
     case tcp
     case ipc

@@ -70,6 +70,16 @@ extension Topology {
         if let sndbuf = writer.sndbuf { v.checkInt(sndbuf, "writer.sndbuf", 1...Int(Int32.max)) }
         v.checkSpan(writer.heartbeat, "writer.heartbeat", atLeast: .milliseconds(10), atMost: .seconds(60))
         v.checkInt(writer.historyLimit, "writer.historyLimit", 0...1024)
+        if let batch = writer.batch {
+            v.checkInt(batch.maxCount, "writer.batch.maxCount", 2...4096)
+            v.checkSpan(batch.maxDelay, "writer.batch.maxDelay", atMost: .seconds(1))
+            if writer.promise == .newestState {
+                v.add("writer.batch", "batching keeps every version, but the promise is \"newest-state\" (the writer coalesces instead); expected false or no batch")
+            }
+        }
+        if writer.coalesce != (writer.promise == .newestState) {
+            v.add("writer.coalesce", "\(writer.coalesce) disagrees with promise \"\(writer.promise.rawValue)\"; expected \(writer.promise == .newestState)")
+        }
         for (i, event) in (writer.events ?? []).enumerated() {
             let path = "writer.events[\(i)]"
             v.checkBefore(event.at, "\(path).at", duration)

@@ -136,7 +136,8 @@ extension Comparison {
         check("writer.sndhwm", "\(a.writer.sndhwm)", "\(b.writer.sndhwm)")
         check("writer.sndbuf", a.writer.sndbuf.map(String.init) ?? "default", b.writer.sndbuf.map(String.init) ?? "default")
         check("writer.nodrop", "\(a.writer.nodrop)", "\(b.writer.nodrop)")
-        check("writer.coalesce", "\(a.writer.coalesce)", "\(b.writer.coalesce)")
+        check("writer.promise", a.writer.promise.rawValue, b.writer.promise.rawValue)
+        check("writer.batch", batch(a.writer.batch), batch(b.writer.batch))
         check("readers", groups(a), groups(b))
         check("reader count", "\(a.nodes.filter { $0.role.isReader }.count)", "\(b.nodes.filter { $0.role.isReader }.count)")
         check("faults", faults(a), faults(b))
@@ -146,12 +147,16 @@ extension Comparison {
         return out
     }
 
+    static func batch(_ b: BatchSpec?) -> String {
+        b.map { "maxCount \($0.maxCount), maxDelay \($0.maxDelay)" } ?? "off"
+    }
+
     static func groups(_ t: Topology) -> String {
         t.readers.map { g in
             var s = "\(g.groupName): \(g.role.rawValue)×\(g.count) \(g.policy.rawValue)"
             if let d = g.processingDelay { s += " delay \(d.mean)" }
             if let v = g.via { s += " via \(v)" }
-            if g.rcvhwm != 100_000 { s += " rcvhwm \(g.rcvhwm)" }
+            if g.rcvhwm != HighWaterMarks.default { s += " rcvhwm \(g.rcvhwm)" }
             return s
         }.joined(separator: ", ")
     }

@@ -69,7 +69,8 @@ public struct NodeCommands: Sendable {
         c.heartbeatNanos = w.heartbeat.nanoseconds
         c.historyLimit = w.historyLimit
         c.noDrop = w.nodrop
-        c.coalesce = w.coalesce
+        c.coalesce = w.promise == .newestState
+        c.batch = w.batch.map { WriterBatching(maxCount: $0.maxCount, maxDelayNanos: $0.maxDelay.nanoseconds) }
         c.sendBufferBytes = w.sndbuf.map { Int32(clamping: $0) }
         if w.persist { c.stateDirectory = nodeDirectory(spec.name) + "/state" }
         if w.events != nil { c.scriptPath = writerScript }

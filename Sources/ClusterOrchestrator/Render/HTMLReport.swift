@@ -59,7 +59,7 @@ struct HTMLReport {
         let r = report, h = r.environment.host, w = r.writer, t = r.totals, s = w.sendCallLatency
         let started = r.startedWallNs > 0
             ? HTMLReport.isoTime(ns: r.startedWallNs) : "-"
-        let facts: [(String, String)] = [
+        var facts: [(String, String)] = [
             ("duration", "\(Fmt.fixed(r.durationSeconds, 1)) s"), ("started", started), ("seed", "\(r.seed)"),
             ("launcher", r.launcher), ("topology", r.topologyFile), ("run directory", r.runDirectory),
             ("host", "\(h.hostname): \(h.cores) cores, \(h.kernel), \(Fmt.fixed(Double(h.memoryBytes) / 1_073_741_824, 1)) GB"),
@@ -78,6 +78,8 @@ struct HTMLReport {
             ("orchestrator", "CPU \(Fmt.percent(r.environment.orchestratorCpuPercent)) %, peak RSS \(Fmt.mb(r.environment.orchestratorPeakRssMB)) MB"),
             ("host steal", r.environment.hostStealPercent.map { "\(Fmt.percent($0)) % of CPU time over the measured phase" } ?? "-"),
         ]
+        if let line = view.deliveryLine { facts.append(("delivery", line)) }
+        if let line = view.batchSizeLine { facts.append(("batch sizes", line)) }
         let dl = facts.map { "<div><dt>\(esc($0.0))</dt><dd>\(esc($0.1))</dd></div>" }.joined()
         var html = """
             <header>

@@ -55,6 +55,31 @@ struct ReportView {
         return line
     }
 
+    // MARK: The writer's delivery
+
+    /// How the writer delivered: its promise, and what batching or coalescing
+    /// did. Nil for a writer that did neither (or a report written before it).
+    var deliveryLine: String? {
+        let w = report.writer
+        if let b = w.batching {
+            let d = b.delay
+            return "batching (promise \(w.promise ?? "every-version"), up to \(b.maxCount) a frame, maxDelay \(Fmt.latency(us: b.maxDelayUs))): "
+                + "\(Fmt.count(b.frames)) frames for \(Fmt.count(b.versions)) versions, \(Fmt.fixed(b.meanVersionsPerFrame, 2)) a frame; "
+                + "\(Fmt.count(b.batchedVersions)) versions in \(Fmt.count(b.batchFrames)) batches; delay added "
+                + (d.count > 0 ? "p50 \(Fmt.latency(us: d.p50Us)) p99 \(Fmt.latency(us: d.p99Us)) max \(Fmt.latency(us: d.maxUs))" : "-")
+        }
+        if let c = w.coalesced, c > 0 || w.promise == DeliveryPromise.newestState.rawValue {
+            return "coalescing (promise \(w.promise ?? "newest-state")): \(Fmt.count(c)) versions folded into newer ones, not sent"
+        }
+        return nil
+    }
+
+    /// The batch-size histogram: "1: 1,203   2: 87   3–4: 40 …" (frames by the versions they carried).
+    var batchSizeLine: String? {
+        guard let b = report.writer.batching, !b.sizes.isEmpty else { return nil }
+        return "frames by versions carried: " + b.sizes.map { "\($0.label): \(Fmt.count($0.frames))" }.joined(separator: "   ")
+    }
+
     // MARK: Roles
 
     struct RoleRow {

@@ -40,12 +40,13 @@ struct SummaryText {
         let parts = w.incarnations ?? []
         let incarnations = parts.count > 1
             ? " over \(parts.count) incarnations (\(parts.map { Fmt.count($0.published) }.joined(separator: " + ")))" : ""
+        let delivery = [view.deliveryLine, view.batchSizeLine].compactMap { $0.map { "\n  " + $0 } }.joined()
         let sendCall = s.count > 0
             ? "send-call p50 \(Fmt.latency(us: s.p50Us)) p99 \(Fmt.latency(us: s.p99Us))" : "send-call -"
         return """
             writer: published \(Fmt.count(w.published))\(incarnations)   rate \(Fmt.rate(w.rateAsked))/s asked, \(Fmt.rate(w.rateAchieved))/s achieved   \
             final version \(Fmt.count(w.finalVersion)) (epoch \(w.epoch))   illegal events \(Fmt.count(w.illegalEvents))   \
-            \(sendCall)\(w.restarts > 0 ? "   restarts \(w.restarts)" : "")
+            \(sendCall)\(w.restarts > 0 ? "   restarts \(w.restarts)" : "")\(delivery)
             readers: \(t.readers) (\(t.fastReaders) fast)   delivered \(Fmt.count(t.delivered))   lost \(Fmt.count(t.lost)) \
             (fast readers \(Fmt.count(t.lostFastReaders)))   skipped \(Fmt.count(t.skipped))   decode errors \(Fmt.count(t.decodeErrors))   \
             crashes \(t.crashes)\(logLine)

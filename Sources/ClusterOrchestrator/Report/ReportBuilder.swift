@@ -101,7 +101,7 @@ public enum ReportBuilder {
         let writerNode = state.nodes.first { $0.role == .writer }
         // Summed over the writer's incarnations (each its own epoch); the last one's own count without them.
         let incarnations = writerNode?.publishedByEpoch
-        let writer = RunReport.WriterSummary(
+        var writer = RunReport.WriterSummary(
             published: incarnations.map { $0.reduce(0) { $0 &+ $1.published } } ?? writerMetrics?[.published] ?? 0,
             finalVersion: writerMetrics?[.finalVersion] ?? 0,
             epoch: writerMetrics?.epoch ?? 0,
@@ -111,6 +111,9 @@ public enum ReportBuilder {
             sendCallLatency: writerMetrics?.latency ?? .empty,
             restarts: writerNode?.restarts ?? 0,
             incarnations: incarnations)
+        writer.promise = topology.writer.promise.rawValue
+        writer.coalesced = writerMetrics?[.coalesced]
+        writer.batching = writerMetrics.flatMap { batching($0, topology.writer.batch) }
 
         let readers = nodes.filter(\.role.isReader)
         let fastReaders = readers.filter(\.fast)
@@ -151,6 +154,21 @@ public enum ReportBuilder {
         report.hostSaturation = SpikeAttribution.saturation(in: report)
         report.slo = SLOChecker.check(topology.slo, report: report)
         return report
+    }
+}
+
+extension ReportBuilder {
+    /// What the writer's batching did, from its counters and its `batching_delay`; nil when it did not batch.
+    static func batching(_ m: NodeMetrics, _ spec: BatchSpec?) -> BatchingSummary? {
+        guard let spec, let stats = BatchStatistics(counters: m.counters) else { return nil }
+        var sizes: [BatchSizeBucket] = []
+        for (i, bound) in BatchStatistics.bounds.enumerated() where stats.frames[i] > 0 {
+            sizes.append(BatchSizeBucket(from: i == 0 ? 1 : BatchStatistics.bounds[i - 1] + 1, upTo: bound, frames: stats.frames[i]))
+        }
+        return BatchingSummary(
+            maxCount: spec.maxCount, maxDelayUs: Double(spec.maxDelay.nanoseconds) / 1000,
+            frames: m[.framesSent], versions: m[.published], batchFrames: m[.batchFrames], batchedVersions: m[.batchedVersions],
+            sizes: sizes, delay: m.latencies[LatencyName.batchingDelay] ?? .empty)
     }
 }
 

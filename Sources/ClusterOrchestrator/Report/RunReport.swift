@@ -120,6 +120,12 @@ public struct RunReport: Sendable, Codable {
         public var restarts: Int
         /// What each incarnation published, one epoch each, oldest first; `published` is their sum.
         public var incarnations: [EpochCount]?
+        /// The topology's promise (`every-version`, `newest-state`); nil in reports written before it.
+        public var promise: String?
+        /// Versions made but not sent, folded into a newer one (newest-state); nil in reports written before it.
+        public var coalesced: UInt64?
+        /// What batching did; nil when the writer did not batch (or in reports written before it).
+        public var batching: BatchingSummary?
 
         public init(published: UInt64, finalVersion: UInt64, epoch: UInt64, rateAsked: Double, rateAchieved: Double,
                     illegalEvents: UInt64, sendCallLatency: LatencySummary, restarts: Int, incarnations: [EpochCount]? = nil) {
@@ -178,6 +184,54 @@ public struct RunReport: Sendable, Codable {
             self.maxConvergeMs = maxConvergeMs
         }
     }
+}
+
+/// What a batching writer's frames carried, from its dump.
+public struct BatchingSummary: Sendable, Codable, Hashable {
+    /// The topology's `writer.batch`.
+    public var maxCount: Int
+    public var maxDelayUs: Double
+    /// Frames of versions sent, and the versions in them.
+    public var frames: UInt64
+    public var versions: UInt64
+    /// Frames of more than one version (`SNB1`), and the versions they carried.
+    public var batchFrames: UInt64
+    public var batchedVersions: UInt64
+    /// How many frames carried how many versions, by powers of two.
+    public var sizes: [BatchSizeBucket]
+    /// Per version, from its making to the send of its frame: the delay batching added.
+    public var delay: LatencySummary
+
+    public init(maxCount: Int, maxDelayUs: Double, frames: UInt64, versions: UInt64, batchFrames: UInt64,
+                batchedVersions: UInt64, sizes: [BatchSizeBucket], delay: LatencySummary) {
+        self.maxCount = maxCount
+        self.maxDelayUs = maxDelayUs
+        self.frames = frames
+        self.versions = versions
+        self.batchFrames = batchFrames
+        self.batchedVersions = batchedVersions
+        self.sizes = sizes
+        self.delay = delay
+    }
+
+    /// Versions per frame, on average.
+    public var meanVersionsPerFrame: Double { frames > 0 ? Double(versions) / Double(frames) : 0 }
+}
+
+/// Frames that carried more than `from − 1` and at most `upTo` versions.
+public struct BatchSizeBucket: Sendable, Codable, Hashable {
+    public var from: Int
+    public var upTo: Int
+    public var frames: UInt64
+
+    public init(from: Int, upTo: Int, frames: UInt64) {
+        self.from = from
+        self.upTo = upTo
+        self.frames = frames
+    }
+
+    /// `1`, `2`, `3–4`, `5–8` …
+    public var label: String { from == upTo ? "\(upTo)" : "\(from)–\(upTo)" }
 }
 
 public struct PercentilePoint: Sendable, Codable, Hashable {

@@ -1,0 +1,63 @@
+import ClusterCore
+import ClusterOrchestrator
+import Foundation
+import Testing
+
+/// A batching writer against real readers: every version reaches the log,
+/// each version of a batch is counted, and a lossy relay's dropped batches
+/// are counted exactly by the readers behind it.
+@Suite("batching", .serialized, .enabled(if: Harness.binariesExist, "build the executables first (scripts/test.sh does)"))
+struct BatchingTests {
+    @Test("a log reader's file holds every version; relay loss drops whole batches, counted version by version")
+    func everyVersion() async throws {
+        // 2 000/s with frames at most every 2 ms: about four versions a frame.
+        let (r, dir) = try await Harness.runTopology("""
+            { "name": "it-batch", "duration": "3s", "warmup": "500ms",
+              "writer": { "rate": 2000, "batch": { "maxCount": 16, "maxDelay": "2ms" } },
+              "readers": [
+                { "role": "log" },
+                { "role": "cli", "count": 2 },
+                { "role": "relay", "name": "lossy", "relay": { "loss": 0.1 } },
+                { "role": "cli", "name": "behind", "count": 2, "via": "lossy" }
+              ],
+              "slo": { "maxLossFastReaders": 0 } }
+            """, tag: "batch", timeout: 90)
+        #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
+        let run = try #require(dir)
+        let rep = try RunReport.load(path: run + "/report.json")
+        func node(_ n: String) throws -> NodeReport { try #require(rep.nodes.first { $0.name == n }) }
+
+        let batching = try #require(rep.writer.batching, "no batching in report.json")
+        #expect(batching.batchFrames > 0 && batching.batchedVersions > batching.batchFrames)
+        #expect(batching.maxCount == 16 && batching.maxDelayUs == 2000)
+        #expect(batching.sizes.reduce(0) { $0 + $1.frames } == batching.frames)
+        #expect(batching.delay.count == batching.versions && batching.delay.maxUs < 50_000)
+        #expect(batching.versions == rep.writer.published)
+
+        // The log: one line per version, none missing, none twice, up to the writer's last.
+        let log = try node("log-1")
+        #expect(log.lost == 0 && log[.batchedVersions] > 0)
+        let lines = try String(contentsOfFile: run + "/nodes/log-1/snapshots.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["type"] as? String == "snapshot" }
+        let versions = lines.compactMap { ($0["version"] as? NSNumber)?.uint64Value }
+        let first = try #require(versions.first)
+        #expect(versions == Array(first...rep.writer.finalVersion), "the log's versions \(first)...\(versions.last ?? 0) have holes or repeats")
+
+        for name in ["cli-1", "cli-2"] {
+            let n = try node(name)
+            #expect(n.lost == 0 && n[.skipped] == 0 && n[.batchFrames] > 0, "\(name): \(n.counters)")
+            #expect(n.latencies[LatencyName.batchTransport].map { $0.count == n[.batchFrames] } == true)
+        }
+        let relay = try node("lossy")
+        let droppedVersions = relay[.droppedVersions]
+        #expect(relay[.dropped] > 0 && droppedVersions > relay[.dropped], "relay dropped \(relay[.dropped]) frames, \(droppedVersions) versions")
+        for name in ["behind-1", "behind-2"] {
+            let lost = try node(name).lost
+            #expect(lost == droppedVersions, "\(name) lost \(lost), the relay dropped \(droppedVersions) versions")
+        }
+        let summary = try String(contentsOfFile: run + "/summary.txt", encoding: .utf8)
+        #expect(summary.contains("batching (promise every-version, up to 16 a frame") && summary.contains("frames by versions carried"))
+        #expect(Harness.processes(tagged: "batch").isEmpty)
+    }
+}
