@@ -155,6 +155,14 @@ def fmt_run(r, ref=None):
     return text
 
 
+def write_rows(path, rows):
+    """Every run's row, one JSON object per line (--json)."""
+    if path:
+        with open(path, "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+
+
 def summary(rows, a, b, within):
     """Lines comparing system `a` with reference `b` over the rounds both ran in."""
     ra = {r["round"]: r for r in rows if r["system"] == a}
@@ -229,10 +237,7 @@ def security_main(argv):
                     print(fmt_run(r, plain if r is not plain else None)
                           + (f"  writer CPU {r['writer_cpu']:.1f} %" if "writer_cpu" in r else ""))
                 sys.stdout.flush()
-    if a.json:
-        with open(a.json, "w") as f:
-            for r in rows:
-                f.write(json.dumps(r) + "\n")
+    write_rows(a.json, rows)
     print()
     med = statistics.median
     for readers, rate, modes in pairs:
@@ -299,10 +304,7 @@ def main():
             for r in sorted(got, key=lambda r: r["kind"] != "baseline"):
                 print(fmt_run(r, ref if r is not ref else None))
             sys.stdout.flush()
-    if a.json:
-        with open(a.json, "w") as f:
-            for r in rows:
-                f.write(json.dumps(r) + "\n")
+    write_rows(a.json, rows)
     print()
     labels = [v["label"] for v in variants]
     for v in labels:

@@ -27,7 +27,7 @@ struct SecurityConfigTests {
             (#", "security": {}"#, "s.json: security.mode: missing required key, expected one of none, curve"),
             (#", "security": "curve""#, #"s.json: security: found a string ("curve"), expected an object"#),
             (#", "security": {"mode": "curve", "keys": "/tmp"}"#, "s.json: security.keys: unknown key; expected one of mode"),
-            (#", "security": {"mode": true}"#, "s.json: security.mode: found true, expected one of none, curve"),
+            (#", "security": {"mode": true}"#, "s.json: security.mode: found a boolean (true), expected one of none, curve"),
           ])
     func rejected(_ security: String, _ expected: String) {
         do {

@@ -95,6 +95,17 @@ struct OrchestratorSecurityTests {
         #expect(SecurityReport.build(state: nil, metrics: ["writer": writer], order: ["writer"]) == nil)
     }
 
+    @Test("the external launcher's hint for a node gives its CURVE options (paths)")
+    func externalHint() throws {
+        let launcher = ExternalLauncher(controlEndpoint: "tcp://127.0.0.1:5600")
+        let args = ["reader", "--name", "far", "--pub-node", "hub", "--security", "curve", "--curve-key", "/k/far.key_secret",
+                    "--curve-peers", "/k/peers"]
+        let result = try launcher.launch(LaunchRequest(name: "far", executable: "cluster-node", arguments: args, logPath: "/dev/null"))
+        guard case .awaitingRegistration(let hint) = result else { Issue.record("\(result)"); return }
+        #expect(hint.hasSuffix("--control tcp://127.0.0.1:5600 --pub-node hub --security curve --curve-key /k/far.key_secret --curve-peers /k/peers"),
+                "\(hint)")
+    }
+
     @Test("compose files refuse a CURVE topology, saying why and what to do")
     func composeRefusesCurve() throws {
         let topology = Topology(name: "c", writer: WriterSpec(rate: 10), readers: [ReaderGroup(role: .cli)],

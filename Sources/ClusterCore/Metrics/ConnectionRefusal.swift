@@ -1,6 +1,9 @@
 /// A kind of connection a node's CURVE sockets did not let through, and how
 /// often: what `metrics.json` (`refusals`) and the report's `security` list.
 public struct ConnectionRefusal: Sendable, Hashable, Codable {
+    /// In the report: where it happened, a node's name or `orchestrator`
+    /// (the control plane); absent in a node's own metrics.
+    public var node: String?
     /// `key-refused` (a client's key is not of the run), `handshake-failed`
     /// (before any key: a peer that does not speak CURVE, or expects another
     /// server key) or `refused-by-server` (a server refused this node's key).

@@ -23,20 +23,6 @@ public struct SecurityState: Sendable, Codable, Hashable {
 /// The report's `security`: the mode, and every connection a CURVE socket
 /// of the run did not let through, where and whose (docs/security.md).
 public struct SecurityReport: Sendable, Codable, Hashable {
-    /// One kind of refusal at one node (or the orchestrator).
-    public struct Refusal: Sendable, Codable, Hashable {
-        /// Where it was refused: a node's name, or `orchestrator` (the control plane).
-        public var node: String
-        /// `key-refused`, `handshake-failed` or `refused-by-server` (``ConnectionRefusal``).
-        public var outcome: String
-        public var socket: String
-        public var address: String
-        /// The public key offered (Z85); empty when none was.
-        public var key: String
-        public var reason: String
-        public var count: UInt64
-    }
-
     public var mode: String
     /// Connections admitted, over every node's CURVE servers and the control plane.
     public var admitted: UInt64
@@ -46,7 +32,8 @@ public struct SecurityReport: Sendable, Codable, Hashable {
     public var handshakesFailed: UInt64
     /// Connections of the run's own nodes that a server refused.
     public var refusedByServer: UInt64
-    public var refusals: [Refusal]
+    /// Each kind of refusal, with the node (or `orchestrator`) where it happened.
+    public var refusals: [ConnectionRefusal]
 
     /// Every refusal, in total.
     public var total: UInt64 { keysRefused + handshakesFailed + refusedByServer }
@@ -58,8 +45,9 @@ public struct SecurityReport: Sendable, Codable, Hashable {
         var report = SecurityReport(mode: state.mode, admitted: state.admitted, keysRefused: 0, handshakesFailed: 0,
                                     refusedByServer: 0, refusals: [])
         func add(_ node: String, _ r: ConnectionRefusal) {
-            report.refusals.append(Refusal(node: node, outcome: r.outcome, socket: r.socket, address: r.address, key: r.key,
-                                           reason: r.reason, count: r.count))
+            var r = r
+            r.node = node
+            report.refusals.append(r)
         }
         for r in state.refusals { add("orchestrator", r) }
         for name in order {
@@ -88,7 +76,7 @@ public struct SecurityReport: Sendable, Codable, Hashable {
         var out = sorted.prefix(limit).map { r in
             let key = r.key.isEmpty ? "" : " key \(r.key)"
             let from = r.address.isEmpty ? "" : (r.outcome == "refused-by-server" ? " by \(r.address)" : " from \(r.address)")
-            return "  \(r.node) \(r.socket): \(r.outcome)\(key)\(from) ×\(r.count) (\(r.reason))"
+            return "  \(r.node ?? "?") \(r.socket): \(r.outcome)\(key)\(from) ×\(r.count) (\(r.reason))"
         }
         if sorted.count > limit { out.append("  … \(sorted.count - limit) more in report.json (security.refusals)") }
         return out
