@@ -1,6 +1,8 @@
 import ClusterCore
 import Foundation
+import SwiftProtobuf
 import Testing
+import ZeroMQ
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -93,6 +95,46 @@ struct OrchestratorSecurityTests {
         let lines = s.lines(limit: 2)
         #expect(lines.count == 3 && lines[0].contains("orchestrator control: key-refused key \(stranger) from 127.0.0.1 ×3"), "\(lines)")
         #expect(SecurityReport.build(state: nil, metrics: ["writer": writer], order: ["writer"]) == nil)
+    }
+
+    @Test("a CURVE control plane takes a node's messages only under the name its key was admitted with")
+    func namesBoundToKeys() throws {
+        let orchestrator = try CurveKeyPair.generate(), cli1 = try CurveKeyPair.generate(), cli2 = try CurveKeyPair.generate()
+        let control = try ControlPlane(bind: "tcp://127.0.0.1:*",
+                                       curve: (orchestrator, [cli1.publicKey: "cli-1", cli2.publicKey: "cli-2"]))
+        let context = try Context()
+        let dealer = try context.socket(.dealer)
+        try dealer.setLinger(.zero)
+        try dealer.setCurveServerKey(orchestrator.publicKey)
+        try dealer.setCurvePublicKey(cli1.publicKey)
+        try dealer.setCurveSecretKey(cli1.secretKey)
+        try dealer.connect(control.endpoint)
+        func hello(_ node: String) throws {
+            var m = Clustersim_V1_ControlMessage()
+            var h = Clustersim_V1_Hello()
+            h.node = node
+            m.body = .hello(h)
+            try dealer.send(try m.serializedBytes() as [UInt8])
+        }
+        /// The next event, waiting at most 5 s.
+        func next() -> ControlEvent? {
+            let deadline = ContinuousClock.now.advanced(by: .seconds(5))
+            while ContinuousClock.now < deadline {
+                if let e = control.receive() { return e }
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            return nil
+        }
+        // cli-1's key says HELLO as cli-2: ignored and recorded.
+        try hello("cli-2")
+        guard case .ignored? = next() else { Issue.record("a HELLO under another node's name was taken"); return }
+        let record = try #require(control.security?.records.first)
+        #expect(record.outcome == .keyRefused && record.socket == "control" && record.publicKey == cli1.publicKey
+                && record.reason == "a message as cli-2 with the key of cli-1", "\(record)")
+        // Under its own name it is taken.
+        try hello("cli-1")
+        guard case .hello(let h, _)? = next() else { Issue.record("cli-1's own HELLO was not taken"); return }
+        #expect(h.node == "cli-1" && control.security?.counts.admitted == 1)
     }
 
     @Test("the external launcher's hint for a node gives its CURVE options (paths)")
