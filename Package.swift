@@ -101,7 +101,10 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
-        .testTarget(name: "ClusterOrchestratorTests", dependencies: ["ClusterOrchestrator", "ClusterCore"]),
+        .testTarget(
+            name: "ClusterOrchestratorTests",
+            dependencies: ["ClusterOrchestrator", "ClusterCore", "ZeroMQ", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         // The command lines the orchestrator renders, parsed by cluster-node's own commands.
         .testTarget(
             name: "CommandLineTests",

@@ -11,7 +11,13 @@
 # "spread off": readers pinned round the CPUs, then left to the scheduler as
 # the C readers are); further variants can be added with --variant
 # (e.g. --variant before:bin=/path/to/other/build).
+#
+#   scripts/compare-baseline.sh --security SECONDS [ROUNDS]
+# runs 100 x 1 000/s and 10 x 10 000/s without and with CURVE instead, in
+# alternating rounds, and prints CURVE's median ratios to plain.
 set -euo pipefail
+# The cost of CURVE (docs/security.md): `scripts/compare-baseline.sh --security SECONDS [ROUNDS]`.
+if [ "${1:-}" = --security ]; then exec python3 "$(dirname "$0")/compare.py" "$@"; fi
 readers=${1:?readers} rate=${2:?rate} secs=${3:?seconds} rounds=${4:-3}
 shift $(( $# < 4 ? $# : 4 ))
 args=()

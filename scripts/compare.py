@@ -37,6 +37,14 @@ the per-round ratios, how many rounds were within --within (1.2) on both p50
 and p99, how many had a p99 at or below the baseline's, and the ratio of the
 medians; and, for each pair of variants, the same with the first variant as
 the reference. Each run's line gives the host's steal time over it.
+
+    scripts/compare.py --security SECONDS [ROUNDS] [--workload READERSxRATE ...]
+
+measures the cost of CURVE instead (docs/security.md): each round runs every
+workload (default 100x1000 and 10x10000) without and with `"security":
+{"mode": "curve"}`, plain first in odd rounds and CURVE first in even ones,
+and ends with CURVE's median ratios to plain, the medians, the fast readers'
+loss and the writer's CPU. `scripts/compare.py --security --help` says more.
 """
 import argparse
 import json
@@ -231,6 +239,14 @@ def fmt_run(r, ref=None):
     return text + fmt_cpu(r)
 
 
+def write_rows(path, rows):
+    """Every run's row, one JSON object per line (--json)."""
+    if path:
+        with open(path, "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+
+
 def summary(rows, a, b, within):
     """Lines comparing system `a` with reference `b` over the rounds both ran in."""
     ra = {r["round"]: r for r in rows if r["system"] == a}
@@ -255,7 +271,82 @@ def summary(rows, a, b, within):
             f" {b} {med(rb[k]['host_cpu_per_m'] for k in rounds):.2f} s"]
 
 
+SECURITY_HELP = """The cost of CURVE: each round runs every workload without and with
+`"security": {"mode": "curve"}` (plain first in odd rounds, CURVE first in
+even ones), on the same cli-only topology as the baseline comparison, and
+ends with, per workload, CURVE's median per-round ratio to plain (p50, p99),
+the medians of both, the fast readers' loss, the writer's CPU, and whether
+the target (both ratios within --within, default 1.3; no loss) was met."""
+
+
+def security_main(argv):
+    p = argparse.ArgumentParser(prog="compare.py --security", description=SECURITY_HELP)
+    p.add_argument("seconds", type=int)
+    p.add_argument("rounds", type=int, nargs="?", default=3)
+    p.add_argument("--workload", action="append", metavar="READERSxRATE",
+                   help="readers and messages per second, e.g. 100x1000 (repeat); default: 100x1000 and 10x10000")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a topology setting for both modes, as in --variant (e.g. cpuPinning=spread)")
+    p.add_argument("--within", type=float, default=1.3, help="the target ratio to plain (default 1.3)")
+    p.add_argument("--json", metavar="FILE", help="also write every run's row here, one JSON object per line")
+    a = p.parse_args(argv)
+    workloads = []
+    for w in a.workload or ["100x1000", "10x10000"]:
+        m = re.fullmatch(r"(\d+)x(\d+(?:\.\d+)?)", w)
+        if not m:
+            raise SystemExit(f"compare: --workload {w!r}: expected READERSxRATE, e.g. 100x1000")
+        workloads.append((int(m.group(1)), float(m.group(2))))
+    extra = parse_variant("x:" + ",".join(a.set))["settings"]
+    default_bin = build_release()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="compare-security-") as work:
+        pairs = []
+        for readers, rate in workloads:
+            tag = f"{readers}x{rate:g}"
+            modes = []
+            for mode in ("plain", "curve"):
+                v = {"label": f"{mode}-{tag}", "settings": dict(extra), "bin": None}
+                if mode == "curve":
+                    v["settings"]["security"] = {"mode": "curve"}
+                with open(os.path.join(work, v["label"] + ".json"), "w") as f:
+                    json.dump(topology(v, readers, rate, a.seconds), f)
+                modes.append(v)
+            pairs.append((readers, rate, modes))
+        for round_no in range(1, a.rounds + 1):
+            for readers, rate, modes in pairs:
+                order = modes if round_no % 2 == 1 else modes[::-1]
+                got = [run_clustersim(v, work, round_no, default_bin) for v in order]
+                rows += got
+                plain = next(r for r in got if r["system"].startswith("plain"))
+                print(f"round {round_no} ({readers} readers x {rate:g}/s, {a.seconds} s, {order[0]['label'].split('-')[0]} first):")
+                for r in sorted(got, key=lambda r: r is not plain):
+                    print(fmt_run(r, plain if r is not plain else None)
+                          + (f"  writer CPU {r['writer_cpu']:.1f} %" if "writer_cpu" in r else ""))
+                sys.stdout.flush()
+    write_rows(a.json, rows)
+    print()
+    med = statistics.median
+    for readers, rate, modes in pairs:
+        plain, curve = modes[0]["label"], modes[1]["label"]
+        print("\n".join(summary(rows, curve, plain, a.within)))
+        pr = {r["round"]: r for r in rows if r["system"] == plain}
+        cr = {r["round"]: r for r in rows if r["system"] == curve}
+        rounds = sorted(set(pr) & set(cr))
+        r50 = med(cr[k]["p50_us"] / pr[k]["p50_us"] for k in rounds)
+        r99 = med(cr[k]["p99_us"] / pr[k]["p99_us"] for k in rounds)
+        lost = sum(cr[k]["lost"] for k in rounds)
+        cpu = [(pr[k].get("writer_cpu"), cr[k].get("writer_cpu")) for k in rounds]
+        cpu = [c for c in cpu if None not in c]
+        if cpu:
+            print(f"  writer CPU: median plain {med(c[0] for c in cpu):.1f} %, curve {med(c[1] for c in cpu):.1f} %")
+        met = r50 <= a.within and r99 <= a.within and lost == 0
+        print(f"  target (CURVE p50 and p99 within {a.within}x of plain, no loss): {'met' if met else 'NOT met'}"
+              f" (p50 {r50:.2f}, p99 {r99:.2f}, lost {lost})")
+
+
 def main():
+    if "--security" in sys.argv[1:]:
+        return security_main([x for x in sys.argv[1:] if x != "--security"])
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("readers", type=int)
     p.add_argument("rate", type=float)
@@ -303,10 +394,7 @@ def main():
             for r in sorted(got, key=lambda r: r["kind"] != "baseline"):
                 print(fmt_run(r, ref if r is not ref else None))
             sys.stdout.flush()
-    if a.json:
-        with open(a.json, "w") as f:
-            for r in rows:
-                f.write(json.dumps(r) + "\n")
+    write_rows(a.json, rows)
     print()
     labels = [v["label"] for v in variants]
     for v in labels:

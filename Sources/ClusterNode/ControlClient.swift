@@ -19,10 +19,17 @@ public final class ControlClient {
 
     /// Connects to the orchestrator.
     /// - Throws: `ZMQError` when the endpoint is invalid.
-    public init(context: Context, endpoint: String, node: String, logger: Logger) throws {
+    public convenience init(context: Context, endpoint: String, node: String, logger: Logger) throws {
+        try self.init(context: context, endpoint: endpoint, node: node, logger: logger, security: nil)
+    }
+
+    /// Connects to the orchestrator, as a CURVE client of its control plane when `security` is given.
+    /// - Throws: `ZMQError` when the endpoint is invalid; `CurveFileError` when the peers file has no orchestrator key.
+    init(context: Context, endpoint: String, node: String, logger: Logger, security: NodeSecurity?) throws {
         socket = try context.socket(.dealer)
         try socket.setLinger(.seconds(2))
         try socket.setSendHighWaterMark(10_000)
+        try security?.client(socket, of: CurvePeers.orchestrator, label: "control")
         try socket.connect(endpoint)
         self.node = node
         self.logger = logger

@@ -34,6 +34,8 @@ final class NodeRuntime {
         var ioThreads = 1
         /// The CPU to pin the process to, before the context exists (libzmq's I/O thread inherits it).
         var cpu: Int?
+        /// CURVE on every socket, with these files; nil: plain sockets.
+        var curve: CurveFiles?
     }
 
     /// The run, from its start to its end.
@@ -78,6 +80,8 @@ final class NodeRuntime {
     /// The CPUs the process may run on after pinning (read back); empty when not pinned.
     let pinnedTo: [Int]
     let context: Context
+    /// The node's CURVE set-up; nil when its sockets are plain.
+    let security: NodeSecurity?
     /// Absent when the node runs alone.
     let control: ControlClient?
     private var poller = Poller()
@@ -92,7 +96,8 @@ final class NodeRuntime {
 
     /// Sets the process up: timer slack, CPU pinning, the context, the control client.
     /// - Throws: `CPUAffinityError` when `cpu` is not one the process may run on;
-    ///   `ZMQError` when the control endpoint is invalid.
+    ///   `ZMQError` when the control endpoint is invalid; `CurveFileError` when
+    ///   a CURVE file cannot be used.
     init(_ settings: Settings, signals: ShutdownSignals, logger: Logger) throws {
         self.settings = settings
         self.signals = signals
@@ -107,13 +112,15 @@ final class NodeRuntime {
             pinnedTo = []
         }
         let context = try Context(ioThreads: settings.ioThreads)
+        let security = try settings.curve.map { try NodeSecurity(files: $0, context: context, logger: logger) }
         let control = try settings.controlEndpoint.map {
-            try ControlClient(context: context, endpoint: $0, node: settings.name, logger: logger)
+            try ControlClient(context: context, endpoint: $0, node: settings.name, logger: logger, security: security)
         }
         var poller = Poller()
         signalIndex = poller.add(fileDescriptor: signals.fileDescriptor)
         controlIndex = control.map { poller.add($0.socket) } ?? -1
         self.context = context
+        self.security = security
         self.control = control
         self.poller = poller
     }
@@ -184,10 +191,14 @@ final class NodeRuntime {
     func metrics(epoch: UInt64 = 0, counters: [String: UInt64], gauges: [String: Double], recorder: LatencyRecorder,
                  latencies: [String: LatencySummary] = [:], converge: [ConvergeEvent] = [],
                  process: ProcessStats? = ProcessStats.read(), notes: [String] = []) -> NodeMetrics {
-        NodeMetrics(node: settings.name, role: settings.role, incarnation: incarnation, epoch: epoch,
-                    startedWallNs: incarnation, stoppedWallNs: SystemClock.wallNanos(), counters: counters,
-                    gauges: gauges, latency: LatencySummary(recorder.total), latencies: latencies,
-                    series: recorder.series, converge: converge, process: process, notes: notes)
+        var counters = counters
+        let refusals = security?.report(into: &counters)
+        var m = NodeMetrics(node: settings.name, role: settings.role, incarnation: incarnation, epoch: epoch,
+                            startedWallNs: incarnation, stoppedWallNs: SystemClock.wallNanos(), counters: counters,
+                            gauges: gauges, latency: LatencySummary(recorder.total), latencies: latencies,
+                            series: recorder.series, converge: converge, process: process, notes: notes)
+        m.refusals = refusals
+        return m
     }
 
     // MARK: - The loop
@@ -298,6 +309,7 @@ final class NodeRuntime {
         summary["reason"] = "\(reason)"
         logger.info(final.message, metadata: summary)
         control?.finish(metrics: final.metrics, histogram: final.histogram, reason: reason)
+        defer { security?.authenticator.stop() }
         guard let directory = settings.metricsDirectory else { return }
         do {
             try MetricsDump.write(final.metrics, histogram: final.histogram, to: directory)

@@ -30,7 +30,8 @@ final class QueryLoadNode: NodeProcess {
     static func settings(_ config: QueryLoadConfig) -> NodeRuntime.Settings {
         NodeRuntime.Settings(
             name: config.name, role: .queryLoad, controlEndpoint: config.controlEndpoint,
-            metricsDirectory: config.metricsDirectory, parentPID: config.parentPID, durationNanos: config.durationNanos)
+            metricsDirectory: config.metricsDirectory, parentPID: config.parentPID, durationNanos: config.durationNanos,
+            curve: config.curve)
     }
 
     init(config: QueryLoadConfig, runtime: NodeRuntime) throws {
@@ -38,7 +39,18 @@ final class QueryLoadNode: NodeProcess {
         dealer = try runtime.context.socket(.dealer)
         try dealer.setLinger(.zero)
         try dealer.setSendHighWaterMark(100_000)
-        for t in config.targets { try dealer.connect(t) }
+        for (i, t) in config.targets.enumerated() {
+            // CURVE: libzmq takes the server key a connection expects from the
+            // socket's options at connect time, so one DEALER reaches each
+            // query reader with that reader's key.
+            if let security = runtime.security {
+                guard i < config.targetNodes.count else {
+                    throw CurveFileError(file: security.files.peersFile, "target \(t) has no --target-node: its server key is unknown")
+                }
+                try security.client(dealer, of: config.targetNodes[i], label: "query")
+            }
+            try dealer.connect(t)
+        }
         dealerIndex = runtime.watch(dealer)
         pacer = Pacer(interval: config.rate > 0 ? UInt64(1e9 / config.rate) : 1_000_000_000)
         rng = SeededRandom(seed: config.seed)

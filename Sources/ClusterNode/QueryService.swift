@@ -56,12 +56,14 @@ final class QueryService {
         let wake = DispatchSemaphore(value: 0)
     }
 
-    init(context: Context, endpoint requested: String, workers: Int, historySize: Int, serviceDelayNanos: UInt64, logger: Logger) throws {
+    init(context: Context, endpoint requested: String, workers: Int, historySize: Int, serviceDelayNanos: UInt64, logger: Logger,
+         security: NodeSecurity? = nil) throws {
         self.workers = max(1, workers)
         self.historySize = max(1, historySize)
         self.logger = logger
         router = try context.socket(.router)
         try router.setLinger(.zero)
+        try security?.server(router, label: "query")
         try router.bind(requested)
         endpoint = (try? router.lastEndpoint) ?? requested
         replies = try context.socket(.pull)

@@ -74,7 +74,7 @@ final class ReaderNode: NodeProcess {
         NodeRuntime.Settings(
             name: config.name, role: .reader(config.role), controlEndpoint: config.controlEndpoint,
             metricsDirectory: config.metricsDirectory, parentPID: config.parentPID,
-            durationNanos: config.durationNanos, cpu: config.cpu)
+            durationNanos: config.durationNanos, cpu: config.cpu, curve: config.curve)
     }
 
     /// Sets the roles up (a log file that cannot be opened is an error before
@@ -88,12 +88,13 @@ final class ReaderNode: NodeProcess {
         query = config.role == .query
             ? try QueryService(context: runtime.context, endpoint: config.serviceEndpoint ?? "tcp://127.0.0.1:*",
                                workers: config.workers, historySize: config.historySize,
-                               serviceDelayNanos: config.serviceDelayNanos, logger: runtime.logger)
+                               serviceDelayNanos: config.serviceDelayNanos, logger: runtime.logger, security: runtime.security)
             : nil
         cli = config.role == .cli ? CLIView(node: config.name) : nil
-        subs = try SubscriberSockets(context: runtime.context, config: config)
+        subs = try SubscriberSockets(context: runtime.context, config: config, security: runtime.security)
         snapshotClient = try runtime.context.socket(.dealer)
         try snapshotClient.setLinger(.zero)
+        try runtime.security?.client(snapshotClient, of: Topology.writerName, label: "snapshots")
         try snapshotClient.connect(config.snapshotEndpoint)
         sync = SyncStateMachine(policy: config.policy, startMono: runtime.startMono, startWall: runtime.incarnation)
         latencyClock = config.clock

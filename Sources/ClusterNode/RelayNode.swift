@@ -37,7 +37,8 @@ final class RelayNode: NodeProcess {
     static func settings(_ config: RelayConfig) -> NodeRuntime.Settings {
         NodeRuntime.Settings(
             name: config.name, role: .reader(.relay), controlEndpoint: config.controlEndpoint,
-            metricsDirectory: config.metricsDirectory, parentPID: config.parentPID, durationNanos: config.durationNanos)
+            metricsDirectory: config.metricsDirectory, parentPID: config.parentPID, durationNanos: config.durationNanos,
+            curve: config.curve)
     }
 
     init(config: RelayConfig, runtime: NodeRuntime) throws {
@@ -46,10 +47,12 @@ final class RelayNode: NodeProcess {
         xsub = try runtime.context.socket(.xsub)
         try xsub.setLinger(.zero)
         try xsub.setReceiveHighWaterMark(Int32(HighWaterMarks.default))
+        try runtime.security?.client(xsub, of: config.upstreamNode ?? Topology.writerName, label: "publish")
         try xsub.connect(config.upstream)
         xpub = try runtime.context.socket(.xpub)
         try xpub.setLinger(.milliseconds(200))
         try xpub.setSendHighWaterMark(Int32(HighWaterMarks.default))
+        try runtime.security?.server(xpub, label: "relay")
         try xpub.bind(config.bindEndpoint)
         helloEndpoints = HelloEndpoints(pub: (try? xpub.lastEndpoint) ?? config.bindEndpoint)
         runtime.logger.info("relay bound", metadata: ["upstream": "\(config.upstream)", "downstream": "\(helloEndpoints.pub)"])

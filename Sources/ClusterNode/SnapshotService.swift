@@ -14,9 +14,10 @@ final class SnapshotService {
 
     /// Binds the ROUTER.
     /// - Throws: `ZMQError` when the endpoint cannot be bound.
-    init(context: Context, endpoint requested: String) throws {
+    init(context: Context, endpoint requested: String, security: NodeSecurity?) throws {
         socket = try context.socket(.router)
         try socket.setLinger(.zero)
+        try security?.server(socket, label: "snapshots")
         try socket.bind(requested)
         endpoint = (try? socket.lastEndpoint) ?? requested
     }

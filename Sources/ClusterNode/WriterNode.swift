@@ -33,7 +33,7 @@ final class WriterNode: NodeProcess {
         NodeRuntime.Settings(
             name: config.name, role: .writer, controlEndpoint: config.controlEndpoint,
             metricsDirectory: config.metricsDirectory, parentPID: config.parentPID,
-            durationNanos: config.durationNanos, ioThreads: config.ioThreads)
+            durationNanos: config.durationNanos, ioThreads: config.ioThreads, curve: config.curve)
     }
 
     init(config: WriterConfig, runtime: NodeRuntime) throws {
@@ -44,8 +44,9 @@ final class WriterNode: NodeProcess {
         if let b = config.sendBufferBytes { try pub.setSendBufferSize(b) }
         try pub.setLinger(.milliseconds(500))
         if config.noDrop { try pub.setXPubNoDrop(true) }
+        try runtime.security?.server(pub, label: "publish")
         try pub.bind(config.publishEndpoint)
-        service = try SnapshotService(context: runtime.context, endpoint: config.snapshotEndpoint)
+        service = try SnapshotService(context: runtime.context, endpoint: config.snapshotEndpoint, security: runtime.security)
         helloEndpoints = HelloEndpoints(pub: (try? pub.lastEndpoint) ?? config.publishEndpoint, snapshots: service.endpoint)
         publisher = Publisher(socket: pub, mode: config.batch.map { .batch($0) } ?? (config.coalesce ? .coalesce : .each))
         maker = try SnapshotMaker(config: config, incarnation: runtime.incarnation, publisher: publisher, logger: runtime.logger)

@@ -3,6 +3,7 @@ import ClusterCore
 import ClusterProcess
 import Foundation
 import Logging
+import ZeroMQ
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -82,10 +83,17 @@ public final class Orchestrator {
             network = net
         }
         defer { network?.tearDown() }
+        // CURVE: a key pair per node for this run, in the private directory.
+        var keys: RunKeys?
+        if topology.securityMode == .curve {
+            guard let made = makeKeys(topology, in: ipc.path, events: directory.events) else { return .failed }
+            keys = made
+        }
         let control: ControlPlane
         do {
             let local = network.map { "tcp://\($0.bridgeAddress):*" } ?? "tcp://127.0.0.1:*"
-            control = try ControlPlane(bind: options.controlBind ?? (topology.launcher == .external ? "tcp://*:5600" : local))
+            control = try ControlPlane(bind: options.controlBind ?? (topology.launcher == .external ? "tcp://*:5600" : local),
+                                       curve: keys.map { ($0.orchestrator, $0.peers.admitted) })
         } catch {
             Self.fail("cannot bind the control plane: \(error)")
             return .failed
@@ -94,7 +102,7 @@ public final class Orchestrator {
         // 4. The nodes, and the loop.
         let launcher = Self.launcher(topology.launcher, controlEndpoint: control.endpoint)
         let plan = RunPlan(topology: topology, network: network, ipcDirectory: ipcDirectory, directory: directory,
-                           ownsProcesses: launcher.ownsProcesses)
+                           ownsProcesses: launcher.ownsProcesses, keys: keys)
         if plan.pinned > 0 {
             progress.note("\(plan.pinned) reader\(plan.pinned == 1 ? "" : "s") pinned round CPUs \(CPUAffinity.describe(plan.cpus))")
         }
@@ -140,6 +148,25 @@ public final class Orchestrator {
         }
         events.log("netns-ready", detail: ["bridge": net.bridge, "address": net.bridgeAddress, "namespaces": "\(net.hosts.count)"])
         return net
+    }
+
+    /// The run's CURVE keys, one pair per node (load generators included); nil after printing why not.
+    func makeKeys(_ topology: Topology, in privateDirectory: String, events: EventLog) -> RunKeys? {
+        guard Context.has("curve") else {
+            let v = Context.version
+            Self.fail("security.mode curve: this libzmq (\(v.major).\(v.minor).\(v.patch)) was built without CURVE")
+            return nil
+        }
+        let nodes = topology.nodes.map(\.name)
+            + topology.readers.filter { $0.role == .query && $0.load != nil }.map(NodeCommands.queryLoadName)
+        do {
+            let keys = try RunKeys.create(nodes: nodes, in: privateDirectory, run: topology.name)
+            events.log("curve-keys", detail: ["nodes": "\(nodes.count)", "directory": keys.directory])
+            return keys
+        } catch {
+            Self.fail("cannot make the run's CURVE keys: \(error)")
+            return nil
+        }
     }
 
     /// The launcher of a kind.

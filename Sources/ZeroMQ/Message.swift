@@ -66,6 +66,16 @@ public struct Message: @unchecked Sendable {
 
     /// The frame decoded as UTF-8; invalid sequences become U+FFFD.
     public var string: String { withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
+
+    /// A metadata property of the connection the frame came over (`zmq_msg_gets`),
+    /// e.g. `User-Id` (what the ZAP handler said of the peer), `Peer-Address`, `Socket-Type`.
+    /// - Parameters:
+    ///   - property: The property's name.
+    /// - Returns: Its value, or nil when the connection has no such property.
+    public func metadata(_ property: String) -> String? {
+        guard let value = zmq_msg_gets(storage.pointer, property) else { return nil }
+        return String(cString: value)
+    }
 }
 
 /// One `zmq_msg_t` received into again and again, for a loop that takes a

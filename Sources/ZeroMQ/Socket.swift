@@ -534,6 +534,15 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         try Array(z85.utf8).withUnsafeBytes { try setOption(ZMQ_CURVE_SERVERKEY, bytes: $0, "ZMQ_CURVE_SERVERKEY") }
     }
 
+    /// Names the ZAP domain of this socket (`ZMQ_ZAP_DOMAIN`): a server's ZAP
+    /// handler is told it with each request, so it knows which socket is asked.
+    /// - Parameters:
+    ///   - domain: The domain, at most 255 bytes.
+    /// - Throws: ``ZMQError`` if `zmq_setsockopt` fails.
+    public func setZAPDomain(_ domain: String) throws {
+        try Array(domain.utf8).withUnsafeBytes { try setOption(ZMQ_ZAP_DOMAIN, bytes: $0, "ZMQ_ZAP_DOMAIN") }
+    }
+
     /// Whether the last frame received has more frames following (`ZMQ_RCVMORE`).
     /// - Throws: ``ZMQError`` if `zmq_getsockopt` fails.
     public var hasMore: Bool { get throws { try int32Option(ZMQ_RCVMORE, "ZMQ_RCVMORE") != 0 } }
@@ -554,14 +563,26 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     /// - Returns: The connected PAIR socket.
     /// - Throws: ``ZMQError`` if the monitor cannot be started or connected.
     public func monitor(_ events: MonitorEvents = .all) throws -> Socket {
-        let endpoint = "inproc://clustersim.zeromq.monitor.\(monitorSequence.add(1, ordering: .relaxed).newValue)"
-        try valueOrThrow("zmq_socket_monitor \(endpoint)") {
-            zmq_socket_monitor(handle, endpoint, Int32(bitPattern: events.rawValue))
-        }
+        let endpoint = try startMonitor(events)
         let pair = try context.socket(.pair)
         try pair.setLinger(.zero)
         try pair.connect(endpoint)
         return pair
+    }
+
+    /// Starts monitoring this socket (`zmq_socket_monitor`) on a unique
+    /// `inproc://` endpoint, for a PAIR socket of the same context to connect
+    /// to, on any thread (events sent before it connects are lost).
+    /// - Parameters:
+    ///   - events: The events to report.
+    /// - Returns: The endpoint.
+    /// - Throws: ``ZMQError`` if the monitor cannot be started.
+    public func startMonitor(_ events: MonitorEvents) throws -> String {
+        let endpoint = "inproc://clustersim.zeromq.monitor.\(monitorSequence.add(1, ordering: .relaxed).newValue)"
+        try valueOrThrow("zmq_socket_monitor \(endpoint)") {
+            zmq_socket_monitor(handle, endpoint, Int32(bitPattern: events.rawValue))
+        }
+        return endpoint
     }
 
     // MARK: - Option helpers

@@ -51,6 +51,37 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong(CommonFlag.logLevel), help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(name: .customLong(CommonFlag.security), help: ArgumentHelp(
+        "none, or curve: CURVE on every socket (authenticated and encrypted), with --curve-key and --curve-peers.",
+        discussion: "The node's servers admit only the keys in the peers file; its clients expect their server's key from it (the writer's under `writer`, the orchestrator's under `@orchestrator`). docs/security.md."))
+    var security: SecurityMode = .plain
+
+    @Option(name: .customLong(CommonFlag.curveKey), help: ArgumentHelp(
+        "This node's key pair: a ZeroMQ secret certificate (public-key and secret-key), readable by its owner alone (mode 0600).",
+        valueName: "file"))
+    var curveKey: String?
+
+    @Option(name: .customLong(CommonFlag.curvePeers), help: ArgumentHelp(
+        "The cluster's public keys: one NAME KEY a line (the orchestrator's as @orchestrator).", valueName: "file"))
+    var curvePeers: String?
+
+    func validate() throws {
+        switch (security, curveKey, curvePeers) {
+        case (.curve, .some, .some), (.plain, nil, nil):
+            break
+        case (.curve, _, _):
+            throw ValidationError("--security curve needs --curve-key FILE (this node's key pair) and --curve-peers FILE (the cluster's public keys)")
+        case (.plain, _, _):
+            throw ValidationError("--curve-key and --curve-peers need --security curve")
+        }
+    }
+
+    /// The CURVE files, with `--security curve`.
+    var curveFiles: CurveFiles? {
+        guard security == .curve, let curveKey, let curvePeers else { return nil }
+        return CurveFiles(keyFile: curveKey, peersFile: curvePeers)
+    }
+
     var controlEndpoint: String? {
         control ?? ProcessInfo.processInfo.environment[CommonFlag.controlEnvironment]
     }
@@ -78,6 +109,7 @@ struct CommonOptions: ParsableArguments {
         config.controlEndpoint = controlEndpoint
         config.metricsDirectory = metricsDir
         config.parentPID = parentPid
+        config.curve = curveFiles
     }
 
     /// Runs a node and exits with its status: the shutdown signals are blocked
@@ -98,12 +130,14 @@ struct CommonOptions: ParsableArguments {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension SecurityMode: ExpressibleByArgument {}
 
 /// What every node's configuration takes from the common options.
 protocol AttachedConfig {
     var controlEndpoint: String? { get set }
     var metricsDirectory: String? { get set }
     var parentPID: Int32? { get set }
+    var curve: CurveFiles? { get set }
 }
 
 extension WriterConfig: AttachedConfig {}

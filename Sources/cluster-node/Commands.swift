@@ -134,6 +134,9 @@ struct Reader: ParsableCommand {
             help: "wall clock: nanoseconds added to this node's clock (default: the orchestrator's estimate).")
     var clockOffsetNs: Int64?
     @Option(name: .customLong(Flag.duration), help: "Stop after this long (standalone runs).") var duration: DurationArgument?
+    @Option(name: .customLong(Flag.pubNode), help: ArgumentHelp(
+        "With --security curve: the node serving --pub (a relay), whose key the reader expects there; default: the writer.",
+        valueName: "name")) var pubNode: String?
     @Option(name: .customLong(Flag.cpu), help: ArgumentHelp(
         "Pin the process (its thread and libzmq's I/O thread) to this CPU.",
         discussion: "The hand-off of each message from libzmq's thread to the reader's is then a wake-up on the same CPU. The orchestrator passes it with the topology's cpuPinning \"spread\".",
@@ -145,6 +148,8 @@ struct Reader: ParsableCommand {
         case (.some, .some): throw ValidationError("--name and --claim-name exclude each other")
         case (nil, .some) where common.controlEndpoint == nil:
             throw ValidationError("--claim-name needs the orchestrator: --control ENDPOINT or CLUSTERSIM_CONTROL")
+        case (nil, .some) where common.security == .curve:
+            throw ValidationError("--claim-name with --security curve is not supported yet: a replica's key would have to come with its name (docs/security.md)")
         default: break
         }
         if role == .relay { throw ValidationError("--role relay is not a reader role of this command") }
@@ -187,6 +192,7 @@ struct Reader: ParsableCommand {
         c.clockOffsetNanos = clockOffsetNs
         c.durationNanos = duration?.nanos
         c.cpu = cpu
+        c.pubNode = pubNode
         common.attach(&c)
         return c
     }
@@ -222,12 +228,18 @@ struct QueryLoadCommand: ParsableCommand {
     @Option(name: .customLong(Flag.mix),
             help: "Relative weights of the request kinds, e.g. latest:70,version:20,health:5,metrics:5 (the default).")
     var mix: String?
+    @Option(name: .customLong(Flag.targetNode), help: ArgumentHelp(
+        "With --security curve: the query reader serving each --target, in the same order (their keys are expected there).",
+        valueName: "name")) var targetNode: [String] = []
     @Option(name: .customLong(Flag.seed), help: "Seed of the request mix.") var seed: UInt64 = 1
     @Option(name: .customLong(Flag.duration), help: "Stop after this long (standalone runs).") var duration: DurationArgument?
 
     func validate() throws {
         guard !target.isEmpty else { throw ValidationError("give at least one --target") }
         guard clients >= 1, rate > 0 else { throw ValidationError("--clients must be ≥ 1 and --rate > 0") }
+        if common.security == .curve, targetNode.count != target.count {
+            throw ValidationError("--security curve needs a --target-node for each --target (\(target.count)), found \(targetNode.count)")
+        }
         if let mix, RequestMix(argument: mix) == nil {
             throw ValidationError("--mix \(mix): expected KIND:WEIGHT pairs separated by commas, kinds latest, version, health, metrics, weights ≥ 0 and one > 0")
         }
@@ -240,6 +252,7 @@ struct QueryLoadCommand: ParsableCommand {
         c.timeoutNanos = timeout.nanos
         c.seed = seed
         c.mix = mix.flatMap(RequestMix.init(argument:))
+        c.targetNodes = targetNode
         common.attach(&c)
         c.durationNanos = duration?.nanos
         return c
@@ -318,6 +331,9 @@ struct Relay: ParsableCommand {
     @Option(name: .customLong(Flag.jitter), help: "Uniform jitter on top of the delay, e.g. 1ms.") var jitter: DurationArgument?
     @Option(name: .customLong(Flag.loss), help: "Share of snapshot frames dropped, 0...1.") var loss: Double = 0
     @Option(name: .customLong(Flag.seed), help: "Seed of the jitter and the loss.") var seed: UInt64 = 1
+    @Option(name: .customLong(Flag.upstreamNode), help: ArgumentHelp(
+        "With --security curve: the node serving --upstream (another relay), whose key the relay expects there; default: the writer.",
+        valueName: "name")) var upstreamNode: String?
     @Option(name: .customLong(Flag.duration), help: "Stop after this long (standalone runs).") var duration: DurationArgument?
 
     func validate() throws {
@@ -330,6 +346,7 @@ struct Relay: ParsableCommand {
         c.jitterNanos = jitter?.nanos ?? 0
         c.loss = loss
         c.seed = seed
+        c.upstreamNode = upstreamNode
         common.attach(&c)
         c.durationNanos = duration?.nanos
         return c

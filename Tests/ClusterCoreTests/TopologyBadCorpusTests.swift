@@ -62,7 +62,7 @@ let badTopologies: [BadTopology] = [
     BadTopology(
         name: "unknown key without a close match",
         json: topology(top: #""colour": "blue", "#),
-        expected: [#"bad.json: colour: unknown key; expected one of version, name, description, seed, duration, warmup, readyTimeout, launcher, cpuPinning, writer, readers, faults, chaos, slo"#],
+        expected: [#"bad.json: colour: unknown key; expected one of version, name, description, seed, duration, warmup, readyTimeout, launcher, cpuPinning, writer, readers, faults, chaos, slo, security"#],
         issueCount: 1),
     BadTopology(
         name: "unknown key that differs in case",

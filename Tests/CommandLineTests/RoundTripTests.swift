@@ -15,6 +15,8 @@ struct RoundTripTests {
         try ClusterNodeCommand.parseAsRoot(arguments)
     }
 
+    static let curve = CurveFiles(keyFile: "/tmp/k/node.key_secret", peersFile: "/tmp/k/peers")
+
     static let writers: [WriterConfig] = {
         var full = WriterConfig(publishEndpoint: "tcp://127.0.0.1:5555", snapshotEndpoint: "ipc:///tmp/w.snap")
         full.name = "w-1"
@@ -34,6 +36,7 @@ struct RoundTripTests {
         full.durationNanos = 1_500_000_000
         full.metricsDirectory = "/tmp/m"
         full.parentPID = 4242
+        full.curve = Self.curve
         var batching = WriterConfig(publishEndpoint: "tcp://*:5555", snapshotEndpoint: "tcp://*:5556")
         batching.batch = WriterBatching(maxCount: 32, maxDelayNanos: 1_500_000)
         var batchingNoDelay = batching
@@ -82,6 +85,8 @@ struct RoundTripTests {
         full.metricsDirectory = "/tmp/m"
         full.controlEndpoint = "tcp://127.0.0.1:5600"
         full.parentPID = 1
+        full.curve = Self.curve
+        full.pubNode = "hub-2"
         var claiming = log
         claiming.name = ""
         claiming.claimGroup = "log"
@@ -107,6 +112,8 @@ struct RoundTripTests {
         full.metricsDirectory = "/tmp/r"
         full.controlEndpoint = "tcp://127.0.0.1:5600"
         full.parentPID = 9
+        full.curve = Self.curve
+        full.upstreamNode = "hub-0"
         return [RelayConfig(name: "hub", upstream: "tcp://w:5555", bindEndpoint: "tcp://*:5560"), full]
     }()
 
@@ -127,6 +134,8 @@ struct RoundTripTests {
         full.metricsDirectory = "/tmp/q"
         full.controlEndpoint = "tcp://127.0.0.1:5600"
         full.parentPID = 12
+        full.curve = Self.curve
+        full.targetNodes = ["q-1", "q-2"]
         return [QueryLoadConfig(name: "query-load", targets: ["tcp://q:5700"]), full]
     }()
 
@@ -142,6 +151,26 @@ struct RoundTripTests {
         config.parentPID = 77
         let command = try #require(try parse(config.arguments) as? CPUHog)
         #expect(command.config() == config, "\(config.arguments)")
+    }
+
+    @Test("CURVE options that do not go together are refused with what to give",
+          arguments: [
+            (["reader", "--name", "r", "--pub", "tcp://a:1", "--snapshots", "tcp://a:2", "--security", "curve"], "--security curve needs --curve-key FILE"),
+            (["writer", "--pub", "tcp://*:1", "--snapshots", "tcp://*:2", "--curve-key", "k"], "--curve-key and --curve-peers need --security curve"),
+            (["query-load", "--target", "tcp://q:1", "--target", "tcp://q:2", "--target-node", "q-1", "--security", "curve",
+              "--curve-key", "k", "--curve-peers", "p"], "needs a --target-node for each --target (2), found 1"),
+            (["reader", "--claim-name", "cli", "--control", "tcp://o:1", "--pub", "tcp://a:1", "--snapshots", "tcp://a:2",
+              "--security", "curve", "--curve-key", "k", "--curve-peers", "p"], "--claim-name with --security curve is not supported yet"),
+            (["relay", "--name", "h", "--upstream", "tcp://a:1", "--bind", "tcp://*:3", "--security", "tls"], "tls"),
+          ])
+    func curveOptionsRefused(_ arguments: [String], _ message: String) {
+        do {
+            _ = try parse(arguments)
+            Issue.record("accepted \(arguments)")
+        } catch {
+            let text = ClusterNodeCommand.fullMessage(for: error)
+            #expect(text.contains(message), "\(text)")
+        }
     }
 
     @Test("the orchestrator's control endpoint and pid reach every kind of node")

@@ -54,6 +54,8 @@ public struct NodeMetrics: Sendable, Hashable, Codable {
     public var converge: [ConvergeEvent]
     public var process: ProcessStats?
     public var notes: [String]
+    /// The connections its CURVE sockets did not let through; nil when its sockets are plain.
+    public var refusals: [ConnectionRefusal]?
 
     /// The count of `counter`, 0 when the node does not count it.
     public subscript(_ counter: Counter) -> UInt64 { counters[counter] }

@@ -39,11 +39,17 @@ public struct NodeCommandLine: Sendable, Hashable {
     }
 
     /// The options every node takes, last: its metrics directory, the
-    /// orchestrator's control endpoint and the launcher's pid.
-    mutating func common(metricsDirectory: String?, controlEndpoint: String?, parentPID: Int32?) {
+    /// orchestrator's control endpoint, the launcher's pid, and its CURVE
+    /// files (their paths: a key never goes on a command line).
+    mutating func common(metricsDirectory: String?, controlEndpoint: String?, parentPID: Int32?, curve: CurveFiles? = nil) {
         option(CommonFlag.metricsDirectory, metricsDirectory)
         option(CommonFlag.control, controlEndpoint)
         option(CommonFlag.parentPID, parentPID)
+        if let curve {
+            option(CommonFlag.security, SecurityMode.curve.rawValue)
+            option(CommonFlag.curveKey, curve.keyFile)
+            option(CommonFlag.curvePeers, curve.peersFile)
+        }
     }
 }
 
@@ -53,6 +59,12 @@ public enum CommonFlag {
     public static let metricsDirectory = "metrics-dir"
     public static let parentPID = "parent-pid"
     public static let logLevel = "log-level"
+    /// `none` or `curve` (``SecurityMode``).
+    public static let security = "security"
+    /// This node's key pair (``CurveFiles/keyFile``).
+    public static let curveKey = "curve-key"
+    /// The cluster's public keys (``CurveFiles/peersFile``).
+    public static let curvePeers = "curve-peers"
     /// The environment variable read when `--control` is not given.
     public static let controlEnvironment = "CLUSTERSIM_CONTROL"
 }

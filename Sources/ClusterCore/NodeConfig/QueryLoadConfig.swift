@@ -11,6 +11,7 @@ public struct QueryLoadConfig: Sendable, Hashable {
         public static let mix = "mix"
         public static let seed = "seed"
         public static let duration = "duration"
+        public static let targetNode = "target-node"
     }
 
     public var name: String
@@ -29,6 +30,11 @@ public struct QueryLoadConfig: Sendable, Hashable {
     public var metricsDirectory: String?
     public var parentPID: Int32?
     public var durationNanos: UInt64?
+    /// CURVE on every socket, with these files; nil: plain sockets.
+    public var curve: CurveFiles?
+    /// The query readers serving `targets`, in the same order, whose CURVE
+    /// keys the clients expect; empty when the sockets are plain.
+    public var targetNodes: [String] = []
 
     public init(name: String, targets: [String]) {
         self.name = name
@@ -45,8 +51,9 @@ public struct QueryLoadConfig: Sendable, Hashable {
         c.option(Flag.seed, "\(seed)")
         c.option(Flag.mix, mix?.argument)
         c.options(Flag.target, targets)
+        c.options(Flag.targetNode, targetNodes)
         c.option(Flag.duration, durationNanos.map(durationArgument))
-        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID)
+        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve)
         return c.arguments
     }
 }

@@ -76,6 +76,7 @@ public struct ReaderConfig: Sendable, Hashable {
         public static let clockOffset = "clock-offset-ns"
         public static let duration = "duration"
         public static let cpu = "cpu"
+        public static let pubNode = "pub-node"
     }
 
     /// Stands for the node's name in `logPath` and `metricsDirectory` when it
@@ -113,6 +114,11 @@ public struct ReaderConfig: Sendable, Hashable {
     public var serviceDelayNanos: UInt64 = 0
     public var metricsDirectory: String?
     public var parentPID: Int32?
+    /// CURVE on every socket, with these files; nil: plain sockets.
+    public var curve: CurveFiles?
+    /// The node that serves `publishEndpoint` (a relay's name), whose CURVE
+    /// key the reader expects there; nil: the writer.
+    public var pubNode: String?
     /// After STOP, keep reading this long for the tail (until END is seen).
     public var drainNanos: UInt64 = 2_000_000_000
     public var clock: LatencyClock = .monotonic
@@ -163,7 +169,8 @@ public struct ReaderConfig: Sendable, Hashable {
         if clock != d.clock { c.option(Flag.clock, clock.rawValue) }
         c.option(Flag.clockOffset, clockOffsetNanos)
         c.option(Flag.cpu, cpu)
-        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID)
+        c.option(Flag.pubNode, pubNode)
+        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve)
         return c.arguments
     }
 }

@@ -12,6 +12,7 @@ public struct RelayConfig: Sendable, Hashable {
         public static let loss = "loss"
         public static let seed = "seed"
         public static let duration = "duration"
+        public static let upstreamNode = "upstream-node"
     }
 
     public var name: String
@@ -30,6 +31,11 @@ public struct RelayConfig: Sendable, Hashable {
     public var metricsDirectory: String?
     public var parentPID: Int32?
     public var durationNanos: UInt64?
+    /// CURVE on every socket, with these files; nil: plain sockets.
+    public var curve: CurveFiles?
+    /// The node that serves `upstream` (another relay's name), whose CURVE
+    /// key the relay expects there; nil: the writer.
+    public var upstreamNode: String?
 
     public init(name: String, upstream: String, bindEndpoint: String) {
         self.name = name
@@ -48,7 +54,8 @@ public struct RelayConfig: Sendable, Hashable {
         if delayNanos > 0 { c.option(Flag.delay, "\(delayNanos)ns") }
         if jitterNanos > 0 { c.option(Flag.jitter, "\(jitterNanos)ns") }
         c.option(Flag.duration, durationNanos.map(durationArgument))
-        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID)
+        c.option(Flag.upstreamNode, upstreamNode)
+        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve)
         return c.arguments
     }
 }

@@ -60,6 +60,8 @@ public struct WriterConfig: Sendable, Hashable {
     public var metricsDirectory: String?
     /// Expected launcher pid: the node exits if it disappears.
     public var parentPID: Int32?
+    /// CURVE on every socket, with these files; nil: plain sockets.
+    public var curve: CurveFiles?
 
     public init(publishEndpoint: String, snapshotEndpoint: String) {
         self.publishEndpoint = publishEndpoint
@@ -89,7 +91,7 @@ public struct WriterConfig: Sendable, Hashable {
         c.option(Flag.script, scriptPath)
         if ioThreads != 1 { c.option(Flag.ioThreads, "\(ioThreads)") }
         c.option(Flag.duration, durationNanos.map(durationArgument))
-        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID)
+        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve)
         return c.arguments
     }
 }

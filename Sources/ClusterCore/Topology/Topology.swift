@@ -38,6 +38,8 @@ public struct Topology: Sendable, Hashable, Codable {
     public var chaos: ChaosSpec?
     /// What the run must achieve; default no SLOs.
     public var slo: SLOSpec
+    /// How the sockets are secured; default none (``securityMode``).
+    public var security: SecuritySpec?
 
     public init(
         schemaVersion: Int = 1,
@@ -53,7 +55,8 @@ public struct Topology: Sendable, Hashable, Codable {
         readers: [ReaderGroup],
         faults: [FaultSpec] = [],
         chaos: ChaosSpec? = nil,
-        slo: SLOSpec = SLOSpec()
+        slo: SLOSpec = SLOSpec(),
+        security: SecuritySpec? = nil
     ) {
         self.schemaVersion = schemaVersion
         self.name = name
@@ -69,12 +72,13 @@ public struct Topology: Sendable, Hashable, Codable {
         self.faults = faults
         self.chaos = chaos
         self.slo = slo
+        self.security = security
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case schemaVersion = "version"
         case name, description, seed, duration, warmup, readyTimeout, launcher, cpuPinning
-        case writer, readers, faults, chaos, slo
+        case writer, readers, faults, chaos, slo, security
     }
 
     public init(from decoder: any Decoder) throws {

@@ -279,7 +279,8 @@ final class TopologyBuilder {
             readers: readers ?? [],
             faults: f.value(.faults, default: [], array { self.fault($0, path: $1) }),
             chaos: f.optional(.chaos) { self.chaos($0, path: $1) },
-            slo: f.value(.slo, default: SLOSpec()) { self.slo($0, path: $1) }
+            slo: f.value(.slo, default: SLOSpec()) { self.slo($0, path: $1) },
+            security: f.optional(.security) { self.security($0, path: $1) }
         )
     }
 

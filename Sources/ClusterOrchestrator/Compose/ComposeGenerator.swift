@@ -51,8 +51,10 @@ public struct ComposeGenerator: Sendable {
     public var writerEventsFileName: String { "\(topology.name).writer-events.json" }
 
     /// The compose file, with the notes on what a compose run leaves out.
-    /// - Throws: `ComposeError` when a node or load generator would take a service name already taken.
+    /// - Throws: `ComposeError` when a node or load generator would take a service name already taken,
+    ///   or the topology asks for CURVE (not carried into containers yet).
     public func generate() throws -> ComposeFile {
+        try checkSecurity()
         try checkNames()
         let warnings = notes()
         var extra: [String: Data] = [:]

@@ -10,20 +10,38 @@ import ZeroMQ
 /// (START, STOP, TimeRequest, AddDelay, Welcome), and keeps which identity
 /// is which node: a node's latest identity stays known after it exits, as a
 /// message may still be in flight from it.
+///
+/// With CURVE (``init(bind:curve:)``) the ROUTER admits only the run's node
+/// keys (its ZAP handler, ``security``), and a message counts only from the
+/// node whose key sent it: a HELLO under another node's name, or any
+/// message from an identity registered by another key, is ignored and
+/// recorded as a refusal.
 final class ControlPlane {
     private let router: Socket
     /// The endpoint bound, with the port the system chose.
     let endpoint: String
     private var names: [[UInt8]: String] = [:]
     private var identities: [String: [UInt8]] = [:]
+    /// The ZAP handler of a CURVE control plane; nil when plain.
+    let security: CurveAuthenticator?
+    /// A CURVE control plane's admitted keys, by node.
+    private let keyOf: [String: String]
 
-    /// Binds the ROUTER (no linger, no receive limit).
+    /// Binds the ROUTER (no linger, no receive limit); with `curve`, as a CURVE
+    /// server with that key pair, admitting the nodes' keys (public key → node).
     /// - Throws: `ZMQError` when the endpoint cannot be bound.
-    init(bind: String) throws {
+    init(bind: String, curve: (keys: CurveKeyPair, admitted: [String: String])? = nil) throws {
         let context = try Context()
+        security = try curve.map { try CurveAuthenticator(context: context, allowed: $0.admitted) }
+        keyOf = Dictionary(curve?.admitted.map { ($0.value, $0.key) } ?? [], uniquingKeysWith: { a, _ in a })
         router = try context.socket(.router)
         try router.setLinger(.zero)
         try router.setReceiveHighWaterMark(0)
+        if let curve, let security {
+            try router.setCurveServer(true)
+            try router.setCurveSecretKey(curve.keys.secretKey)
+            try security.watch(router, as: "control", server: true)
+        }
         try router.bind(bind)
         endpoint = try router.lastEndpoint
     }
@@ -38,7 +56,21 @@ final class ControlPlane {
     func receive() -> ControlEvent? {
         guard let frames = try? router.receiveMultipart(dontWait: true) else { return nil }
         guard frames.count >= 2 else { return .ignored }
-        return decode(identity: frames[0].bytes, bytes: frames[frames.count - 1].bytes)
+        let message = frames[frames.count - 1]
+        let event = decode(identity: frames[0].bytes, bytes: message.bytes)
+        guard let security else { return event }
+        // CURVE: the ZAP handler named the sender's key; the message must be that node's.
+        let user = message.metadata("User-Id") ?? ""
+        let claimed: String
+        switch event {
+        case .hello(let h, _): claimed = h.node
+        case .node(let name, _): claimed = name
+        default: return event
+        }
+        guard claimed != user else { return event }
+        security.record(.keyRefused, socket: "control", address: message.metadata("Peer-Address") ?? "",
+                        publicKey: keyOf[user] ?? "", reason: "a message as \(claimed) with the key of \(user.isEmpty ? "no node" : user)")
+        return .ignored
     }
 
     /// Decodes one message from the DEALER with `identity`.

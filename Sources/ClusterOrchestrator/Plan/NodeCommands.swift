@@ -58,6 +58,19 @@ public struct NodeCommands: Sendable {
         return .reader(reader(spec, g, claimingName: claimingName))
     }
 
+    /// `command` with CURVE on every socket: the node's files, and the node
+    /// serving each endpoint it subscribes to (its relay, if any), whose key it expects.
+    public func secured(_ command: NodeCommand, for spec: NodeSpec, files: CurveFiles) -> NodeCommand {
+        let upstream = upstreamRelay(for: spec)?.name
+        switch command {
+        case .writer(var c): c.curve = files; return .writer(c)
+        case .reader(var c): c.curve = files; c.pubNode = upstream; return .reader(c)
+        case .relay(var c): c.curve = files; c.upstreamNode = upstream; return .relay(c)
+        case .queryLoad(var c): c.curve = files; return .queryLoad(c)
+        case .cpuHog: return command
+        }
+    }
+
     func writer(_ spec: NodeSpec) -> WriterConfig {
         let w = topology.writer
         var c = WriterConfig(publishEndpoint: writerPub.bind, snapshotEndpoint: writerSnapshots.bind)

@@ -23,7 +23,9 @@ struct RunPlan {
     ///   - ipcDirectory: where ipc endpoints go (`writer.transport: ipc`).
     ///   - ownsProcesses: the launcher starts the processes; otherwise others do, every node at
     ///     once (no `startAt`), and nothing is pinned.
-    init(topology: Topology, network: NetnsNetwork?, ipcDirectory: String, directory: RunDirectory, ownsProcesses: Bool) {
+    ///   - keys: under CURVE, the run's keys: every node is started with its files.
+    init(topology: Topology, network: NetnsNetwork?, ipcDirectory: String, directory: RunDirectory, ownsProcesses: Bool,
+         keys: RunKeys? = nil) {
         let endpoints = Endpoints(topology: topology, network: network, ipcDirectory: ipcDirectory)
         self.endpoints = endpoints
         let script = topology.writer.events.map { directory.writeEventScript($0) }
@@ -42,14 +44,21 @@ struct RunPlan {
         nodes = NodeTable()
         faults = []
         for spec in topology.nodes {
-            nodes.append(node(spec, mapping: mapping, network: network, startsAtOnce: !ownsProcesses))
+            nodes.append(node(spec, mapping: mapping, network: network, startsAtOnce: !ownsProcesses,
+                              curve: keys?.files(for: spec.name)))
         }
         // One load generator per query group with `load`, aimed at the group's service endpoints.
         for group in topology.readers where group.role == .query {
             guard let load = group.load else { continue }
-            let targets = topology.nodes.filter { $0.group == group.groupName }.compactMap { services[$0.name] }
+            let members = topology.nodes.filter { $0.group == group.groupName && services[$0.name] != nil }
             let name = NodeCommands.queryLoadName(group)
-            var plan = NodePlan(command: mapping.queryLoadCommand(for: group, load: load, targets: targets))
+            var command = mapping.queryLoadCommand(for: group, load: load, targets: members.compactMap { services[$0.name] })
+            if let keys, case .queryLoad(var c) = command {
+                c.curve = keys.files(for: name)
+                c.targetNodes = members.map(\.name)
+                command = .queryLoad(c)
+            }
+            var plan = NodePlan(command: command)
             plan.startAt = ownsProcesses ? group.startAt : nil
             plan.host = network?.host(group.groupName)
             nodes.append(ManagedNode(name: name, group: name, role: .queryLoad, plan: plan))
@@ -64,8 +73,10 @@ struct RunPlan {
     }
 
     /// A writer, reader or relay node, pinned and placed.
-    private mutating func node(_ spec: NodeSpec, mapping: NodeCommands, network: NetnsNetwork?, startsAtOnce: Bool) -> ManagedNode {
+    private mutating func node(_ spec: NodeSpec, mapping: NodeCommands, network: NetnsNetwork?, startsAtOnce: Bool,
+                               curve: CurveFiles?) -> ManagedNode {
         var command = mapping.command(for: spec)
+        if let curve { command = mapping.secured(command, for: spec, files: curve) }
         var plan = NodePlan(command: command, startAt: startsAtOnce ? nil : spec.reader?.startAt)
         if !cpus.isEmpty, case .reader(var c) = command {
             c.cpu = cpus[pinned % cpus.count]

@@ -21,6 +21,7 @@ struct HTMLReport {
             section("CPU and memory over time", id: "resources", resourceCharts()),
             section("Latency by role", id: "roles", roleTable()),
             section("Faults", id: "faults", faultTable()),
+            securitySection(),
             section("Convergence", id: "convergence", convergeTable()),
             section("Nodes", id: "nodes", nodeTable()),
         ]
@@ -290,6 +291,22 @@ struct HTMLReport {
         }
         return table("fault-table", [("planned", true), ("applied", true), ("action", false), ("target", false),
                                      ("outcome", false), ("source", false), ("detail", false)], rows)
+    }
+
+    /// CURVE: the connections refused, where and whose; nothing for a plain run.
+    private func securitySection() -> String {
+        guard let s = report.security else { return "" }
+        let rows = s.refusals.sorted { $0.count > $1.count }.map { r -> [Cell] in
+            [Cell(r.node ?? ""), Cell(r.socket), Cell(r.outcome, cls: "warn"), Cell(r.address), Cell(r.key), Cell(Fmt.count(r.count), Double(r.count)),
+             Cell(r.reason)]
+        }
+        let summary = note("CURVE on every socket: \(Fmt.count(s.admitted)) connections admitted, \(Fmt.count(s.total)) refused "
+                           + "(keys \(Fmt.count(s.keysRefused)), failed handshakes \(Fmt.count(s.handshakesFailed)), "
+                           + "the run's nodes refused by a server \(Fmt.count(s.refusedByServer))).")
+        guard !rows.isEmpty else { return section("Security", id: "security", summary) }
+        return section("Security", id: "security", summary + table(
+            "security-table", [("node", false), ("socket", false), ("outcome", false), ("address", false), ("key", false),
+                               ("count", true), ("reason", false)], rows))
     }
 
     private func convergeTable() -> String {

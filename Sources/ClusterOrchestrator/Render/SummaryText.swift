@@ -10,7 +10,7 @@ struct SummaryText {
     }
 
     func render() -> String {
-        [header(), writerLine(), roleTable(), nodeTable(), faultTable(), spikeTable(), saturationLine(), sloTable(), view.resultLine + "\n"]
+        [header(), writerLine(), roleTable(), nodeTable(), faultTable(), spikeTable(), saturationLine(), securityLines(), sloTable(), view.resultLine + "\n"]
             .compactMap { $0 }.joined(separator: "\n")
     }
 
@@ -105,6 +105,14 @@ struct SummaryText {
         }
         return "latency spikes (a fast reader's p99 in a second above 3× the run's typical \(Fmt.latency(us: first.typicalP99Us)), and 10 ms more)\n"
             + table.render()
+    }
+
+    /// CURVE: what was not let through, where and whose; nothing for a plain run.
+    private func securityLines() -> String? {
+        guard let s = report.security else { return nil }
+        let head = "security: \(s.mode)   admitted \(Fmt.count(s.admitted))   refused \(Fmt.count(s.total)) connections (keys \(Fmt.count(s.keysRefused)), "
+            + "failed handshakes \(Fmt.count(s.handshakesFailed)), the run's nodes refused by a server \(Fmt.count(s.refusedByServer)))"
+        return ([head] + s.lines(limit: 8)).joined(separator: "\n") + "\n"
     }
 
     private func sloTable() -> String {

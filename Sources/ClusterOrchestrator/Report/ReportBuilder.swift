@@ -150,6 +150,7 @@ public enum ReportBuilder {
             latencyOverall: LatencySummary(overall), percentileCurve: curve, totals: totals, faults: state.faults, slo: [])
         report.endpoints = state.endpoints
         report.host = state.host
+        report.security = SecurityReport.build(state: state.security, metrics: metrics, order: state.nodes.map(\.name))
         report.spikes = SpikeAttribution.spikes(in: report)
         report.hostSaturation = SpikeAttribution.saturation(in: report)
         report.slo = SLOChecker.check(topology.slo, report: report)

@@ -41,6 +41,8 @@ public struct RunReport: Sendable, Codable {
     public var spikes: [LatencySpike]?
     /// How busy the host was over the measured phase.
     public var hostSaturation: HostSaturation?
+    /// CURVE: every connection not let through, where and whose; nil for a run without it.
+    public var security: SecurityReport?
 
     public init(name: String, topologyFile: String, runDirectory: String, startedWallNs: UInt64, durationSeconds: Double,
                 seed: UInt64, launcher: String, aborted: String?, environment: Environment, timings: Timings,

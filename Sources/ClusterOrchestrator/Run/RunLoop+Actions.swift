@@ -109,7 +109,7 @@ extension RunLoop {
         events.log("run-ended", detail: ["aborted": ending.aborted?.description ?? ""])
         let directory = cluster.directory
         for (node, error) in directory.writeDumps(cluster.nodes) { progress.note("\(node): \(error)") }
-        let state = RunState(
+        var state = RunState(
             topologyFile: topologyPath, launcher: topology.launcher.rawValue, startedWallNs: ending.measureStart?.wall ?? 0,
             durationSeconds: ending.measuredSeconds, aborted: ending.aborted?.description,
             environment: .init(host: HostInfo.current(), libzmq: "\(Context.version.major).\(Context.version.minor).\(Context.version.patch)",
@@ -119,6 +119,8 @@ extension RunLoop {
             timings: .init(launchToReadyMs: ending.launchToReadyMs, teardownMs: timeline.teardownMs, collectMs: timeline.collectMs),
             nodes: cluster.nodes.nodes.map { $0.observed(external: cluster.external) }, faults: faults.records,
             endpoints: endpoints, host: usage.host)
+        noteRefusals()
+        state.security = securityState
         do {
             try directory.writeState(state)
             let report = try ReportBuilder.build(runDirectory: directory.path)

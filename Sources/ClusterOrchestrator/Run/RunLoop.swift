@@ -107,6 +107,7 @@ final class RunLoop {
 
     /// Sampling and clock probes always; late joiners, faults and progress while the measured phase runs.
     func periodic() {
+        noteRefusals()
         let now = SystemClock.monotonicNanos()
         sampler.sample(&cluster.nodes, now: now, measureStart: machine.measureStart?.mono)
         usage.sample(now: now, measureStart: machine.measureStart?.mono)

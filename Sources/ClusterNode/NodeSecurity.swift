@@ -1,0 +1,102 @@
+import ClusterCore
+import Foundation
+import Logging
+import ZeroMQ
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A node's CURVE set-up (docs/security.md): its key pair, the cluster's
+/// public keys, the ZAP handler of its context, and how each of its sockets
+/// becomes a CURVE server (which admits only the cluster's keys) or client
+/// (which expects its server's key and offers the node's own).
+///
+/// Made by the ``NodeRuntime`` with the context, before any socket: the ZAP
+/// handler must be bound before a CURVE server binds.
+final class NodeSecurity {
+    let keys: CurveKeyPair
+    let peers: CurvePeers
+    let files: CurveFiles
+    let authenticator: CurveAuthenticator
+
+    /// Reads the files and starts the ZAP handler.
+    /// - Throws: `CurveFileError` for a key file that cannot be read, is open
+    ///   to other users, or holds no valid key pair, or a peers file that
+    ///   cannot be read; `ZMQError` when the handler cannot be bound.
+    init(files: CurveFiles, context: Context, logger: Logger) throws {
+        self.files = files
+        keys = try Self.keyPair(files.keyFile)
+        peers = try Self.peers(files.peersFile)
+        authenticator = try CurveAuthenticator(context: context, allowed: peers.admitted) { record in
+            logger.warning("connection not let through", metadata: [
+                "outcome": "\(record.outcome.rawValue)", "socket": "\(record.socket)", "address": "\(record.address)",
+                "key": "\(record.publicKey)", "reason": "\(record.reason)"])
+        }
+    }
+
+    /// Makes `socket` a CURVE server with the node's secret key, under its ZAP domain `label`. Before it binds.
+    func server(_ socket: borrowing Socket, label: String) throws {
+        try socket.setCurveServer(true)
+        try socket.setCurveSecretKey(keys.secretKey)
+        try authenticator.watch(socket, as: label, server: true)
+    }
+
+    /// Makes `socket` a CURVE client of the node `server` (its key from the
+    /// peers file), offering the node's own key. Before it connects.
+    /// - Throws: `CurveFileError` when the peers file has no key for `server`.
+    func client(_ socket: borrowing Socket, of server: String, label: String) throws {
+        guard let serverKey = peers[server] else {
+            throw CurveFileError(file: files.peersFile, "no public key for \(server), the node this one's \(label) socket connects to")
+        }
+        try socket.setCurveServerKey(serverKey)
+        try socket.setCurvePublicKey(keys.publicKey)
+        try socket.setCurveSecretKey(keys.secretKey)
+        try authenticator.watch(socket, as: label, server: false)
+    }
+
+    /// The counts into `counters`; the records, for `metrics.json`.
+    func report(into counters: inout [String: UInt64]) -> [ConnectionRefusal] {
+        let c = authenticator.counts
+        counters[.curveAdmitted] = c.admitted
+        counters[.curveRefused] = c.keyRefused
+        counters[.handshakeFailed] = c.handshakeFailed
+        counters[.refusedByServer] = c.refusedByServer
+        return authenticator.records.map {
+            ConnectionRefusal(outcome: $0.outcome.rawValue, socket: $0.socket, address: $0.address, key: $0.publicKey,
+                              reason: $0.reason, count: $0.count)
+        }
+    }
+
+    /// A key pair from a secret certificate that only its owner may read.
+    static func keyPair(_ path: String) throws -> CurveKeyPair {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw CurveFileError(file: path, "cannot read the key file: \(String(cString: strerror(errno)))")
+        }
+        let mode = info.st_mode & 0o777
+        guard mode & 0o077 == 0 else {
+            throw CurveFileError(file: path, "the key file is open to other users (mode 0\(String(mode, radix: 8))); "
+                                 + "a secret key must be readable by its owner alone: chmod 600 \(path)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CurveFileError(file: path, "cannot read the key file")
+        }
+        let (publicKey, secretKey) = CurveKeyFile.parse(String(decoding: data, as: UTF8.self))
+        guard let secretKey, CurveKeyPair.isZ85Key(secretKey) else {
+            throw CurveFileError(file: path, "no secret-key of 40 Z85 characters: expected a ZeroMQ secret certificate (curve / secret-key = \"…\")")
+        }
+        let pair = try CurveKeyPair(secretKey: secretKey)
+        if let publicKey, publicKey != pair.publicKey {
+            throw CurveFileError(file: path, "its public-key is not the secret key's")
+        }
+        return pair
+    }
+
+    /// The cluster's public keys.
+    static func peers(_ path: String) throws -> CurvePeers {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CurveFileError(file: path, "cannot read the peers file")
+        }
+        return try CurvePeers(parsing: String(decoding: data, as: UTF8.self), file: path, isKey: CurveKeyPair.isZ85Key)
+    }
+}
