@@ -28,6 +28,24 @@ struct SecurityTests {
         return stat(path, &info) == 0 ? info.st_mode & 0o777 : 0o7777
     }
 
+    /// A port the kernel hands out as free now (bound to port 0, read back,
+    /// closed): a different one each call, unlike a scan from a fixed base,
+    /// which suites running beside each other would agree on.
+    static func ephemeralPort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
+                bind(fd, a, length) == 0 ? getsockname(fd, a, &length) : -1
+            }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
     /// Frames a socket gets within `seconds`.
     static func count(_ socket: borrowing Socket, seconds: Double) throws -> Int {
         var n = 0
@@ -52,8 +70,7 @@ struct SecurityTests {
         peers.set("writer", writerKeys.publicKey)
         peers.set("r1", readerKeys.publicKey)
         try peers.text(title: "test").write(toFile: dir + "/peers", atomically: true, encoding: .utf8)
-        let port = try await offPool { ExternalLauncherTests.freePort() }
-        let (pub, snap) = ("tcp://127.0.0.1:\(port)", "tcp://127.0.0.1:\(port + 1)")
+        let (pub, snap) = ("tcp://127.0.0.1:\(Self.ephemeralPort())", "tcp://127.0.0.1:\(Self.ephemeralPort())")
         let curve = ["--security", "curve", "--curve-peers", dir + "/peers"]
         let env = ["CLUSTERSIM_TEST_TAG": "curve-hand"]
         let writer = try Harness.start(Harness.clusterNode, ["writer", "--pub", pub, "--snapshots", snap, "--rate", "200", "--duration", "5s",
