@@ -557,7 +557,10 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     /// socket connected to the monitor's unique `inproc://` endpoint.
     ///
     /// Read events from it with ``MonitorEvent/read(from:timeout:)``. The PAIR
-    /// socket has LINGER 0.
+    /// socket has LINGER 0 and no receive limit: libzmq's I/O thread sends
+    /// each event with a blocking send, so a full monitor queue would stall
+    /// every connection of the context until the events are read. Read them
+    /// regularly; each is a few dozen bytes.
     /// - Parameters:
     ///   - events: The events to report.
     /// - Returns: The connected PAIR socket.
@@ -566,6 +569,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         let endpoint = try startMonitor(events)
         let pair = try context.socket(.pair)
         try pair.setLinger(.zero)
+        try pair.setReceiveHighWaterMark(0)
         try pair.connect(endpoint)
         return pair
     }
