@@ -141,6 +141,10 @@ struct Reader: ParsableCommand {
         "Pin the process (its thread and libzmq's I/O thread) to this CPU.",
         discussion: "The hand-off of each message from libzmq's thread to the reader's is then a wake-up on the same CPU. The orchestrator passes it with the topology's cpuPinning \"spread\".",
         valueName: "cpu")) var cpu: Int?
+    @Option(name: .customLong(Flag.maxMessage), help: ArgumentHelp(
+        "The largest frame or snapshot reply accepted, bytes (ZMQ_MAXMSGSIZE).",
+        discussion: "A larger one makes libzmq drop that connection; the reader counts it (connections_dropped) and connects again. Default: a snapshot of the schema's largest writer (1 MiB of payload, 1 024 entries of history) with margin; the orchestrator passes its topology's."))
+    var maxMessage = MessageLimits.defaultSnapshotFrameLimit
 
     func validate() throws {
         switch (name, claimName) {
@@ -157,6 +161,9 @@ struct Reader: ParsableCommand {
             throw ValidationError("--delay \(delay): expected a duration (2ms), uniform:MIN:MAX or exponential:MEAN")
         }
         guard workers >= 1 else { throw ValidationError("--workers must be ≥ 1") }
+        guard maxMessage >= MessageLimits.requestBytes else {
+            throw ValidationError("--max-message \(maxMessage): expected at least \(MessageLimits.requestBytes) bytes")
+        }
         if let cpu {
             let allowed = CPUAffinity.allowed()
             guard CPUAffinity.mayUse(cpu, allowed: allowed) else {
@@ -193,6 +200,7 @@ struct Reader: ParsableCommand {
         c.durationNanos = duration?.nanos
         c.cpu = cpu
         c.pubNode = pubNode
+        c.maxMessageBytes = maxMessage
         common.attach(&c)
         return c
     }
@@ -233,12 +241,18 @@ struct QueryLoadCommand: ParsableCommand {
         valueName: "name")) var targetNode: [String] = []
     @Option(name: .customLong(Flag.seed), help: "Seed of the request mix.") var seed: UInt64 = 1
     @Option(name: .customLong(Flag.duration), help: "Stop after this long (standalone runs).") var duration: DurationArgument?
+    @Option(name: .customLong(Flag.maxMessage), help: ArgumentHelp(
+        "The largest reply accepted, bytes (ZMQ_MAXMSGSIZE).",
+        discussion: "A larger one makes libzmq drop that connection; it is counted (connections_dropped) and connected again. Default: the schema's largest snapshot, or a reader's metrics over an hour; the orchestrator passes its topology's."))
+    var maxMessage = MessageLimits.defaultQueryReplyLimit
 
     func validate() throws {
         guard !target.isEmpty else { throw ValidationError("give at least one --target") }
         guard clients >= 1, rate > 0 else { throw ValidationError("--clients must be ≥ 1 and --rate > 0") }
         if common.security == .curve, targetNode.count != target.count {
             throw ValidationError("--security curve needs a --target-node for each --target (\(target.count)), found \(targetNode.count)")
+        guard maxMessage >= MessageLimits.requestBytes else {
+            throw ValidationError("--max-message \(maxMessage): expected at least \(MessageLimits.requestBytes) bytes")
         }
         if let mix, RequestMix(argument: mix) == nil {
             throw ValidationError("--mix \(mix): expected KIND:WEIGHT pairs separated by commas, kinds latest, version, health, metrics, weights ≥ 0 and one > 0")
@@ -253,6 +267,7 @@ struct QueryLoadCommand: ParsableCommand {
         c.seed = seed
         c.mix = mix.flatMap(RequestMix.init(argument:))
         c.targetNodes = targetNode
+        c.maxMessageBytes = maxMessage
         common.attach(&c)
         c.durationNanos = duration?.nanos
         return c
@@ -335,9 +350,21 @@ struct Relay: ParsableCommand {
         "With --security curve: the node serving --upstream (another relay), whose key the relay expects there; default: the writer.",
         valueName: "name")) var upstreamNode: String?
     @Option(name: .customLong(Flag.duration), help: "Stop after this long (standalone runs).") var duration: DurationArgument?
+    @Option(name: .customLong(Flag.maxMessage), help: ArgumentHelp(
+        "The largest frame accepted from upstream, bytes (ZMQ_MAXMSGSIZE).",
+        discussion: "A larger one makes libzmq drop the connection; the relay counts it (connections_dropped) and connects again. Default: the schema's largest snapshot with margin; the orchestrator passes its topology's."))
+    var maxMessage = MessageLimits.defaultSnapshotFrameLimit
+    @Option(name: .customLong(Flag.highWaterMark), help: ArgumentHelp(
+        "Frames queued upstream (ZMQ_RCVHWM) and per subscriber (ZMQ_SNDHWM).",
+        discussion: "The orchestrator passes one that keeps a subscriber's queue within 256 MiB of its topology's frames."))
+    var hwm = Int32(HighWaterMarks.default)
 
     func validate() throws {
         guard (0...1).contains(loss) else { throw ValidationError("--loss must be within 0...1, got \(loss)") }
+        guard maxMessage >= MessageLimits.requestBytes else {
+            throw ValidationError("--max-message \(maxMessage): expected at least \(MessageLimits.requestBytes) bytes")
+        }
+        guard hwm >= 0 else { throw ValidationError("--hwm must be ≥ 0 (0: no limit), got \(hwm)") }
     }
 
     func config() -> RelayConfig {
@@ -347,6 +374,8 @@ struct Relay: ParsableCommand {
         c.loss = loss
         c.seed = seed
         c.upstreamNode = upstreamNode
+        c.maxMessageBytes = maxMessage
+        c.highWaterMark = hwm
         common.attach(&c)
         c.durationNanos = duration?.nanos
         return c

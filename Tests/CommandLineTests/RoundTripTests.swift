@@ -82,6 +82,7 @@ struct RoundTripTests {
         full.clockOffsetNanos = -1_234
         full.durationNanos = 3_000_000_000
         full.cpu = 0
+        full.maxMessageBytes = 200_000
         full.metricsDirectory = "/tmp/m"
         full.controlEndpoint = "tcp://127.0.0.1:5600"
         full.parentPID = 1
@@ -109,6 +110,8 @@ struct RoundTripTests {
         full.loss = 0.25
         full.seed = 3
         full.durationNanos = 60_000_000_000
+        full.maxMessageBytes = 100_000
+        full.highWaterMark = 255
         full.metricsDirectory = "/tmp/r"
         full.controlEndpoint = "tcp://127.0.0.1:5600"
         full.parentPID = 9
@@ -131,6 +134,7 @@ struct RoundTripTests {
         full.seed = 11
         full.mix = RequestMix(getLatest: 1, getVersion: 0, health: 2.5, metrics: 0)
         full.durationNanos = 10_000_000_000
+        full.maxMessageBytes = 9_000_000
         full.metricsDirectory = "/tmp/q"
         full.controlEndpoint = "tcp://127.0.0.1:5600"
         full.parentPID = 12

@@ -73,6 +73,8 @@ extension Counter {
     public static let subscriptionsForwarded = Counter("subscriptions_forwarded")
     public static let heldAtStop = Counter("held_at_stop")
     public static let delayFaults = Counter("delay_faults")
+    /// Snapshot frames a relay did not hold: its hold queue had its byte budget full.
+    public static let heldOverBudget = Counter("held_over_budget")
     // The query load generator.
     public static let sent = Counter("sent")
     public static let sentGetLatest = Counter("sent_get_latest")
@@ -88,6 +90,14 @@ extension Counter {
     public static let clientSaturated = Counter("client_saturated")
     public static let timeouts = Counter("timeouts")
     public static let unansweredAtStop = Counter("unanswered_at_stop")
+    // Every node's sockets (docs/security.md, "Bounded messages").
+    /// Connections of the node's connecting sockets that libzmq closed for a
+    /// protocol error (a frame above the socket's `ZMQ_MAXMSGSIZE`, a
+    /// malformed ZMTP command) and did not retry; each was connected again.
+    public static let connectionsDropped = Counter("connections_dropped")
+    /// Connections to the node's bound sockets that ended: a peer that left,
+    /// or one libzmq closed for a protocol error (the events do not tell them apart).
+    public static let peerDisconnects = Counter("peer_disconnects")
 }
 
 /// The name of a gauge in metrics.json and metrics.prom.
@@ -112,6 +122,10 @@ extension Gauge {
     public static let delayMs = Gauge("delay_ms")
     public static let jitterMs = Gauge("jitter_ms")
     public static let loss = Gauge("loss")
+    /// The largest message the node's data sockets accept (`ZMQ_MAXMSGSIZE`).
+    public static let maxMessageBytes = Gauge("max_message_bytes")
+    /// The writer's (or a relay's) high-water mark per subscriber, as applied after the byte budget.
+    public static let sendHighWaterMark = Gauge("sndhwm")
 }
 
 extension Dictionary where Key == String, Value == UInt64 {

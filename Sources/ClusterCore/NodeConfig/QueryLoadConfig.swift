@@ -12,6 +12,7 @@ public struct QueryLoadConfig: Sendable, Hashable {
         public static let seed = "seed"
         public static let duration = "duration"
         public static let targetNode = "target-node"
+        public static let maxMessage = "max-message"
     }
 
     public var name: String
@@ -35,6 +36,8 @@ public struct QueryLoadConfig: Sendable, Hashable {
     /// The query readers serving `targets`, in the same order, whose CURVE
     /// keys the clients expect; empty when the sockets are plain.
     public var targetNodes: [String] = []
+    /// The largest reply accepted (`ZMQ_MAXMSGSIZE`): a snapshot or a reader's metrics; the orchestrator passes the topology's.
+    public var maxMessageBytes = MessageLimits.defaultQueryReplyLimit
 
     public init(name: String, targets: [String]) {
         self.name = name
@@ -53,6 +56,8 @@ public struct QueryLoadConfig: Sendable, Hashable {
         c.options(Flag.target, targets)
         c.options(Flag.targetNode, targetNodes)
         c.option(Flag.duration, durationNanos.map(durationArgument))
+
+        if maxMessageBytes != MessageLimits.defaultQueryReplyLimit { c.option(Flag.maxMessage, "\(maxMessageBytes)") }
         c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve)
         return c.arguments
     }

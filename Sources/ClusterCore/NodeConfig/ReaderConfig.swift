@@ -77,6 +77,7 @@ public struct ReaderConfig: Sendable, Hashable {
         public static let duration = "duration"
         public static let cpu = "cpu"
         public static let pubNode = "pub-node"
+        public static let maxMessage = "max-message"
     }
 
     /// Stands for the node's name in `logPath` and `metricsDirectory` when it
@@ -129,6 +130,9 @@ public struct ReaderConfig: Sendable, Hashable {
     public var durationNanos: UInt64?
     /// The CPU to pin the process to (its thread and libzmq's); nil leaves it to the scheduler.
     public var cpu: Int?
+    /// The largest frame or snapshot reply accepted (`ZMQ_MAXMSGSIZE`); the
+    /// orchestrator passes the topology's (``MessageLimits``).
+    public var maxMessageBytes = MessageLimits.defaultSnapshotFrameLimit
 
     public init(name: String, publishEndpoint: String, snapshotEndpoint: String) {
         self.name = name
@@ -170,6 +174,7 @@ public struct ReaderConfig: Sendable, Hashable {
         c.option(Flag.clockOffset, clockOffsetNanos)
         c.option(Flag.cpu, cpu)
         c.option(Flag.pubNode, pubNode)
+        if maxMessageBytes != d.maxMessageBytes { c.option(Flag.maxMessage, "\(maxMessageBytes)") }
         c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve)
         return c.arguments
     }

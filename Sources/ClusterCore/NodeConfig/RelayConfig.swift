@@ -13,6 +13,8 @@ public struct RelayConfig: Sendable, Hashable {
         public static let seed = "seed"
         public static let duration = "duration"
         public static let upstreamNode = "upstream-node"
+        public static let maxMessage = "max-message"
+        public static let highWaterMark = "hwm"
     }
 
     public var name: String
@@ -36,6 +38,11 @@ public struct RelayConfig: Sendable, Hashable {
     /// The node that serves `upstream` (another relay's name), whose CURVE
     /// key the relay expects there; nil: the writer.
     public var upstreamNode: String?
+    /// The largest frame accepted from upstream (`ZMQ_MAXMSGSIZE`); the orchestrator passes the topology's.
+    public var maxMessageBytes = MessageLimits.defaultSnapshotFrameLimit
+    /// `ZMQ_RCVHWM` upstream and `ZMQ_SNDHWM` per subscriber, in frames; the
+    /// orchestrator passes one sized from the topology's frames and the byte budget.
+    public var highWaterMark = Int32(HighWaterMarks.default)
 
     public init(name: String, upstream: String, bindEndpoint: String) {
         self.name = name
@@ -55,6 +62,8 @@ public struct RelayConfig: Sendable, Hashable {
         if jitterNanos > 0 { c.option(Flag.jitter, "\(jitterNanos)ns") }
         c.option(Flag.duration, durationNanos.map(durationArgument))
         c.option(Flag.upstreamNode, upstreamNode)
+        if maxMessageBytes != MessageLimits.defaultSnapshotFrameLimit { c.option(Flag.maxMessage, "\(maxMessageBytes)") }
+        if highWaterMark != Int32(HighWaterMarks.default) { c.option(Flag.highWaterMark, "\(highWaterMark)") }
         c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve)
         return c.arguments
     }

@@ -33,6 +33,9 @@ public struct NodeCommands: Sendable {
         self.writerScript = writerScript
     }
 
+    /// The run's message limits and queue sizes, from the topology's writer settings.
+    public var limits: MessageLimits { MessageLimits(topology: topology) }
+
     /// The relay a node subscribes through: with `via`, one relay of that
     /// group, spread by the node's index; nil for the writer's own stream.
     public func upstreamRelay(for spec: NodeSpec) -> NodeSpec? {
@@ -97,6 +100,9 @@ public struct NodeCommands: Sendable {
         c.seed = topology.seed &+ UInt64(spec.index) &* 104_729
         c.delayNanos = r.delay.nanoseconds
         c.jitterNanos = r.jitter.nanoseconds
+        let limits = self.limits
+        c.maxMessageBytes = limits.snapshotFrame
+        c.highWaterMark = limits.subscriberHighWaterMark(messages: Int(c.highWaterMark))
         return c
     }
 
@@ -106,7 +112,9 @@ public struct NodeCommands: Sendable {
         if claimingName { c.claimGroup = spec.group }
         c.role = g.role
         c.policy = g.policy
-        c.receiveHighWaterMark = Int32(clamping: g.rcvhwm)
+        let limits = self.limits
+        c.receiveHighWaterMark = limits.subscriberHighWaterMark(messages: g.rcvhwm)
+        c.maxMessageBytes = limits.snapshotFrame
         c.lagLimitNanos = g.lagLimit.nanoseconds
         c.seed = Self.readerSeed(topology, for: spec)
         c.receiveBufferBytes = g.rcvbuf.map { Int32(clamping: $0) }
@@ -148,6 +156,7 @@ public struct NodeCommands: Sendable {
         c.timeoutNanos = load.timeout.nanoseconds
         c.seed = topology.seed &+ 7
         c.mix = load.mix.map(RequestMix.init(weights:))
+        c.maxMessageBytes = limits.queryReply
         return .queryLoad(c)
     }
 }
