@@ -13,6 +13,8 @@ import ZeroMQ
 public final class ControlClient {
     let socket: Socket
     let node: String
+    /// The orchestrator's endpoint, as connected.
+    let endpoint: String
     let logger: Logger
     private(set) var sent: UInt64 = 0
     private var statsSequence: UInt64 = 0
@@ -30,8 +32,11 @@ public final class ControlClient {
         try socket.setLinger(.seconds(2))
         try socket.setSendHighWaterMark(10_000)
         try security?.client(socket, of: CurvePeers.orchestrator, label: "control")
+        // The orchestrator sends a node only small messages: a larger one drops the connection.
+        try socket.setMaxMessageSize(Int64(MessageLimits.controlToNodeBytes))
         try socket.connect(endpoint)
         self.node = node
+        self.endpoint = endpoint
         self.logger = logger
     }
 

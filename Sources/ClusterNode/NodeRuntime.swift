@@ -84,6 +84,9 @@ final class NodeRuntime {
     let security: NodeSecurity?
     /// Absent when the node runs alone.
     let control: ControlClient?
+    /// The watches on the node's sockets: connections dropped and ended, for its metrics.
+    let guards: ConnectionGuards
+    private let controlWatch: ConnectionWatch?
     private var poller = Poller()
     private let signalIndex: Int
     private let controlIndex: Int
@@ -119,6 +122,9 @@ final class NodeRuntime {
         var poller = Poller()
         signalIndex = poller.add(fileDescriptor: signals.fileDescriptor)
         controlIndex = control.map { poller.add($0.socket) } ?? -1
+        let guards = ConnectionGuards()
+        controlWatch = try control.map { try guards.connecting($0.socket, to: [$0.endpoint]) }
+        self.guards = guards
         self.context = context
         self.security = security
         self.control = control
@@ -191,7 +197,7 @@ final class NodeRuntime {
     func metrics(epoch: UInt64 = 0, counters: [String: UInt64], gauges: [String: Double], recorder: LatencyRecorder,
                  latencies: [String: LatencySummary] = [:], converge: [ConvergeEvent] = [],
                  process: ProcessStats? = ProcessStats.read(), notes: [String] = []) -> NodeMetrics {
-        var counters = counters
+        var counters = counters.merging(guards.counters) { $1 }
         let refusals = security?.report(into: &counters)
         var m = NodeMetrics(node: settings.name, role: settings.role, incarnation: incarnation, epoch: epoch,
                             startedWallNs: incarnation, stoppedWallNs: SystemClock.wallNanos(), counters: counters,
@@ -235,6 +241,7 @@ final class NodeRuntime {
             schedulingAtTick = scheduling
             let interval = node.tick(now: now, self)
             control?.stats(interval: interval) { node.fillStats(&$0) }
+            if let control, let controlWatch { controlWatch.check(control.socket) }
             if let parent = settings.parentPID, getppid() != parent, isLive { stop("launcher exited") }
         }
         if isLive, let limit = settings.durationNanos, let origin = durationOrigin(node), now >= origin,

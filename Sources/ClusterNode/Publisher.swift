@@ -15,7 +15,7 @@ final class Publisher: @unchecked Sendable {
         case batch(WriterBatching)
     }
 
-    private let socket: Socket
+    let socket: Socket
     let mode: Mode
     private var builder = SnapshotFrameBuilder()
     /// Versions sent (whatever the frames that carried them).

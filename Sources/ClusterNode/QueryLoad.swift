@@ -15,6 +15,7 @@ import ZeroMQ
 final class QueryLoadNode: NodeProcess {
     let config: QueryLoadConfig
     let dealer: Socket
+    private let dealerWatch: ConnectionWatch
     private let dealerIndex: Int
     private var pacer: Pacer
     private var rng: SeededRandom
@@ -39,6 +40,7 @@ final class QueryLoadNode: NodeProcess {
         dealer = try runtime.context.socket(.dealer)
         try dealer.setLinger(.zero)
         try dealer.setSendHighWaterMark(100_000)
+        try dealer.setMaxMessageSize(Int64(config.maxMessageBytes))
         for (i, t) in config.targets.enumerated() {
             // CURVE: libzmq takes the server key a connection expects from the
             // socket's options at connect time, so one DEALER reaches each
@@ -51,6 +53,7 @@ final class QueryLoadNode: NodeProcess {
             }
             try dealer.connect(t)
         }
+        dealerWatch = try runtime.guards.connecting(dealer, to: config.targets)
         dealerIndex = runtime.watch(dealer)
         pacer = Pacer(interval: config.rate > 0 ? UInt64(1e9 / config.rate) : 1_000_000_000)
         rng = SeededRandom(seed: config.seed)
@@ -98,6 +101,7 @@ final class QueryLoadNode: NodeProcess {
         for id in expired.keys { outstanding.removeValue(forKey: id) }
         counts[.timeouts] += UInt64(expired.count)
         let t = runtime.measuredSince.map { Double(now - $0) / 1e9 } ?? 0
+        dealerWatch.check(dealer)
         return latency.roll(t: t, lostSoFar: counts[.timeouts], scheduling: runtime.schedulingLastSecond)
     }
 
@@ -120,6 +124,7 @@ final class QueryLoadNode: NodeProcess {
         gauges[.busyRatio] = ok + busy > 0 ? Double(busy) / Double(ok + busy) : 0
         gauges[.rateAsked] = config.rate
         gauges[.clients] = Double(config.clients)
+        gauges[.maxMessageBytes] = Double(config.maxMessageBytes)
         let metrics = runtime.metrics(
             counters: counts, gauges: gauges, recorder: latency,
             latencies: ["query_client": LatencySummary(latency.total)],

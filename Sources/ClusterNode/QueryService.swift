@@ -31,9 +31,7 @@ final class QueryService {
     }
 
     struct Shared: ~Copyable {
-        var history: [(version: UInt64, epoch: UInt64, bytes: [UInt8])] = []
-        var head = 0
-        var latestIndex = -1
+        var history: SnapshotHistory
         var metricsJSON = "{}"
         var jobs: [Job] = []
         var stopping = false
@@ -48,29 +46,40 @@ final class QueryService {
     private var pendingStart: [UInt64] = []
     private var counters = Stats()
     private var threads: [Thread] = []
-    private let historySize: Int
+    private let routerWatch: ConnectionWatch
     let logger: Logger
 
     final class SharedBox: Sendable {
-        let state = Mutex(Shared())
+        let state: Mutex<Shared>
         let wake = DispatchSemaphore(value: 0)
+
+        init(history: SnapshotHistory) {
+            state = Mutex(Shared(history: history))
+        }
     }
 
-    init(context: Context, endpoint requested: String, workers: Int, historySize: Int, serviceDelayNanos: UInt64, logger: Logger,
-         security: NodeSecurity? = nil) throws {
+    /// Binds the ROUTER and starts the workers. The ROUTER takes requests
+    /// only (a larger message drops its peer) and keeps at most 16 MiB of
+    /// replies of `maxReplyBytes` queued for one client; the history keeps
+    /// `historySize` versions within 64 MiB.
+    init(context: Context, endpoint requested: String, workers: Int, historySize: Int, serviceDelayNanos: UInt64,
+         maxReplyBytes: Int, guards: ConnectionGuards, logger: Logger, security: NodeSecurity? = nil) throws {
         self.workers = max(1, workers)
-        self.historySize = max(1, historySize)
         self.logger = logger
         router = try context.socket(.router)
         try router.setLinger(.zero)
         try security?.server(router, label: "query")
+        try router.setMaxMessageSize(Int64(MessageLimits.requestBytes))
+        try router.setSendHighWaterMark(MessageLimits.highWaterMark(messages: 1_000, frameBytes: maxReplyBytes,
+                                                                    budget: MessageLimits.clientRepliesBytes))
         try router.bind(requested)
+        routerWatch = try guards.bound(router)
         endpoint = (try? router.lastEndpoint) ?? requested
         replies = try context.socket(.pull)
         try replies.setLinger(.zero)
         let inproc = "inproc://query-replies-\(UInt64.random(in: 0...UInt64.max))"
         try replies.bind(inproc)
-        let box = SharedBox()
+        let box = SharedBox(history: SnapshotHistory(capacity: historySize, budget: MessageLimits.queryHistoryBytes))
         shared = box
         for i in 0..<self.workers {
             let push = try context.socket(.push)
@@ -86,17 +95,12 @@ final class QueryService {
 
     /// Keeps the latest snapshot and a bounded history for `GetVersion`.
     func update(version: UInt64, epoch: UInt64, encodedSnapshot: [UInt8]) {
-        let size = historySize
-        shared.state.withLock { s in
-            if s.history.count < size {
-                s.history.append((version, epoch, encodedSnapshot))
-                s.latestIndex = s.history.count - 1
-            } else {
-                s.history[s.head] = (version, epoch, encodedSnapshot)
-                s.latestIndex = s.head
-                s.head = (s.head + 1) % size
-            }
-        }
+        shared.state.withLock { $0.history.append(version: version, epoch: epoch, bytes: encodedSnapshot) }
+    }
+
+    /// Counts the connections to the ROUTER that ended (once a tick).
+    func checkConnections() {
+        routerWatch.check(router)
     }
 
     func publishMetrics(_ json: String) {
@@ -201,13 +205,10 @@ final class QueryService {
             }
             r.requestID = req.requestID
             let snapshot = shared.state.withLock { s -> (entry: (UInt64, UInt64, [UInt8])?, oldest: UInt64, newest: UInt64, metrics: String, found: [UInt8]?) in
-                let latest = s.latestIndex >= 0 ? s.history[s.latestIndex] : nil
-                let oldest = s.history.map(\.version).min() ?? 0
+                let latest = s.history.latest
                 var found: [UInt8]? = nil
-                if case .getVersion(let g) = req.kind {
-                    found = s.history.first(where: { $0.version == g.version })?.bytes
-                }
-                return (latest.map { ($0.version, $0.epoch, $0.bytes) }, oldest, latest?.version ?? 0, s.metricsJSON, found)
+                if case .getVersion(let g) = req.kind { found = s.history.find(version: g.version) }
+                return (latest.map { ($0.version, $0.epoch, $0.bytes) }, s.history.oldestVersion, latest?.version ?? 0, s.metricsJSON, found)
             }
             r.oldestVersion = snapshot.oldest
             r.newestVersion = snapshot.newest

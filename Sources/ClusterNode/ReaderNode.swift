@@ -54,8 +54,11 @@ final class ReaderNode: NodeProcess {
     let subs: SubscriberSockets
     /// The snapshot service's DEALER (Clone pattern).
     let snapshotClient: Socket
+    let snapshotWatch: ConnectionWatch
     /// Updates held until the start snapshot is applied (or given up on).
     var held: [HeldUpdate] = []
+    /// Their bytes: they are held up to a count and a byte budget.
+    var heldBytes = 0
     var tally = ReaderTally()
     /// Batch frames received, and their transport latency.
     var batches = ReaderBatches()
@@ -88,14 +91,17 @@ final class ReaderNode: NodeProcess {
         query = config.role == .query
             ? try QueryService(context: runtime.context, endpoint: config.serviceEndpoint ?? "tcp://127.0.0.1:*",
                                workers: config.workers, historySize: config.historySize,
-                               serviceDelayNanos: config.serviceDelayNanos, logger: runtime.logger, security: runtime.security)
+                               serviceDelayNanos: config.serviceDelayNanos, maxReplyBytes: config.maxMessageBytes,
+                               guards: runtime.guards, logger: runtime.logger, security: runtime.security)
             : nil
         cli = config.role == .cli ? CLIView(node: config.name) : nil
-        subs = try SubscriberSockets(context: runtime.context, config: config, security: runtime.security)
+        subs = try SubscriberSockets(context: runtime.context, config: config, security: runtime.security, guards: runtime.guards)
         snapshotClient = try runtime.context.socket(.dealer)
         try snapshotClient.setLinger(.zero)
+        try snapshotClient.setMaxMessageSize(Int64(config.maxMessageBytes))
         try runtime.security?.client(snapshotClient, of: Topology.writerName, label: "snapshots")
         try snapshotClient.connect(config.snapshotEndpoint)
+        snapshotWatch = try runtime.guards.connecting(snapshotClient, to: [config.snapshotEndpoint])
         sync = SyncStateMachine(policy: config.policy, startMono: runtime.startMono, startWall: runtime.incarnation)
         latencyClock = config.clock
         policy = config.policy
@@ -241,7 +247,8 @@ final class ReaderNode: NodeProcess {
     @inline(never)
     func holdUpdate(_ raw: UnsafeRawBufferPointer, recvMono: UInt64, recvWall: UInt64) {
         held.append(HeldUpdate(bytes: Array(raw), recvMono: recvMono, recvWall: recvWall))
-        if sync.updateHeld(count: held.count) == .replayHeld { replayHeld() }
+        heldBytes += raw.count
+        if sync.updateHeld(count: held.count, bytes: heldBytes) == .replayHeld { replayHeld() }
     }
 
     /// snail: disconnect, reconnect after the frame in hand, resync.

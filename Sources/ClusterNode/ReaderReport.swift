@@ -24,6 +24,9 @@ extension ReaderNode {
         sync.tick(now: now)
         tracker.epochStarted(epoch: epochStart.epoch, firstVersion: epochStart.firstVersion)
         tracker.epochLimit = Self.epochLimit(wallNanos: SystemClock.wallNanos())
+        subs.check()
+        snapshotWatch.check(snapshotClient)
+        query?.checkConnections()
         return interval
     }
 
@@ -99,6 +102,7 @@ extension ReaderNode {
             latencies["query_service"] = LatencySummary(s.serviceLatency)
         }
         gauges[.lagMsLast] = Double(lastLagNanos) / 1e6
+        gauges[.maxMessageBytes] = Double(config.maxMessageBytes)
         if runtime.pinnedTo.count == 1 { gauges[.cpuPinned] = Double(runtime.pinnedTo[0]) }
         if let since = runtime.measuredSince { gauges[.runSeconds] = Double(SystemClock.monotonicNanos() - since) / 1e9 }
         return runtime.metrics(

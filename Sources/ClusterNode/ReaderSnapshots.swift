@@ -42,6 +42,7 @@ extension ReaderNode {
     func replayHeld() {
         let updates = held
         held = []
+        heldBytes = 0
         for update in updates {
             update.bytes.withUnsafeBytes { raw in
                 if case .success(let h) = FrameCodec.parseHeader(raw) {

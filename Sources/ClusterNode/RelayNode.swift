@@ -20,6 +20,8 @@ final class RelayNode: NodeProcess {
     let logger: Logger
     let xsub: Socket
     let xpub: Socket
+    private let xsubWatch: ConnectionWatch
+    private let xpubWatch: ConnectionWatch
     let helloEndpoints: HelloEndpoints
     private let subIndex: Int
     private let pubIndex: Int
@@ -30,6 +32,8 @@ final class RelayNode: NodeProcess {
     /// Frames dropped by the seeded loss, and the versions they carried.
     private var dropped: UInt64 = 0
     private var droppedVersions: UInt64 = 0
+    /// Snapshot frames not held because the hold queue had its byte budget full.
+    private var overBudget: UInt64 = 0
     private var heartbeats: UInt64 = 0
     private var subscriptions: UInt64 = 0
     private var delayFaults: UInt64 = 0
@@ -46,14 +50,19 @@ final class RelayNode: NodeProcess {
         logger = runtime.logger
         xsub = try runtime.context.socket(.xsub)
         try xsub.setLinger(.zero)
-        try xsub.setReceiveHighWaterMark(Int32(HighWaterMarks.default))
+        try xsub.setReceiveHighWaterMark(config.highWaterMark)
+        try xsub.setMaxMessageSize(Int64(config.maxMessageBytes))
         try runtime.security?.client(xsub, of: config.upstreamNode ?? Topology.writerName, label: "publish")
         try xsub.connect(config.upstream)
+        xsubWatch = try runtime.guards.connecting(xsub, to: [config.upstream])
         xpub = try runtime.context.socket(.xpub)
         try xpub.setLinger(.milliseconds(200))
-        try xpub.setSendHighWaterMark(Int32(HighWaterMarks.default))
+        try xpub.setSendHighWaterMark(config.highWaterMark)
+        // Subscriptions only: a few bytes each.
+        try xpub.setMaxMessageSize(Int64(MessageLimits.requestBytes))
         try runtime.security?.server(xpub, label: "relay")
         try xpub.bind(config.bindEndpoint)
+        xpubWatch = try runtime.guards.bound(xpub)
         helloEndpoints = HelloEndpoints(pub: (try? xpub.lastEndpoint) ?? config.bindEndpoint)
         runtime.logger.info("relay bound", metadata: ["upstream": "\(config.upstream)", "downstream": "\(helloEndpoints.pub)"])
         queue = HoldQueue(config)
@@ -100,6 +109,11 @@ final class RelayNode: NodeProcess {
                 runtime.ready()
             }
             let versions = Self.versions(in: bytes)
+            // Heartbeats and END always pass; updates only while the queue is within its budget.
+            if versions > 0, queue.bytes + bytes.count > MessageLimits.subscriberQueueBytes {
+                overBudget += 1
+                continue
+            }
             if !queue.admit(bytes, arrival: arrival, carriesVersions: versions > 0) {
                 dropped += 1
                 droppedVersions += versions
@@ -126,7 +140,9 @@ final class RelayNode: NodeProcess {
     }
 
     func tick(now: UInt64, _ runtime: NodeRuntime) -> LatencySummary {
-        holdLatency.roll(t: Double(now - runtime.startMono) / 1e9, lostSoFar: droppedVersions,
+        xsubWatch.check(xsub)
+        xpubWatch.check(xpub)
+        return holdLatency.roll(t: Double(now - runtime.startMono) / 1e9, lostSoFar: droppedVersions,
                          scheduling: runtime.schedulingLastSecond)
     }
 
@@ -150,10 +166,13 @@ final class RelayNode: NodeProcess {
         counters[.subscriptionsForwarded] = subscriptions
         counters[.heldAtStop] = UInt64(queue.count)
         counters[.delayFaults] = delayFaults
+        counters[.heldOverBudget] = overBudget
         var gauges: [String: Double] = [:]
         gauges[.delayMs] = Double(config.delayNanos) / 1e6
         gauges[.jitterMs] = Double(config.jitterNanos) / 1e6
         gauges[.loss] = config.loss
+        gauges[.maxMessageBytes] = Double(config.maxMessageBytes)
+        gauges[.sendHighWaterMark] = Double(config.highWaterMark)
         let metrics = runtime.metrics(
             counters: counters, gauges: gauges, recorder: holdLatency,
             notes: ["latency is the time each frame was held; end-to-end latency is measured by the readers"])
@@ -176,6 +195,8 @@ final class RelayNode: NodeProcess {
 struct HoldQueue {
     private var frames: [(due: UInt64, arrival: UInt64, frame: [UInt8])] = []
     private var head = 0
+    /// The bytes of the frames held.
+    private(set) var bytes = 0
     /// The due time of the last frame admitted.
     private(set) var lastDue: UInt64 = 0
     private var rng: SeededRandom
@@ -208,6 +229,7 @@ struct HoldQueue {
         let due = max(arrival + delayNanos + extraDelay + jitter, lastDue)
         lastDue = due
         frames.append((due, arrival, frame))
+        bytes += frame.count
         return true
     }
 
@@ -215,6 +237,7 @@ struct HoldQueue {
     mutating func popDue(now: UInt64) -> (arrival: UInt64, frame: [UInt8])? {
         if head < frames.count, frames[head].due <= now {
             head += 1
+            bytes -= frames[head - 1].frame.count
             return (frames[head - 1].arrival, frames[head - 1].frame)
         }
         if head > 4096, head * 2 > frames.count {

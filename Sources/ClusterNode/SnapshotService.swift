@@ -12,11 +12,16 @@ final class SnapshotService {
     /// Requests answered.
     private(set) var served: UInt64 = 0
 
-    /// Binds the ROUTER.
+    /// Binds the ROUTER. It takes requests only (a few bytes; a larger
+    /// message drops its peer), and keeps at most 16 MiB of replies of
+    /// `frameBytes` queued for one client (`ZMQ_SNDHWM`; more are dropped).
     /// - Throws: `ZMQError` when the endpoint cannot be bound.
-    init(context: Context, endpoint requested: String, security: NodeSecurity?) throws {
+    init(context: Context, endpoint requested: String, frameBytes: Int, security: NodeSecurity?) throws {
         socket = try context.socket(.router)
         try socket.setLinger(.zero)
+        try socket.setMaxMessageSize(Int64(MessageLimits.requestBytes))
+        try socket.setSendHighWaterMark(MessageLimits.highWaterMark(messages: 1_000, frameBytes: frameBytes,
+                                                                    budget: MessageLimits.clientRepliesBytes))
         try security?.server(socket, label: "snapshots")
         try socket.bind(requested)
         endpoint = (try? socket.lastEndpoint) ?? requested

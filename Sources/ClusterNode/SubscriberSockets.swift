@@ -5,29 +5,48 @@ import ZeroMQ
 /// conflated socket for snapshots and a plain one for heartbeats and END
 /// (conflation keeps one message per socket, and must not let a heartbeat
 /// replace a snapshot).
+///
+/// A frame above `--max-message` makes libzmq drop the connection for good;
+/// the watches count it and connect again (``check()``, once a tick).
 final class SubscriberSockets {
     let context: Context
     let config: ReaderConfig
     let security: NodeSecurity?
+    let guards: ConnectionGuards
     private(set) var data: Socket
+    private var dataWatch: ConnectionWatch
     /// Heartbeats and END when conflating; otherwise an idle socket, never connected or read.
     let heartbeat: Socket
+    private let heartbeatWatch: ConnectionWatch?
     let separateHeartbeats: Bool
 
-    init(context: Context, config: ReaderConfig, security: NodeSecurity?) throws {
+    init(context: Context, config: ReaderConfig, security: NodeSecurity?, guards: ConnectionGuards) throws {
         self.context = context
         self.config = config
         self.security = security
+        self.guards = guards
         separateHeartbeats = config.policy == .conflate
         data = try Self.make(context: context, config: config, conflate: separateHeartbeats, security: security)
+        dataWatch = try guards.connecting(data, to: [config.publishEndpoint])
         heartbeat = try context.socket(.sub)
         try heartbeat.setLinger(.zero)
         if separateHeartbeats {
+            // Heartbeats and END are a few dozen bytes.
+            try heartbeat.setMaxMessageSize(Int64(MessageLimits.requestBytes))
             try heartbeat.subscribe(FrameKind.heartbeat.prefix)
             try heartbeat.subscribe(FrameKind.end.prefix)
             try Self.secure(heartbeat, config: config, security: security)
             try heartbeat.connect(config.publishEndpoint)
+            heartbeatWatch = try guards.connecting(heartbeat, to: [config.publishEndpoint])
+        } else {
+            heartbeatWatch = nil
         }
+    }
+
+    /// Counts the connections libzmq dropped (a frame above the limit) and connects them again.
+    func check() {
+        dataWatch.check(data)
+        heartbeatWatch?.check(heartbeat)
     }
 
     /// A CURVE client of the node serving the stream: the writer, or the relay `pubNode`.
@@ -44,6 +63,7 @@ final class SubscriberSockets {
             try s.setReceiveHighWaterMark(config.receiveHighWaterMark)
         }
         if let b = config.receiveBufferBytes { try s.setReceiveBufferSize(b) }
+        try s.setMaxMessageSize(Int64(config.maxMessageBytes))
         try s.subscribe(FrameKind.snapshot.prefix)
         try s.subscribe(FrameKind.batch.prefix)
         if !conflate {
@@ -57,8 +77,10 @@ final class SubscriberSockets {
 
     /// snail: drops the data socket (and whatever it had queued) and connects a new one.
     func reconnect() {
-        if let s = try? Self.make(context: context, config: config, conflate: separateHeartbeats, security: security) {
-            data = s
-        }
+        guard let s = try? Self.make(context: context, config: config, conflate: separateHeartbeats, security: security),
+              let w = try? guards.connecting(s, to: [config.publishEndpoint]) else { return }
+        guards.retire(dataWatch)
+        data = s
+        dataWatch = w
     }
 }

@@ -88,6 +88,8 @@ struct SyncStateMachine {
 
     /// Updates held at most while the start snapshot is awaited.
     static let heldLimit = 100_000
+    /// …or of this many bytes.
+    static let heldBytesLimit = MessageLimits.heldUpdatesBytes
     /// How long after the start updates are held at most.
     static let startWaitLimit: UInt64 = 5_000_000_000
     /// How long after the start READY waits for the start snapshot at most.
@@ -167,13 +169,13 @@ struct SyncStateMachine {
     /// - Parameter held: how many are held now.
     /// - Returns: `.replayHeld` when the limit is reached (they are applied
     ///   without the start snapshot), else `.none`.
-    mutating func updateHeld(count held: Int) -> Action {
+    mutating func updateHeld(count held: Int, bytes: Int = 0) -> Action {
         if phase == .awaitingFirstFrame {
             // Any frame proves the subscription is in place: ask now.
             phase = .holdingForStart
             askForStart()
         }
-        guard held >= Self.heldLimit else { return .none }
+        guard held >= Self.heldLimit || bytes >= Self.heldBytesLimit else { return .none }
         return stopHolding() ? .replayHeld : .none
     }
 

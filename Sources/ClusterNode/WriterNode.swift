@@ -28,6 +28,10 @@ final class WriterNode: NodeProcess {
     /// The next non-blocking look at the other sockets during short waits.
     private var nextAux: UInt64 = 0
     private let cpuAtStart: Double
+    /// The PUB's high-water mark per subscriber, after the byte budget.
+    let sendHighWaterMark: Int32
+    private let pubWatch: ConnectionWatch
+    private let serviceWatch: ConnectionWatch
 
     static func settings(_ config: WriterConfig) -> NodeRuntime.Settings {
         NodeRuntime.Settings(
@@ -40,13 +44,22 @@ final class WriterNode: NodeProcess {
         self.config = config
         logger = runtime.logger
         let pub = try runtime.context.socket(.pub)
-        try pub.setSendHighWaterMark(config.sendHighWaterMark)
+        // A subscriber's queue is bounded in bytes as well as in messages (docs/security.md).
+        let frame = MessageLimits.typicalFrameBytes(payloadBytes: config.payloadBytes, historyLimit: config.historyLimit)
+        sendHighWaterMark = MessageLimits.highWaterMark(messages: Int(config.sendHighWaterMark), frameBytes: frame,
+                                                        budget: MessageLimits.subscriberQueueBytes)
+        try pub.setSendHighWaterMark(sendHighWaterMark)
         if let b = config.sendBufferBytes { try pub.setSendBufferSize(b) }
         try pub.setLinger(.milliseconds(500))
         if config.noDrop { try pub.setXPubNoDrop(true) }
+        // A PUB receives only subscriptions: a few bytes each.
+        try pub.setMaxMessageSize(Int64(MessageLimits.requestBytes))
         try runtime.security?.server(pub, label: "publish")
         try pub.bind(config.publishEndpoint)
-        service = try SnapshotService(context: runtime.context, endpoint: config.snapshotEndpoint, security: runtime.security)
+        pubWatch = try runtime.guards.bound(pub)
+        service = try SnapshotService(context: runtime.context, endpoint: config.snapshotEndpoint, frameBytes: frame,
+                                      security: runtime.security)
+        serviceWatch = try runtime.guards.bound(service.socket)
         helloEndpoints = HelloEndpoints(pub: (try? pub.lastEndpoint) ?? config.publishEndpoint, snapshots: service.endpoint)
         publisher = Publisher(socket: pub, mode: config.batch.map { .batch($0) } ?? (config.coalesce ? .coalesce : .each))
         maker = try SnapshotMaker(config: config, incarnation: runtime.incarnation, publisher: publisher, logger: runtime.logger)
@@ -56,6 +69,10 @@ final class WriterNode: NodeProcess {
         pacer = Pacer(interval: config.rate > 0 ? UInt64(1e9 / config.rate) : 0)
         heartbeats = HeartbeatSchedule(next: SystemClock.monotonicNanos(), interval: config.heartbeatNanos)
         cpuAtStart = ProcessStats.read(withSmaps: false)?.cpuSeconds ?? 0
+        if sendHighWaterMark < config.sendHighWaterMark || config.sendHighWaterMark == 0 {
+            runtime.logger.info("high-water mark bounded by bytes", metadata: [
+                "sndhwm": "\(sendHighWaterMark)", "frameBytes": "\(frame)", "budgetBytes": "\(MessageLimits.subscriberQueueBytes)"])
+        }
         if runtime.control == nil { runtime.logger.info("writer running standalone", metadata: ["rate": "\(config.rate)"]) }
     }
 
@@ -122,6 +139,8 @@ final class WriterNode: NodeProcess {
         let t = runtime.measuredSince.map { Double(now - $0) / 1e9 } ?? 0
         let interval = publisher.sendLatency.roll(t: t, lostSoFar: 0, scheduling: runtime.schedulingLastSecond)
         maker.saveLatest()
+        pubWatch.check(publisher.socket)
+        serviceWatch.check(service.socket)
         return interval
     }
 
@@ -174,6 +193,7 @@ final class WriterNode: NodeProcess {
         gauges[.runSeconds] = Double(runNanos) / 1e9
         gauges[.cpuSecondsRun] = (cpu?.cpuSeconds ?? 0) - cpuAtStart
         gauges[.payloadBytes] = Double(config.payloadBytes)
+        gauges[.sendHighWaterMark] = Double(sendHighWaterMark)
         return runtime.metrics(epoch: maker.epoch, counters: counters, gauges: gauges, recorder: publisher.sendLatency,
                                latencies: latencies, process: cpu)
     }

@@ -251,6 +251,7 @@ struct QueryLoadCommand: ParsableCommand {
         guard clients >= 1, rate > 0 else { throw ValidationError("--clients must be ≥ 1 and --rate > 0") }
         if common.security == .curve, targetNode.count != target.count {
             throw ValidationError("--security curve needs a --target-node for each --target (\(target.count)), found \(targetNode.count)")
+        }
         guard maxMessage >= MessageLimits.requestBytes else {
             throw ValidationError("--max-message \(maxMessage): expected at least \(MessageLimits.requestBytes) bytes")
         }

@@ -1,0 +1,48 @@
+import ClusterCore
+import ZeroMQ
+
+/// The watches on a node's sockets (``ConnectionWatch``), totalled for its
+/// metrics: connections libzmq dropped on its connecting sockets (each
+/// connected again by the watch's check), and connections to its bound
+/// sockets that ended. Each node checks its own watches once a tick, with
+/// the socket each watches; a socket that is replaced retires its watch,
+/// whose counts stay in the totals.
+final class ConnectionGuards {
+    private var dropped: UInt64 = 0
+    private var disconnects: UInt64 = 0
+    private var live: [ConnectionWatch] = []
+
+    /// A watch on a socket that connects to `endpoints`.
+    /// - Throws: `ZMQError` when the monitor cannot be started.
+    func connecting(_ socket: borrowing Socket, to endpoints: [String]) throws -> ConnectionWatch {
+        let w = try ConnectionWatch(socket, connecting: endpoints)
+        live.append(w)
+        return w
+    }
+
+    /// A watch on a socket that binds.
+    /// - Throws: `ZMQError` when the monitor cannot be started.
+    func bound(_ socket: borrowing Socket) throws -> ConnectionWatch {
+        let w = try ConnectionWatch(socket)
+        live.append(w)
+        return w
+    }
+
+    /// Keeps the counts of a watch whose socket is gone, and lets the watch go.
+    func retire(_ watch: ConnectionWatch) {
+        guard let i = live.firstIndex(where: { $0 === watch }) else { return }
+        live.remove(at: i)
+        (dropped, disconnects) = (dropped + Self.dropped(watch), disconnects + Self.disconnects(watch))
+    }
+
+    /// The node's counters: connections dropped (connecting sockets), peers' disconnects (bound sockets).
+    var counters: [String: UInt64] {
+        var c: [String: UInt64] = [:]
+        c[.connectionsDropped] = live.reduce(dropped) { $0 + Self.dropped($1) }
+        c[.peerDisconnects] = live.reduce(disconnects) { $0 + Self.disconnects($1) }
+        return c
+    }
+
+    private static func dropped(_ w: ConnectionWatch) -> UInt64 { w.endpoints.isEmpty ? 0 : w.dropped }
+    private static func disconnects(_ w: ConnectionWatch) -> UInt64 { w.endpoints.isEmpty ? w.disconnects : 0 }
+}
