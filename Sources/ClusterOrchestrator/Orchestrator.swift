@@ -93,7 +93,8 @@ public final class Orchestrator {
         do {
             let local = network.map { "tcp://\($0.bridgeAddress):*" } ?? "tcp://127.0.0.1:*"
             control = try ControlPlane(bind: options.controlBind ?? (topology.launcher == .external ? "tcp://*:5600" : local),
-                                       curve: keys.map { ($0.orchestrator, $0.peers.admitted) })
+                                       curve: keys.map { ($0.orchestrator, $0.peers.admitted) },
+                                       maxMessageBytes: MessageLimits(topology: topology).control)
         } catch {
             Self.fail("cannot bind the control plane: \(error)")
             return .failed

@@ -101,7 +101,7 @@ struct OrchestratorSecurityTests {
     func namesBoundToKeys() throws {
         let orchestrator = try CurveKeyPair.generate(), cli1 = try CurveKeyPair.generate(), cli2 = try CurveKeyPair.generate()
         let control = try ControlPlane(bind: "tcp://127.0.0.1:*",
-                                       curve: (orchestrator, [cli1.publicKey: "cli-1", cli2.publicKey: "cli-2"]))
+                                       curve: (orchestrator, [cli1.publicKey: "cli-1", cli2.publicKey: "cli-2"]), maxMessageBytes: 1 << 20)
         let context = try Context()
         let dealer = try context.socket(.dealer)
         try dealer.setLinger(.zero)
@@ -125,9 +125,9 @@ struct OrchestratorSecurityTests {
             }
             return nil
         }
-        // cli-1's key says HELLO as cli-2: ignored and recorded.
+        // cli-1's key says HELLO as cli-2: refused and recorded.
         try hello("cli-2")
-        guard case .ignored? = next() else { Issue.record("a HELLO under another node's name was taken"); return }
+        guard case .refused(.keyMismatch, _)? = next() else { Issue.record("a HELLO under another node's name was taken"); return }
         let record = try #require(control.security?.records.first)
         #expect(record.outcome == .keyRefused && record.socket == "control" && record.publicKey == cli1.publicKey
                 && record.reason == "a message as cli-2 with the key of cli-1", "\(record)")

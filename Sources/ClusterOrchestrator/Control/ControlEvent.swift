@@ -4,16 +4,16 @@ import ClusterCore
 /// of what the nodes' `ControlClient` sends.
 enum ControlEvent {
     /// A node says who it is: its name, pid and endpoints. Not yet registered:
-    /// the run decides whether it knows the name (``ControlPlane/register(_:as:)``).
+    /// the run decides whether it takes it (``ControlAdmission/hello(_:)``).
     case hello(Clustersim_V1_Hello, identity: [UInt8])
     /// A replica asks for a name of a group (`claim_group`); answered with a Welcome.
     case claim(Clustersim_V1_Hello, identity: [UInt8])
-    /// A message from a registered node.
+    /// A message from the peer that registered node `name`.
     case node(String, NodeMessage)
-    /// Bytes that are not a control message.
-    case malformed(byteCount: Int)
-    /// A message with too few frames, from an unregistered sender, or of a kind the orchestrator does not take.
-    case ignored
+    /// A message refused by what the plane alone can tell: not a control
+    /// message, from a peer that registered no name, or of a kind only the
+    /// orchestrator sends.
+    case refused(ControlRefusal, String)
 }
 
 /// What a registered node says.
@@ -23,4 +23,15 @@ enum NodeMessage {
     case timeReply(Clustersim_V1_TimeReply)
     case final(Clustersim_V1_FinalMetrics)
     case bye(Clustersim_V1_Bye)
+
+    /// The message's kind, as docs/protocol.md names it.
+    var kind: String {
+        switch self {
+        case .ready: "READY"
+        case .stats: "STATS"
+        case .timeReply: "TIME_REPLY"
+        case .final: "FINAL"
+        case .bye: "BYE"
+        }
+    }
 }

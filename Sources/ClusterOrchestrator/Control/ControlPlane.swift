@@ -7,56 +7,81 @@ import ZeroMQ
 /// `ControlMessage`, after the ROUTER's identity frame.
 ///
 /// It decodes what arrives into ``ControlEvent``s, sends typed messages
-/// (START, STOP, TimeRequest, AddDelay, Welcome), and keeps which identity
-/// is which node: a node's latest identity stays known after it exits, as a
-/// message may still be in flight from it.
+/// (START, STOP, TimeRequest, AddDelay, Welcome), and keeps which peer holds
+/// which node name (``Registration``): one peer per name, one name per peer.
+/// A node's registration stays after it exits, as a message may still be in
+/// flight from it, until a new incarnation registers the name. What may be
+/// registered and said is ``ControlAdmission``'s to decide.
 ///
-/// With CURVE (``init(bind:curve:)``) the ROUTER admits only the run's node
-/// keys (its ZAP handler, ``security``), and a message counts only from the
-/// node whose key sent it: a HELLO under another node's name, or any
-/// message from an identity registered by another key, is ignored and
-/// recorded as a refusal.
+/// The ROUTER is bounded: a message above `maxMessageBytes` makes libzmq
+/// drop its peer's connection; at most 100 messages wait per peer;
+/// `ZMQ_ROUTER_MANDATORY` lets a send tell a gone peer (``isConnected(_:)``).
+///
+/// With CURVE (``init(bind:curve:maxMessageBytes:)``) the ROUTER admits only
+/// the run's node keys (its ZAP handler, ``security``), and a message counts
+/// only from the node whose key sent it: a HELLO under another node's name,
+/// or any message from a peer registered under another key, is refused
+/// (`key-mismatch`) and recorded as a CURVE refusal as well.
 final class ControlPlane {
     private let router: Socket
+    private let watch: ConnectionWatch
     /// The endpoint bound, with the port the system chose.
     let endpoint: String
+    /// The largest message taken (`ZMQ_MAXMSGSIZE`).
+    let maxMessageBytes: Int
     private var names: [[UInt8]: String] = [:]
-    private var identities: [String: [UInt8]] = [:]
+    private var registrations: [String: Registration] = [:]
     /// The ZAP handler of a CURVE control plane; nil when plain.
     let security: CurveAuthenticator?
     /// A CURVE control plane's admitted keys, by node.
     private let keyOf: [String: String]
 
-    /// Binds the ROUTER (no linger, no receive limit); with `curve`, as a CURVE
-    /// server with that key pair, admitting the nodes' keys (public key → node).
+    /// Binds the ROUTER; with `curve`, as a CURVE server with that key pair,
+    /// admitting the nodes' keys (public key → node).
+    /// - Parameter maxMessageBytes: the largest message a node sends (its final dump, ``MessageLimits/control``).
     /// - Throws: `ZMQError` when the endpoint cannot be bound.
-    init(bind: String, curve: (keys: CurveKeyPair, admitted: [String: String])? = nil) throws {
+    init(bind: String, curve: (keys: CurveKeyPair, admitted: [String: String])? = nil, maxMessageBytes: Int) throws {
         let context = try Context()
         security = try curve.map { try CurveAuthenticator(context: context, allowed: $0.admitted) }
         keyOf = Dictionary(curve?.admitted.map { ($0.value, $0.key) } ?? [], uniquingKeysWith: { a, _ in a })
         router = try context.socket(.router)
         try router.setLinger(.zero)
-        try router.setReceiveHighWaterMark(0)
+        try router.setReceiveHighWaterMark(100)
+        try router.setMaxMessageSize(Int64(maxMessageBytes))
+        try router.setRouterMandatory(true)
         if let curve, let security {
             try router.setCurveServer(true)
             try router.setCurveSecretKey(curve.keys.secretKey)
             try security.watch(router, as: "control", server: true)
         }
         try router.bind(bind)
+        watch = try ConnectionWatch(router)
         endpoint = try router.lastEndpoint
+        self.maxMessageBytes = maxMessageBytes
     }
 
     /// Adds the ROUTER to a poller.
     /// - Returns: its index there.
     func add(to poller: inout Poller) -> Int { poller.add(router) }
 
+    /// Reads the ROUTER's connection events (call it regularly: they queue until read).
+    /// - Returns: the connections to the ROUTER that ended so far: nodes that
+    ///   left, and peers libzmq dropped (a message above the limit, or not ZMTP).
+    @discardableResult
+    func checkConnections() -> UInt64 {
+        watch.check(router)
+        return watch.disconnects
+    }
+
     // MARK: - Receiving
 
     /// The next message waiting, decoded; nil when none is.
     func receive() -> ControlEvent? {
         guard let frames = try? router.receiveMultipart(dontWait: true) else { return nil }
-        guard frames.count >= 2 else { return .ignored }
-        let message = frames[frames.count - 1]
+        guard frames.count == 2 else {
+            return .refused(.malformed, "\(frames.count) frames (\(frames.reduce(0) { $0 + $1.count }) bytes), expected one message after the identity")
+        }
+        let message = frames[1]
         let event = decode(identity: frames[0].bytes, bytes: message.bytes)
         guard let security else { return event }
         // CURVE: the ZAP handler named the sender's key; the message must be that node's.
@@ -68,41 +93,95 @@ final class ControlPlane {
         default: return event
         }
         guard claimed != user else { return event }
+        let why = "a message as \(claimed) with the key of \(user.isEmpty ? "no node" : user)"
         security.record(.keyRefused, socket: "control", address: message.metadata("Peer-Address") ?? "",
-                        publicKey: keyOf[user] ?? "", reason: "a message as \(claimed) with the key of \(user.isEmpty ? "no node" : user)")
-        return .ignored
+                        publicKey: keyOf[user] ?? "", reason: why)
+        return .refused(.keyMismatch, why)
     }
 
     /// Decodes one message from the DEALER with `identity`.
     func decode(identity: [UInt8], bytes: [UInt8]) -> ControlEvent {
         guard let m = try? Clustersim_V1_ControlMessage(serializedBytes: bytes), let body = m.body else {
-            return .malformed(byteCount: bytes.count)
+            return .refused(.malformed, "\(bytes.count) bytes that are not a control message")
         }
         if case .hello(let h) = body {
             return h.claimGroup.isEmpty ? .hello(h, identity: identity) : .claim(h, identity: identity)
         }
-        guard let name = names[identity] else { return .ignored }
+        let message: NodeMessage
+        let claimed: String
         switch body {
-        case .ready: return .node(name, .ready)
-        case .stats(let s): return .node(name, .stats(s))
-        case .timeReply(let t): return .node(name, .timeReply(t))
-        case .final(let f): return .node(name, .final(f))
-        case .bye(let b): return .node(name, .bye(b))
-        default: return .ignored
+        case .ready(let r): (message, claimed) = (.ready, r.node)
+        case .stats(let s): (message, claimed) = (.stats(s), s.node)
+        case .timeReply(let t): (message, claimed) = (.timeReply(t), "")
+        case .final(let f): (message, claimed) = (.final(f), f.node)
+        case .bye(let b): (message, claimed) = (.bye(b), b.node)
+        default: return .refused(.wrongDirection, "\(Self.kind(body)), which only the orchestrator sends")
+        }
+        guard let name = names[identity] else {
+            let naming = claimed.isEmpty ? "" : " naming \"\(String(claimed.prefix(64)))\""
+            return .refused(.unknownPeer, "\(message.kind)\(naming) from a peer that registered no name")
+        }
+        return .node(name, message)
+    }
+
+    static func kind(_ body: Clustersim_V1_ControlMessage.OneOf_Body) -> String {
+        switch body {
+        case .hello: "HELLO"
+        case .ready: "READY"
+        case .start: "START"
+        case .stats: "STATS"
+        case .stop: "STOP"
+        case .final: "FINAL"
+        case .timeRequest: "TIME_REQUEST"
+        case .timeReply: "TIME_REPLY"
+        case .bye: "BYE"
+        case .welcome: "WELCOME"
+        case .addDelay: "ADD_DELAY"
         }
     }
 
-    // MARK: - Identities
+    // MARK: - Registrations
 
-    /// Takes `identity` as node `name`'s, in place of any earlier one.
-    func register(_ identity: [UInt8], as name: String) {
-        if let old = identities[name] { names.removeValue(forKey: old) }
-        identities[name] = identity
+    /// Registers the peer `identity` as node `name` (pid from its HELLO), in
+    /// place of the earlier incarnation's peer, whose messages are no longer taken.
+    func register(_ identity: [UInt8], as name: String, pid: Int32) {
+        if let old = registrations[name] { names.removeValue(forKey: old.identity) }
+        registrations[name] = Registration(identity: identity, pid: pid)
         names[identity] = name
     }
 
+    /// Who holds `name`.
+    func registration(of name: String) -> Registration? { registrations[name] }
+
+    /// The name the peer `identity` holds.
+    func name(of identity: [UInt8]) -> String? { names[identity] }
+
+    /// Notes what the peer holding `name` said last.
+    func noteFinal(_ name: String) { registrations[name]?.finalTaken = true }
+    func noteBye(_ name: String) { registrations[name]?.saidBye = true }
+
     /// Whether `name` ever registered.
-    func isKnown(_ name: String) -> Bool { identities[name] != nil }
+    func isKnown(_ name: String) -> Bool { registrations[name] != nil }
+
+    /// Whether the peer holding `name` is still connected: a clock probe is
+    /// sent to it (the node answers; its answer is an ordinary sample), and
+    /// libzmq refuses it at once when the connection is gone.
+    func isConnected(_ name: String) -> Bool {
+        guard let r = registrations[name] else { return false }
+        var t = Clustersim_V1_TimeRequest()
+        t.orchestratorWallNs = SystemClock.wallNanos()
+        var m = Clustersim_V1_ControlMessage()
+        m.body = .timeRequest(t)
+        guard let bytes: [UInt8] = try? m.serializedBytes() else { return true }
+        do {
+            _ = try router.sendMultipart([r.identity, bytes], dontWait: true)
+            return true
+        } catch let error as ZMQError where error.code == .hostUnreachable {
+            return false
+        } catch {
+            return true   // its queue is full: connected, and slow
+        }
+    }
 
     // MARK: - Sending
 
@@ -148,7 +227,7 @@ final class ControlPlane {
     }
 
     private func send(_ body: Clustersim_V1_ControlMessage.OneOf_Body, to node: String) {
-        guard let identity = identities[node] else { return }
+        guard let identity = registrations[node]?.identity else { return }
         send(body, toIdentity: identity)
     }
 

@@ -81,12 +81,19 @@ extension ManagedNode {
     }
 
     /// It said HELLO. A node others started counts the pid it gave, and
-    /// comes back to life should it register again after its BYE.
-    mutating func registered(pid: Int32, external: Bool, now: UInt64) {
+    /// comes back to life should it register again after its BYE; one that
+    /// registers `replacing` a peer whose connection closed without a BYE
+    /// starts over as a new incarnation.
+    mutating func registered(pid: Int32, external: Bool, replacing: Bool = false, now: UInt64) {
         if external {
             history.pids.append(pid)
-            if case .exited(let received) = lifecycle {
+            switch lifecycle {
+            case .exited(let received):
                 lifecycle = .registered(Incarnation(pid: nil, finalReceived: received))
+            case .registered, .ready, .stopping:
+                if replacing { lifecycle = .registered(Incarnation(pid: nil)) }
+            case .pending, .launched:
+                break
             }
         }
         if case .launched(let i) = lifecycle { lifecycle = .registered(i) }
@@ -113,10 +120,10 @@ extension ManagedNode {
     mutating func receivedFinal(_ message: Clustersim_V1_FinalMetrics) {
         telemetry.final = FinalDump(message: message, metrics: try? NodeMetrics.decode(json: message.metricsJson))
         if role == .writer, let m = telemetry.final?.metrics { telemetry.published(m[.published], inEpoch: m.epoch) }
-        if case .exited = lifecycle {
-            lifecycle = .exited(finalReceived: true)
-        } else {
-            lifecycle.updateIncarnation { $0.finalReceived = true }
+        switch lifecycle {
+        case .exited: lifecycle = .exited(finalReceived: true)
+        case .launched: break   // the dump of the process before the one just started, which has not sent its own
+        default: lifecycle.updateIncarnation { $0.finalReceived = true }
         }
     }
 

@@ -81,6 +81,7 @@ struct HTMLReport {
         ]
         if let line = view.deliveryLine { facts.append(("delivery", line)) }
         if let line = view.batchSizeLine { facts.append(("batch sizes", line)) }
+        if let line = view.controlPlaneText { facts.append(("control plane", line)) }
         let dl = facts.map { "<div><dt>\(esc($0.0))</dt><dd>\(esc($0.1))</dd></div>" }.joined()
         var html = """
             <header>

@@ -55,6 +55,15 @@ struct ReportView {
         return line
     }
 
+    /// "3 messages refused (unknown-peer 2, malformed 1)", or nil for a report without the record.
+    var controlPlaneText: String? {
+        guard let c = report.controlPlane else { return nil }
+        let reasons = c.refusedByReason.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            .map { "\($0.key) \(Fmt.count($0.value))" }
+        return "\(Fmt.count(c.refused)) message\(c.refused == 1 ? "" : "s") refused"
+            + (reasons.isEmpty ? "" : " (\(reasons.joined(separator: ", ")))")
+    }
+
     // MARK: The writer's delivery
 
     /// How the writer delivered: its promise, and what batching or coalescing

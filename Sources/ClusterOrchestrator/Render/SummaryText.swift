@@ -52,7 +52,7 @@ struct SummaryText {
             crashes \(t.crashes)\(logLine)
             queries: served \(Fmt.count(t.queryServed))   busy \(Fmt.count(t.queryBusy)) (\(Fmt.fixed(t.busyRatio * 100, 2)) %)   \
             peak reader RSS \(Fmt.mb(t.peakReaderRssMB)) MB   max memory growth \(Fmt.mb(t.maxMemoryGrowthMB)) MB   \
-            max converge \(Fmt.fixed(t.maxConvergeMs, 1)) ms
+            max converge \(Fmt.fixed(t.maxConvergeMs, 1)) ms\(view.controlPlaneText.map { "\ncontrol plane: \($0)" } ?? "")
 
             """
     }

@@ -151,6 +151,7 @@ public enum ReportBuilder {
         report.endpoints = state.endpoints
         report.host = state.host
         report.security = SecurityReport.build(state: state.security, metrics: metrics, order: state.nodes.map(\.name))
+        report.controlPlane = state.controlPlane
         report.spikes = SpikeAttribution.spikes(in: report)
         report.hostSaturation = SpikeAttribution.saturation(in: report)
         report.slo = SLOChecker.check(topology.slo, report: report)

@@ -43,6 +43,8 @@ public struct RunReport: Sendable, Codable {
     public var hostSaturation: HostSaturation?
     /// CURVE: every connection not let through, where and whose; nil for a run without it.
     public var security: SecurityReport?
+    /// What the control plane refused; nil in reports written before it.
+    public var controlPlane: ControlPlaneSummary?
 
     public init(name: String, topologyFile: String, runDirectory: String, startedWallNs: UInt64, durationSeconds: Double,
                 seed: UInt64, launcher: String, aborted: String?, environment: Environment, timings: Timings,

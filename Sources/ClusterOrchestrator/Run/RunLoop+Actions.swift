@@ -106,6 +106,9 @@ extension RunLoop {
     /// Writes the node dumps, `run-state.json` and the report.
     func finish(_ timeline: RunStateMachine.RunTimeline) -> RunOutcome {
         let ending = timeline.ending
+        if refusals.total > 0 {
+            events.log("control-refused-total", detail: refusals.counts.reduce(into: ["total": "\(refusals.total)"]) { $0[$1.key.rawValue] = "\($1.value)" })
+        }
         events.log("run-ended", detail: ["aborted": ending.aborted?.description ?? ""])
         let directory = cluster.directory
         for (node, error) in directory.writeDumps(cluster.nodes) { progress.note("\(node): \(error)") }
@@ -121,6 +124,9 @@ extension RunLoop {
             endpoints: endpoints, host: usage.host)
         noteRefusals()
         state.security = securityState
+        state.controlPlane = ControlPlaneSummary(
+            refused: refusals.total, refusedByReason: Dictionary(uniqueKeysWithValues: refusals.counts.map { ($0.key.rawValue, $0.value) }),
+            peerDisconnects: control.checkConnections(), maxMessageBytes: control.maxMessageBytes)
         do {
             try directory.writeState(state)
             let report = try ReportBuilder.build(runDirectory: directory.path)

@@ -1,6 +1,7 @@
 import ClusterCore
 
-/// What the nodes say on the control plane, taken into the node table.
+/// What the nodes say on the control plane, taken into the node table; what
+/// no node of the run may say is refused and recorded (``ControlAdmission``).
 extension RunLoop {
     /// Takes the messages waiting, at most 2 000 per turn so the loop's other work is never starved.
     func receiveControlMessages() {
@@ -10,25 +11,57 @@ extension RunLoop {
         }
     }
 
-    /// Takes one event: a HELLO registers a known node, a claim is answered, the rest goes to the node it came from.
+    /// Takes one event: a HELLO registers a node if the rules allow it, a
+    /// claim is answered, the rest goes to the node whose peer sent it.
     func handle(_ event: ControlEvent) {
         switch event {
-        case .malformed(let count):
-            events.log("bad-control-message", detail: ["bytes": "\(count)"])
+        case .refused(let reason, let detail):
+            refuse(reason, detail)
         case .claim(let hello, let identity):
             answerClaim(hello, identity: identity)
         case .hello(let hello, let identity):
-            guard cluster.nodes[hello.node] != nil else {
-                events.log("unknown-node", detail: ["node": hello.node])
-                return
-            }
-            control.register(identity, as: hello.node)
-            let external = cluster.external
-            cluster.nodes.modify(hello.node) { $0.registered(pid: hello.pid, external: external, now: SystemClock.monotonicNanos()) }
-            events.log("hello", node: hello.node, detail: ["pid": "\(hello.pid)"])
+            register(hello, identity: identity)
         case .node(let name, let message):
-            handle(message, from: name)
-        case .ignored:
+            guard let node = cluster.nodes[name], let registration = control.registration(of: name) else { return }
+            let tearingDown = machine.isTearingDown
+            switch ControlAdmission.message(message, from: node, registration: registration, tearingDown: tearingDown) {
+            case .accept: handle(message, from: name)
+            case .refuse(let reason, let detail): refuse(reason, detail, node: name)
+            }
+        }
+    }
+
+    /// A HELLO: registered when ``ControlAdmission/hello(_:holderConnected:)`` allows it.
+    func register(_ hello: Clustersim_V1_Hello, identity: [UInt8]) {
+        let name = hello.node
+        let facts = ControlAdmission.HelloFacts(
+            name: name, pid: hello.pid, node: cluster.nodes[name], holder: control.registration(of: name),
+            senderHolds: control.name(of: identity), ownsProcesses: !cluster.external)
+        switch ControlAdmission.hello(facts, holderConnected: { control.isConnected(name) }) {
+        case .register(let replacing):
+            control.register(identity, as: name, pid: hello.pid)
+            let external = cluster.external
+            cluster.nodes.modify(name) {
+                $0.registered(pid: hello.pid, external: external, replacing: replacing, now: SystemClock.monotonicNanos())
+            }
+            events.log("hello", node: name, detail: ["pid": "\(hello.pid)"].merging(replacing ? ["replaces": "an ended incarnation's peer"] : [:]) { $1 })
+        case .repeated:
+            break
+        case .refuse(let reason, let detail):
+            refuse(reason, detail, node: cluster.nodes[name] != nil ? name : nil)
+        }
+    }
+
+    /// Counts a refused message; the first ones of each reason are logged one by one.
+    func refuse(_ reason: ControlRefusal, _ detail: String, node: String? = nil) {
+        switch refusals.count(reason) {
+        case .log:
+            events.log("control-refused", node: node, detail: ["reason": reason.rawValue, "detail": String(detail.prefix(300))])
+        case .logAndSilence:
+            events.log("control-refused", node: node, detail: [
+                "reason": reason.rawValue, "detail": String(detail.prefix(300)),
+                "note": "the first \(ControlRefusals.loggedPerReason) refusals of this reason are logged; the rest are counted (report.json, controlPlane)"])
+        case .countOnly:
             break
         }
     }
@@ -54,12 +87,14 @@ extension RunLoop {
             let wallNow = SystemClock.wallNanos()
             cluster.nodes.modify(name) { $0.telemetry.clock.answered(reply, wallNow: wallNow) }
         case .final(let f):
+            control.noteFinal(name)
             cluster.nodes.modify(name) { $0.receivedFinal(f) }
             events.log("final", node: name)
         case .bye(let b):
+            control.noteBye(name)
             let external = cluster.external
             cluster.nodes.modify(name) { $0.saidBye(external: external) }
-            events.log("bye", node: name, detail: ["reason": b.reason])
+            events.log("bye", node: name, detail: ["reason": String(b.reason.prefix(300))])
         }
     }
 
@@ -78,7 +113,35 @@ extension RunLoop {
         if !w.node.isEmpty, let spec = topology.nodes.first(where: { $0.name == w.node }) {
             w.seed = NodeCommands.readerSeed(topology, for: spec)
         }
-        if !w.refusal.isEmpty { events.log("claim-refused", detail: ["group": group, "why": w.refusal]) }
+        if !w.refusal.isEmpty {
+            events.log("claim-refused", detail: ["group": String(group.prefix(100)), "why": w.refusal])
+            _ = refusals.count(.claimRefused)
+        }
         control.welcome(w, to: identity)
     }
+}
+
+/// The messages the control plane refused, counted by reason. The first
+/// ``loggedPerReason`` of each reason are logged one by one in events.jsonl;
+/// the rest only counted, so a flood cannot fill the disk or slow the loop.
+struct ControlRefusals: Sendable {
+    static let loggedPerReason: UInt64 = 50
+    private(set) var counts: [ControlRefusal: UInt64] = [:]
+
+    /// What to do with the refusal just counted.
+    enum Logging: Sendable, Hashable {
+        case log
+        /// Log it, and say that the next ones are only counted.
+        case logAndSilence
+        case countOnly
+    }
+
+    /// Counts one refusal.
+    mutating func count(_ reason: ControlRefusal) -> Logging {
+        let n = counts[reason, default: 0] + 1
+        counts[reason] = n
+        return n < Self.loggedPerReason ? .log : n == Self.loggedPerReason ? .logAndSilence : .countOnly
+    }
+
+    var total: UInt64 { counts.values.reduce(0, +) }
 }

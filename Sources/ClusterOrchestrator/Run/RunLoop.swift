@@ -27,6 +27,7 @@ final class RunLoop {
     var prober = ClockProber()
     var usage = OrchestratorUsage()
     var claims = NameClaims()
+    var refusals = ControlRefusals()
     var nextProgress: UInt64 = 0
     let endpoints: RunEndpoints
 
@@ -110,6 +111,7 @@ final class RunLoop {
         noteRefusals()
         let now = SystemClock.monotonicNanos()
         sampler.sample(&cluster.nodes, now: now, measureStart: machine.measureStart?.mono)
+        control.checkConnections()
         usage.sample(now: now, measureStart: machine.measureStart?.mono)
         probeClocks(now: now)
         guard machine.isMeasuring, let start = machine.measureStart else { return }

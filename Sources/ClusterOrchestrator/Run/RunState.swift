@@ -20,6 +20,8 @@ public struct RunState: Sendable, Codable {
     public var host: [HostSample]?
     /// What the control plane's CURVE handler saw; nil for a run without CURVE.
     public var security: SecurityState?
+    /// What the control plane refused; nil in states written before it.
+    public var controlPlane: ControlPlaneSummary?
 
     public init(topologyFile: String, launcher: String, startedWallNs: UInt64, durationSeconds: Double, aborted: String?,
                 environment: RunReport.Environment, timings: RunReport.Timings, nodes: [ObservedNode], faults: [FaultRecord], endpoints: RunEndpoints? = nil, host: [HostSample]? = nil) {

@@ -164,6 +164,14 @@ extension RunStateMachine {
         }
     }
 
+    /// Whether the processes are being stopped by the orchestrator itself, or are gone: every node's end is expected.
+    var isTearingDown: Bool {
+        switch phase {
+        case .tearingDown, .settling, .finished: true
+        default: false
+        }
+    }
+
     /// Whether the measured phase runs now (START goes to nodes as they become ready; faults and late joiners are due).
     var isMeasuring: Bool {
         if case .measuring = phase { return true }

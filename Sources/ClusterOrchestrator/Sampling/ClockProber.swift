@@ -16,8 +16,10 @@ struct ClockProbes: Sendable {
         next = now
     }
 
-    /// Adds a sample from a TimeReply, received at `wallNow`.
+    /// Adds a sample from a TimeReply, received at `wallNow`; at most twice
+    /// as many as are wanted (a node cannot grow them by answering unasked).
     mutating func answered(_ reply: Clustersim_V1_TimeReply, wallNow: UInt64) {
+        guard samples.count < 2 * ClockProber.samplesWanted else { return }
         samples.append((reply.orchestratorWallNs, reply.nodeWallNs, wallNow))
     }
 }
