@@ -343,7 +343,8 @@ struct ComposeFileTests {
             let relay = try #require(file.service(named: name))
             #expect(relay.role == "relay")
             #expect(relay.command == ["relay", "--name", name, "--upstream", "tcp://writer:5555", "--bind", "tcp://*:5560",
-                                      "--loss", "0.0", "--seed", "\(t.seed &+ UInt64(i + 1) &* 104_729)", "--delay", "5000000ns"])
+                                      "--loss", "0.0", "--seed", "\(t.seed &+ UInt64(i + 1) &* 104_729)", "--delay", "5000000ns",
+                                      "--max-message", "\(MessageLimits(topology: t).snapshotFrame)"])
             #expect(relay.dependsOn == ["orchestrator", "writer"])
         }
         func pub(_ name: String) throws -> String? {

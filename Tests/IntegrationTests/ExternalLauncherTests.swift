@@ -36,6 +36,7 @@ struct ExternalLauncherTests {
             #expect(n.status == .completed && n.lost == 0 && n.received > 0, "\(name): \(n.status) lost \(n.lost)")
             #expect(n.resources?.samples.isEmpty == false, "\(name): no resource series from its STATS")
         }
+        #expect(rep.controlPlane?.refused == 0, "\(String(describing: rep.controlPlane))")
         // On one host the corrected wall-clock latency matches the monotonic one within the offsets' uncertainty.
         let mono = try #require(rep.nodes.first { $0.name == "cli-1" }).latency.p50Us
         let wall = try #require(rep.nodes.first { $0.name == "cli-2" })
@@ -67,6 +68,9 @@ struct ExternalLauncherTests {
         #expect(refused.first?.stderr.contains("every node of group \"log\" (2) is taken") == true, "\(refused.first?.stderr ?? "")")
         let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/runs")
         let rep = try RunReport.load(path: dir + "/runs/\(runs[0])/report.json")
+        // The replica too many was refused, and that is all that was.
+        // (its claim is repeated every 2 s until answered, so perhaps more than once).
+        #expect(rep.controlPlane.map { Array($0.refusedByReason.keys) == ["claim-refused"] } == true, "\(String(describing: rep.controlPlane))")
         for name in ["log-1", "log-2"] {
             let n = try #require(rep.nodes.first { $0.name == name })
             #expect(n.status == .completed && n.lost == 0 && n.received > 0, "\(name): \(n.status) lost \(n.lost)")
@@ -79,18 +83,22 @@ struct ExternalLauncherTests {
 
     /// A run directory with a 2 s external-launcher topology of `readers`, and
     /// free endpoints: the control plane, the writer's PUB and snapshot service.
-    static func setUp(_ tag: String, readers: String) async throws
+    /// - Parameter ports: which block of free ports (suites that run side by side take different ones).
+    static func setUp(_ tag: String, readers: String, duration: String = "2s", ports: Int = 0) async throws
         -> (dir: String, file: String, control: String, pub: String, snapshots: String) {
         let dir = Harness.tempDirectory(tag)
         let file = dir + "/t.json"
-        try #"{ "name": "it-\#(tag)", "duration": "2s", "launcher": "external", "writer": { "rate": 200 }, "readers": [ \#(readers) ] }"#
+        try #"{ "name": "it-\#(tag)", "duration": "\#(duration)", "launcher": "external", "writer": { "rate": 200 }, "readers": [ \#(readers) ] }"#
             .write(toFile: file, atomically: true, encoding: .utf8)
-        let port = try await offPool { Self.freePort() }
+        let port = try await offPool { Self.freePort(block: ports) }
         return (dir, file, "tcp://127.0.0.1:\(port)", "tcp://127.0.0.1:\(port + 1)", "tcp://127.0.0.1:\(port + 2)")
     }
 
-    static func freePort() -> Int {
-        for p in stride(from: 31_000 + Int(getpid() % 500) * 8, to: 40_000, by: 4) {
+    /// Three free ports in a row, the first returned; `block` shifts the
+    /// search by 9 000 ports, so suites running side by side do not pick the same ones.
+    static func freePort(block: Int = 0) -> Int {
+        let base = 31_000 + block * 9_000
+        for p in stride(from: base + Int(getpid() % 500) * 8, to: base + 9_000, by: 4) {
             var ok = true
             for q in p..<(p + 3) {
                 let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -104,6 +112,6 @@ struct ExternalLauncherTests {
             }
             if ok { return p }
         }
-        return 39_000
+        return base + 8_000
     }
 }

@@ -109,6 +109,7 @@ struct NetnsTests {
         // Signal faults reach the node itself: `ip netns exec` left it the pid that was spawned.
         let cli1 = try #require(rep.nodes.first { $0.name == "cli-1" })
         #expect(cli1.restarts == 1 && cli1.pids.count == 2 && cli1.status == .completed, "cli-1: \(cli1.status)")
+        #expect(rep.controlPlane?.refused == 0, "a restart in a namespace registers again: \(String(describing: rep.controlPlane))")
         for name in ["behind", "lossy", "thin", "cli-2"] {
             let n = try #require(rep.nodes.first { $0.name == name })
             #expect(n.status == .completed && n.counters["writer_version_seen"] == rep.writer.finalVersion,

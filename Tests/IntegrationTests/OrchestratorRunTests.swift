@@ -136,6 +136,8 @@ struct OrchestratorRunTests {
         #expect(cli1.received > 0)
         #expect(cli3.fast && cli3.lost == 0)
         #expect(rep.totals.crashes == 0)
+        // The restarted process registered again; nothing was refused.
+        #expect(rep.controlPlane?.refused == 0, "\(String(describing: rep.controlPlane))")
         #expect(Harness.processes(tagged: "faults").isEmpty, "processes left behind")
     }
 
