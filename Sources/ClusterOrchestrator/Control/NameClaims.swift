@@ -29,7 +29,7 @@ struct NameClaims: Sendable {
         }
         let members = nodes.nodes.filter { $0.group == group && $0.role != .queryLoad }.map(\.name)
         guard !members.isEmpty else {
-            return .refused("the topology has no group \"\(group)\" (groups: \(nodes.groups.joined(separator: ", ")))")
+            return .refused("the topology has no group \"\(group.prefix(64))\" (groups: \(nodes.groups.joined(separator: ", ")))")
         }
         let taken = Set(byIdentity.values)
         guard let name = members.first(where: { !taken.contains($0) && !isRegistered($0) }) else {

@@ -106,17 +106,14 @@ extension RunLoop {
                              isRegistered: control.isKnown) {
         case .granted(let name, let new):
             w.node = name
-            if new { events.log("claimed", node: name, detail: ["group": group, "pid": "\(hello.pid)", "host": hello.host]) }
+            if new { events.log("claimed", node: name, detail: ["group": group, "pid": "\(hello.pid)", "host": String(hello.host.prefix(100))]) }
         case .refused(let why):
             w.refusal = why
         }
         if !w.node.isEmpty, let spec = topology.nodes.first(where: { $0.name == w.node }) {
             w.seed = NodeCommands.readerSeed(topology, for: spec)
         }
-        if !w.refusal.isEmpty {
-            events.log("claim-refused", detail: ["group": String(group.prefix(100)), "why": w.refusal])
-            _ = refusals.count(.claimRefused)
-        }
+        if !w.refusal.isEmpty { refuse(.claimRefused, "a claim on group \"\(group.prefix(100))\": \(w.refusal)") }
         control.welcome(w, to: identity)
     }
 }
