@@ -42,6 +42,17 @@ struct ControlPlaneTrustTests {
         }
     }
 
+    /// A process a thread started, handed back.
+    struct Started: @unchecked Sendable {
+        let process: (Process, Pipe, Pipe)
+        init(_ p: (Process, Pipe, Pipe)) { process = p }
+    }
+
+    struct Played: Sendable {
+        var start: Bool
+        var stop: Bool
+    }
+
     static func hello(_ node: String, pid: Int32) -> Clustersim_V1_ControlMessage.OneOf_Body {
         var h = Clustersim_V1_Hello()
         h.node = node
@@ -50,16 +61,16 @@ struct ControlPlaneTrustTests {
         return .hello(h)
     }
 
-    /// The run directory under `runs` and its endpoints.json, once written (bounded).
-    static func endpoints(under runs: String, timeout: Double = 30) async throws -> (dir: String, endpoints: RunEndpoints)? {
+    /// Waits on the calling thread (never the cooperative pool, which a busy
+    /// test process may not give back in time) until the run under `runs` has
+    /// logged `event`, at most `timeout` seconds.
+    /// - Returns: the run directory, or nil.
+    static func awaitEvent(_ event: String, under runs: String, timeout: Double = 30) -> String? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let run = (try? FileManager.default.contentsOfDirectory(atPath: runs))?.first,
-               let data = FileManager.default.contents(atPath: runs + "/\(run)/\(RunEndpoints.fileName)"),
-               let e = try? JSONDecoder().decode(RunEndpoints.self, from: data) {
-                return (runs + "/\(run)", e)
-            }
-            try await Task.sleep(for: .milliseconds(50))
+               count(event, in: runs + "/\(run)") > 0 { return runs + "/\(run)" }
+            usleep(50_000)
         }
         return nil
     }
@@ -100,12 +111,13 @@ struct ControlPlaneTrustTests {
             { "name": "it-strangers", "duration": "6s", "writer": { "rate": 200 },
               "readers": [ { "role": "cli", "count": 2 } ], "slo": { "maxLossFastReaders": 0 } }
             """, tag: tag)
-        let found = try await Self.endpoints(under: runs)
-        let (dir, endpoints) = try #require(found, "no endpoints.json")
-        #expect(try await Harness.waitForEvent("measure-started", in: runs, timeout: 30), "the run did not start measuring")
-        let cli1PID = try #require(try Self.launchedPID("cli-1", in: dir))
-        let writerPID = try #require(try Self.launchedPID("writer", in: dir))
-        let heard = try await offPool { () -> [Clustersim_V1_ControlMessage.OneOf_Body?] in
+        // One thread waits for the measured phase and sends: a task could wait for the cooperative pool until the run is over.
+        let attack = try await offPool { () -> (dir: String, heard: [Clustersim_V1_ControlMessage.OneOf_Body?])? in
+            guard let dir = Self.awaitEvent("measure-started", under: runs),
+                  let data = FileManager.default.contents(atPath: dir + "/" + RunEndpoints.fileName),
+                  let endpoints = try? JSONDecoder().decode(RunEndpoints.self, from: data),
+                  let cli1PID = try Self.launchedPID("cli-1", in: dir), let writerPID = try Self.launchedPID("writer", in: dir)
+            else { return nil }
             let s = try Stranger(endpoints.control)
             try s.send(Self.hello("mallory", pid: 1))                 // no such node
             try s.send(Self.hello("cli-1", pid: cli1PID))             // a taken name, with its true pid
@@ -131,15 +143,16 @@ struct ControlPlaneTrustTests {
             try s.send(.start(Clustersim_V1_Start()))                // only the orchestrator sends START
             _ = try s.dealer.send([0xFF, 0x00, 0x13, 0x37])           // not a control message
             _ = try s.dealer.sendMultipart([[0x0A, 0x00], [0x12, 0x00]])   // two frames
-            // Listen until all eleven are on record (bounded): on a loaded machine the connection may take a while.
+            // Listen until all eleven are on record (bounded).
             var heard: [Clustersim_V1_ControlMessage.OneOf_Body?] = []
             let deadline = ContinuousClock.now + .seconds(20)
             repeat {
                 heard += try s.received(within: .milliseconds(500))
             } while ContinuousClock.now < deadline && Self.count("control-refused", in: dir) < 11
             heard += try s.received(within: .milliseconds(500))
-            return heard
+            return (dir, heard)
         }
+        let (dir, heard) = try #require(attack, "the run did not start measuring, or left no endpoints.json")
         #expect(heard.isEmpty, "the stranger was sent \(heard)")
         let r = await offPoolWait(p, o, e, timeout: 60)
         #expect(r.status == 0, "exit \(r.status): \(r.stderr.suffix(2000))")
@@ -181,14 +194,14 @@ struct ControlPlaneTrustTests {
         let orchestrator = try Harness.start(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--control-bind", control],
                                              environment: env)
         // cli-1 is killed 1 s into the run and started again: a new process, a new peer, the same name.
-        async let again: (Process, Pipe, Pipe)? = {
-            guard try await Harness.waitForEvent("measure-started", in: dir + "/runs", timeout: 30) else { return nil }
-            try await Task.sleep(for: .seconds(1))
+        let restarting = StartedThread { () -> Started? in
+            guard Self.awaitEvent("measure-started", under: dir + "/runs") != nil else { return nil }
+            usleep(1_000_000)
             kill(first.0.processIdentifier, SIGKILL)
-            return try Harness.start(Harness.clusterNode, cli1Args, environment: env)
-        }()
+            return Started(try Harness.start(Harness.clusterNode, cli1Args, environment: env))
+        }
         // The test plays cli-2: it registers, says READY, and sends FINAL while it runs.
-        async let played = offPool { () -> (start: Bool, stop: Bool) in
+        let player = StartedThread { () -> Played in
             let me = try Stranger(control)
             try me.send(Self.hello("cli-2", pid: getpid()))
             var ready = Clustersim_V1_Ready()
@@ -222,12 +235,13 @@ struct ControlPlaneTrustTests {
             bye.node = "cli-2"
             try me.send(.bye(bye))
             usleep(300_000)
-            return (started, stopped)
+            return Played(start: started, stop: stopped)
         }
-        let (playedResult, second) = try await (played, again)
+        let playedResult = try await player.value()
+        nonisolated(unsafe) let second = try await restarting.value()
         #expect(playedResult.start && playedResult.stop, "cli-2 got START \(playedResult.start), STOP \(playedResult.stop)")
         #expect(second != nil, "the run never started measuring")
-        nonisolated(unsafe) let nodes = [orchestrator, writer, first] + (second.map { [$0] } ?? [])
+        nonisolated(unsafe) let nodes = [orchestrator, writer, first] + (second.map { [$0.process] } ?? [])
         let statuses = try await offPool { nodes.map { Harness.wait($0.0, $0.1, $0.2, timeout: 60) } }
         #expect(statuses[0].status == 0, "exit \(statuses[0].status): \(statuses[0].stderr.suffix(2000))")
         let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/runs")
@@ -238,7 +252,7 @@ struct ControlPlaneTrustTests {
         let events = try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)
         #expect(events.contains(#""event":"final","node":"cli-2""#), "cli-2's FINAL after STOP was not taken")
         // The second cli-1 replaced the first, got START and finished the run.
-        #expect(events.contains(#""event":"hello","node":"cli-1","pid":"\#(second?.0.processIdentifier ?? 0)","replaces""#), "\(events)")
+        #expect(events.contains(#""event":"hello","node":"cli-1","pid":"\#(second?.process.0.processIdentifier ?? 0)","replaces""#), "\(events)")
         let cli1 = try #require(rep.nodes.first { $0.name == "cli-1" })
         #expect(cli1.status == .completed && cli1.pids.count == 2 && cli1.received > 0, "cli-1: \(cli1.status) \(cli1.pids)")
         #expect(Harness.processes(tagged: tag).isEmpty, "processes left behind")
