@@ -28,6 +28,8 @@ final class RunLoop {
     var usage = OrchestratorUsage()
     var claims = NameClaims()
     var refusals = ControlRefusals()
+    /// When the control ROUTER's connection events are read next (every 100 ms).
+    var nextConnectionCheck: UInt64 = 0
     var nextProgress: UInt64 = 0
     let endpoints: RunEndpoints
 
@@ -111,7 +113,10 @@ final class RunLoop {
         noteRefusals()
         let now = SystemClock.monotonicNanos()
         sampler.sample(&cluster.nodes, now: now, measureStart: machine.measureStart?.mono)
-        control.checkConnections()
+        if now >= nextConnectionCheck {
+            nextConnectionCheck = now + 100_000_000
+            control.checkConnections()
+        }
         usage.sample(now: now, measureStart: machine.measureStart?.mono)
         probeClocks(now: now)
         guard machine.isMeasuring, let start = machine.measureStart else { return }
