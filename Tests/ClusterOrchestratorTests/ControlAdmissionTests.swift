@@ -29,41 +29,45 @@ struct ControlAdmissionTests {
     @Test("HELLO under a launcher that starts the processes: only the launched pid, once")
     func helloOwned() {
         var n = node()
-        #expect(reason(ControlAdmission.hello(facts(nil), holderConnected: { true })) == .unknownNode)
-        #expect(reason(ControlAdmission.hello(facts(n), holderConnected: { true })) == .notLaunched)
+        #expect(reason(ControlAdmission.hello(facts(nil), holderConnected: { true }, heldByProcess: { _ in true })) == .unknownNode)
+        #expect(reason(ControlAdmission.hello(facts(n), holderConnected: { true }, heldByProcess: { _ in true })) == .notLaunched)
         n.started(pid: 100)
-        #expect(reason(ControlAdmission.hello(facts(n, pid: 666), holderConnected: { true })) == .wrongPID)
-        #expect(ControlAdmission.hello(facts(n), holderConnected: { true }) == .register(replacing: false))
+        #expect(reason(ControlAdmission.hello(facts(n, pid: 666), holderConnected: { true }, heldByProcess: { _ in true })) == .wrongProcess)
+        // The right pid over a connection the process does not hold: someone else's HELLO.
+        var asked: Int32?
+        #expect(reason(ControlAdmission.hello(facts(n), holderConnected: { true }, heldByProcess: { asked = $0; return false })) == .wrongProcess)
+        #expect(asked == 100)
+        #expect(ControlAdmission.hello(facts(n), holderConnected: { true }, heldByProcess: { _ in true }) == .register(replacing: false))
         n.registered(pid: 100, external: false, now: 0)
         let holder = Registration(identity: [0, 1], pid: 100)
         // Another peer, whatever pid it claims, while the launched process holds the name.
-        #expect(reason(ControlAdmission.hello(facts(n, holder: holder), holderConnected: { false })) == .nameTaken)
-        #expect(reason(ControlAdmission.hello(facts(n, pid: 5, holder: holder), holderConnected: { false })) == .nameTaken)
+        #expect(reason(ControlAdmission.hello(facts(n, holder: holder), holderConnected: { false }, heldByProcess: { _ in true })) == .nameTaken)
+        #expect(reason(ControlAdmission.hello(facts(n, pid: 5, holder: holder), holderConnected: { false }, heldByProcess: { _ in true })) == .nameTaken)
         // The holder again: nothing changes. A peer holding another name: refused.
-        #expect(ControlAdmission.hello(facts(n, holder: holder, senderHolds: "cli-1"), holderConnected: { true }) == .repeated)
-        #expect(reason(ControlAdmission.hello(facts(n, holder: holder, senderHolds: "cli-2"), holderConnected: { true })) == .secondName)
+        #expect(ControlAdmission.hello(facts(n, holder: holder, senderHolds: "cli-1"), holderConnected: { true }, heldByProcess: { _ in true }) == .repeated)
+        #expect(reason(ControlAdmission.hello(facts(n, holder: holder, senderHolds: "cli-2"), holderConnected: { true }, heldByProcess: { _ in true })) == .secondName)
         // Restarted: the new process's HELLO replaces the old peer; not before it runs.
         n.expectExit(relaunch: true)
         _ = n.ended(pid: 100, status: .signaled(15))
-        #expect(reason(ControlAdmission.hello(facts(n, pid: 100, holder: holder), holderConnected: { false })) == .notLaunched)
+        #expect(reason(ControlAdmission.hello(facts(n, pid: 100, holder: holder), holderConnected: { false }, heldByProcess: { _ in true })) == .notLaunched)
         n.started(pid: 200)
-        #expect(ControlAdmission.hello(facts(n, pid: 200, holder: holder), holderConnected: { true }) == .register(replacing: true))
+        #expect(ControlAdmission.hello(facts(n, pid: 200, holder: holder), holderConnected: { true }, heldByProcess: { _ in true }) == .register(replacing: true))
     }
 
     @Test("HELLO under the external launcher: the first peer, then a new one after BYE or a closed connection")
     func helloExternal() {
         var n = node()
         n.awaited("start it")
-        #expect(ControlAdmission.hello(facts(n, owns: false), holderConnected: { true }) == .register(replacing: false))
+        #expect(ControlAdmission.hello(facts(n, owns: false), holderConnected: { true }, heldByProcess: { _ in true }) == .register(replacing: false))
         n.registered(pid: 100, external: true, now: 0)
         var holder = Registration(identity: [0, 1], pid: 100)
         var asked = false
-        #expect(reason(ControlAdmission.hello(facts(n, pid: 7, holder: holder, owns: false), holderConnected: { asked = true; return true }))
+        #expect(reason(ControlAdmission.hello(facts(n, pid: 7, holder: holder, owns: false), holderConnected: { asked = true; return true }, heldByProcess: { _ in true }))
                 == .nameTaken)
         #expect(asked)
-        #expect(ControlAdmission.hello(facts(n, pid: 7, holder: holder, owns: false), holderConnected: { false }) == .register(replacing: true))
+        #expect(ControlAdmission.hello(facts(n, pid: 7, holder: holder, owns: false), holderConnected: { false }, heldByProcess: { _ in true }) == .register(replacing: true))
         holder.saidBye = true
-        #expect(ControlAdmission.hello(facts(n, pid: 7, holder: holder, owns: false), holderConnected: { true }) == .register(replacing: true))
+        #expect(ControlAdmission.hello(facts(n, pid: 7, holder: holder, owns: false), holderConnected: { true }, heldByProcess: { _ in true }) == .register(replacing: true))
     }
 
     @Test("a new peer after the old one's connection closed is a new incarnation: it gets START again")

@@ -133,7 +133,7 @@ struct OrchestratorSecurityTests {
                 && record.reason == "a message as cli-2 with the key of cli-1", "\(record)")
         // Under its own name it is taken.
         try hello("cli-1")
-        guard case .hello(let h, _)? = next() else { Issue.record("cli-1's own HELLO was not taken"); return }
+        guard case .hello(let h, _, _)? = next() else { Issue.record("cli-1's own HELLO was not taken"); return }
         #expect(h.node == "cli-1" && control.security?.counts.admitted == 1)
     }
 

@@ -14,8 +14,9 @@ enum ControlRefusal: String, CaseIterable, Sendable, Codable {
     case nameTaken = "name-taken"
     /// A HELLO for a node whose process this orchestrator has not started (or that ended).
     case notLaunched = "not-launched"
-    /// A HELLO whose pid is not that of the process the orchestrator started for the node.
-    case wrongPID = "wrong-pid"
+    /// A HELLO not from the process the orchestrator started for the node:
+    /// another pid, or over a connection that process does not hold.
+    case wrongProcess = "wrong-process"
     /// A HELLO from a peer that holds another name.
     case secondName = "second-name"
     /// A FINAL from a node that is not stopping.
@@ -79,11 +80,13 @@ enum ControlAdmission {
     }
 
     /// A HELLO. Under a launcher that starts the processes, the name goes to
-    /// the first peer whose HELLO gives the pid of the process running as the
-    /// node; under the external launcher to the first peer, and again to a
-    /// new one once the holder said BYE or its connection closed
-    /// (`holderConnected`, asked only then).
-    static func hello(_ f: HelloFacts, holderConnected: () -> Bool) -> HelloVerdict {
+    /// the first peer that is the process running as the node: its HELLO
+    /// gives that pid, and its connection is one that process holds
+    /// (`heldByProcess`, asked with the pid, ``ConnectionOwner``). Under the
+    /// external launcher it goes to the first peer, and again to a new one
+    /// once the holder said BYE or its connection closed (`holderConnected`,
+    /// asked only then).
+    static func hello(_ f: HelloFacts, holderConnected: () -> Bool, heldByProcess: (Int32) -> Bool) -> HelloVerdict {
         guard let node = f.node else { return .refuse(.unknownNode, "HELLO as \"\(f.name)\", which names no node of the topology") }
         if let other = f.senderHolds {
             return other == f.name ? .repeated : .refuse(.secondName, "HELLO as \"\(f.name)\" from the peer registered as \"\(other)\"")
@@ -96,7 +99,10 @@ enum ControlAdmission {
                 return .refuse(.nameTaken, "HELLO as \"\(f.name)\" (pid \(f.pid)): its process \(running) registered already")
             }
             guard running == f.pid else {
-                return .refuse(.wrongPID, "HELLO as \"\(f.name)\" with pid \(f.pid); the process started for it is \(running)")
+                return .refuse(.wrongProcess, "HELLO as \"\(f.name)\" with pid \(f.pid); the process started for it is \(running)")
+            }
+            guard heldByProcess(running) else {
+                return .refuse(.wrongProcess, "HELLO as \"\(f.name)\" with pid \(f.pid), over a connection process \(running) does not hold")
             }
             return .register(replacing: f.holder != nil)
         }

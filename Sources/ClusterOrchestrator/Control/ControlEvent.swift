@@ -4,8 +4,9 @@ import ClusterCore
 /// of what the nodes' `ControlClient` sends.
 enum ControlEvent {
     /// A node says who it is: its name, pid and endpoints. Not yet registered:
-    /// the run decides whether it takes it (``ControlAdmission/hello(_:)``).
-    case hello(Clustersim_V1_Hello, identity: [UInt8])
+    /// the run decides whether it takes it (``ControlAdmission/hello(_:holderConnected:heldByProcess:)``).
+    /// `connection` is the descriptor of the TCP connection it came over, when libzmq says.
+    case hello(Clustersim_V1_Hello, identity: [UInt8], connection: Int32?)
     /// A replica asks for a name of a group (`claim_group`); answered with a Welcome.
     case claim(Clustersim_V1_Hello, identity: [UInt8])
     /// A message from the peer that registered node `name`.

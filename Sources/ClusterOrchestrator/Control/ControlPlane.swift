@@ -82,13 +82,13 @@ final class ControlPlane {
             return .refused(.malformed, "\(frames.count) frames (\(frames.reduce(0) { $0 + $1.count }) bytes), expected one message after the identity")
         }
         let message = frames[1]
-        let event = decode(identity: frames[0].bytes, bytes: message.bytes)
+        let event = decode(identity: frames[0].bytes, bytes: message.bytes, connection: message.sourceFileDescriptor)
         guard let security else { return event }
         // CURVE: the ZAP handler named the sender's key; the message must be that node's.
         let user = message.metadata("User-Id") ?? ""
         let claimed: String
         switch event {
-        case .hello(let h, _): claimed = h.node
+        case .hello(let h, _, _): claimed = h.node
         case .node(let name, _): claimed = name
         default: return event
         }
@@ -99,13 +99,13 @@ final class ControlPlane {
         return .refused(.keyMismatch, why)
     }
 
-    /// Decodes one message from the DEALER with `identity`.
-    func decode(identity: [UInt8], bytes: [UInt8]) -> ControlEvent {
+    /// Decodes one message from the DEALER with `identity`, over the connection with descriptor `connection`.
+    func decode(identity: [UInt8], bytes: [UInt8], connection: Int32? = nil) -> ControlEvent {
         guard let m = try? Clustersim_V1_ControlMessage(serializedBytes: bytes), let body = m.body else {
             return .refused(.malformed, "\(bytes.count) bytes that are not a control message")
         }
         if case .hello(let h) = body {
-            return h.claimGroup.isEmpty ? .hello(h, identity: identity) : .claim(h, identity: identity)
+            return h.claimGroup.isEmpty ? .hello(h, identity: identity, connection: connection) : .claim(h, identity: identity)
         }
         let message: NodeMessage
         let claimed: String

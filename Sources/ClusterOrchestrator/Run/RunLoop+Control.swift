@@ -19,8 +19,8 @@ extension RunLoop {
             refuse(reason, detail)
         case .claim(let hello, let identity):
             answerClaim(hello, identity: identity)
-        case .hello(let hello, let identity):
-            register(hello, identity: identity)
+        case .hello(let hello, let identity, let connection):
+            register(hello, identity: identity, connection: connection)
         case .node(let name, let message):
             guard let node = cluster.nodes[name], let registration = control.registration(of: name) else { return }
             let tearingDown = machine.isTearingDown
@@ -31,13 +31,17 @@ extension RunLoop {
         }
     }
 
-    /// A HELLO: registered when ``ControlAdmission/hello(_:holderConnected:)`` allows it.
-    func register(_ hello: Clustersim_V1_Hello, identity: [UInt8]) {
+    /// A HELLO over the connection with descriptor `connection`: registered when
+    /// ``ControlAdmission/hello(_:holderConnected:heldByProcess:)`` allows it.
+    func register(_ hello: Clustersim_V1_Hello, identity: [UInt8], connection: Int32?) {
         let name = hello.node
         let facts = ControlAdmission.HelloFacts(
             name: name, pid: hello.pid, node: cluster.nodes[name], holder: control.registration(of: name),
             senderHolds: control.name(of: identity), ownsProcesses: !cluster.external)
-        switch ControlAdmission.hello(facts, holderConnected: { control.isConnected(name) }) {
+        let verdict = ControlAdmission.hello(
+            facts, holderConnected: { control.isConnected(name) },
+            heldByProcess: { pid in connection.map { ConnectionOwner.isHeld(by: pid, otherEndOf: $0) } ?? false })
+        switch verdict {
         case .register(let replacing):
             control.register(identity, as: name, pid: hello.pid)
             let external = cluster.external
