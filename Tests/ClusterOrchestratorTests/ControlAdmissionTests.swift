@@ -6,10 +6,7 @@ import Testing
 /// The control plane's rules: who may register a name, and what a registered peer may say.
 @Suite("Control admission")
 struct ControlAdmissionTests {
-    func node(_ name: String = "cli-1") -> ManagedNode {
-        let command = NodeCommand.reader(ReaderConfig(name: name, publishEndpoint: "tcp://127.0.0.1:1", snapshotEndpoint: "tcp://127.0.0.1:2"))
-        return ManagedNode(name: name, group: "cli", role: .reader(.cli), plan: NodePlan(command: command))
-    }
+    func node(_ name: String = "cli-1") -> ManagedNode { ManagedNodeTests().reader(name) }
 
     func facts(_ node: ManagedNode?, pid: Int32 = 100, holder: Registration? = nil, senderHolds: String? = nil,
                owns: Bool = true) -> ControlAdmission.HelloFacts {
