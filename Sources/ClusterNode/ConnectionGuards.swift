@@ -12,20 +12,35 @@ final class ConnectionGuards {
     private var disconnects: UInt64 = 0
     private var live: [ConnectionWatch] = []
 
-    /// A watch on a socket that connects to `endpoints`.
-    /// - Throws: `ZMQError` when the monitor cannot be started.
-    func connecting(_ socket: borrowing Socket, to endpoints: [String]) throws -> ConnectionWatch {
-        let w = try ConnectionWatch(socket, connecting: endpoints)
-        live.append(w)
-        return w
+    /// A watch on a socket that connects to `endpoints`; with `security`, the
+    /// socket is made a CURVE client of the node `server` first, and the CURVE
+    /// handler's monitor serves both (libzmq allows one monitor per socket).
+    /// Before it connects.
+    /// - Throws: `ZMQError` when the monitor cannot be started; `CurveFileError`
+    ///   when the peers file has no key for `server`.
+    func connecting(_ socket: borrowing Socket, to endpoints: [String], security: NodeSecurity? = nil, server: String = "",
+                    label: String = "") throws -> ConnectionWatch {
+        guard let security else { return adopt(try ConnectionWatch(socket, connecting: endpoints)) }
+        let inbox = ConnectionWatch.Inbox()
+        try security.client(socket, of: server, label: label, forwarding: inbox)
+        return adopt(ConnectionWatch(inbox, connecting: endpoints))
     }
 
-    /// A watch on a socket that binds.
+    /// A watch on a socket that binds; with `security`, the socket is made a
+    /// CURVE server under the ZAP domain `label` first, and the CURVE
+    /// handler's monitor serves both. Before it binds.
     /// - Throws: `ZMQError` when the monitor cannot be started.
-    func bound(_ socket: borrowing Socket) throws -> ConnectionWatch {
-        let w = try ConnectionWatch(socket)
-        live.append(w)
-        return w
+    func bound(_ socket: borrowing Socket, security: NodeSecurity? = nil, label: String = "") throws -> ConnectionWatch {
+        guard let security else { return adopt(try ConnectionWatch(socket)) }
+        let inbox = ConnectionWatch.Inbox()
+        try security.server(socket, label: label, forwarding: inbox)
+        return adopt(ConnectionWatch(inbox))
+    }
+
+    /// Counts a watch made elsewhere in the node's totals.
+    func adopt(_ watch: ConnectionWatch) -> ConnectionWatch {
+        live.append(watch)
+        return watch
     }
 
     /// Keeps the counts of a watch whose socket is gone, and lets the watch go.

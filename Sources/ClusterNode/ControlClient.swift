@@ -16,6 +16,8 @@ public final class ControlClient {
     /// The orchestrator's endpoint, as connected.
     let endpoint: String
     let logger: Logger
+    /// With CURVE, where the handler's monitor hands over the connection events a ``ConnectionWatch`` reads.
+    let events: ConnectionWatch.Inbox?
     private(set) var sent: UInt64 = 0
     private var statsSequence: UInt64 = 0
 
@@ -31,7 +33,8 @@ public final class ControlClient {
         socket = try context.socket(.dealer)
         try socket.setLinger(.seconds(2))
         try socket.setSendHighWaterMark(10_000)
-        try security?.client(socket, of: CurvePeers.orchestrator, label: "control")
+        events = security.map { _ in ConnectionWatch.Inbox() }
+        try security?.client(socket, of: CurvePeers.orchestrator, label: "control", forwarding: events)
         // The orchestrator sends a node only small messages: a larger one drops the connection.
         try socket.setMaxMessageSize(Int64(MessageLimits.controlToNodeBytes))
         try socket.connect(endpoint)

@@ -123,7 +123,9 @@ final class NodeRuntime {
         signalIndex = poller.add(fileDescriptor: signals.fileDescriptor)
         controlIndex = control.map { poller.add($0.socket) } ?? -1
         let guards = ConnectionGuards()
-        controlWatch = try control.map { try guards.connecting($0.socket, to: [$0.endpoint]) }
+        controlWatch = try control.map { c in
+            try c.events.map { guards.adopt(ConnectionWatch($0, connecting: [c.endpoint])) } ?? guards.connecting(c.socket, to: [c.endpoint])
+        }
         self.guards = guards
         self.context = context
         self.security = security

@@ -34,24 +34,27 @@ final class NodeSecurity {
         }
     }
 
-    /// Makes `socket` a CURVE server with the node's secret key, under its ZAP domain `label`. Before it binds.
-    func server(_ socket: borrowing Socket, label: String) throws {
+    /// Makes `socket` a CURVE server with the node's secret key, under its
+    /// ZAP domain `label`. Before it binds. The handler's monitor hands the
+    /// connection events of a ``ConnectionWatch`` over to `inbox`.
+    func server(_ socket: borrowing Socket, label: String, forwarding inbox: ConnectionWatch.Inbox? = nil) throws {
         try socket.setCurveServer(true)
         try socket.setCurveSecretKey(keys.secretKey)
-        try authenticator.watch(socket, as: label, server: true)
+        try authenticator.watch(socket, as: label, server: true, forwarding: inbox)
     }
 
     /// Makes `socket` a CURVE client of the node `server` (its key from the
-    /// peers file), offering the node's own key. Before it connects.
+    /// peers file), offering the node's own key. Before it connects. The
+    /// handler's monitor hands the connection events of a ``ConnectionWatch`` over to `inbox`.
     /// - Throws: `CurveFileError` when the peers file has no key for `server`.
-    func client(_ socket: borrowing Socket, of server: String, label: String) throws {
+    func client(_ socket: borrowing Socket, of server: String, label: String, forwarding inbox: ConnectionWatch.Inbox? = nil) throws {
         guard let serverKey = peers[server] else {
             throw CurveFileError(file: files.peersFile, "no public key for \(server), the node this one's \(label) socket connects to")
         }
         try socket.setCurveServerKey(serverKey)
         try socket.setCurvePublicKey(keys.publicKey)
         try socket.setCurveSecretKey(keys.secretKey)
-        try authenticator.watch(socket, as: label, server: false)
+        try authenticator.watch(socket, as: label, server: false, forwarding: inbox)
     }
 
     /// The counts into `counters`; the records, for `metrics.json`.

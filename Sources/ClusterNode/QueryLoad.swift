@@ -41,6 +41,8 @@ final class QueryLoadNode: NodeProcess {
         try dealer.setLinger(.zero)
         try dealer.setSendHighWaterMark(100_000)
         try dealer.setMaxMessageSize(Int64(config.maxMessageBytes))
+        // One monitor per socket: with CURVE the handler's, which hands the watch its events.
+        let inbox = runtime.security.map { _ in ConnectionWatch.Inbox() }
         for (i, t) in config.targets.enumerated() {
             // CURVE: libzmq takes the server key a connection expects from the
             // socket's options at connect time, so one DEALER reaches each
@@ -49,11 +51,12 @@ final class QueryLoadNode: NodeProcess {
                 guard i < config.targetNodes.count else {
                     throw CurveFileError(file: security.files.peersFile, "target \(t) has no --target-node: its server key is unknown")
                 }
-                try security.client(dealer, of: config.targetNodes[i], label: "query")
+                try security.client(dealer, of: config.targetNodes[i], label: "query", forwarding: inbox)
             }
             try dealer.connect(t)
         }
-        dealerWatch = try runtime.guards.connecting(dealer, to: config.targets)
+        dealerWatch = try inbox.map { runtime.guards.adopt(ConnectionWatch($0, connecting: config.targets)) }
+            ?? runtime.guards.connecting(dealer, to: config.targets)
         dealerIndex = runtime.watch(dealer)
         pacer = Pacer(interval: config.rate > 0 ? UInt64(1e9 / config.rate) : 1_000_000_000)
         rng = SeededRandom(seed: config.seed)

@@ -68,12 +68,11 @@ final class QueryService {
         self.logger = logger
         router = try context.socket(.router)
         try router.setLinger(.zero)
-        try security?.server(router, label: "query")
         try router.setMaxMessageSize(Int64(MessageLimits.requestBytes))
         try router.setSendHighWaterMark(MessageLimits.highWaterMark(messages: 1_000, frameBytes: maxReplyBytes,
                                                                     budget: MessageLimits.clientRepliesBytes))
+        routerWatch = try guards.bound(router, security: security, label: "query")
         try router.bind(requested)
-        routerWatch = try guards.bound(router)
         endpoint = (try? router.lastEndpoint) ?? requested
         replies = try context.socket(.pull)
         try replies.setLinger(.zero)

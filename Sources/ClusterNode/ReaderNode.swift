@@ -99,9 +99,9 @@ final class ReaderNode: NodeProcess {
         snapshotClient = try runtime.context.socket(.dealer)
         try snapshotClient.setLinger(.zero)
         try snapshotClient.setMaxMessageSize(Int64(config.maxMessageBytes))
-        try runtime.security?.client(snapshotClient, of: Topology.writerName, label: "snapshots")
+        snapshotWatch = try runtime.guards.connecting(snapshotClient, to: [config.snapshotEndpoint], security: runtime.security,
+                                                      server: Topology.writerName, label: "snapshots")
         try snapshotClient.connect(config.snapshotEndpoint)
-        snapshotWatch = try runtime.guards.connecting(snapshotClient, to: [config.snapshotEndpoint])
         sync = SyncStateMachine(policy: config.policy, startMono: runtime.startMono, startWall: runtime.incarnation)
         latencyClock = config.clock
         policy = config.policy

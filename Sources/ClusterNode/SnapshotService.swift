@@ -11,18 +11,20 @@ final class SnapshotService {
     let endpoint: String
     /// Requests answered.
     private(set) var served: UInt64 = 0
+    /// Its connections that ended.
+    let watch: ConnectionWatch
 
     /// Binds the ROUTER. It takes requests only (a few bytes; a larger
     /// message drops its peer), and keeps at most 16 MiB of replies of
     /// `frameBytes` queued for one client (`ZMQ_SNDHWM`; more are dropped).
     /// - Throws: `ZMQError` when the endpoint cannot be bound.
-    init(context: Context, endpoint requested: String, frameBytes: Int, security: NodeSecurity?) throws {
+    init(context: Context, endpoint requested: String, frameBytes: Int, security: NodeSecurity?, guards: ConnectionGuards) throws {
         socket = try context.socket(.router)
         try socket.setLinger(.zero)
         try socket.setMaxMessageSize(Int64(MessageLimits.requestBytes))
         try socket.setSendHighWaterMark(MessageLimits.highWaterMark(messages: 1_000, frameBytes: frameBytes,
                                                                     budget: MessageLimits.clientRepliesBytes))
-        try security?.server(socket, label: "snapshots")
+        watch = try guards.bound(socket, security: security, label: "snapshots")
         try socket.bind(requested)
         endpoint = (try? socket.lastEndpoint) ?? requested
     }

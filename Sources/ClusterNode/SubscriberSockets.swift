@@ -26,8 +26,10 @@ final class SubscriberSockets {
         self.security = security
         self.guards = guards
         separateHeartbeats = config.policy == .conflate
-        data = try Self.make(context: context, config: config, conflate: separateHeartbeats, security: security)
-        dataWatch = try guards.connecting(data, to: [config.publishEndpoint])
+        let s = try Self.make(context: context, config: config, conflate: separateHeartbeats)
+        dataWatch = try Self.watch(s, config: config, security: security, guards: guards)
+        try s.connect(config.publishEndpoint)
+        data = s
         heartbeat = try context.socket(.sub)
         try heartbeat.setLinger(.zero)
         if separateHeartbeats {
@@ -35,9 +37,8 @@ final class SubscriberSockets {
             try heartbeat.setMaxMessageSize(Int64(MessageLimits.requestBytes))
             try heartbeat.subscribe(FrameKind.heartbeat.prefix)
             try heartbeat.subscribe(FrameKind.end.prefix)
-            try Self.secure(heartbeat, config: config, security: security)
+            heartbeatWatch = try Self.watch(heartbeat, config: config, security: security, guards: guards)
             try heartbeat.connect(config.publishEndpoint)
-            heartbeatWatch = try guards.connecting(heartbeat, to: [config.publishEndpoint])
         } else {
             heartbeatWatch = nil
         }
@@ -49,12 +50,16 @@ final class SubscriberSockets {
         heartbeatWatch?.check(heartbeat)
     }
 
-    /// A CURVE client of the node serving the stream: the writer, or the relay `pubNode`.
-    static func secure(_ socket: borrowing Socket, config: ReaderConfig, security: NodeSecurity?) throws {
-        try security?.client(socket, of: config.pubNode ?? Topology.writerName, label: "publish")
+    /// A watch on a SUB socket, before it connects; with CURVE, a client of the
+    /// node serving the stream (the writer, or the relay `pubNode`).
+    static func watch(_ socket: borrowing Socket, config: ReaderConfig, security: NodeSecurity?,
+                      guards: ConnectionGuards) throws -> ConnectionWatch {
+        try guards.connecting(socket, to: [config.publishEndpoint], security: security,
+                              server: config.pubNode ?? Topology.writerName, label: "publish")
     }
 
-    static func make(context: Context, config: ReaderConfig, conflate: Bool, security: NodeSecurity?) throws -> Socket {
+    /// A SUB socket for the stream, subscribed, not connected yet.
+    static func make(context: Context, config: ReaderConfig, conflate: Bool) throws -> Socket {
         let s = try context.socket(.sub)
         try s.setLinger(.zero)
         if conflate {
@@ -70,15 +75,14 @@ final class SubscriberSockets {
             try s.subscribe(FrameKind.heartbeat.prefix)
             try s.subscribe(FrameKind.end.prefix)
         }
-        try secure(s, config: config, security: security)
-        try s.connect(config.publishEndpoint)
         return s
     }
 
     /// snail: drops the data socket (and whatever it had queued) and connects a new one.
     func reconnect() {
-        guard let s = try? Self.make(context: context, config: config, conflate: separateHeartbeats, security: security),
-              let w = try? guards.connecting(s, to: [config.publishEndpoint]) else { return }
+        guard let s = try? Self.make(context: context, config: config, conflate: separateHeartbeats),
+              let w = try? Self.watch(s, config: config, security: security, guards: guards),
+              (try? s.connect(config.publishEndpoint)) != nil else { return }
         guards.retire(dataWatch)
         data = s
         dataWatch = w

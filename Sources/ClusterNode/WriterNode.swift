@@ -31,7 +31,6 @@ final class WriterNode: NodeProcess {
     /// The PUB's high-water mark per subscriber, after the byte budget.
     let sendHighWaterMark: Int32
     private let pubWatch: ConnectionWatch
-    private let serviceWatch: ConnectionWatch
 
     static func settings(_ config: WriterConfig) -> NodeRuntime.Settings {
         NodeRuntime.Settings(
@@ -44,9 +43,13 @@ final class WriterNode: NodeProcess {
         self.config = config
         logger = runtime.logger
         let pub = try runtime.context.socket(.pub)
-        // A subscriber's queue is bounded in bytes as well as in messages (docs/security.md).
+        // A batch frame carries at most 1 MiB of snapshots, and a subscriber's queue
+        // is bounded in bytes as well as in frames (docs/security.md, "Bounded messages").
+        let batchCount = MessageLimits.batchCount(maxCount: config.batch?.maxCount, payloadBytes: config.payloadBytes,
+                                                  historyLimit: config.historyLimit)
+        let batching = config.batch.flatMap { b in batchCount >= 2 ? WriterBatching(maxCount: batchCount, maxDelayNanos: b.maxDelayNanos) : nil }
         let frame = MessageLimits.typicalFrameBytes(payloadBytes: config.payloadBytes, historyLimit: config.historyLimit)
-        sendHighWaterMark = MessageLimits.highWaterMark(messages: Int(config.sendHighWaterMark), frameBytes: frame,
+        sendHighWaterMark = MessageLimits.highWaterMark(messages: Int(config.sendHighWaterMark), frameBytes: batchCount * frame,
                                                         budget: MessageLimits.subscriberQueueBytes)
         try pub.setSendHighWaterMark(sendHighWaterMark)
         if let b = config.sendBufferBytes { try pub.setSendBufferSize(b) }
@@ -54,14 +57,16 @@ final class WriterNode: NodeProcess {
         if config.noDrop { try pub.setXPubNoDrop(true) }
         // A PUB receives only subscriptions: a few bytes each.
         try pub.setMaxMessageSize(Int64(MessageLimits.requestBytes))
-        try runtime.security?.server(pub, label: "publish")
+        pubWatch = try runtime.guards.bound(pub, security: runtime.security, label: "publish")
         try pub.bind(config.publishEndpoint)
-        pubWatch = try runtime.guards.bound(pub)
         service = try SnapshotService(context: runtime.context, endpoint: config.snapshotEndpoint, frameBytes: frame,
-                                      security: runtime.security)
-        serviceWatch = try runtime.guards.bound(service.socket)
+                                      security: runtime.security, guards: runtime.guards)
         helloEndpoints = HelloEndpoints(pub: (try? pub.lastEndpoint) ?? config.publishEndpoint, snapshots: service.endpoint)
-        publisher = Publisher(socket: pub, mode: config.batch.map { .batch($0) } ?? (config.coalesce ? .coalesce : .each))
+        publisher = Publisher(socket: pub, mode: batching.map { .batch($0) } ?? (config.coalesce ? .coalesce : .each))
+        if let b = config.batch, b.maxCount != batching?.maxCount {
+            runtime.logger.info("batches limited by bytes", metadata: [
+                "maxCount": "\(b.maxCount)", "versionsPerFrame": "\(batchCount)", "batchBytes": "\(MessageLimits.batchFrameBytes)"])
+        }
         maker = try SnapshotMaker(config: config, incarnation: runtime.incarnation, publisher: publisher, logger: runtime.logger)
         runtime.logger.info("writer bound", metadata: [
             "pub": "\(helloEndpoints.pub)", "snapshots": "\(service.endpoint)", "epoch": "\(maker.epoch)"])
@@ -71,7 +76,7 @@ final class WriterNode: NodeProcess {
         cpuAtStart = ProcessStats.read(withSmaps: false)?.cpuSeconds ?? 0
         if sendHighWaterMark < config.sendHighWaterMark || config.sendHighWaterMark == 0 {
             runtime.logger.info("high-water mark bounded by bytes", metadata: [
-                "sndhwm": "\(sendHighWaterMark)", "frameBytes": "\(frame)", "budgetBytes": "\(MessageLimits.subscriberQueueBytes)"])
+                "sndhwm": "\(sendHighWaterMark)", "frameBytes": "\(batchCount * frame)", "budgetBytes": "\(MessageLimits.subscriberQueueBytes)"])
         }
         if runtime.control == nil { runtime.logger.info("writer running standalone", metadata: ["rate": "\(config.rate)"]) }
     }
@@ -140,7 +145,7 @@ final class WriterNode: NodeProcess {
         let interval = publisher.sendLatency.roll(t: t, lostSoFar: 0, scheduling: runtime.schedulingLastSecond)
         maker.saveLatest()
         pubWatch.check(publisher.socket)
-        serviceWatch.check(service.socket)
+        service.watch.check(service.socket)
         return interval
     }
 

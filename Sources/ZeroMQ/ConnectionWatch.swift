@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Counts how one socket's connections end, from its monitor
 /// (`zmq_socket_monitor`), and connects again what libzmq gave up on.
 ///
@@ -20,7 +22,43 @@
 /// limit (see ``Socket/monitor(_:)``): call ``check(_:)`` regularly, e.g.
 /// once a second.
 public final class ConnectionWatch {
-    private let monitor: Socket
+    /// Events handed over by another reader of the socket's monitor: libzmq
+    /// allows one monitor per socket, and a CURVE socket's is the CURVE
+    /// handler's (``CurveAuthenticator/watch(_:as:server:forwarding:)``),
+    /// which passes the events a watch needs on to it here.
+    public final class Inbox: Sendable {
+        private let events = Mutex<[MonitorEvent]>([])
+
+        public init() {}
+
+        /// Hands over one event (from the thread that reads the monitor).
+        public func post(_ event: MonitorEvent) {
+            events.withLock { $0.append(event) }
+        }
+
+        /// The events handed over since the last call.
+        func take() -> [MonitorEvent] {
+            events.withLock { e in
+                defer { e.removeAll() }
+                return e
+            }
+        }
+    }
+
+    /// The events a watch reads: for a socket that connects, disconnects and
+    /// what follows them; for one that binds, disconnects.
+    public static func events(connecting: Bool) -> MonitorEvents {
+        connecting ? [.disconnected, .connectRetried, .connected] : .disconnected
+    }
+
+    /// The watch's own monitor PAIR, when it reads the socket's monitor itself.
+    private final class OwnMonitor {
+        let pair: Socket
+        init(_ pair: consuming Socket) { self.pair = pair }
+    }
+
+    private let monitor: OwnMonitor?
+    private let inbox: Inbox?
     /// The endpoints a connecting socket was connected to; empty on the bound side.
     public let endpoints: [String]
     /// Connections that ended, for any reason (`ZMQ_EVENT_DISCONNECTED`).
@@ -35,15 +73,25 @@ public final class ConnectionWatch {
     /// Watches a socket that connects to `endpoints` (connect them before or after: events come either way).
     /// - Throws: ``ZMQError`` if the monitor cannot be started.
     public init(_ socket: borrowing Socket, connecting endpoints: [String]) throws {
-        monitor = try socket.monitor([.disconnected, .connectRetried, .connected])
+        monitor = OwnMonitor(try socket.monitor(Self.events(connecting: true)))
+        inbox = nil
         self.endpoints = endpoints
     }
 
     /// Watches a socket that binds: counts the connections that ended.
     /// - Throws: ``ZMQError`` if the monitor cannot be started.
     public init(_ socket: borrowing Socket) throws {
-        monitor = try socket.monitor(.disconnected)
+        monitor = OwnMonitor(try socket.monitor(Self.events(connecting: false)))
+        inbox = nil
         endpoints = []
+    }
+
+    /// Watches a socket whose monitor another reader has, from the events it
+    /// hands over to `inbox`: connecting to `endpoints`, or (empty) binding.
+    public init(_ inbox: Inbox, connecting endpoints: [String] = []) {
+        monitor = nil
+        self.inbox = inbox
+        self.endpoints = endpoints
     }
 
     /// Reads the events queued. On the connecting side, an endpoint that was
@@ -54,7 +102,11 @@ public final class ConnectionWatch {
     /// - Returns: the connections dropped and connected again by this call.
     @discardableResult
     public func check(_ socket: borrowing Socket) -> Int {
-        while let event = try? MonitorEvent.read(from: monitor, timeout: .zero) {
+        var events = inbox?.take() ?? []
+        if let monitor {
+            while let event = try? MonitorEvent.read(from: monitor.pair, timeout: .zero) { events.append(event) }
+        }
+        for event in events {
             switch event.event {
             case .disconnected:
                 disconnects += 1

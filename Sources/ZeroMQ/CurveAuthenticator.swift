@@ -110,17 +110,22 @@ public final class CurveAuthenticator {
     /// Watches a socket's handshakes; a server socket also gets its ZAP domain.
     ///
     /// Call before the socket binds or connects: the watch is in place when this returns.
+    /// libzmq allows one monitor per socket: a ``ConnectionWatch`` of the same
+    /// socket gets its events through `forwarding`.
     /// - Parameters:
     ///   - socket: The socket, a CURVE server or client.
     ///   - label: What the records call it, e.g. `publish`; a server's ZAP domain.
     ///   - server: Whether it is a CURVE server (its refusals are of peers) or a client (of itself).
+    ///   - forwarding: Where the connection events a ``ConnectionWatch`` reads are handed over.
     /// - Throws: ``ZMQError`` when the monitor cannot be started or the handler does not answer within 5 s.
-    public func watch(_ socket: borrowing Socket, as label: String, server: Bool) throws {
+    public func watch(_ socket: borrowing Socket, as label: String, server: Bool, forwarding inbox: ConnectionWatch.Inbox? = nil) throws {
         if server { try socket.setZAPDomain(label) }
-        let events: MonitorEvents = server
+        var events: MonitorEvents = server
             ? [.handshakeFailedProtocol, .handshakeFailedNoDetail, .monitorStopped]
             : [.handshakeFailedAuth, .handshakeFailedProtocol, .monitorStopped]
+        if inbox != nil { events.formUnion(ConnectionWatch.events(connecting: !server)) }
         let endpoint = try socket.startMonitor(events)
+        if let inbox { shared.inboxes.withLock { $0[endpoint] = inbox } }
         try commands.sendMultipart([Array("watch".utf8), Array(endpoint.utf8), Array(label.utf8), [server ? 1 : 0]])
         guard try commands.receive(timeout: .seconds(5)) != nil else {
             throw ZMQError(code: .again, operation: "watch \(label): the ZAP handler's thread did not answer")
@@ -169,6 +174,8 @@ public final class CurveAuthenticator {
         let allowed: [String: String]
         let onFirst: (@Sendable (Record) -> Void)?
         let state = Mutex(State())
+        /// Where each watched monitor's connection events go, by its endpoint.
+        let inboxes = Mutex<[String: ConnectionWatch.Inbox]>([:])
 
         init(allowed: [String: String], onFirst: (@Sendable (Record) -> Void)?) {
             self.allowed = allowed
@@ -213,10 +220,12 @@ public final class CurveAuthenticator {
             let pair: Socket
             let label: String
             let server: Bool
-            init(pair: consuming Socket, label: String, server: Bool) {
+            let inbox: ConnectionWatch.Inbox?
+            init(pair: consuming Socket, label: String, server: Bool, inbox: ConnectionWatch.Inbox?) {
                 self.pair = pair
                 self.label = label
                 self.server = server
+                self.inbox = inbox
             }
         }
 
@@ -259,8 +268,10 @@ public final class CurveAuthenticator {
             guard frames.count == 4, frames[0].string == "watch" else { return false }
             if let pair = try? context.socket(.pair) {
                 try? pair.setLinger(.zero)
+                try? pair.setReceiveHighWaterMark(0)
                 if (try? pair.connect(frames[1].string)) != nil {
-                    watched.append(Watched(pair: pair, label: frames[2].string, server: frames[3].bytes == [1]))
+                    let inbox = shared.inboxes.withLock { $0.removeValue(forKey: frames[1].string) }
+                    watched.append(Watched(pair: pair, label: frames[2].string, server: frames[3].bytes == [1], inbox: inbox))
                 }
             }
             _ = try? commands.send(Array("ok".utf8), dontWait: true)
@@ -292,6 +303,8 @@ public final class CurveAuthenticator {
                 switch event.event {
                 case .monitorStopped:
                     return false
+                case .disconnected, .connectRetried, .connected:
+                    w.inbox?.post(event)
                 case .handshakeFailedAuth:
                     shared.refused(.refusedByServer, socket: w.label, address: event.endpoint, publicKey: "",
                                    reason: "the server refused this key (ZAP status \(event.value))")

@@ -29,12 +29,34 @@ public struct MessageLimits: Sendable, Hashable {
     /// The limit for a message carrying one snapshot: a frame of the publish
     /// channel, a snapshot reply, a query reply with a snapshot.
     public static func snapshotFrameLimit(payloadBytes: Int, historyLimit: Int) -> Int {
-        withMargin(snapshotBytes(payloadBytes: payloadBytes, historyLimit: historyLimit) + envelopeBytes)
+        frameLimit(payloadBytes: payloadBytes, historyLimit: historyLimit, batchCount: 1)
+    }
+
+    /// The limit for a frame of the publish channel carrying up to
+    /// `batchCount` snapshots (a batch frame, `SNB1`; 1: one snapshot).
+    public static func frameLimit(payloadBytes: Int, historyLimit: Int, batchCount: Int) -> Int {
+        withMargin(max(1, batchCount) * (snapshotBytes(payloadBytes: payloadBytes, historyLimit: historyLimit) + envelopeBytes)
+                   + envelopeBytes)
+    }
+
+    /// The most bytes of snapshots a batch frame carries: past it, versions
+    /// wait for the next frame. Batching amortises a frame's cost over small
+    /// snapshots; large ones gain nothing from sharing a frame.
+    public static let batchFrameBytes = 1 << 20
+
+    /// How many versions a batch frame carries at most: the batching's
+    /// `maxCount`, and no more of the writer's largest snapshots than fit in
+    /// ``batchFrameBytes``. 1 means no batch frames (nil `maxCount`: no batching).
+    public static func batchCount(maxCount: Int?, payloadBytes: Int, historyLimit: Int) -> Int {
+        guard let maxCount, maxCount >= 2 else { return 1 }
+        let each = snapshotBytes(payloadBytes: payloadBytes, historyLimit: historyLimit) + envelopeBytes
+        return max(1, min(maxCount, batchFrameBytes / each))
     }
 
     /// The snapshot frame limit of the schema's largest writer (1 MiB of
     /// payload, 1 024 entries of history): what a node started without
-    /// `--max-message` accepts.
+    /// `--max-message` accepts. A batch frame is never larger: it carries at
+    /// most ``batchFrameBytes`` of snapshots.
     public static let defaultSnapshotFrameLimit = snapshotFrameLimit(payloadBytes: 1 << 20, historyLimit: 1_024)
     /// What a query load generator started without `--max-message` accepts:
     /// the schema's largest snapshot, or a reader's metrics over an hour.
@@ -87,21 +109,25 @@ public struct MessageLimits: Sendable, Hashable {
 
     // MARK: - A run's limits
 
-    /// A frame of the publish channel, a snapshot reply: what readers, relays and the query load accept from the writer's side.
+    /// A frame of the publish channel (a batch of snapshots, when the writer
+    /// batches), a snapshot reply: what readers, relays and the query load
+    /// accept from the writer's side.
     public var snapshotFrame: Int
     /// A query reply: a snapshot, or a reader's metrics.
     public var queryReply: Int
     /// A message to the orchestrator: the largest is a node's final dump.
     public var control: Int
-    /// A typical snapshot frame, for queue sizes.
+    /// The largest of the writer's typical frames (a full batch, when it batches), for queue sizes.
     public var typicalFrame: Int
 
     /// The limits of a run of `topology`. A node lives longer than the
     /// measured phase: its readiness, warm-up and drain add to `duration`.
     public init(topology: Topology) {
         let w = topology.writer
-        snapshotFrame = Self.snapshotFrameLimit(payloadBytes: w.payloadBytes, historyLimit: w.historyLimit)
-        typicalFrame = Self.typicalFrameBytes(payloadBytes: w.payloadBytes, historyLimit: w.historyLimit)
+        let batch = Self.batchCount(maxCount: w.batch?.maxCount, payloadBytes: w.payloadBytes, historyLimit: w.historyLimit)
+        snapshotFrame = max(Self.snapshotFrameLimit(payloadBytes: w.payloadBytes, historyLimit: w.historyLimit),
+                            Self.frameLimit(payloadBytes: w.payloadBytes, historyLimit: w.historyLimit, batchCount: batch))
+        typicalFrame = batch * Self.typicalFrameBytes(payloadBytes: w.payloadBytes, historyLimit: w.historyLimit)
         let lifetime = topology.readyTimeout.seconds + topology.warmup.seconds + topology.duration.seconds + 60
         let metrics = Self.metricsBytes(seconds: lifetime)
         queryReply = max(snapshotFrame, metrics)

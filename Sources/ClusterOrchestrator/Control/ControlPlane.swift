@@ -52,10 +52,14 @@ final class ControlPlane {
         if let curve, let security {
             try router.setCurveServer(true)
             try router.setCurveSecretKey(curve.keys.secretKey)
-            try security.watch(router, as: "control", server: true)
+            // One monitor per socket: the CURVE handler's hands the watch its events.
+            let inbox = ConnectionWatch.Inbox()
+            try security.watch(router, as: "control", server: true, forwarding: inbox)
+            watch = ConnectionWatch(inbox)
+        } else {
+            watch = try ConnectionWatch(router)
         }
         try router.bind(bind)
-        watch = try ConnectionWatch(router)
         endpoint = try router.lastEndpoint
         self.maxMessageBytes = maxMessageBytes
     }

@@ -113,7 +113,7 @@ public enum ReportBuilder {
             incarnations: incarnations)
         writer.promise = topology.writer.promise.rawValue
         writer.coalesced = writerMetrics?[.coalesced]
-        writer.batching = writerMetrics.flatMap { batching($0, topology.writer.batch) }
+        writer.batching = writerMetrics.flatMap { batching($0, topology.writer) }
 
         let readers = nodes.filter(\.role.isReader)
         let fastReaders = readers.filter(\.fast)
@@ -161,14 +161,16 @@ public enum ReportBuilder {
 
 extension ReportBuilder {
     /// What the writer's batching did, from its counters and its `batching_delay`; nil when it did not batch.
-    static func batching(_ m: NodeMetrics, _ spec: BatchSpec?) -> BatchingSummary? {
-        guard let spec, let stats = BatchStatistics(counters: m.counters) else { return nil }
+    /// Its most versions a frame are the topology's, or fewer where its snapshots fill a frame's bytes sooner.
+    static func batching(_ m: NodeMetrics, _ writer: WriterSpec) -> BatchingSummary? {
+        guard let spec = writer.batch, let stats = BatchStatistics(counters: m.counters) else { return nil }
         var sizes: [BatchSizeBucket] = []
         for (i, bound) in BatchStatistics.bounds.enumerated() where stats.frames[i] > 0 {
             sizes.append(BatchSizeBucket(from: i == 0 ? 1 : BatchStatistics.bounds[i - 1] + 1, upTo: bound, frames: stats.frames[i]))
         }
         return BatchingSummary(
-            maxCount: spec.maxCount, maxDelayUs: Double(spec.maxDelay.nanoseconds) / 1000,
+            maxCount: MessageLimits.batchCount(maxCount: spec.maxCount, payloadBytes: writer.payloadBytes, historyLimit: writer.historyLimit),
+            maxDelayUs: Double(spec.maxDelay.nanoseconds) / 1000,
             frames: m[.framesSent], versions: m[.published], batchFrames: m[.batchFrames], batchedVersions: m[.batchedVersions],
             sizes: sizes, delay: m.latencies[LatencyName.batchingDelay] ?? .empty)
     }
