@@ -43,13 +43,34 @@ struct MessageLimitsTests {
         #expect(MessageLimits.highWaterMark(messages: 1_000, frameBytes: 1 << 30, budget: MessageLimits.clientRepliesBytes) == 16)
     }
 
+    @Test("a batch frame of the widest snapshots stays within the limit; batches carry at most 1 MiB of them",
+          arguments: [(256, 16, 64, 64), (4096, 16, 64, 64), (65_536, 16, 64, 14), (1 << 20, 1_024, 4_096, 1), (256, 16, nil, 1)])
+    func batches(payloadBytes: Int, historyLimit: Int, maxCount: Int?, expected: Int) {
+        let count = MessageLimits.batchCount(maxCount: maxCount, payloadBytes: payloadBytes, historyLimit: historyLimit)
+        #expect(count == expected)
+        var builder = BatchFrameBuilder()
+        builder.begin(epoch: .max)
+        let snapshot = widest(payloadBytes: payloadBytes, historyLimit: historyLimit)
+        for _ in 0..<count {
+            builder.append(encodedSnapshot: snapshot.encoded(), version: .max, madeMonotonicNanos: .max, madeWallNanos: .max)
+        }
+        let (frame, _) = builder.stampAndSend { $0.count }
+        let limit = MessageLimits.frameLimit(payloadBytes: payloadBytes, historyLimit: historyLimit, batchCount: count)
+        #expect(frame <= limit - 65_536, "a batch of \(count): \(frame) bytes, limit \(limit)")
+        #expect(count == 1 || frame <= MessageLimits.batchFrameBytes + 1_024)
+    }
+
     @Test("a run's limits come from its writer and its length")
     func runLimits() throws {
         var t = try TopologyLoader.parse(Data(#"{"name": "t", "duration": "20s", "writer": {"rate": 10, "payloadBytes": 4096}, "readers": [{"role": "cli"}]}"#.utf8), file: "t.json")
         let limits = MessageLimits(topology: t)
-        #expect(limits.snapshotFrame == MessageLimits.snapshotFrameLimit(payloadBytes: 4096, historyLimit: 16))
+        // Batching by default: up to 64 versions a frame.
+        #expect(limits.snapshotFrame == MessageLimits.frameLimit(payloadBytes: 4096, historyLimit: 16, batchCount: 64))
+        #expect(limits.typicalFrame == 64 * MessageLimits.typicalFrameBytes(payloadBytes: 4096, historyLimit: 16))
         #expect(limits.control == MessageLimits.metricsBytes(seconds: 20 + 20 + 60) && limits.control < 9 << 20)
         #expect(limits.queryReply == limits.control)
+        t.writer.batch = nil
+        #expect(MessageLimits(topology: t).snapshotFrame == MessageLimits.snapshotFrameLimit(payloadBytes: 4096, historyLimit: 16))
         t.duration = .seconds(86_400)
         #expect(MessageLimits(topology: t).control > 8 << 20 + 86_400 * 4_096)
     }
