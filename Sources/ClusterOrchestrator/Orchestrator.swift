@@ -175,6 +175,7 @@ public final class Orchestrator {
         case .local: LocalLauncher()
         case .netns: NetnsLauncher()
         case .external: ExternalLauncher(controlEndpoint: controlEndpoint)
+        case .compose, .swarm: preconditionFailure("a stack's orchestrator runs its nodes with the external launcher")
         }
     }
 

@@ -72,6 +72,9 @@ extension RunLoop {
         case .granted(let name, let new):
             w.node = name
             if new { events.log("claimed", node: name, detail: ["group": group, "pid": "\(hello.pid)", "host": hello.host]) }
+            if !(cluster.nodes[name]?.lifecycle.hasRegistered ?? true) {
+                cluster.nodes.modify(name) { $0.lastSaid = "claimed by a replica on host \(hello.host) (pid \(hello.pid)); no HELLO under the name since" }
+            }
         case .refused(let why):
             w.refusal = why
         }

@@ -43,7 +43,8 @@ final class RunLoop {
         self.signals = signals
         self.networkFaults = networkFaults
         self.faults = FaultScheduler(faults)
-        machine = RunStateMachine(readyTimeout: topology.readyTimeout, warmup: topology.warmup, duration: topology.duration)
+        machine = RunStateMachine(readyTimeout: topology.readyTimeout, warmup: topology.warmup, duration: topology.duration,
+                                  registerTimeout: cluster.external ? topology.registerTimeout : nil)
     }
 
     var events: EventLog { cluster.directory.events }
@@ -64,9 +65,11 @@ final class RunLoop {
             if let condition = wait.condition, holds(condition) {
                 action = machine.conditionMet(now: now)
             } else if now >= wait.deadline {
-                action = wait.condition == .startersReady
-                    ? machine.readyTimedOut(now: now, missing: cluster.nodes.startersNotReady.count)
-                    : machine.deadlinePassed(now: now, wallNow: SystemClock.wallNanos())
+                switch wait.condition {
+                case .startersRegistered?: action = machine.registerTimedOut(now: now, missing: cluster.nodes.startersNotRegistered.count)
+                case .startersReady?: action = machine.readyTimedOut(now: now, missing: cluster.nodes.startersNotReady.count)
+                default: action = machine.deadlinePassed(now: now, wallNow: SystemClock.wallNanos())
+                }
             } else {
                 _ = try? poller.poll(timeout: .nanoseconds(Int64(min(wait.deadline - now, 50_000_000))))
                 if poller.events(at: signalIndex).contains(.readable), let signal = signals.take() {
@@ -88,6 +91,7 @@ final class RunLoop {
     /// Whether the condition the run waits for holds.
     func holds(_ condition: RunStateMachine.Condition) -> Bool {
         switch condition {
+        case .startersRegistered: return cluster.nodes.startersRegistered
         case .startersReady: return cluster.nodes.startersReady
         case .allFinished: return cluster.nodes.allFinished
         case .writerFinished:
