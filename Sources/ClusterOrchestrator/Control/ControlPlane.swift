@@ -26,6 +26,8 @@ final class ControlPlane {
     let security: CurveAuthenticator?
     /// A CURVE control plane's admitted keys, by node.
     private let keyOf: [String: String]
+    /// The fault agent's identity, once one said AgentHello.
+    private var agent: [UInt8]?
 
     /// Binds the ROUTER (no linger, no receive limit); with `curve`, as a CURVE
     /// server with that key pair, admitting the nodes' keys (public key → node).
@@ -58,6 +60,9 @@ final class ControlPlane {
         guard frames.count >= 2 else { return .ignored }
         let message = frames[frames.count - 1]
         let event = decode(identity: frames[0].bytes, bytes: message.bytes)
+        // A fault agent acts on the engine's containers: it is taken only from this host's loopback,
+        // where the launcher starts it (in the orchestrator's network namespace), never from the stack's network.
+        if case .agentHello = event, !Self.isLoopback(message.metadata("Peer-Address") ?? "") { return .ignored }
         guard let security else { return event }
         // CURVE: the ZAP handler named the sender's key; the message must be that node's.
         let user = message.metadata("User-Id") ?? ""
@@ -73,6 +78,11 @@ final class ControlPlane {
         return .ignored
     }
 
+    /// Whether a peer address (ZeroMQ's `Peer-Address`) is a loopback one.
+    static func isLoopback(_ address: String) -> Bool {
+        address.hasPrefix("127.") || address == "::1" || address == "::ffff:127.0.0.1"
+    }
+
     /// Decodes one message from the DEALER with `identity`.
     func decode(identity: [UInt8], bytes: [UInt8]) -> ControlEvent {
         guard let m = try? Clustersim_V1_ControlMessage(serializedBytes: bytes), let body = m.body else {
@@ -81,6 +91,8 @@ final class ControlPlane {
         if case .hello(let h) = body {
             return h.claimGroup.isEmpty ? .hello(h, identity: identity) : .claim(h, identity: identity)
         }
+        if case .agentHello(let h) = body { return .agentHello(h, identity: identity) }
+        if case .faultReply(let r) = body { return identity == agent ? .faultReply(r) : .ignored }
         guard let name = names[identity] else { return .ignored }
         switch body {
         case .ready: return .node(name, .ready)
@@ -103,6 +115,9 @@ final class ControlPlane {
 
     /// Whether `name` ever registered.
     func isKnown(_ name: String) -> Bool { identities[name] != nil }
+
+    /// Takes `identity` as the fault agent's, in place of any earlier one.
+    func registerAgent(_ identity: [UInt8]) { agent = identity }
 
     // MARK: - Sending
 
@@ -140,6 +155,15 @@ final class ControlPlane {
         d.delayNs = delayNs
         d.forNs = forNs
         send(.addDelay(d), to: node)
+    }
+
+    /// Asks the fault agent to apply (or undo) a fault.
+    /// - Returns: false when no agent registered.
+    @discardableResult
+    func faultRequest(_ r: Clustersim_V1_FaultRequest) -> Bool {
+        guard let agent else { return false }
+        send(.faultRequest(r), toIdentity: agent)
+        return true
     }
 
     /// Answers a claim.

@@ -123,14 +123,14 @@ extension RunLoop {
         }
         for (node, error) in directory.writeDumps(cluster.nodes) { progress.note("\(node): \(error)") }
         var state = RunState(
-            topologyFile: topologyPath, launcher: topology.launcher.rawValue, startedWallNs: ending.measureStart?.wall ?? 0,
+            topologyFile: topologyPath, launcher: agent?.engine ?? topology.launcher.rawValue, startedWallNs: ending.measureStart?.wall ?? 0,
             durationSeconds: ending.measuredSeconds, aborted: ending.aborted?.description,
             environment: .init(host: HostInfo.current(), libzmq: "\(Context.version.major).\(Context.version.minor).\(Context.version.patch)",
                                orchestratorPid: getpid(), orchestratorCpuPercent: usage.cpuPercent,
                                orchestratorPeakRssMB: OrchestratorUsage.peakRssMB(), hostStealPercent: usage.hostStealPercent,
                                orchestratorGrowthMB: usage.series.summary()?.growthMB),
             timings: .init(launchToReadyMs: ending.launchToReadyMs, teardownMs: timeline.teardownMs, collectMs: timeline.collectMs),
-            nodes: cluster.nodes.nodes.map { $0.observed(external: cluster.external) }, faults: faults.records,
+            nodes: cluster.nodes.nodes.map { $0.observed(external: cluster.external, endsSeen: agent != nil) }, faults: faults.records,
             endpoints: endpoints, host: usage.host)
         noteRefusals()
         state.security = securityState

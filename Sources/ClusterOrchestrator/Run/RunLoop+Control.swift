@@ -24,8 +24,18 @@ extension RunLoop {
             }
             control.register(identity, as: hello.node)
             let external = cluster.external
-            cluster.nodes.modify(hello.node) { $0.registered(pid: hello.pid, external: external, now: SystemClock.monotonicNanos()) }
+            cluster.nodes.modify(hello.node) {
+                $0.registered(pid: hello.pid, external: external, now: SystemClock.monotonicNanos())
+                $0.host = hello.host
+            }
             events.log("hello", node: hello.node, detail: ["pid": "\(hello.pid)"])
+        case .agentHello(let hello, let identity):
+            control.registerAgent(identity)
+            agent = FaultAgentLink(engine: hello.engine, host: hello.host, pid: hello.pid)
+            events.log("agent", detail: ["engine": hello.engine, "host": hello.host, "pid": "\(hello.pid)"])
+            progress.note("fault agent connected: \(hello.engine) on \(hello.host); faults apply to the containers")
+        case .faultReply(let reply):
+            events.log("late-fault-reply", detail: ["id": "\(reply.id)", "detail": reply.detail])
         case .node(let name, let message):
             handle(message, from: name)
         case .ignored:
@@ -67,7 +77,7 @@ extension RunLoop {
     func answerClaim(_ hello: Clustersim_V1_Hello, identity: [UInt8]) {
         var w = Clustersim_V1_Welcome()
         let group = hello.claimGroup
-        switch claims.answer(group: group, identity: identity, allowed: cluster.external, nodes: cluster.nodes,
+        switch claims.answer(group: group, identity: identity, host: hello.host, allowed: cluster.external, nodes: cluster.nodes,
                              isRegistered: control.isKnown) {
         case .granted(let name, let new):
             w.node = name

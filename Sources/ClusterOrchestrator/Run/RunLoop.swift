@@ -27,6 +27,9 @@ final class RunLoop {
     var prober = ClockProber()
     var usage = OrchestratorUsage()
     var claims = NameClaims()
+    /// The fault agent, once one connected: faults then apply to the nodes' containers.
+    var agent: FaultAgentLink?
+    var containerFaults = ContainerFaults()
     var nextProgress: UInt64 = 0
     let endpoints: RunEndpoints
 
@@ -150,7 +153,9 @@ final class RunLoop {
     func applyDueFaults(t: UInt64) {
         while let f = faults.nextDue(at: t) {
             let at = Double(t) / 1e9
-            if f.action.needsNetworkNamespaces {
+            if agent != nil && ContainerFaults.handles(f) {
+                for result in containerFaults.apply(f, now: t, loop: self) { note(faults.record(f, result, at: at), at: at) }
+            } else if f.action.needsNetworkNamespaces {
                 for result in networkFaults.apply(f, now: t, nodes: cluster.nodes) { note(faults.record(f, result, at: at), at: at) }
             } else {
                 for target in f.targets {
