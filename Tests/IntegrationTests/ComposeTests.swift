@@ -332,6 +332,7 @@ struct ComposeFileTests {
             #expect(committed["entrypoint"] as? [String] == svc.entrypoint)
             #expect(committed["image"] as? String == "clustersim:latest")
             #expect(committed["init"] as? Bool == true)
+            #expect(committed["dns"] as? [String] == ["127.0.0.1"], "\(svc.name): names outside the stack are not forwarded")
             let env = committed["environment"] as? [String: String]
             if svc.role == "orchestrator" {
                 #expect(env == nil)

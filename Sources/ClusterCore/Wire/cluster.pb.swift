@@ -672,6 +672,9 @@ public nonisolated struct Clustersim_V1_FaultRequest: Sendable {
   /// heal: the id of the request whose effect is undone
   public var heals: UInt64 = 0
 
+  /// bandwidth: limit what it sends (the writer), not what it receives
+  public var limitSent: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2289,7 +2292,7 @@ nonisolated extension Clustersim_V1_AgentHello: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Clustersim_V1_FaultRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FaultRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}action\0\u{1}container\0\u{1}peers\0\u{1}loss\0\u{1}bandwidth\0\u{1}heals\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}action\0\u{1}container\0\u{1}peers\0\u{1}loss\0\u{1}bandwidth\0\u{1}heals\0\u{3}limit_sent\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2304,6 +2307,7 @@ nonisolated extension Clustersim_V1_FaultRequest: SwiftProtobuf.Message, SwiftPr
       case 5: try { try decoder.decodeSingularDoubleField(value: &self.loss) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.bandwidth) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.heals) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.limitSent) }()
       default: break
       }
     }
@@ -2331,6 +2335,9 @@ nonisolated extension Clustersim_V1_FaultRequest: SwiftProtobuf.Message, SwiftPr
     if self.heals != 0 {
       try visitor.visitSingularUInt64Field(value: self.heals, fieldNumber: 7)
     }
+    if self.limitSent != false {
+      try visitor.visitSingularBoolField(value: self.limitSent, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2342,6 +2349,7 @@ nonisolated extension Clustersim_V1_FaultRequest: SwiftProtobuf.Message, SwiftPr
     if lhs.loss != rhs.loss {return false}
     if lhs.bandwidth != rhs.bandwidth {return false}
     if lhs.heals != rhs.heals {return false}
+    if lhs.limitSent != rhs.limitSent {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -105,6 +105,11 @@ public struct ComposeFile: Sendable {
         }
         common += [
             YAMLEntry("init", .bool(true)),
+            // The engine's resolver answers the stack's own names and forwards the rest to
+            // this upstream: one that answers at once (nothing listens), so nothing leaves the host,
+            // and a node looking up a container that has ended (the writer, after STOP) is told
+            // so at once instead of blocking libzmq's I/O thread, and its last messages, for seconds.
+            YAMLEntry("dns", list(["127.0.0.1"])),
             YAMLEntry("restart", s("no")),
             YAMLEntry("stop_grace_period", s("10s")),
             YAMLEntry("deploy", deploy(replicas: 1)),

@@ -87,6 +87,7 @@ struct ContainerFaults: Sendable {
             r.peers = peers.compactMap { cluster.nodes[$0]?.host }
             r.loss = f.spec?.loss ?? 0
             r.bandwidth = f.spec?.bandwidth ?? ""
+            r.limitSent = target == Topology.writerName
             guard f.action == .bandwidth || !r.peers.isEmpty else {
                 return FaultResult(target, .skipped, "no peer to cut off is registered")
             }

@@ -28,8 +28,8 @@ public enum SystemCommand {
         var ok: Bool { failure == nil }
     }
 
-    /// Directories searched for the tools (root's PATH may lack the sbin ones).
-    public static let searchPath = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+    /// Directories searched for the tools (root's PATH may lack the sbin ones; docker may live in /usr/local/bin).
+    public static let searchPath = ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/bin"]
 
     /// The full path of `tool`, or nil when it is not installed.
     public static func locate(_ tool: String) -> String? {
@@ -37,7 +37,8 @@ public enum SystemCommand {
     }
 
     /// Runs `argv` (argv[0] a tool name or a path) and waits at most `timeout`.
-    static func run(_ argv: [String], timeout: Duration = .seconds(5)) -> Outcome {
+    /// - Parameter environment: added to the minimal one commands get (PATH and LC_ALL).
+    static func run(_ argv: [String], timeout: Duration = .seconds(5), environment: [String: String] = [:]) -> Outcome {
         guard let tool = argv.first, let path = tool.hasPrefix("/") ? tool : locate(tool) else {
             let message = "\(argv.first ?? "?"): not found in \(searchPath.joined(separator: ":"))"
             return Outcome(status: nil, output: message, failure: SystemCommandError(.notFound, message))
@@ -46,7 +47,7 @@ public enum SystemCommand {
         let finished = DispatchSemaphore(value: 0)
         let arguments = Array(argv.dropFirst())
         let task = Task(executorPreference: SystemCommandThread.shared) {
-            await command.execute(path: path, arguments: arguments)
+            await command.execute(path: path, arguments: arguments, environment: environment)
             finished.signal()
         }
         let wait = DispatchTimeInterval.nanoseconds(Int(timeout.components.seconds) * 1_000_000_000
@@ -106,13 +107,14 @@ private final class RunningCommand: Sendable {
     var output: String { state.withLock { String(decoding: $0.output, as: UTF8.self) } }
 
     /// Runs the command to its end, keeping its output as it comes (so a timeout can still show it).
-    func execute(path: String, arguments: [String]) async {
+    func execute(path: String, arguments: [String], environment: [String: String]) async {
         var options = PlatformOptions()
         options.processGroupID = 0
         do {
             let result = try await Subprocess.run(
                 .path(.init(path)), arguments: Arguments(arguments),
-                environment: .custom(["PATH": SystemCommand.searchPath.joined(separator: ":"), "LC_ALL": "C"]),
+                environment: .custom(["PATH": SystemCommand.searchPath.joined(separator: ":"), "LC_ALL": "C"]
+                    .merging(environment.map { (Environment.Key(stringLiteral: $0.key), $0.value) }) { $1 }),
                 platformOptions: options, input: .none, output: .sequence, error: .combinedWithOutput
             ) { execution in
                 for try await buffer in execution.standardOutput {
