@@ -105,11 +105,14 @@ public struct ComposeFile: Sendable {
         }
         common += [
             YAMLEntry("init", .bool(true)),
-            // The engine's resolver answers the stack's own names and forwards the rest to
-            // this upstream: one that answers at once (nothing listens), so nothing leaves the host,
-            // and a node looking up a container that has ended (the writer, after STOP) is told
-            // so at once instead of blocking libzmq's I/O thread, and its last messages, for seconds.
+            // The engine's resolver answers the stack's own names and forwards the rest upstream:
+            // to the loopback, where nothing listens, so no query leaves the host. It never answers
+            // a name it cannot resolve, so a lookup waits for the resolver's timeout: 1 s, once.
+            // libzmq resolves in its I/O thread, and a reader reconnecting to the writer after it
+            // ended (STOP goes to the writer first) would otherwise hold its own final dump there
+            // for 10 s and more, past the orchestrator's wait.
             YAMLEntry("dns", list(["127.0.0.1"])),
+            YAMLEntry("dns_opt", list(["timeout:1", "attempts:1"])),
             YAMLEntry("restart", s("no")),
             YAMLEntry("stop_grace_period", s("10s")),
             YAMLEntry("deploy", deploy(replicas: 1)),
