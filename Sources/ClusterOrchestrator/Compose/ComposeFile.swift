@@ -106,19 +106,16 @@ public struct ComposeFile: Sendable {
         common += [
             YAMLEntry("init", .bool(true)),
             // The engine's resolver answers the stack's own names and forwards the rest upstream:
-            // to the loopback, where nothing listens, so no query leaves the host. It never answers
-            // a name it cannot resolve, so a lookup waits for the resolver's timeout: 1 s, once.
-            // libzmq resolves in its I/O thread, and a reader reconnecting to the writer after it
-            // ended (STOP goes to the writer first) would otherwise hold its own final dump there
-            // for 10 s and more, past the orchestrator's wait.
+            // to the loopback, where nothing listens, so no query leaves the host.
             YAMLEntry("dns", list(["127.0.0.1"])),
-            YAMLEntry("dns_opt", list(["timeout:1", "attempts:1"])),
+            YAMLEntry("environment", .map(ComposeGenerator.resolverEnvironment.map { YAMLEntry($0.key, s($0.value)) })),
             YAMLEntry("restart", s("no")),
             YAMLEntry("stop_grace_period", s("10s")),
             YAMLEntry("deploy", deploy(replicas: 1)),
         ]
         let nodeCommon = [YAMLEntry("<<", .alias("image"))]
-            + [YAMLEntry("environment", .map([YAMLEntry("CLUSTERSIM_CONTROL", s(ComposeGenerator.controlConnect))]))]
+            + [YAMLEntry("environment", .map([YAMLEntry("CLUSTERSIM_CONTROL", s(ComposeGenerator.controlConnect))]
+                + ComposeGenerator.resolverEnvironment.map { YAMLEntry($0.key, s($0.value)) }))]
 
         var services: [YAMLEntry] = []
         for svc in self.services {

@@ -24,6 +24,12 @@ public struct ComposeGenerator: Sendable {
     public static let orchestratorService = "orchestrator"
     public static let defaultImage = "clustersim:latest"
     public static var controlConnect: String { "tcp://\(orchestratorService):\(controlPort)" }
+    /// Every container's resolver options (glibc reads RES_OPTIONS; compose's `dns_opt` has no
+    /// swarm equivalent). The engine's resolver never answers a name it cannot resolve, so a
+    /// lookup lasts the resolver's timeout: here 1 s, once, instead of 5 s twice for each address
+    /// family. libzmq resolves in its I/O thread, and a reader reconnecting to the writer after it
+    /// ended (STOP goes to the writer first) held its own final dump there past the orchestrator's wait.
+    public static let resolverEnvironment: [(key: String, value: String)] = [("RES_OPTIONS", "timeout:1 attempts:1")]
     /// Where a node's files go inside its container: the `runs` volume.
     public static func nodeDirectory(_ name: String) -> String { "/runs/nodes/\(name)" }
 

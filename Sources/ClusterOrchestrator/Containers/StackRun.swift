@@ -38,6 +38,8 @@ final class StackRun {
     let work: String
     private var children = LocalLauncher()
     private var swarmCreated = false
+    /// Whether swarm's bridge to the host existed before this run initialised the swarm (leaving does not remove it).
+    private var gatewayBridgeExisted = true
     private var deployed = false
 
     init(topology: Topology, options: RunOptions, logger: Logger, signals: ShutdownSignals, docker: DockerCLI) {
@@ -130,6 +132,7 @@ final class StackRun {
         let state = docker.value(["info", "-f", "{{.Swarm.LocalNodeState}}"]) ?? ""
         guard state != "active" else { return }
         guard state == "inactive" else { throw StackError(description: "the engine's swarm is \(state); expected active or inactive") }
+        gatewayBridgeExisted = docker.run(["network", "inspect", "docker_gwbridge"]).ok
         try must(docker.run(["swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377",
                              "--default-addr-pool", "198.19.128.0/18", "--default-addr-pool-mask-length", "24"], timeout: .seconds(60)),
                  "docker swarm init")
@@ -263,6 +266,7 @@ final class StackRun {
         }
         if swarmCreated {
             _ = docker.run(["swarm", "leave", "--force"], timeout: .seconds(60))
+            if !gatewayBridgeExisted { _ = docker.run(["network", "rm", "docker_gwbridge"]) }
             swarmCreated = false
         }
         deployed = false
