@@ -10,8 +10,14 @@
 # Every address stays in 198.18.0.0/15 (RFC 2544 benchmarking, never a real
 # network): the default bridge is 198.19.250.1/24, networks compose and swarm
 # create come from 198.19.0.0/17 in /24s. Without IPVS and with iptables left
-# alone (--iptables=false) the engine adds no firewall rules; vfs storage
-# needs no overlay file system.
+# alone (--iptables=false) the engine adds no firewall rules.
+#
+# Storage: overlay2 when the kernel mounts an overlay file system here (a
+# container costs a directory, not a copy of its image), otherwise vfs, which
+# works everywhere but copies the whole image into every container it
+# creates and deletes it again at removal (11 containers of a 200 MB image:
+# 14 s to create, 15 s to remove, against 2 s each with overlay2).
+# CLUSTERSIM_ENGINE_STORAGE=vfs|overlay2 chooses.
 #
 # Leases: `start` takes a lease for its caller (the parent process, or
 # CLUSTERSIM_ENGINE_LEASE), `stop` returns it; the engine is stopped once the
@@ -32,6 +38,22 @@ wait_seconds=${CLUSTERSIM_ENGINE_WAIT:-60}
 lease=${CLUSTERSIM_ENGINE_LEASE:-$PPID}
 
 engine_answers() { timeout 10 docker info >/dev/null 2>&1; }
+
+# overlay2 when an overlay mount works on the file system of /var/lib/docker, else vfs.
+storage_driver() {
+  if [ -n "${CLUSTERSIM_ENGINE_STORAGE:-}" ]; then echo "$CLUSTERSIM_ENGINE_STORAGE"; return; fi
+  local probe driver=vfs
+  mkdir -p /var/lib/docker
+  probe=$(mktemp -d /var/lib/docker/.clustersim-overlay-probe.XXXXXX)
+  mkdir "$probe/lower" "$probe/upper" "$probe/work" "$probe/merged"
+  if grep -qw overlay /proc/filesystems \
+    && mount -t overlay overlay -o "lowerdir=$probe/lower,upperdir=$probe/upper,workdir=$probe/work" "$probe/merged" 2>/dev/null; then
+    umount "$probe/merged"
+    driver=overlay2
+  fi
+  rm -rf "$probe"
+  echo "$driver"
+}
 
 ours_pid() {
   local pid
@@ -71,13 +93,25 @@ start() {
     echo "docker-engine: a dockerd not started by this script runs but does not answer; not starting another" >&2
     return 1
   fi
+  if [ -f "$state/links.before" ]; then
+    # An engine this script started was killed before it could stop it: remove what it left first.
+    echo "docker-engine: removing what a killed engine started here left (interfaces, run-time state)" >&2
+    cleanup
+  fi
   # What exists before, so that stop removes only what the engine added.
   ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' >"$state/links.before"
   sysctl -n net.ipv4.ip_forward >"$state/ip_forward.before"
   : >"$log"
   # setsid: the engine is not in the caller's process group, so a terminal's Ctrl-C does not reach it.
-  setsid dockerd --iptables=false --storage-driver=vfs --bip=198.19.250.1/24 \
-    --default-address-pool base=198.19.0.0/17,size=24 >>"$log" 2>&1 </dev/null &
+  # It keeps none of the caller's descriptors either: one it held open (a pipe, or the socket by
+  # which a parent learns that this script ended) would make the caller wait for as long as it runs.
+  local storage
+  storage=$(storage_driver)
+  (
+    for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
+    exec setsid dockerd --iptables=false --storage-driver="$storage" --bip=198.19.250.1/24 \
+      --default-address-pool base=198.19.0.0/17,size=24
+  ) >>"$log" 2>&1 </dev/null &
   echo $! >"$state/dockerd.pid"
   local deadline=$((SECONDS + wait_seconds))
   until engine_answers; do
@@ -96,7 +130,7 @@ start() {
     sleep 0.2
   done
   touch "$state/lease.$lease"
-  echo "docker-engine: started dockerd (pid $(cat "$state/dockerd.pid")), log $log" >&2
+  echo "docker-engine: started dockerd (pid $(cat "$state/dockerd.pid"), $storage storage), log $log" >&2
 }
 
 # Stops our dockerd (SIGTERM, then SIGKILL after 30 s) and removes what it left.

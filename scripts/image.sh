@@ -13,10 +13,12 @@
 # does (their hash is the image's label org.clustersim.inputs). A Docker engine
 # must answer (scripts/docker-engine.sh start). Needs root (debootstrap, chroot).
 #
-# One layer, not a Dockerfile: with the vfs storage driver (the only one some
-# kernels give a nested engine) every layer, even a metadata-only one such as
-# USER or ENV, is a full copy of the file system, and so is every container
-# created from it: a small image with one layer builds and starts fastest.
+# One layer, not a Dockerfile: with the vfs storage driver (the one left where
+# the kernel cannot mount an overlay; see scripts/docker-engine.sh) every
+# layer, even a metadata-only one such as USER or ENV, is a full copy of the
+# file system, and so is every container created from it: a small image with
+# one layer builds and starts fastest under either driver. The image it
+# replaces is removed, so rebuilds do not pile up.
 #
 # Environment:
 #   CLUSTERSIM_IMAGE_BIN_DIR  use the cluster-node and orchestrator in this directory instead of building
@@ -32,7 +34,7 @@ tag=clustersim:latest
 while [ $# -gt 0 ]; do
   case "$1" in
     --tag) tag=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "image: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -112,6 +114,7 @@ if [ "$(docker image inspect -f '{{index .Config.Labels "org.clustersim.inputs"}
   exit 0
 fi
 say "assembling $tag"
+previous=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
 t=$SECONDS
 stage=$cache/stage
 rm -rf "$stage"
@@ -136,5 +139,8 @@ tar --numeric-owner -C "$stage" -c . | docker import \
   --change "LABEL org.clustersim.inputs=$inputs" \
   -m "scripts/image.sh: debootstrap $suite, cluster-node and orchestrator" - "$tag" >/dev/null
 rm -rf "$stage"
+if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' "$tag")" ]; then
+  docker image rm "$previous" >/dev/null 2>&1 || say "the image $tag replaced ($previous) is still in use; it stays"
+fi
 say "$tag ready ($(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1 / 1e6}'), assembled in $((SECONDS - t)) s, all $((SECONDS - started)) s)"
 echo "$tag"
