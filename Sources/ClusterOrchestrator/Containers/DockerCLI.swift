@@ -21,6 +21,11 @@ struct DockerCLI: Sendable {
         SystemCommand.run([docker] + arguments, timeout: timeout, environment: environment)
     }
 
+    /// Runs `docker ARGS…` for each of `arguments`, side by side.
+    func runAll(_ arguments: [[String]], timeout: Duration = .seconds(30)) -> [SystemCommand.Outcome] {
+        SystemCommand.runAll(arguments.map { [docker] + $0 }, timeout: timeout, environment: environment)
+    }
+
     /// Runs `docker-compose ARGS…` (compose v1; `docker compose` is not on every machine).
     func compose(_ arguments: [String], timeout: Duration) -> SystemCommand.Outcome {
         SystemCommand.run(["docker-compose"] + arguments, timeout: timeout, environment: environment)

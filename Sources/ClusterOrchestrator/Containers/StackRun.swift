@@ -12,14 +12,16 @@ import Glibc
 /// 1. Generates the stack file (``ComposeGenerator``: a container per node,
 ///    the orchestrator in one of its own with the external launcher, the
 ///    report on the `runs` volume) in a working directory.
-/// 2. compose: `docker-compose up --no-start`, then `up -d`; creating the
-///    containers (with the vfs storage driver, a full copy of the image each)
-///    is done before the run's orchestrator starts, so the launch it times is
-///    the nodes' start alone. swarm: `docker swarm init` when the engine is
-///    in no swarm (addresses from 198.19.128.0/18), then `docker stack deploy`.
+/// 2. compose: `docker-compose up --no-start` creates the containers (with
+///    the vfs storage driver, a full copy of the image each) before the run's
+///    orchestrator starts, so the launch it times is the nodes' start alone;
+///    then the orchestrator's container is started. swarm: `docker swarm init`
+///    when the engine is in no swarm (addresses from 198.19.128.0/18), then
+///    `docker stack deploy`, which starts every container at once.
 /// 3. Starts the fault agent (``FaultAgent``) in the orchestrator container's
 ///    network namespace, which reaches its control plane on the loopback and
-///    applies the topology's faults to the containers.
+///    applies the topology's faults to the containers; compose: then starts
+///    the nodes' containers, all at once.
 /// 4. Follows the orchestrator's output, waits for it to end (bounded by the
 ///    topology's timeouts and duration), copies its run directory out of the
 ///    volume into `--out`, with the stack file beside the report.
@@ -65,6 +67,7 @@ final class StackRun {
             let container = try orchestratorContainer()
             startAgent(in: container)
             follow(container)
+            try startNodes()
             let exit = waitForEnd(container)
             usleep(300_000)   // the follower prints the last lines
             let copied = collect(from: container, exit: exit)
@@ -120,10 +123,29 @@ final class StackRun {
             let base = ["-p", project, "-f", stackFile, "--compatibility"]
             try must(docker.compose(base + ["up", "--no-start"], timeout: .seconds(600)), "docker-compose up --no-start")
             note("containers created in \(ms(since: started)) ms")
-            let up = ContinuousClock.now
-            try must(docker.compose(base + ["up", "-d"], timeout: .seconds(300)), "docker-compose up -d")
-            note("containers started in \(ms(since: up)) ms")
+            // The orchestrator first, on its own: the launch it times starts with it, and the
+            // fault agent joins it before the nodes start (``startNodes()``).
+            let orchestrator = containers(["--filter", "label=com.docker.compose.service=\(ComposeGenerator.orchestratorService)"])
+            guard orchestrator.count == 1 else { throw StackError(description: "docker-compose created \(orchestrator.count) orchestrator containers") }
+            try must(docker.run(["start", orchestrator[0]], timeout: .seconds(60)), "docker start (the orchestrator)")
         }
+    }
+
+    /// compose: starts every container not started yet, side by side (compose v1 would
+    /// start them in turn, and in waves where they depend on each other). Swarm starts its own.
+    func startNodes() throws {
+        guard !swarm else { return }
+        let started = ContinuousClock.now
+        let waiting = containers(["--filter", "status=created"])
+        let outcomes = docker.runAll(waiting.map { ["start", $0] }, timeout: .seconds(120))
+        if let failed = outcomes.first(where: { !$0.ok }) { try must(failed, "docker start") }
+        note("\(waiting.count) containers started in \(ms(since: started)) ms")
+    }
+
+    /// The ids of the compose project's containers that match `filters` (`docker ps` filters).
+    private func containers(_ filters: [String]) -> [String] {
+        let listed = docker.run(["ps", "-aq", "--filter", "label=com.docker.compose.project=\(project)"] + filters)
+        return listed.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     /// Initialises a single-node swarm when the engine is in none, with its
