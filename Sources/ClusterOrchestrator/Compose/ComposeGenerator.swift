@@ -13,8 +13,11 @@ import Foundation
 /// control plane on port 5600; the writer binds 5555 (PUB) and 5556
 /// (snapshots); relays bind their XPUB on 5560; query readers bind their
 /// service on 5700. Endpoints use service names (`tcp://writer:5555`).
-/// Readers measure with wall clocks, corrected by the orchestrator's clock
-/// offset estimates, since containers do not share a monotonic clock.
+/// Readers of a compose file, whose containers all run on one engine, measure
+/// on the monotonic clock they share with the writer (containers are not in
+/// time namespaces); readers of a swarm file (``forSwarm``), which may run on
+/// other hosts, on the wall clock, corrected by the orchestrator's clock
+/// offset estimates.
 public struct ComposeGenerator: Sendable {
     public static let pubPort = 5555
     public static let snapshotPort = 5556
@@ -156,6 +159,10 @@ public struct ComposeGenerator: Sendable {
         return warnings
     }
 
+    /// The clock readers measure latency on: one host's monotonic clock under
+    /// compose, the wall clock (with the offset correction) on a swarm.
+    var readerClock: LatencyClock { forSwarm ? .wall : .monotonic }
+
     /// The service of one writer, relay or reader node.
     func nodeService(_ spec: NodeSpec, mapper: NodeCommands) -> ComposeService {
         var node = mapper.command(for: spec)
@@ -168,7 +175,7 @@ public struct ComposeGenerator: Sendable {
         case .reader(.relay):
             break
         case .reader(let role):
-            if case .reader(var c) = node { c.clock = .wall; node = .reader(c) }
+            if case .reader(var c) = node { c.clock = readerClock; node = .reader(c) }
             mountsRuns = role == .log
         case .queryLoad, .cpuHog:
             preconditionFailure("a topology's nodes are the writer and readers; \(spec.name) is \(spec.role)")
@@ -212,7 +219,7 @@ public struct ComposeGenerator: Sendable {
     /// the name (and with it the seed) from the orchestrator.
     func replicatedService(_ g: ReaderGroup, first spec: NodeSpec, mapper: NodeCommands) -> ComposeService {
         var node = mapper.command(for: spec, claimingName: true)
-        if case .reader(var c) = node { c.clock = .wall; node = .reader(c) }
+        if case .reader(var c) = node { c.clock = readerClock; node = .reader(c) }
         return ComposeService(name: g.groupName, role: g.role.rawValue, entrypoint: nil, command: node.arguments,
                               dependsOn: [Self.orchestratorService], configs: [], mountsRuns: g.role == .log, replicas: g.count)
     }
