@@ -11,8 +11,9 @@
 /// ClusterSim wire protocol, version 1.
 ///
 /// Every message on the snapshot PUB socket is ONE ZeroMQ frame:
-///   4-byte kind prefix ("SNP1", "HBT1", "END1") followed by a protobuf message
-///   (Envelope for SNP1, Heartbeat for HBT1, EndOfStream for END1).
+///   4-byte kind prefix ("SNP1", "SNB1", "HBT1", "END1") followed by a protobuf
+///   message (Envelope for SNP1, Batch for SNB1, Heartbeat for HBT1, EndOfStream
+///   for END1).
 /// The snapshot service (ROUTER) and the control plane (ROUTER) carry one
 /// protobuf message per frame. docs/protocol.md is the reference.
 
