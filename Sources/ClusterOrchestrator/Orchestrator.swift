@@ -40,6 +40,18 @@ public final class Orchestrator {
         // topology.json keeps the launcher the file asked for (the one it was validated with:
         // network faults need netns); the one used is in run-state.json and the report.
         if let l = options.launcher { topology.launcher = l }
+        if topology.launcher.deploysContainers {
+            // The run itself happens in the stack's orchestrator container; this process deploys, serves faults, collects.
+            guard let docker = DockerCLI(environment: options.environment) else {
+                Self.fail("launcher \"\(topology.launcher.rawValue)\" needs the docker client (apt-get install docker.io, or scripts/setup.sh)")
+                return .failed
+            }
+            guard SystemCommand.run([docker.docker, "info"], timeout: .seconds(20), environment: docker.environment).ok else {
+                Self.fail("launcher \"\(topology.launcher.rawValue)\": no Docker engine answers (scripts/docker-engine.sh start starts one)")
+                return .failed
+            }
+            return StackRun(topology: topology, options: options, logger: logger, signals: signals, docker: docker).run()
+        }
         if topology.launcher == .netns, let why = NetnsPreflight.problem(euid: geteuid(), transport: topology.writer.transport) {
             Self.fail(why)
             return .failed
@@ -176,6 +188,7 @@ public final class Orchestrator {
         case .local: LocalLauncher()
         case .netns: NetnsLauncher()
         case .external: ExternalLauncher(controlEndpoint: controlEndpoint)
+        case .compose, .swarm: preconditionFailure("a stack's orchestrator runs its nodes with the external launcher")
         }
     }
 

@@ -13,7 +13,10 @@ struct Compose: ParsableCommand {
               orchestrator compose topologies/100-readers.json --out compose-100.yml
               docker compose -f compose-100.yml up
 
-            With --image the file builds nothing and also suits `docker stack deploy`.
+            With --image the file builds nothing; with --swarm as well, its files are swarm
+            configs rather than bind mounts, and it deploys unchanged on a swarm of several
+            hosts (`docker stack deploy -c FILE NAME`). `orchestrator run --launcher compose`
+            (or swarm) generates, runs, collects and removes such a file itself.
             See docs/containers.md.
             """)
 
@@ -21,6 +24,12 @@ struct Compose: ParsableCommand {
     @Option(help: "Write the compose file here instead of standard output.") var out: String?
     @Option(help: "Use this image for every service and build nothing (default: build clustersim:latest from the working directory).")
     var image: String?
+    @Flag(help: "Write the file for `docker stack deploy`: the topology and other files as swarm configs, no host path (needs --image).")
+    var swarm = false
+
+    func validate() throws {
+        if swarm && image == nil { throw ValidationError("--swarm needs --image: a swarm builds nothing") }
+    }
 
     func run() throws {
         do {
@@ -32,9 +41,10 @@ struct Compose: ParsableCommand {
             var invocation = "orchestrator compose \(topology)"
             if let out { invocation += " --out \(out)" }
             if let image { invocation += " --image \(image)" }
+            if swarm { invocation += " --swarm" }
             let generator = ComposeGenerator(
                 topology: t, topologySource: ComposeGenerator.relativePath(topology, from: directory), image: image,
-                buildContext: ComposeGenerator.relativePath(cwd, from: directory), invocation: invocation)
+                buildContext: ComposeGenerator.relativePath(cwd, from: directory), invocation: invocation, forSwarm: swarm)
             let file = try generator.generate()
             for w in file.warnings {
                 FileHandle.standardError.write(Data("orchestrator compose: note: \(w)\n".utf8))

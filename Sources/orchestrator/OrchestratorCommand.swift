@@ -20,7 +20,7 @@ struct OrchestratorCommand: ParsableCommand {
             Exit status of run: 0 every SLO held, 1 an SLO was violated, 2 bad input or a failed run.
             The topology format is documented in docs/topology.md.
             """,
-        subcommands: [Run.self, Validate.self, Report.self, Compose.self, SweepCommand.self, CompareCommand.self]
+        subcommands: [Run.self, Validate.self, Report.self, Compose.self, SweepCommand.self, CompareCommand.self, Agent.self]
     )
 
     /// Runs the command; a command-line error exits 2, as all bad input does
@@ -46,8 +46,9 @@ struct Run: ParsableCommand {
     @Option(parsing: .unconditional, help: "Override the measured phase's length, e.g. 10s.") var duration: String?
     @Option(help: "Override the topology's seed.") var seed: UInt64?
     @Option(help: "Directory the run directory is created in.") var out = "runs"
-    @Option(help: "Launcher: local (child processes), netns (child processes in network namespaces; root) or external (nodes started by others register themselves).")
+    @Option(help: "Launcher: local (child processes), netns (child processes in network namespaces; root), external (nodes started by others register themselves), compose or swarm (the topology as containers on this host's Docker engine; root).")
     var launcher: LauncherKind?
+    @Option(help: "compose and swarm launchers: the image of every container.") var image = "clustersim:latest"
     @Option(help: "Control plane endpoint to bind (external default tcp://*:5600). Nodes connect with --control or CLUSTERSIM_CONTROL.")
     var controlBind: String?
     @Option(help: "The cluster-node executable (default: beside this one, or CLUSTERSIM_NODE_BINARY).")
@@ -83,6 +84,9 @@ struct Run: ParsableCommand {
         o.launcher = launcher
         o.controlBind = controlBind
         o.printEndpoints = printEndpoints
+        o.image = image
+        o.agentExecutable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+        o.environment = ProcessInfo.processInfo.environment
         let outcome = Orchestrator(options: o, logger: Logger(label: "orchestrator"), signals: signals).run()
         if let summary = outcome.summary { print(summary, terminator: "") }
         throw ExitCode(outcome.exit.rawValue)
@@ -132,6 +136,28 @@ struct Report: ParsableCommand {
             FileHandle.standardError.write(Data("orchestrator: \(error)\n".utf8))
             throw ExitCode(2)
         }
+    }
+}
+
+struct Agent: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply faults to this host's containers for an orchestrator (a fault agent).",
+        discussion: """
+            `orchestrator run --launcher compose|swarm` starts one itself, in the network namespace
+            of the orchestrator's container. It connects to the control plane, says who it is,
+            and applies each fault it is sent: docker kill, pause, unpause, restart; iptables and
+            tc inside the target container's network namespace. Needs root. See docs/protocol.md.
+            """)
+
+    @Option(help: "The orchestrator's control plane, e.g. tcp://127.0.0.1:5600.") var control: String
+    @Option(help: "What started the containers, recorded as the run's launcher: compose or swarm.") var engine = "compose"
+    @Option(help: "End when this process is gone.") var parentPid: Int32?
+
+    func run() throws {
+        let signals = ShutdownSignals()
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let agent = FaultAgent(endpoint: control, engine: engine, parentPID: parentPid, logger: Logger(label: "fault-agent"))
+        throw ExitCode(agent.run(signals: signals, environment: ProcessInfo.processInfo.environment))
     }
 }
 

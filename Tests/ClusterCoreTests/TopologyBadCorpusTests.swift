@@ -62,7 +62,7 @@ let badTopologies: [BadTopology] = [
     BadTopology(
         name: "unknown key without a close match",
         json: topology(top: #""colour": "blue", "#),
-        expected: [#"bad.json: colour: unknown key; expected one of version, name, description, seed, duration, warmup, readyTimeout, launcher, cpuPinning, writer, readers, faults, chaos, slo, security"#],
+        expected: [#"bad.json: colour: unknown key; expected one of version, name, description, seed, duration, warmup, readyTimeout, registerTimeout, launcher, cpuPinning, writer, readers, faults, chaos, slo, security"#],
         issueCount: 1),
     BadTopology(
         name: "unknown key that differs in case",
@@ -201,7 +201,12 @@ let badTopologies: [BadTopology] = [
     BadTopology(
         name: "network fault needs netns",
         json: topology(faults: #"[{"at": "5s", "action": "partition", "target": "cli", "for": "1s"}]"#),
-        expected: ["bad.json: faults[0].action: partition needs launcher netns, found launcher local"],
+        expected: ["bad.json: faults[0].action: partition needs launcher netns, compose or swarm, found launcher local"],
+        issueCount: 1),
+    BadTopology(
+        name: "registerTimeout out of range",
+        json: topology(top: #""registerTimeout": "0s", "launcher": "external", "#),
+        expected: [#"bad.json: registerTimeout: found "0s", expected more than "0s" and at most "1h""#],
         issueCount: 1),
     BadTopology(
         name: "bad bandwidth and missing loss",

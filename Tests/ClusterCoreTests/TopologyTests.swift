@@ -128,6 +128,7 @@ struct TopologyModelTests {
         #expect(topology.warmup == .zero)
         #expect(topology.readyTimeout == .seconds(20))
         #expect(topology.launcher == .local)
+        #expect(topology.registerTimeout == .minutes(2))
         #expect(topology.cpuPinning == .off)
         #expect(topology.faults.isEmpty)
         #expect(topology.chaos == nil)

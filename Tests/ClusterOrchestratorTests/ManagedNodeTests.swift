@@ -145,6 +145,24 @@ struct NameClaimTests {
         #expect(claims.answer(group: "log", identity: [4], allowed: false, nodes: t, isRegistered: registered)
                 == .refused("names are claimed only under the external launcher; this run launches its own nodes"))
     }
+
+    @Test("a container started again claims from a new DEALER but the same host: it gets its name back once the node has ended")
+    func restartedContainer() {
+        var t = table()
+        t.modify("log-1") { $0.awaited("by hand"); $0.registered(pid: 7, external: true, now: 0) }
+        // Replicas started by hand share a host name: while log-1 runs, another gets a name of its own.
+        var byHand = NameClaims()
+        #expect(byHand.answer(group: "log", identity: [1], host: "c0ffee", allowed: true, nodes: t, isRegistered: { _ in false })
+                == .granted("log-1", new: true))
+        #expect(byHand.answer(group: "log", identity: [2], host: "c0ffee", allowed: true, nodes: t, isRegistered: { $0 == "log-1" })
+                == .granted("log-2", new: true))
+        // log-1's container ended and was started again: a new DEALER, the same host.
+        var claims = NameClaims()
+        _ = claims.answer(group: "log", identity: [1], host: "c0ffee", allowed: true, nodes: t, isRegistered: { _ in false })
+        t.modify("log-1") { $0.saidBye(external: true) }
+        #expect(claims.answer(group: "log", identity: [9], host: "c0ffee", allowed: true, nodes: t, isRegistered: { $0 == "log-1" })
+                == .granted("log-1", new: false))
+    }
 }
 
 @Suite("Resource sampler")

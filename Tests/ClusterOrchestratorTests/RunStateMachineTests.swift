@@ -57,6 +57,36 @@ struct RunStateMachineTests {
         #expect(m.wait == nil && m.phase == .finished(timeline))
     }
 
+    @Test("nodes others start: they register first, and readyTimeout counts from the last registration")
+    func registering() throws {
+        var m = Machine(readyTimeout: .seconds(30), warmup: .zero, duration: .seconds(10), registerTimeout: .seconds(60))
+        #expect(m.begin(now: 0) == .launchStarters)
+        #expect(m.wait == Machine.Wait(deadline: 60 * Self.s, condition: .startersRegistered))
+        #expect(m.conditionMet(now: 2 * Self.s) == .announceRegistered(launchToRegisteredMs: 2_000))
+        #expect(m.wait == Machine.Wait(deadline: 32 * Self.s, condition: .startersReady))
+        #expect(m.conditionMet(now: 3 * Self.s) == .announceReady(launchToReadyMs: 3_000), "launch to ready counts from the launch")
+    }
+
+    @Test("never registered: aborted naming the timeout; the writer is still stopped and the rest collected")
+    func registerTimeout() throws {
+        var m = Machine(readyTimeout: .seconds(30), warmup: .zero, duration: .seconds(10), registerTimeout: .seconds(5))
+        _ = m.begin(now: 0)
+        let action = m.registerTimedOut(now: 5 * Self.s, missing: 1)
+        guard case .stopWriter(let ending) = action else { Issue.record("\(action)"); return }
+        #expect(ending.aborted == .notRegistered(missing: 1, timeout: .seconds(5)))
+        #expect(ending.aborted?.description == "1 node(s) never registered within 5s (registerTimeout)")
+        #expect(ending.measureStart == nil && ending.launchToReadyMs == 5_000)
+        #expect(m.wait?.condition == .writerFinished)
+    }
+
+    @Test("a signal while nodes register: aborted before the run started")
+    func interruptedWhileRegistering() throws {
+        var m = Machine(readyTimeout: .seconds(30), warmup: .zero, duration: .seconds(10), registerTimeout: .seconds(5))
+        _ = m.begin(now: 0)
+        guard case .stopWriter(let ending) = m.interrupted(signal: 15, now: 1 * Self.s, wallNow: 0) else { Issue.record("no stop"); return }
+        #expect(ending.aborted == .interruptedBeforeStart(signal: 15))
+    }
+
     @Test("no warm-up: the measured phase starts at the next look, with no wait between")
     func noWarmUp() {
         var m = machine(warmup: .zero)

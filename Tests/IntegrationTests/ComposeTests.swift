@@ -243,7 +243,7 @@ struct ComposeFileTests {
             #expect(value("--policy", in: c) == g.policy.rawValue)
             #expect(value("--rcvhwm", in: c) == "\(g.rcvhwm)")
             #expect(value("--lag-limit", in: c) == "\(g.lagLimit)")
-            #expect(value("--clock", in: c) == "wall")
+            #expect(value("--clock", in: c) == nil, "one engine, one host: readers measure on the monotonic clock")
             switch g.role {
             case .log:
                 #expect(value("--log-file", in: c) == "/runs/nodes/\(replicated ? "{name}" : spec.name)/snapshots.jsonl")
@@ -268,7 +268,25 @@ struct ComposeFileTests {
         #expect(orchestrator.command == ["run", "--launcher", "external", "--control-bind", "tcp://*:5600",
                                          "/topologies/100-readers.json", "--out", "/runs"])
         #expect(orchestrator.mountsRuns)
-        #expect(orchestrator.binds.map(\.target) == ["/topologies/100-readers.json"])
+        #expect(orchestrator.configs.map(\.target) == ["/topologies/100-readers.json"])
+        #expect(file.configs.map(\.name) == ["topology"] && file.configs.map(\.file) == [Harness.root + "/topologies/100-readers.json"])
+        // Every node waits for the orchestrator only; swarm resolves every service to its tasks (no IPVS needed).
+        for svc in file.services where svc.name != "orchestrator" { #expect(svc.dependsOn == ["orchestrator"], "\(svc.name)") }
+        let yaml = file.yaml
+        #expect(yaml.contains(#"endpoint_mode: "dnsrr""#))
+        #expect(yaml.contains(#"constraints: ["node.role == manager"]"#))
+        // For compose the topology is a bind mount (compose v1 ignores configs); for swarm a config, no host path.
+        #expect(yaml.contains(#"type: "bind""#) && !yaml.contains("configs:"))
+        var swarm = try ComposeGenerator(topology: ComposeTools.topology("100-readers.json"),
+                                         topologySource: "./100-readers.json", image: "clustersim:test", forSwarm: true)
+        swarm.orchestratorArguments = ["--duration", "5s"]
+        let stack = try swarm.generate()
+        #expect(!stack.yaml.contains(#"type: "bind""#) && stack.yaml.contains("configs:") && stack.yaml.contains(#"file: "./100-readers.json""#))
+        #expect(stack.service(named: "orchestrator")?.command.suffix(2) == ["--duration", "5s"])
+        // A swarm's containers may run on other hosts: its readers measure on the wall clock, corrected.
+        for svc in stack.services where svc.command.first == "reader" {
+            #expect(value("--clock", in: svc.command) == "wall", "\(svc.name): \(svc.command)")
+        }
     }
 
     @Test("100-readers: docker-compose config accepts the generated file and lists exactly its services",
@@ -318,9 +336,12 @@ struct ComposeFileTests {
             #expect(committed["entrypoint"] as? [String] == svc.entrypoint)
             #expect(committed["image"] as? String == "clustersim:latest")
             #expect(committed["init"] as? Bool == true)
+            #expect(committed["dns"] as? [String] == ["127.0.0.1"], "\(svc.name): names outside the stack are not forwarded")
+            #expect((committed["environment"] as? [String: String])?["RES_OPTIONS"] == "timeout:1 attempts:1",
+                    "\(svc.name): a lookup that fails takes 1 s")
             let env = committed["environment"] as? [String: String]
             if svc.role == "orchestrator" {
-                #expect(env == nil)
+                #expect(env?["CLUSTERSIM_CONTROL"] == nil)
             } else {
                 #expect(env?["CLUSTERSIM_CONTROL"] == "tcp://orchestrator:5600", "\(svc.name) has no control endpoint")
             }
@@ -328,6 +349,8 @@ struct ComposeFileTests {
             #expect(volumes.contains("runs:/runs") == svc.mountsRuns, "\(svc.name): runs volume")
             let deploy = committed["deploy"] as? [String: Any]
             #expect((deploy?["replicas"] as? Int ?? 1) == svc.replicas, "\(svc.name): replicas")
+            #expect(deploy?["endpoint_mode"] as? String == "dnsrr", "\(svc.name): a swarm without IPVS needs dnsrr")
+            #expect(committed["depends_on"] as? [String] ?? [] == svc.dependsOn, "\(svc.name): depends_on")
         }
     }
 
@@ -345,7 +368,7 @@ struct ComposeFileTests {
             #expect(relay.command == ["relay", "--name", name, "--upstream", "tcp://writer:5555", "--bind", "tcp://*:5560",
                                       "--loss", "0.0", "--seed", "\(t.seed &+ UInt64(i + 1) &* 104_729)", "--delay", "5000000ns",
                                       "--max-message", "\(MessageLimits(topology: t).snapshotFrame)"])
-            #expect(relay.dependsOn == ["orchestrator", "writer"])
+            #expect(relay.dependsOn == ["orchestrator"])
         }
         func pub(_ name: String) throws -> String? {
             let c = try #require(file.service(named: name)).command
@@ -358,7 +381,7 @@ struct ComposeFileTests {
         #expect(try pub("direct") == "tcp://writer:5555")
         // Snapshots always come from the writer.
         #expect(try #require(file.service(named: "cli-2")).command.contains("tcp://writer:5556"))
-        #expect(try #require(file.service(named: "cli-2")).dependsOn == ["orchestrator", "writer", "relay-2"])
+        #expect(try #require(file.service(named: "cli-2")).dependsOn == ["orchestrator"])
     }
 
     @Test("tree.json: docker-compose config accepts the generated file with its relays",
@@ -384,7 +407,7 @@ struct ComposeFileTests {
         }
     }
 
-    @Test("a writer event script becomes a file beside the compose file, mounted read-only")
+    @Test("a writer event script becomes a file beside the compose file, given to the writer as a config")
     func writerScript() throws {
         let t = try TopologyLoader.parse(Data("""
             { "name": "scripted", "duration": "5s", "writer": { "rate": 10, "persist": true,
@@ -394,7 +417,9 @@ struct ComposeFileTests {
         let file = try ComposeGenerator(topology: t, topologySource: "./scripted.json", image: "x").generate()
         let writer = try #require(file.service(named: "writer"))
         #expect(writer.command.suffix(4) == ["--state-dir", "/runs/nodes/writer/state", "--script", "/config/writer-events.json"])
-        #expect(writer.binds.map(\.source) == ["./scripted.writer-events.json"])
+        #expect(writer.configs.map(\.source) == ["writer-events"] && writer.configs.map(\.target) == ["/config/writer-events.json"])
+        #expect(file.configs.map(\.name) == ["topology", "writer-events"])
+        #expect(file.configs.map(\.file) == ["./scripted.json", "./scripted.writer-events.json"])
         #expect(writer.mountsRuns)
         let data = try #require(file.extraFiles["scripted.writer-events.json"])
         let events = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: String]])

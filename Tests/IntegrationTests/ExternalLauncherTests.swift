@@ -81,14 +81,43 @@ struct ExternalLauncherTests {
         #expect(Harness.processes(tagged: "external-claim").isEmpty)
     }
 
-    /// A run directory with a 2 s external-launcher topology of `readers`, and
-    /// free endpoints: the control plane, the writer's PUB and snapshot service.
+    @Test("a node that never registers: the run ends after registerTimeout with exit 2, naming it and what it last said")
+    func registerTimeout() async throws {
+        let (dir, file, control, pub, snap) = try await Self.setUp("external-missing", readers: #"{ "role": "cli", "count": 2 }"#,
+                                                                  top: #""registerTimeout": "3s", "#)
+        let env = ["CLUSTERSIM_TEST_TAG": "external-missing", "CLUSTERSIM_CONTROL": control]
+        // The writer and cli-1 only: cli-2 is never started.
+        let writer = try Harness.start(Harness.clusterNode, ["writer", "--pub", pub, "--snapshots", snap], environment: env)
+        let reader = try Harness.start(Harness.clusterNode, ["reader", "--name", "cli-1", "--pub", pub, "--snapshots", snap], environment: env)
+        let started = ContinuousClock.now
+        let r = try await Harness.run(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--control-bind", control],
+                                      timeout: 60, environment: env)
+        let took = ContinuousClock.now - started
+        nonisolated(unsafe) let nodes = [writer, reader]
+        let exits = try await offPool { nodes.map { Harness.wait($0.0, $0.1, $0.2, timeout: 15).status } }
+        #expect(r.status == 2, "exit \(r.status): \(r.stderr)")
+        #expect(r.stderr.contains("1 node(s) never registered within 3s (registerTimeout)"), "\(r.stderr)")
+        #expect(r.stderr.contains("cli-2: nothing received; start it with --name cli-2 --control"), "\(r.stderr)")
+        #expect(!r.stderr.contains("cli-1:"), "cli-1 registered: \(r.stderr)")
+        #expect(took >= .seconds(3) && took < .seconds(40), "the run ended \(took) after it started, for a 3 s registerTimeout")
+        // The nodes that did register were stopped, and the aborted run still has its report.
+        #expect(!exits.contains(-1), "nodes still running after the abort: \(exits)")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/runs")
+        let rep = try RunReport.load(path: dir + "/runs/\(try #require(runs.first))/report.json")
+        #expect(rep.aborted == "1 node(s) never registered within 3s (registerTimeout)")
+        #expect(rep.nodes.first { $0.name == "cli-2" }?.status == .neverReady, "others start the nodes: one never heard from is never ready")
+        #expect(Harness.processes(tagged: "external-missing").isEmpty)
+    }
+
+    /// A run directory with a 2 s external-launcher topology of `readers` (and the
+    /// top-level keys `top`), and free endpoints: the control plane, the writer's
+    /// PUB and snapshot service.
     /// - Parameter ports: which block of free ports (suites that run side by side take different ones).
-    static func setUp(_ tag: String, readers: String, duration: String = "2s", ports: Int = 0) async throws
+    static func setUp(_ tag: String, readers: String, top: String = "", duration: String = "2s", ports: Int = 0) async throws
         -> (dir: String, file: String, control: String, pub: String, snapshots: String) {
         let dir = Harness.tempDirectory(tag)
         let file = dir + "/t.json"
-        try #"{ "name": "it-\#(tag)", "duration": "\#(duration)", "launcher": "external", "writer": { "rate": 200 }, "readers": [ \#(readers) ] }"#
+        try #"{ "name": "it-\#(tag)", \#(top)"duration": "\#(duration)", "launcher": "external", "writer": { "rate": 200 }, "readers": [ \#(readers) ] }"#
             .write(toFile: file, atomically: true, encoding: .utf8)
         let port = try await offPool { Self.freePort(block: ports) }
         return (dir, file, "tcp://127.0.0.1:\(port)", "tcp://127.0.0.1:\(port + 1)", "tcp://127.0.0.1:\(port + 2)")

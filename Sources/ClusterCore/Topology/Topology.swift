@@ -22,8 +22,14 @@ public struct Topology: Sendable, Hashable, Codable {
     public var duration: TimeSpan
     /// Time after all nodes are READY before measuring starts; default 0 s.
     public var warmup: TimeSpan
-    /// How long nodes have to report READY; default 20 s.
+    /// How long nodes have to report READY; default 20 s. Where nodes
+    /// register themselves (``LauncherKind/nodesRegister``), counted from
+    /// the moment the last one registered.
     public var readyTimeout: TimeSpan
+    /// Where nodes register themselves (external, compose and swarm
+    /// launchers), how long the orchestrator waits for all of them before
+    /// the run is aborted; default 2 min.
+    public var registerTimeout: TimeSpan
     /// How nodes are started; default `local`.
     public var launcher: LauncherKind
     /// Whether reader processes are pinned to CPUs (local and netns launchers); default `off`.
@@ -49,6 +55,7 @@ public struct Topology: Sendable, Hashable, Codable {
         duration: TimeSpan = .seconds(10),
         warmup: TimeSpan = .zero,
         readyTimeout: TimeSpan = .seconds(20),
+        registerTimeout: TimeSpan = .minutes(2),
         launcher: LauncherKind = .local,
         cpuPinning: CPUPinning = .off,
         writer: WriterSpec,
@@ -65,6 +72,7 @@ public struct Topology: Sendable, Hashable, Codable {
         self.duration = duration
         self.warmup = warmup
         self.readyTimeout = readyTimeout
+        self.registerTimeout = registerTimeout
         self.launcher = launcher
         self.cpuPinning = cpuPinning
         self.writer = writer
@@ -77,7 +85,7 @@ public struct Topology: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case schemaVersion = "version"
-        case name, description, seed, duration, warmup, readyTimeout, launcher, cpuPinning
+        case name, description, seed, duration, warmup, readyTimeout, registerTimeout, launcher, cpuPinning
         case writer, readers, faults, chaos, slo, security
     }
 

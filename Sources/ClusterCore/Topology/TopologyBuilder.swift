@@ -272,6 +272,7 @@ final class TopologyBuilder {
             duration: f.value(.duration, default: .seconds(10), span),
             warmup: f.value(.warmup, default: .zero, span),
             readyTimeout: f.value(.readyTimeout, default: .seconds(20), span),
+            registerTimeout: f.value(.registerTimeout, default: .minutes(2), span),
             launcher: f.value(.launcher, default: .local, enumeration),
             cpuPinning: f.value(.cpuPinning, default: .off, enumeration),
             writer: f.required(.writer, expected: "an object such as {\"rate\": 1000}") { self.writer($0, path: $1) }

@@ -113,4 +113,22 @@ public enum LauncherKind: String, Sendable, CaseIterable, Codable {
     case netns
     /// Nodes started elsewhere (docker compose, by hand) register themselves.
     case external
+    /// The topology as a docker compose project on this host's engine: one
+    /// container per node and the orchestrator in one of its own (external
+    /// launcher inside); this process brings it up, applies the faults to the
+    /// containers, copies the report out and takes it all down.
+    case compose
+    /// The same as a swarm stack (a single-node swarm is initialised when the
+    /// engine is in none).
+    case swarm
+
+    /// Whether the nodes run in containers of a stack this orchestrator deploys.
+    public var deploysContainers: Bool { self == .compose || self == .swarm }
+
+    /// Whether the launcher can apply the network faults (partition, loss, bandwidth).
+    public var appliesNetworkFaults: Bool { self == .netns || deploysContainers }
+
+    /// Whether others start the nodes, which register themselves: the
+    /// orchestrator that runs the topology waits for them (`registerTimeout`).
+    public var nodesRegister: Bool { self == .external || deploysContainers }
 }

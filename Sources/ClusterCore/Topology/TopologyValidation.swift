@@ -38,6 +38,7 @@ extension Topology {
         v.checkSpan(duration, "duration", above: .zero, atMost: Self.maxDuration)
         v.checkSpan(warmup, "warmup", atMost: .minutes(60))
         v.checkSpan(readyTimeout, "readyTimeout", above: .zero, atMost: .minutes(60))
+        v.checkSpan(registerTimeout, "registerTimeout", above: .zero, atMost: .minutes(60))
         validateWriter(&v)
         if readers.isEmpty {
             v.add("readers", "found no reader groups, expected at least one")
@@ -301,8 +302,8 @@ extension Topology {
                     v.add("\(path).threads", "found \(threads), expected 1 ... \(FaultSpec.maxHogThreads) spinning threads")
                 }
             }
-            if fault.action.needsNetworkNamespaces && launcher != .netns {
-                v.add("\(path).action", "\(action) needs launcher netns, found launcher \(launcher.rawValue)")
+            if fault.action.needsNetworkNamespaces && !launcher.appliesNetworkFaults {
+                v.add("\(path).action", "\(action) needs launcher netns, compose or swarm, found launcher \(launcher.rawValue)")
             }
             guard checkReferences else { continue }
             validateTarget(fault, "\(path).target", nodeNames, &v)

@@ -11,8 +11,9 @@
 /// ClusterSim wire protocol, version 1.
 ///
 /// Every message on the snapshot PUB socket is ONE ZeroMQ frame:
-///   4-byte kind prefix ("SNP1", "HBT1", "END1") followed by a protobuf message
-///   (Envelope for SNP1, Heartbeat for HBT1, EndOfStream for END1).
+///   4-byte kind prefix ("SNP1", "SNB1", "HBT1", "END1") followed by a protobuf
+///   message (Envelope for SNP1, Batch for SNB1, Heartbeat for HBT1, EndOfStream
+///   for END1).
 /// The snapshot service (ROUTER) and the control plane (ROUTER) carry one
 /// protobuf message per frame. docs/protocol.md is the reference.
 
@@ -627,6 +628,83 @@ public nonisolated struct Clustersim_V1_Bye: Sendable {
   public init() {}
 }
 
+public nonisolated struct Clustersim_V1_AgentHello: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "compose" or "swarm": what started the containers, recorded as the run's launcher
+  public var engine: String = String()
+
+  /// the agent's host name
+  public var host: String = String()
+
+  public var pid: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Orchestrator -> agent: apply a fault to a container, or undo one.
+public nonisolated struct Clustersim_V1_FaultRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// never 0; the reply carries it
+  public var id: UInt64 = 0
+
+  /// kill, terminate, pause, resume, restart, partition, loss, bandwidth, heal
+  public var action: String = String()
+
+  /// the target: the host name its HELLO gave (under Docker, a container id prefix)
+  public var container: String = String()
+
+  /// partition, loss: the containers it is cut off from
+  public var peers: [String] = []
+
+  /// loss: the fraction of packets dropped
+  public var loss: Double = 0
+
+  /// bandwidth: a tc rate such as "1mbit"
+  public var bandwidth: String = String()
+
+  /// heal: the id of the request whose effect is undone
+  public var heals: UInt64 = 0
+
+  /// bandwidth: limit what it sends (the writer), not what it receives
+  public var limitSent: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Agent -> orchestrator: what became of a FaultRequest.
+public nonisolated struct Clustersim_V1_FaultReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: UInt64 = 0
+
+  public var applied: Bool = false
+
+  /// what was done, or why it was not
+  public var detail: String = String()
+
+  /// the container's process ended (kill, terminate)
+  public var ended: Bool = false
+
+  /// its exit code when ended (137: SIGKILL)
+  public var exitCode: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Clustersim_V1_ControlMessage: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -722,6 +800,30 @@ public nonisolated struct Clustersim_V1_ControlMessage: Sendable {
     set {body = .addDelay(newValue)}
   }
 
+  public var agentHello: Clustersim_V1_AgentHello {
+    get {
+      if case .agentHello(let v)? = body {return v}
+      return Clustersim_V1_AgentHello()
+    }
+    set {body = .agentHello(newValue)}
+  }
+
+  public var faultRequest: Clustersim_V1_FaultRequest {
+    get {
+      if case .faultRequest(let v)? = body {return v}
+      return Clustersim_V1_FaultRequest()
+    }
+    set {body = .faultRequest(newValue)}
+  }
+
+  public var faultReply: Clustersim_V1_FaultReply {
+    get {
+      if case .faultReply(let v)? = body {return v}
+      return Clustersim_V1_FaultReply()
+    }
+    set {body = .faultReply(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -736,6 +838,9 @@ public nonisolated struct Clustersim_V1_ControlMessage: Sendable {
     case bye(Clustersim_V1_Bye)
     case welcome(Clustersim_V1_Welcome)
     case addDelay(Clustersim_V1_AddDelay)
+    case agentHello(Clustersim_V1_AgentHello)
+    case faultRequest(Clustersim_V1_FaultRequest)
+    case faultReply(Clustersim_V1_FaultReply)
 
   }
 
@@ -2146,9 +2251,164 @@ nonisolated extension Clustersim_V1_Bye: SwiftProtobuf.Message, SwiftProtobuf._M
   }
 }
 
+nonisolated extension Clustersim_V1_AgentHello: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AgentHello"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}engine\0\u{1}host\0\u{1}pid\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.engine) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.host) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.pid) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.engine.isEmpty {
+      try visitor.visitSingularStringField(value: self.engine, fieldNumber: 1)
+    }
+    if !self.host.isEmpty {
+      try visitor.visitSingularStringField(value: self.host, fieldNumber: 2)
+    }
+    if self.pid != 0 {
+      try visitor.visitSingularInt32Field(value: self.pid, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Clustersim_V1_AgentHello, rhs: Clustersim_V1_AgentHello) -> Bool {
+    if lhs.engine != rhs.engine {return false}
+    if lhs.host != rhs.host {return false}
+    if lhs.pid != rhs.pid {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Clustersim_V1_FaultRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FaultRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}action\0\u{1}container\0\u{1}peers\0\u{1}loss\0\u{1}bandwidth\0\u{1}heals\0\u{3}limit_sent\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.action) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.container) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.peers) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.loss) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.bandwidth) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.heals) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.limitSent) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularUInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if !self.action.isEmpty {
+      try visitor.visitSingularStringField(value: self.action, fieldNumber: 2)
+    }
+    if !self.container.isEmpty {
+      try visitor.visitSingularStringField(value: self.container, fieldNumber: 3)
+    }
+    if !self.peers.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.peers, fieldNumber: 4)
+    }
+    if self.loss.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.loss, fieldNumber: 5)
+    }
+    if !self.bandwidth.isEmpty {
+      try visitor.visitSingularStringField(value: self.bandwidth, fieldNumber: 6)
+    }
+    if self.heals != 0 {
+      try visitor.visitSingularUInt64Field(value: self.heals, fieldNumber: 7)
+    }
+    if self.limitSent != false {
+      try visitor.visitSingularBoolField(value: self.limitSent, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Clustersim_V1_FaultRequest, rhs: Clustersim_V1_FaultRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.action != rhs.action {return false}
+    if lhs.container != rhs.container {return false}
+    if lhs.peers != rhs.peers {return false}
+    if lhs.loss != rhs.loss {return false}
+    if lhs.bandwidth != rhs.bandwidth {return false}
+    if lhs.heals != rhs.heals {return false}
+    if lhs.limitSent != rhs.limitSent {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Clustersim_V1_FaultReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FaultReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}applied\0\u{1}detail\0\u{1}ended\0\u{3}exit_code\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.applied) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.detail) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.ended) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.exitCode) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularUInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if self.applied != false {
+      try visitor.visitSingularBoolField(value: self.applied, fieldNumber: 2)
+    }
+    if !self.detail.isEmpty {
+      try visitor.visitSingularStringField(value: self.detail, fieldNumber: 3)
+    }
+    if self.ended != false {
+      try visitor.visitSingularBoolField(value: self.ended, fieldNumber: 4)
+    }
+    if self.exitCode != 0 {
+      try visitor.visitSingularInt32Field(value: self.exitCode, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Clustersim_V1_FaultReply, rhs: Clustersim_V1_FaultReply) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.applied != rhs.applied {return false}
+    if lhs.detail != rhs.detail {return false}
+    if lhs.ended != rhs.ended {return false}
+    if lhs.exitCode != rhs.exitCode {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Clustersim_V1_ControlMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ControlMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hello\0\u{1}ready\0\u{1}start\0\u{1}stats\0\u{1}stop\0\u{1}final\0\u{3}time_request\0\u{3}time_reply\0\u{1}bye\0\u{1}welcome\0\u{3}add_delay\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hello\0\u{1}ready\0\u{1}start\0\u{1}stats\0\u{1}stop\0\u{1}final\0\u{3}time_request\0\u{3}time_reply\0\u{1}bye\0\u{1}welcome\0\u{3}add_delay\0\u{3}agent_hello\0\u{3}fault_request\0\u{3}fault_reply\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2299,6 +2559,45 @@ nonisolated extension Clustersim_V1_ControlMessage: SwiftProtobuf.Message, Swift
           self.body = .addDelay(v)
         }
       }()
+      case 12: try {
+        var v: Clustersim_V1_AgentHello?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .agentHello(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .agentHello(v)
+        }
+      }()
+      case 13: try {
+        var v: Clustersim_V1_FaultRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .faultRequest(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .faultRequest(v)
+        }
+      }()
+      case 14: try {
+        var v: Clustersim_V1_FaultReply?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .faultReply(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .faultReply(v)
+        }
+      }()
       default: break
       }
     }
@@ -2353,6 +2652,18 @@ nonisolated extension Clustersim_V1_ControlMessage: SwiftProtobuf.Message, Swift
     case .addDelay?: try {
       guard case .addDelay(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
+    case .agentHello?: try {
+      guard case .agentHello(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .faultRequest?: try {
+      guard case .faultRequest(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .faultReply?: try {
+      guard case .faultReply(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
     }()
     case nil: break
     }

@@ -29,21 +29,24 @@ public struct ComposeService: Sendable, Equatable {
     public var entrypoint: [String]?
     public var command: [String]
     public var dependsOn: [String]
-    /// Bind mounts: (source on the host, target in the container), read-only.
-    public var binds: [(source: String, target: String)]
+    /// Files the container reads: (the config's name in ``ComposeFile/configs``,
+    /// the path in the container). Read-only. For compose a bind mount of the
+    /// config's file (compose v1 ignores `configs`); for swarm a config, which
+    /// swarm carries to whichever host runs the container, so no host path is mounted.
+    public var configs: [(source: String, target: String)]
     /// Whether the `runs` volume is mounted at /runs.
     public var mountsRuns: Bool
     /// Containers of this service: a replicated reader group's node count, else 1.
     public var replicas: Int
 
     public init(name: String, role: String, entrypoint: [String]?, command: [String], dependsOn: [String],
-                binds: [(source: String, target: String)], mountsRuns: Bool, replicas: Int = 1) {
+                configs: [(source: String, target: String)], mountsRuns: Bool, replicas: Int = 1) {
         self.name = name
         self.role = role
         self.entrypoint = entrypoint
         self.command = command
         self.dependsOn = dependsOn
-        self.binds = binds
+        self.configs = configs
         self.mountsRuns = mountsRuns
         self.replicas = replicas
     }
@@ -51,7 +54,7 @@ public struct ComposeService: Sendable, Equatable {
     public static func == (a: Self, b: Self) -> Bool {
         a.name == b.name && a.role == b.role && a.entrypoint == b.entrypoint && a.command == b.command
             && a.dependsOn == b.dependsOn && a.mountsRuns == b.mountsRuns && a.replicas == b.replicas
-            && a.binds.map(\.source) == b.binds.map(\.source) && a.binds.map(\.target) == b.binds.map(\.target)
+            && a.configs.map(\.source) == b.configs.map(\.source) && a.configs.map(\.target) == b.configs.map(\.target)
     }
 }
 
@@ -70,6 +73,10 @@ public struct ComposeFile: Sendable {
     public var warnings: [String]
     /// Files the compose file mounts and that must be written beside it, by name.
     public var extraFiles: [String: Data]
+    /// The configs the services use: name, and the file (relative to the compose file's directory, or absolute).
+    public var configs: [(name: String, file: String)] = []
+    /// Written for `docker stack deploy`: the files are swarm configs rather than bind mounts.
+    public var forSwarm = false
 
     public func service(named name: String) -> ComposeService? { services.first { $0.name == name } }
 
@@ -80,26 +87,50 @@ public struct ComposeFile: Sendable {
 
         var common: [YAMLEntry] = [YAMLEntry("image", s(image))]
         if let buildContext { common.append(YAMLEntry("build", .map([YAMLEntry("context", s(buildContext))]))) }
+        // Swarm: every service resolves to its tasks' addresses (dnsrr). The
+        // default, a virtual IP, needs IPVS in the kernel; without it nothing
+        // reaches a service by name, and ZeroMQ's connections gain nothing from
+        // a load balancer in between anyway.
+        func deploy(replicas: Int, manager: Bool = false) -> YAMLValue {
+            var entries = [
+                YAMLEntry("replicas", .int(replicas)),
+                YAMLEntry("endpoint_mode", s("dnsrr")),
+                YAMLEntry("restart_policy", .map([YAMLEntry("condition", s("none"))])),
+            ]
+            if manager {
+                // Where `docker stack deploy` runs: `orchestrator run --launcher swarm` collects the report there.
+                entries.append(YAMLEntry("placement", .map([YAMLEntry("constraints", list(["node.role == manager"]))])))
+            }
+            return .map(entries)
+        }
         common += [
             YAMLEntry("init", .bool(true)),
+            // The engine's resolver answers the stack's own names and forwards the rest upstream:
+            // to the loopback, where nothing listens, so no query leaves the host.
+            YAMLEntry("dns", list(["127.0.0.1"])),
+            YAMLEntry("environment", .map(ComposeGenerator.resolverEnvironment.map { YAMLEntry($0.key, s($0.value)) })),
             YAMLEntry("restart", s("no")),
             YAMLEntry("stop_grace_period", s("10s")),
-            YAMLEntry("deploy", .map([
-                YAMLEntry("replicas", .int(1)),
-                YAMLEntry("restart_policy", .map([YAMLEntry("condition", s("none"))])),
-            ])),
+            YAMLEntry("deploy", deploy(replicas: 1)),
         ]
         let nodeCommon = [YAMLEntry("<<", .alias("image"))]
-            + [YAMLEntry("environment", .map([YAMLEntry("CLUSTERSIM_CONTROL", s(ComposeGenerator.controlConnect))]))]
+            + [YAMLEntry("environment", .map([YAMLEntry("CLUSTERSIM_CONTROL", s(ComposeGenerator.controlConnect))]
+                + ComposeGenerator.resolverEnvironment.map { YAMLEntry($0.key, s($0.value)) }))]
 
         var services: [YAMLEntry] = []
         for svc in self.services {
             var e: [YAMLEntry] = [YAMLEntry("<<", .alias(svc.role == "orchestrator" ? "image" : "node"))]
             if let ep = svc.entrypoint { e.append(YAMLEntry("entrypoint", list(ep))) }
             e.append(YAMLEntry("command", list(svc.command)))
-            var volumes: [YAMLValue] = svc.binds.map {
-                .map([YAMLEntry("type", s("bind")), YAMLEntry("source", s($0.source)),
-                      YAMLEntry("target", s($0.target)), YAMLEntry("read_only", .bool(true))])
+            if forSwarm && !svc.configs.isEmpty {
+                e.append(YAMLEntry("configs", .list(svc.configs.map {
+                    .map([YAMLEntry("source", s($0.source)), YAMLEntry("target", s($0.target))])
+                })))
+            }
+            var volumes: [YAMLValue] = forSwarm ? [] : svc.configs.map { config in
+                let file = configs.first { $0.name == config.source }?.file ?? config.source
+                return .map([YAMLEntry("type", s("bind")), YAMLEntry("source", s(file)),
+                             YAMLEntry("target", s(config.target)), YAMLEntry("read_only", .bool(true))])
             }
             if svc.mountsRuns {
                 volumes.append(.map([YAMLEntry("type", s("volume")), YAMLEntry("source", s("runs")),
@@ -107,21 +138,24 @@ public struct ComposeFile: Sendable {
             }
             if !volumes.isEmpty { e.append(YAMLEntry("volumes", .list(volumes))) }
             if !svc.dependsOn.isEmpty { e.append(YAMLEntry("depends_on", list(svc.dependsOn))) }
-            if svc.replicas != 1 {
-                // Replaces the shared `deploy` (a merge is shallow), so the restart policy is repeated.
-                e.append(YAMLEntry("deploy", .map([
-                    YAMLEntry("replicas", .int(svc.replicas)),
-                    YAMLEntry("restart_policy", .map([YAMLEntry("condition", s("none"))])),
-                ])))
+            if svc.role == "orchestrator" {
+                // Replaces the shared `deploy` (a merge is shallow), so the rest is repeated.
+                e.append(YAMLEntry("deploy", deploy(replicas: 1, manager: true)))
+            } else if svc.replicas != 1 {
+                e.append(YAMLEntry("deploy", deploy(replicas: svc.replicas)))
             }
             services.append(YAMLEntry(svc.name, .map(e)))
         }
-        return YAML.render([
+        var top = [
             YAMLEntry("version", s("3.8")),
             YAMLEntry("x-image", .map(common), anchor: "image"),
             YAMLEntry("x-node", .map(nodeCommon), anchor: "node"),
             YAMLEntry("services", .map(services)),
             YAMLEntry("volumes", .map([YAMLEntry("runs", .map([]))])),
-        ], header: header)
+        ]
+        if forSwarm && !configs.isEmpty {
+            top.append(YAMLEntry("configs", .map(configs.map { YAMLEntry($0.name, .map([YAMLEntry("file", s($0.file))])) })))
+        }
+        return YAML.render(top, header: header)
     }
 }

@@ -13,8 +13,11 @@ import Foundation
 /// control plane on port 5600; the writer binds 5555 (PUB) and 5556
 /// (snapshots); relays bind their XPUB on 5560; query readers bind their
 /// service on 5700. Endpoints use service names (`tcp://writer:5555`).
-/// Readers measure with wall clocks, corrected by the orchestrator's clock
-/// offset estimates, since containers do not share a monotonic clock.
+/// Readers of a compose file, whose containers all run on one engine, measure
+/// on the monotonic clock they share with the writer (containers are not in
+/// time namespaces); readers of a swarm file (``forSwarm``), which may run on
+/// other hosts, on the wall clock, corrected by the orchestrator's clock
+/// offset estimates.
 public struct ComposeGenerator: Sendable {
     public static let pubPort = 5555
     public static let snapshotPort = 5556
@@ -24,6 +27,12 @@ public struct ComposeGenerator: Sendable {
     public static let orchestratorService = "orchestrator"
     public static let defaultImage = "clustersim:latest"
     public static var controlConnect: String { "tcp://\(orchestratorService):\(controlPort)" }
+    /// Every container's resolver options (glibc reads RES_OPTIONS; compose's `dns_opt` has no
+    /// swarm equivalent). The engine's resolver never answers a name it cannot resolve, so a
+    /// lookup lasts the resolver's timeout: here 1 s, once, instead of 5 s twice for each address
+    /// family. libzmq resolves in its I/O thread, and a reader reconnecting to the writer after it
+    /// ended (STOP goes to the writer first) held its own final dump there past the orchestrator's wait.
+    public static let resolverEnvironment: [(key: String, value: String)] = [("RES_OPTIONS", "timeout:1 attempts:1")]
     /// Where a node's files go inside its container: the `runs` volume.
     public static func nodeDirectory(_ name: String) -> String { "/runs/nodes/\(name)" }
 
@@ -37,15 +46,26 @@ public struct ComposeGenerator: Sendable {
     public var buildContext: String
     /// The command line that produced the file, for its header.
     public var invocation: String?
+    /// More arguments for the orchestrator's `run` (a launcher's `--duration`, `--seed`).
+    public var orchestratorArguments: [String]
+    /// For `docker stack deploy`: files become swarm configs instead of bind mounts, so
+    /// the file deploys unchanged on a swarm of several hosts. Needs ``image``.
+    public var forSwarm: Bool
 
     public init(topology: Topology, topologySource: String, image: String? = nil, buildContext: String = ".",
-                invocation: String? = nil) {
+                invocation: String? = nil, orchestratorArguments: [String] = [], forSwarm: Bool = false) {
+        self.forSwarm = forSwarm
         self.topology = topology
         self.topologySource = topologySource
         self.image = image
         self.buildContext = buildContext
         self.invocation = invocation
+        self.orchestratorArguments = orchestratorArguments
     }
+
+    /// The config holding the topology file, and the one holding the writer's event script.
+    public static let topologyConfig = "topology"
+    public static let writerEventsConfig = "writer-events"
 
     /// The name of the events file written beside the compose file when the writer has a script.
     public var writerEventsFileName: String { "\(topology.name).writer-events.json" }
@@ -55,6 +75,7 @@ public struct ComposeGenerator: Sendable {
     ///   or the topology asks for CURVE (not carried into containers yet).
     public func generate() throws -> ComposeFile {
         try checkSecurity()
+        precondition(!forSwarm || image != nil, "a swarm builds nothing: give the image")
         try checkNames()
         let warnings = notes()
         var extra: [String: Data] = [:]
@@ -72,11 +93,13 @@ public struct ComposeGenerator: Sendable {
             writerScript: topology.writer.events == nil ? nil : Self.eventsTarget)
 
         let topologyTarget = "/topologies/" + (topologySource as NSString).lastPathComponent
+        var configs = [(name: Self.topologyConfig, file: topologySource)]
+        if topology.writer.events != nil { configs.append((Self.writerEventsConfig, "./" + writerEventsFileName)) }
         var services = [ComposeService(
             name: Self.orchestratorService, role: "orchestrator", entrypoint: ["/usr/local/bin/orchestrator"],
             command: ["run", "--launcher", "external", "--control-bind", "tcp://*:\(Self.controlPort)",
-                      topologyTarget, "--out", "/runs"],
-            dependsOn: [], binds: [(topologySource, topologyTarget)], mountsRuns: true)]
+                      topologyTarget, "--out", "/runs"] + orchestratorArguments,
+            dependsOn: [], configs: [(Self.topologyConfig, topologyTarget)], mountsRuns: true)]
         var replicatedDone = Set<String>()
         for spec in topology.nodes {
             if let g = spec.reader, replicates(g) {
@@ -94,11 +117,12 @@ public struct ComposeGenerator: Sendable {
             services.append(ComposeService(
                 name: NodeCommands.queryLoadName(g), role: "query-load", entrypoint: nil,
                 command: mapper.queryLoadCommand(for: g, load: load, targets: targets).arguments,
-                dependsOn: [Self.orchestratorService] + members, binds: [], mountsRuns: false))
+                dependsOn: [Self.orchestratorService], configs: [], mountsRuns: false))
         }
         return ComposeFile(
             topologyName: topology.name, services: services, image: image ?? Self.defaultImage,
-            buildContext: image == nil ? buildContext : nil, header: header(notes: warnings), warnings: warnings, extraFiles: extra)
+            buildContext: image == nil ? buildContext : nil, header: header(notes: warnings), warnings: warnings, extraFiles: extra,
+            configs: configs, forSwarm: forSwarm)
     }
 
     /// Where the writer's event script is mounted in its container.
@@ -130,33 +154,36 @@ public struct ComposeGenerator: Sendable {
             warnings.append("reader group \"\(g.groupName)\": startAt is ignored, every container starts at once")
         }
         if !topology.faults.isEmpty || topology.chaos != nil {
-            warnings.append("faults and chaos are skipped: process faults need the local launcher, and under compose the engine owns the containers")
+            warnings.append("faults and chaos apply to the containers when `orchestrator run --launcher compose` (or swarm) runs this topology; under a plain `docker compose up` they are recorded as skipped")
         }
         return warnings
     }
 
+    /// The clock readers measure latency on: one host's monotonic clock under
+    /// compose, the wall clock (with the offset correction) on a swarm.
+    var readerClock: LatencyClock { forSwarm ? .wall : .monotonic }
+
     /// The service of one writer, relay or reader node.
     func nodeService(_ spec: NodeSpec, mapper: NodeCommands) -> ComposeService {
         var node = mapper.command(for: spec)
-        var binds: [(String, String)] = []
+        var configs: [(String, String)] = []
         var mountsRuns = false
-        var dependsOn = [Self.orchestratorService]
         switch spec.role {
         case .writer:
             mountsRuns = topology.writer.persist
-            if topology.writer.events != nil { binds.append(("./" + writerEventsFileName, Self.eventsTarget)) }
+            if topology.writer.events != nil { configs.append((Self.writerEventsConfig, Self.eventsTarget)) }
         case .reader(.relay):
-            dependsOn.append(mapper.upstreamRelay(for: spec)?.name ?? Topology.writerName)
+            break
         case .reader(let role):
-            if case .reader(var c) = node { c.clock = .wall; node = .reader(c) }
+            if case .reader(var c) = node { c.clock = readerClock; node = .reader(c) }
             mountsRuns = role == .log
-            dependsOn.append(Topology.writerName)
-            if let relay = mapper.upstreamRelay(for: spec) { dependsOn.append(relay.name) }
         case .queryLoad, .cpuHog:
             preconditionFailure("a topology's nodes are the writer and readers; \(spec.name) is \(spec.role)")
         }
+        // Only the orchestrator comes first: it times the launch from its own start, and the nodes
+        // retry their upstreams until they answer, so they start together rather than in waves.
         return ComposeService(name: spec.name, role: spec.role.name, entrypoint: nil, command: node.arguments,
-                              dependsOn: dependsOn, binds: binds, mountsRuns: mountsRuns)
+                              dependsOn: [Self.orchestratorService], configs: configs, mountsRuns: mountsRuns)
     }
 
     /// The file's header comment: what it is, how it was made, how to run it, and the notes.
@@ -164,10 +191,13 @@ public struct ComposeGenerator: Sendable {
         var header = [
             "ClusterSim: topology \"\(topology.name)\", \(topology.nodes.count) nodes: a service per node, cli and log groups as one service with replicas.",
             "Generated by `\(invocation ?? "orchestrator compose")`; edit the topology and generate again.",
-            "Run: docker compose up (or docker-compose up); the report lands in the \"runs\" volume.",
+            "Run: docker compose up (or docker-compose --compatibility up); the report lands in the \"runs\" volume.",
+            "Or let the orchestrator run it, apply the faults and copy the report out: orchestrator run --launcher compose (or swarm) TOPOLOGY.",
         ]
-        if image != nil {
-            header.append("Also for docker stack deploy: the image is given, nothing is built.")
+        if forSwarm {
+            header.append("For docker stack deploy (the topology is a config, nothing is built or mounted from the host); compose v1 ignores configs.")
+        } else if image != nil {
+            header.append("Also for docker stack deploy on one host: the image is given, nothing is built (the topology is a bind mount; --swarm makes it a config).")
         }
         for w in notes { header.append("Note: " + w) }
         return header
@@ -189,12 +219,9 @@ public struct ComposeGenerator: Sendable {
     /// the name (and with it the seed) from the orchestrator.
     func replicatedService(_ g: ReaderGroup, first spec: NodeSpec, mapper: NodeCommands) -> ComposeService {
         var node = mapper.command(for: spec, claimingName: true)
-        if case .reader(var c) = node { c.clock = .wall; node = .reader(c) }
-        let command = node.arguments
-        var dependsOn = [Self.orchestratorService, Topology.writerName]
-        if let relay = mapper.upstreamRelay(for: spec) { dependsOn.append(relay.name) }
-        return ComposeService(name: g.groupName, role: g.role.rawValue, entrypoint: nil, command: command,
-                              dependsOn: dependsOn, binds: [], mountsRuns: g.role == .log, replicas: g.count)
+        if case .reader(var c) = node { c.clock = readerClock; node = .reader(c) }
+        return ComposeService(name: g.groupName, role: g.role.rawValue, entrypoint: nil, command: node.arguments,
+                              dependsOn: [Self.orchestratorService], configs: [], mountsRuns: g.role == .log, replicas: g.count)
     }
 
     /// Compose reads `$NAME` and `${NAME}` in values as variables; `$$` is a literal `$`.

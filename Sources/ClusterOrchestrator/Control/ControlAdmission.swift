@@ -31,6 +31,9 @@ enum ControlRefusal: String, CaseIterable, Sendable, Codable {
     case claimRefused = "claim-refused"
     /// CURVE: a message whose key is not that of the node it names (or that its peer registered as).
     case keyMismatch = "key-mismatch"
+    /// An AgentHello from anywhere but this host's loopback, or a FaultReply
+    /// from a peer that is not the registered fault agent.
+    case notAgent = "not-agent"
 }
 
 /// The peer that registered a node's name: bound to the first that did, until

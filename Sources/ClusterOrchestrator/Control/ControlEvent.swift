@@ -9,6 +9,10 @@ enum ControlEvent {
     case hello(Clustersim_V1_Hello, identity: [UInt8], connection: Int32?)
     /// A replica asks for a name of a group (`claim_group`); answered with a Welcome.
     case claim(Clustersim_V1_Hello, identity: [UInt8])
+    /// A fault agent says it is there (``ControlPlane/registerAgent(_:)`` takes it).
+    case agentHello(Clustersim_V1_AgentHello, identity: [UInt8])
+    /// The registered fault agent's answer to a FaultRequest.
+    case faultReply(Clustersim_V1_FaultReply)
     /// A message from the peer that registered node `name`.
     case node(String, NodeMessage)
     /// A message refused by what the plane alone can tell: not a control

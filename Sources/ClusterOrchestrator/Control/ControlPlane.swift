@@ -35,6 +35,8 @@ final class ControlPlane {
     let security: CurveAuthenticator?
     /// A CURVE control plane's admitted keys, by node.
     private let keyOf: [String: String]
+    /// The fault agent's identity, once one said AgentHello.
+    private var agent: [UInt8]?
 
     /// Binds the ROUTER; with `curve`, as a CURVE server with that key pair,
     /// admitting the nodes' keys (public key → node).
@@ -87,6 +89,14 @@ final class ControlPlane {
         }
         let message = frames[1]
         let event = decode(identity: frames[0].bytes, bytes: message.bytes, connection: message.sourceFileDescriptor)
+        // A fault agent acts on the engine's containers: it is taken only from this host's loopback,
+        // where the launcher starts it (in the orchestrator's network namespace), never from the stack's network.
+        if case .agentHello = event {
+            let address = message.metadata("Peer-Address") ?? ""
+            if !Self.isLoopback(address) {
+                return .refused(.notAgent, "an AgentHello from \(String(address.prefix(64))), not this host's loopback")
+            }
+        }
         guard let security else { return event }
         // CURVE: the ZAP handler named the sender's key; the message must be that node's.
         let user = message.metadata("User-Id") ?? ""
@@ -103,6 +113,11 @@ final class ControlPlane {
         return .refused(.keyMismatch, why)
     }
 
+    /// Whether a peer address (ZeroMQ's `Peer-Address`) is a loopback one.
+    static func isLoopback(_ address: String) -> Bool {
+        address.hasPrefix("127.") || address == "::1" || address == "::ffff:127.0.0.1"
+    }
+
     /// Decodes one message from the DEALER with `identity`, over the connection with descriptor `connection`.
     func decode(identity: [UInt8], bytes: [UInt8], connection: Int32? = nil) -> ControlEvent {
         guard let m = try? Clustersim_V1_ControlMessage(serializedBytes: bytes), let body = m.body else {
@@ -110,6 +125,10 @@ final class ControlPlane {
         }
         if case .hello(let h) = body {
             return h.claimGroup.isEmpty ? .hello(h, identity: identity, connection: connection) : .claim(h, identity: identity)
+        }
+        if case .agentHello(let h) = body { return .agentHello(h, identity: identity) }
+        if case .faultReply(let r) = body {
+            return identity == agent ? .faultReply(r) : .refused(.notAgent, "a FaultReply from a peer that is not the fault agent")
         }
         let message: NodeMessage
         let claimed: String
@@ -141,6 +160,9 @@ final class ControlPlane {
         case .bye: "BYE"
         case .welcome: "WELCOME"
         case .addDelay: "ADD_DELAY"
+        case .agentHello: "AGENT_HELLO"
+        case .faultRequest: "FAULT_REQUEST"
+        case .faultReply: "FAULT_REPLY"
         }
     }
 
@@ -187,6 +209,9 @@ final class ControlPlane {
         }
     }
 
+    /// Takes `identity` as the fault agent's, in place of any earlier one.
+    func registerAgent(_ identity: [UInt8]) { agent = identity }
+
     // MARK: - Sending
 
     /// Sends START: when the measured phase began, and a wall-clock reader's correction.
@@ -223,6 +248,15 @@ final class ControlPlane {
         d.delayNs = delayNs
         d.forNs = forNs
         send(.addDelay(d), to: node)
+    }
+
+    /// Asks the fault agent to apply (or undo) a fault.
+    /// - Returns: false when no agent registered.
+    @discardableResult
+    func faultRequest(_ r: Clustersim_V1_FaultRequest) -> Bool {
+        guard let agent else { return false }
+        send(.faultRequest(r), toIdentity: agent)
+        return true
     }
 
     /// Answers a claim.

@@ -5,9 +5,12 @@ import ClusterCore
 ///
 /// Compose starts a group's replicas as identical containers; each asks for
 /// a name and gets the first node of the group that nobody registered or
-/// claimed, and the same one again should it repeat its HELLO.
+/// claimed, and the same one again should it repeat its HELLO, or should its
+/// container be started again (a restart fault): a new process, so a new
+/// DEALER, but the same host name.
 struct NameClaims: Sendable {
     private var byIdentity: [[UInt8]: String] = [:]
+    private var byHost: [String: String] = [:]
 
     /// What a claim was answered.
     enum Answer: Sendable, Equatable {
@@ -21,9 +24,17 @@ struct NameClaims: Sendable {
     ///   - allowed: claims are taken (the external launcher); otherwise every claim is refused.
     ///   - nodes: the run's nodes (a group's members are its nodes but the load generator).
     ///   - isRegistered: whether a node registered under its own name.
-    mutating func answer(group: String, identity: [UInt8], allowed: Bool, nodes: NodeTable,
+    ///   - host: the host name the claim came from (empty: unknown).
+    mutating func answer(group: String, identity: [UInt8], host: String = "", allowed: Bool, nodes: NodeTable,
                          isRegistered: (String) -> Bool) -> Answer {
         if let name = byIdentity[identity] { return .granted(name, new: false) }
+        // The same host again, for a node that ran and has ended: its container was started again.
+        // (Replicas started by hand share one host name; a node still running keeps its name.)
+        if !host.isEmpty, let name = byHost[host], let node = nodes[name], node.group == group,
+           !node.isAlive, !node.history.pids.isEmpty {
+            byIdentity[identity] = name
+            return .granted(name, new: false)
+        }
         guard allowed else {
             return .refused("names are claimed only under the external launcher; this run launches its own nodes")
         }
@@ -36,6 +47,7 @@ struct NameClaims: Sendable {
             return .refused("every node of group \"\(group)\" (\(members.count)) is taken; start at most \(members.count) replicas")
         }
         byIdentity[identity] = name
+        if !host.isEmpty { byHost[host] = name }
         return .granted(name, new: true)
     }
 }

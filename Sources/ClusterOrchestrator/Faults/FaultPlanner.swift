@@ -17,6 +17,11 @@ struct PlannedFault: Sendable {
     var spec: FaultSpec? = nil
     /// A network fault's heal: the commands that undo what was applied.
     var heal: [[String]]?
+    /// A network fault's heal through a fault agent: the id of the request whose effect it undoes.
+    var healsRequest: UInt64?
+
+    /// Whether it undoes an earlier network fault.
+    var isHeal: Bool { heal != nil || healsRequest != nil }
 }
 
 /// Turns a topology's fault schedule and chaos block into one timed list.

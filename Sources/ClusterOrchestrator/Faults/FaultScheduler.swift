@@ -33,7 +33,7 @@ struct FaultScheduler: Sendable {
     /// - Parameter at: when it was applied, seconds into the measured phase.
     mutating func record(_ f: PlannedFault, _ result: FaultResult, at: Double) -> FaultRecord {
         if let followUp = result.followUp { schedule(followUp) }
-        let step: FaultStep = f.heal == nil ? .fault(f.action) : .heal
+        let step: FaultStep = f.isHeal ? .heal : .fault(f.action)
         let record = FaultRecord(plannedAtSeconds: Double(f.atNanos) / 1e9, appliedAtSeconds: result.outcome == .applied ? at : nil,
                                  action: step, target: result.target, detail: result.detail, outcome: result.outcome, source: f.source)
         records.append(record)

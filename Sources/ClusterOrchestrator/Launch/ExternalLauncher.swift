@@ -14,7 +14,7 @@ final class ExternalLauncher: Launcher {
     var ownsProcesses: Bool { false }
 
     func launch(_ request: LaunchRequest) throws(SpawnError) -> LaunchResult {
-        .awaitingRegistration("not registered: start it with --name \(request.name) --control \(controlEndpoint)"
+        .awaitingRegistration("nothing received; start it with --name \(request.name) --control \(controlEndpoint)"
                               + Self.securityOptions(request.arguments))
     }
 

@@ -5,7 +5,7 @@ import Synchronization
 import Glibc
 #endif
 
-/// Runs `ip`, `iptables` and `tc` with a bounded wait.
+/// Runs system tools (`ip`, `iptables`, `tc`, `docker`) with a bounded wait.
 ///
 /// A command runs through swift-subprocess, in a process group of its own (a
 /// terminal's Ctrl-C reaches only the orchestrator), with default signal
@@ -28,8 +28,8 @@ public enum SystemCommand {
         var ok: Bool { failure == nil }
     }
 
-    /// Directories searched for the tools (root's PATH may lack the sbin ones).
-    public static let searchPath = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+    /// Directories searched for the tools (root's PATH may lack the sbin ones; docker may live in /usr/local/bin).
+    public static let searchPath = ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/bin"]
 
     /// The full path of `tool`, or nil when it is not installed.
     public static func locate(_ tool: String) -> String? {
@@ -37,28 +37,53 @@ public enum SystemCommand {
     }
 
     /// Runs `argv` (argv[0] a tool name or a path) and waits at most `timeout`.
-    static func run(_ argv: [String], timeout: Duration = .seconds(5)) -> Outcome {
-        guard let tool = argv.first, let path = tool.hasPrefix("/") ? tool : locate(tool) else {
-            let message = "\(argv.first ?? "?"): not found in \(searchPath.joined(separator: ":"))"
-            return Outcome(status: nil, output: message, failure: SystemCommandError(.notFound, message))
+    /// - Parameter environment: added to the minimal one commands get (PATH and LC_ALL).
+    static func run(_ argv: [String], timeout: Duration = .seconds(5), environment: [String: String] = [:]) -> Outcome {
+        runAll([argv], timeout: timeout, environment: environment)[0]
+    }
+
+    /// Runs the commands side by side and waits at most `timeout` for all of them.
+    /// - Returns: one outcome per command, in their order.
+    static func runAll(_ argvs: [[String]], timeout: Duration = .seconds(5), environment: [String: String] = [:]) -> [Outcome] {
+        var outcomes = [Outcome?](repeating: nil, count: argvs.count)
+        var jobs: [(index: Int, path: String, arguments: [String], command: RunningCommand)] = []
+        for (index, argv) in argvs.enumerated() {
+            guard let tool = argv.first, let path = tool.hasPrefix("/") ? tool : locate(tool) else {
+                let message = "\(argv.first ?? "?"): not found in \(searchPath.joined(separator: ":"))"
+                outcomes[index] = Outcome(status: nil, output: message, failure: SystemCommandError(.notFound, message))
+                continue
+            }
+            jobs.append((index, path, Array(argv.dropFirst()), RunningCommand()))
         }
-        let command = RunningCommand()
+        let started = jobs
         let finished = DispatchSemaphore(value: 0)
-        let arguments = Array(argv.dropFirst())
         let task = Task(executorPreference: SystemCommandThread.shared) {
-            await command.execute(path: path, arguments: arguments)
+            await withTaskGroup(of: Void.self) { group in
+                for job in started {
+                    group.addTask { await job.command.execute(path: job.path, arguments: job.arguments, environment: environment) }
+                }
+            }
             finished.signal()
         }
         let wait = DispatchTimeInterval.nanoseconds(Int(timeout.components.seconds) * 1_000_000_000
                                                       + Int(timeout.components.attoseconds / 1_000_000_000))
-        guard finished.wait(timeout: .now() + wait) == .success else {
-            // Cancelling the task tears the command down (SIGKILL); wait for that too, bounded.
+        let timedOut = finished.wait(timeout: .now() + wait) != .success
+        let endedInTime = jobs.map { !timedOut || $0.command.ended }
+        if timedOut {
+            // Cancelling the task tears the commands still running down (SIGKILL); wait for that too, bounded.
             task.cancel()
             _ = finished.wait(timeout: .now() + wait)
-            let output = "\(argv.joined(separator: " ")): no answer within \(timeout); killed. \(command.output)"
-            return Outcome(status: nil, output: output, failure: SystemCommandError(.timedOut, Self.reason(output, status: nil)))
         }
-        return command.outcome(path: path)
+        for (job, ended) in zip(jobs, endedInTime) {
+            let argv = argvs[job.index]
+            if !ended {
+                let output = "\(argv.joined(separator: " ")): no answer within \(timeout); killed. \(job.command.output)"
+                outcomes[job.index] = Outcome(status: nil, output: output, failure: SystemCommandError(.timedOut, Self.reason(output, status: nil)))
+            } else {
+                outcomes[job.index] = job.command.outcome(path: job.path)
+            }
+        }
+        return outcomes.map { $0! }
     }
 
     /// What a failure is reported as: the command's output, or what became of it.
@@ -105,14 +130,18 @@ private final class RunningCommand: Sendable {
     /// Everything it printed so far.
     var output: String { state.withLock { String(decoding: $0.output, as: UTF8.self) } }
 
+    /// Whether it ended on its own (or could not be started).
+    var ended: Bool { state.withLock { $0.status != nil || $0.startError != nil } }
+
     /// Runs the command to its end, keeping its output as it comes (so a timeout can still show it).
-    func execute(path: String, arguments: [String]) async {
+    func execute(path: String, arguments: [String], environment: [String: String]) async {
         var options = PlatformOptions()
         options.processGroupID = 0
         do {
             let result = try await Subprocess.run(
                 .path(.init(path)), arguments: Arguments(arguments),
-                environment: .custom(["PATH": SystemCommand.searchPath.joined(separator: ":"), "LC_ALL": "C"]),
+                environment: .custom(["PATH": SystemCommand.searchPath.joined(separator: ":"), "LC_ALL": "C"]
+                    .merging(environment.map { (Environment.Key(stringLiteral: $0.key), $0.value) }) { $1 }),
                 platformOptions: options, input: .none, output: .sequence, error: .combinedWithOutput
             ) { execution in
                 for try await buffer in execution.standardOutput {

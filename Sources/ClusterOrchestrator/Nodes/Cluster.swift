@@ -65,6 +65,13 @@ final class Cluster {
         if relaunch { launch(exit.name) }
     }
 
+    /// Takes note of the end of a node's process seen from outside (a fault
+    /// agent killed its container), as ``ended(_:)`` does for a reaped child.
+    func endedOutside(_ name: String, status: ExitStatus) {
+        guard let (expected, _) = nodes.modify(name, { $0.ended(pid: nil, status: status) }) else { return }
+        directory.events.log(expected ? "exited" : "crashed", node: name, detail: ["status": "\(status)"])
+    }
+
     /// Collects the processes that ended, without waiting.
     func reap() {
         for exit in launcher.reap() { ended(exit) }

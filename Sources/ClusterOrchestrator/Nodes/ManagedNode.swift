@@ -16,6 +16,8 @@ struct ManagedNode: Sendable {
     var telemetry = NodeTelemetry()
     /// What it last said, or what became of its launch: the not-ready diagnostics show it.
     var lastSaid = "not launched"
+    /// The host name its latest HELLO gave: under Docker its container (an id prefix), which a fault agent acts on.
+    var host: String?
 
     init(name: String, group: String, role: NodeRole, plan: NodePlan) {
         self.name = name
@@ -88,8 +90,9 @@ extension ManagedNode {
         if external {
             history.pids.append(pid)
             switch lifecycle {
-            case .exited(let received):
-                lifecycle = .registered(Incarnation(pid: nil, finalReceived: received))
+            case .exited:
+                // A new process (a container started again): its final dump is still to come.
+                lifecycle = .registered(Incarnation(pid: nil))
             case .registered, .ready, .stopping:
                 if replacing { lifecycle = .registered(Incarnation(pid: nil)) }
             case .pending, .launched:
@@ -151,9 +154,9 @@ extension ManagedNode {
     /// Whether the running process is paused.
     var isPaused: Bool { lifecycle.incarnation?.paused ?? false }
 
-    /// A process of it ended.
+    /// A process of it ended (`pid` nil: the one running, seen from outside, as a container's end).
     /// - Returns: whether the end was expected, and whether the node is to be started again (a restart).
-    mutating func ended(pid: Int32, status: ExitStatus) -> (expected: Bool, relaunch: Bool) {
+    mutating func ended(pid: Int32?, status: ExitStatus) -> (expected: Bool, relaunch: Bool) {
         let expected = lifecycle.exitExpected || (status == .exited(0) && lifecycle.finalReceived)
         history.exits.append(NodeExit(status: status, expected: expected))
         var relaunch = false
@@ -182,12 +185,16 @@ extension ManagedNode {
 
 extension ManagedNode {
     /// What became of it, for the report: from its lifecycle and its history.
-    /// - Parameter external: others started it (external launcher), so only what it said is known.
-    func status(external: Bool) -> NodeStatus {
+    /// - Parameters:
+    ///   - external: others started it (external launcher), so only what it said is known.
+    ///   - endsSeen: others started it, but a fault agent reported the ends it caused (containers).
+    func status(external: Bool, endsSeen: Bool = false) -> NodeStatus {
         if case .pending = lifecycle { return .neverStarted }
         if history.crashed { return .crashed }
         let final = lifecycle.finalReceived
-        if external { return !history.readyEver ? .neverReady : final ? .completed : .noFinalDump }
+        if external && !(endsSeen && !history.exits.isEmpty) {
+            return !history.readyEver ? .neverReady : final ? .completed : .noFinalDump
+        }
         if history.pids.isEmpty { return .neverStarted }
         if !history.readyEver && role != .cpuHog { return .neverReady }
         if let last = history.exits.last, !final {
@@ -201,8 +208,8 @@ extension ManagedNode {
     }
 
     /// The node as run-state.json records it.
-    func observed(external: Bool) -> ObservedNode {
-        ObservedNode(name: name, group: group, role: role, status: status(external: external),
+    func observed(external: Bool, endsSeen: Bool = false) -> ObservedNode {
+        ObservedNode(name: name, group: group, role: role, status: status(external: external, endsSeen: endsSeen),
                      exit: history.exits.last.map { "\($0.status)" }, restarts: history.restarts, pids: history.pids,
                      faulted: plan.faulted, hasFinal: lifecycle.finalReceived, resources: telemetry.resources.summary(),
                      clock: ClockOffset.estimate(telemetry.clock.samples),

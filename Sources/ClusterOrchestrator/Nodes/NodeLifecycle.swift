@@ -48,6 +48,14 @@ enum NodeLifecycle: Sendable, Hashable {
         return false
     }
 
+    /// Whether it has said HELLO: it is past `launched` (a node that registered and ended counts).
+    var hasRegistered: Bool {
+        switch self {
+        case .pending, .launched: false
+        case .registered, .ready, .stopping, .exited: true
+        }
+    }
+
     /// Whether it said READY and is not stopping.
     var isReady: Bool {
         if case .ready = self { return true }

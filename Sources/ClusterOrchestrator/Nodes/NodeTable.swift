@@ -50,6 +50,16 @@ struct NodeTable: Sendable {
         indices.allSatisfy { self[position: $0].plan.startAt != nil || self[position: $0].lifecycle.isReady }
     }
 
+    /// Whether every node that starts at once has registered (said HELLO) at least once.
+    var startersRegistered: Bool {
+        indices.allSatisfy { self[position: $0].plan.startAt != nil || self[position: $0].lifecycle.hasRegistered }
+    }
+
+    /// The nodes that start at once and never registered.
+    var startersNotRegistered: [ManagedNode] {
+        nodes.filter { $0.plan.startAt == nil && !$0.lifecycle.hasRegistered }
+    }
+
     /// The nodes that start at once and are not ready.
     var startersNotReady: [ManagedNode] {
         nodes.filter { $0.plan.startAt == nil && !$0.lifecycle.isReady }

@@ -93,6 +93,41 @@ final class RunDirectory {
         return failed
     }
 
+    /// Where nodes that others start keep their files: `nodes/<name>/` beside
+    /// the run directories (`/runs/nodes/<name>/` in a generated compose file),
+    /// since the run directory's name is the orchestrator's own.
+    var sharedNodesDirectory: String {
+        ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("nodes")
+    }
+
+    /// Moves the files nodes started by others left in ``sharedNodesDirectory``
+    /// (a log reader's snapshots.jsonl, a writer's state) into their directories
+    /// in the run directory, and removes what is left empty.
+    /// - Returns: what was moved (`<node>/<file>`), and what could not be, with why.
+    func adoptSharedNodeFiles(_ names: [String]) -> (moved: [String], failed: [String]) {
+        let fm = FileManager.default
+        var moved: [String] = [], failed: [String] = []
+        let shared = sharedNodesDirectory
+        for name in names {
+            let from = (shared as NSString).appendingPathComponent(name)
+            guard let entries = try? fm.contentsOfDirectory(atPath: from) else { continue }
+            try? makeNodeDirectory(name)
+            for entry in entries.sorted() {
+                let target = nodeDirectory(name) + "/" + entry
+                do {
+                    guard !fm.fileExists(atPath: target) else { throw CocoaError(.fileWriteFileExists) }
+                    try fm.moveItem(atPath: from + "/" + entry, toPath: target)
+                    moved.append(name + "/" + entry)
+                } catch {
+                    failed.append("\(name)/\(entry): \(error.localizedDescription)")
+                }
+            }
+            rmdir(from)   // only when empty: what could not be moved stays
+        }
+        rmdir(shared)
+        return (moved, failed)
+    }
+
     /// Writes `run-state.json`.
     func writeState(_ state: RunState) throws {
         try Self.encoder().encode(state).write(to: URL(fileURLWithPath: path + "/" + RunState.fileName))

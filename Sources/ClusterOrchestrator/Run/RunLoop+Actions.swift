@@ -14,6 +14,9 @@ extension RunLoop {
         case .launchStarters:
             if let note = cluster.launcher.launchNote(nodes: cluster.nodes.count) { progress.note(note) }
             for name in cluster.nodes.nodes.filter({ $0.plan.startAt == nil }).map(\.name) { cluster.launch(name) }
+        case .announceRegistered(let ms):
+            progress.note("all \(cluster.nodes.starterCount) nodes registered in \(Int(ms)) ms")
+            events.log("all-registered", detail: ["ms": "\(Int(ms))"])
         case .announceReady(let ms):
             progress.note("all \(cluster.nodes.starterCount) nodes ready in \(Int(ms)) ms")
             events.log("all-ready", detail: ["ms": "\(Int(ms))"])
@@ -55,6 +58,11 @@ extension RunLoop {
     /// The measured phase is over, or never came: why, the orchestrator's own usage over it, and every paused node resumed.
     func endMeasuredPhase(_ ending: RunStateMachine.Ending) {
         switch ending.aborted {
+        case .notRegistered?:
+            let missing = cluster.nodes.startersNotRegistered
+            let lines = missing.prefix(10).map { "  \($0.name): \($0.lastSaid)" }.joined(separator: "\n")
+            Orchestrator.fail("\(ending.aborted!):\n\(lines)\(missing.count > 10 ? "\n  … and \(missing.count - 10) more" : "")")
+            for node in missing { events.log("never-registered", node: node.name, detail: ["last": node.lastSaid]) }
         case .notReady?:
             let missing = cluster.nodes.startersNotReady
             let lines = missing.prefix(10).map { "  \($0.name): \($0.lastSaid)" }.joined(separator: "\n")
@@ -111,16 +119,21 @@ extension RunLoop {
         }
         events.log("run-ended", detail: ["aborted": ending.aborted?.description ?? ""])
         let directory = cluster.directory
+        if cluster.external {
+            let adopted = directory.adoptSharedNodeFiles(cluster.nodes.nodes.map(\.name))
+            if !adopted.moved.isEmpty { events.log("node-files-adopted", detail: ["files": adopted.moved.joined(separator: " ")]) }
+            for failure in adopted.failed { progress.note("cannot move a node's file into the run directory: \(failure)") }
+        }
         for (node, error) in directory.writeDumps(cluster.nodes) { progress.note("\(node): \(error)") }
         var state = RunState(
-            topologyFile: topologyPath, launcher: topology.launcher.rawValue, startedWallNs: ending.measureStart?.wall ?? 0,
+            topologyFile: topologyPath, launcher: agent?.engine ?? topology.launcher.rawValue, startedWallNs: ending.measureStart?.wall ?? 0,
             durationSeconds: ending.measuredSeconds, aborted: ending.aborted?.description,
             environment: .init(host: HostInfo.current(), libzmq: "\(Context.version.major).\(Context.version.minor).\(Context.version.patch)",
                                orchestratorPid: getpid(), orchestratorCpuPercent: usage.cpuPercent,
                                orchestratorPeakRssMB: OrchestratorUsage.peakRssMB(), hostStealPercent: usage.hostStealPercent,
                                orchestratorGrowthMB: usage.series.summary()?.growthMB),
             timings: .init(launchToReadyMs: ending.launchToReadyMs, teardownMs: timeline.teardownMs, collectMs: timeline.collectMs),
-            nodes: cluster.nodes.nodes.map { $0.observed(external: cluster.external) }, faults: faults.records,
+            nodes: cluster.nodes.nodes.map { $0.observed(external: cluster.external, endsSeen: agent != nil) }, faults: faults.records,
             endpoints: endpoints, host: usage.host)
         noteRefusals()
         state.security = securityState

@@ -21,6 +21,13 @@ extension RunLoop {
             answerClaim(hello, identity: identity)
         case .hello(let hello, let identity, let connection):
             register(hello, identity: identity, connection: connection)
+        case .agentHello(let hello, let identity):
+            control.registerAgent(identity)
+            agent = FaultAgentLink(engine: hello.engine, host: hello.host, pid: hello.pid)
+            events.log("agent", detail: ["engine": hello.engine, "host": String(hello.host.prefix(100)), "pid": "\(hello.pid)"])
+            progress.note("fault agent connected: \(hello.engine) on \(hello.host); faults apply to the containers")
+        case .faultReply(let reply):
+            events.log("late-fault-reply", detail: ["id": "\(reply.id)", "detail": String(reply.detail.prefix(300))])
         case .node(let name, let message):
             guard let node = cluster.nodes[name], let registration = control.registration(of: name) else { return }
             let tearingDown = machine.isTearingDown
@@ -47,6 +54,7 @@ extension RunLoop {
             let external = cluster.external
             cluster.nodes.modify(name) {
                 $0.registered(pid: hello.pid, external: external, replacing: replacing, now: SystemClock.monotonicNanos())
+                $0.host = hello.host
             }
             events.log("hello", node: name, detail: ["pid": "\(hello.pid)"].merging(replacing ? ["replaces": "an ended incarnation's peer"] : [:]) { $1 })
         case .repeated:
@@ -106,11 +114,14 @@ extension RunLoop {
     func answerClaim(_ hello: Clustersim_V1_Hello, identity: [UInt8]) {
         var w = Clustersim_V1_Welcome()
         let group = hello.claimGroup
-        switch claims.answer(group: group, identity: identity, allowed: cluster.external, nodes: cluster.nodes,
+        switch claims.answer(group: group, identity: identity, host: hello.host, allowed: cluster.external, nodes: cluster.nodes,
                              isRegistered: control.isKnown) {
         case .granted(let name, let new):
             w.node = name
             if new { events.log("claimed", node: name, detail: ["group": group, "pid": "\(hello.pid)", "host": String(hello.host.prefix(100))]) }
+            if !(cluster.nodes[name]?.lifecycle.hasRegistered ?? true) {
+                cluster.nodes.modify(name) { $0.lastSaid = "claimed by a replica on host \(String(hello.host.prefix(100))) (pid \(hello.pid)); no HELLO under the name since" }
+            }
         case .refused(let why):
             w.refusal = why
         }

@@ -30,6 +30,9 @@ final class RunLoop {
     var refusals = ControlRefusals()
     /// When the control ROUTER's connection events are read next (every 100 ms).
     var nextConnectionCheck: UInt64 = 0
+    /// The fault agent, once one connected: faults then apply to the nodes' containers.
+    var agent: FaultAgentLink?
+    var containerFaults = ContainerFaults()
     var nextProgress: UInt64 = 0
     let endpoints: RunEndpoints
 
@@ -46,7 +49,8 @@ final class RunLoop {
         self.signals = signals
         self.networkFaults = networkFaults
         self.faults = FaultScheduler(faults)
-        machine = RunStateMachine(readyTimeout: topology.readyTimeout, warmup: topology.warmup, duration: topology.duration)
+        machine = RunStateMachine(readyTimeout: topology.readyTimeout, warmup: topology.warmup, duration: topology.duration,
+                                  registerTimeout: cluster.external ? topology.registerTimeout : nil)
     }
 
     var events: EventLog { cluster.directory.events }
@@ -67,9 +71,11 @@ final class RunLoop {
             if let condition = wait.condition, holds(condition) {
                 action = machine.conditionMet(now: now)
             } else if now >= wait.deadline {
-                action = wait.condition == .startersReady
-                    ? machine.readyTimedOut(now: now, missing: cluster.nodes.startersNotReady.count)
-                    : machine.deadlinePassed(now: now, wallNow: SystemClock.wallNanos())
+                switch wait.condition {
+                case .startersRegistered?: action = machine.registerTimedOut(now: now, missing: cluster.nodes.startersNotRegistered.count)
+                case .startersReady?: action = machine.readyTimedOut(now: now, missing: cluster.nodes.startersNotReady.count)
+                default: action = machine.deadlinePassed(now: now, wallNow: SystemClock.wallNanos())
+                }
             } else {
                 _ = try? poller.poll(timeout: .nanoseconds(Int64(min(wait.deadline - now, 50_000_000))))
                 if poller.events(at: signalIndex).contains(.readable), let signal = signals.take() {
@@ -91,6 +97,7 @@ final class RunLoop {
     /// Whether the condition the run waits for holds.
     func holds(_ condition: RunStateMachine.Condition) -> Bool {
         switch condition {
+        case .startersRegistered: return cluster.nodes.startersRegistered
         case .startersReady: return cluster.nodes.startersReady
         case .allFinished: return cluster.nodes.allFinished
         case .writerFinished:
@@ -153,7 +160,9 @@ final class RunLoop {
     func applyDueFaults(t: UInt64) {
         while let f = faults.nextDue(at: t) {
             let at = Double(t) / 1e9
-            if f.action.needsNetworkNamespaces {
+            if agent != nil && ContainerFaults.handles(f) {
+                for result in containerFaults.apply(f, now: t, loop: self) { note(faults.record(f, result, at: at), at: at) }
+            } else if f.action.needsNetworkNamespaces {
                 for result in networkFaults.apply(f, now: t, nodes: cluster.nodes) { note(faults.record(f, result, at: at), at: at) }
             } else {
                 for target in f.targets {

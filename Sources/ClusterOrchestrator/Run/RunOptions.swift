@@ -15,6 +15,12 @@ public struct RunOptions: Sendable {
     public var controlBind: String?
     /// Print the run's endpoints (``RunEndpoints``) as one JSON line on standard output before any node starts.
     public var printEndpoints = false
+    /// compose and swarm launchers: the image every container runs.
+    public var image = "clustersim:latest"
+    /// compose and swarm launchers: this `orchestrator` executable, run again as the fault agent.
+    public var agentExecutable = "/proc/self/exe"
+    /// compose and swarm launchers: what the `docker` client needs of the environment (HOME, DOCKER_HOST …).
+    public var environment: [String: String] = [:]
 
     public init(topologyPath: String, nodeBinary: String) {
         self.topologyPath = topologyPath

@@ -6,13 +6,15 @@ import Foundation
 /// out. It does no I/O and reads no clock: times come with the events, so a
 /// test can drive it through a whole run.
 ///
-/// A run launches its nodes and waits for every node that starts at once to
-/// be READY; warms up; measures for the topology's duration; stops the writer
+/// A run launches its nodes and, where others start them, waits for every
+/// node that starts at once to register (HELLO) within `registerTimeout`;
+/// then waits for every one to be READY; warms up; measures for the topology's duration; stops the writer
 /// first (its final version bounds every reader's tail loss) and waits for
 /// its final dump; stops the rest and collects their dumps; tears the
 /// processes down and lets the last messages in; then finishes (dumps, state,
 /// report). A readiness timeout or a signal ends the launch, the warm-up or
-/// the measured phase early, and the run is then aborted: the stop,
+/// the measured phase early (a registration timeout ends the launch too),
+/// and the run is then aborted: the stop,
 /// collection and teardown still happen, so the report is partial but whole.
 struct RunStateMachine: Sendable {
     /// How long the writer has to send its final dump after STOP.
@@ -23,12 +25,17 @@ struct RunStateMachine: Sendable {
     static let settleWait: UInt64 = 100_000_000
 
     let readyTimeout: TimeSpan
+    /// Nil when the orchestrator starts the nodes itself (they need not register to be awaited).
+    let registerTimeout: TimeSpan?
     let warmup: TimeSpan
     let duration: TimeSpan
     private(set) var phase: Phase = .idle
 
-    init(readyTimeout: TimeSpan, warmup: TimeSpan, duration: TimeSpan) {
+    /// - Parameter registerTimeout: where others start the nodes, how long all of them have to
+    ///   register; `readyTimeout` then counts from the last registration.
+    init(readyTimeout: TimeSpan, warmup: TimeSpan, duration: TimeSpan, registerTimeout: TimeSpan? = nil) {
         self.readyTimeout = readyTimeout
+        self.registerTimeout = registerTimeout
         self.warmup = warmup
         self.duration = duration
     }
@@ -36,6 +43,8 @@ struct RunStateMachine: Sendable {
     /// Where the run is, each phase with what is known by then (monotonic nanoseconds).
     enum Phase: Sendable, Hashable {
         case idle
+        /// Others start the nodes; those that start at once have until `deadline` to register (HELLO).
+        case registering(since: UInt64, deadline: UInt64)
         /// The nodes that start at once were launched at `since`; they have until `deadline` to be READY.
         case launching(since: UInt64, deadline: UInt64)
         /// All ready after `launchToReadyMs`; the measured phase begins at `until`.
@@ -79,6 +88,7 @@ struct RunStateMachine: Sendable {
 
     /// Why a run ended before its time.
     enum AbortReason: Sendable, Hashable, CustomStringConvertible {
+        case notRegistered(missing: Int, timeout: TimeSpan)
         case notReady(missing: Int, timeout: TimeSpan)
         /// A node that starts at once ended before it was ready: waiting longer cannot help.
         case endedBeforeReady(node: String, how: String)
@@ -88,6 +98,7 @@ struct RunStateMachine: Sendable {
 
         var description: String {
             switch self {
+            case .notRegistered(let missing, let timeout): "\(missing) node(s) never registered within \(timeout) (registerTimeout)"
             case .notReady(let missing, let timeout): "\(missing) node(s) not ready after \(timeout)"
             case .endedBeforeReady(let node, let how): "\(node) ended before it was ready (\(how))"
             case .interruptedBeforeStart(let s): "interrupted (signal \(s)) before the run started"
@@ -105,6 +116,8 @@ struct RunStateMachine: Sendable {
 
     /// A condition on the nodes, checked by the loop on every turn.
     enum Condition: Sendable, Hashable {
+        /// Every node that starts at once said HELLO.
+        case startersRegistered
         /// Every node that starts at once said READY.
         case startersReady
         /// The writer has ended or sent its final dump.
@@ -117,6 +130,8 @@ struct RunStateMachine: Sendable {
     enum Action: Sendable, Hashable {
         /// Launch the nodes that start at once.
         case launchStarters
+        /// Every starter registered: say so.
+        case announceRegistered(launchToRegisteredMs: Double)
         /// Every starter is ready: say so.
         case announceReady(launchToReadyMs: Double)
         /// Send START to every ready node; the measured phase runs from `start`.
@@ -139,7 +154,11 @@ extension RunStateMachine {
     /// The run starts: the loop launches the starters.
     mutating func begin(now: UInt64) -> Action {
         precondition(phase == .idle, "begin() once, first")
-        phase = .launching(since: now, deadline: now + readyTimeout.nanoseconds)
+        if let registerTimeout {
+            phase = .registering(since: now, deadline: now + registerTimeout.nanoseconds)
+        } else {
+            phase = .launching(since: now, deadline: now + readyTimeout.nanoseconds)
+        }
         return .launchStarters
     }
 
@@ -147,6 +166,7 @@ extension RunStateMachine {
     var wait: Wait? {
         switch phase {
         case .idle, .tearingDown, .finished: nil
+        case .registering(_, let deadline): Wait(deadline: deadline, condition: .startersRegistered)
         case .launching(_, let deadline): Wait(deadline: deadline, condition: .startersReady)
         case .warmingUp(_, let until), .measuring(_, _, let until), .settling(_, _, _, let until): Wait(deadline: until)
         case .stoppingWriter(_, let deadline): Wait(deadline: deadline, condition: .writerFinished)
@@ -160,7 +180,7 @@ extension RunStateMachine {
         case .measuring(_, let start, _): start
         case .stoppingWriter(let e, _), .collecting(let e, _), .tearingDown(let e, _, _), .settling(let e, _, _, _): e.measureStart
         case .finished(let timeline): timeline.ending.measureStart
-        case .idle, .launching, .warmingUp: nil
+        case .idle, .registering, .launching, .warmingUp: nil
         }
     }
 
@@ -181,6 +201,9 @@ extension RunStateMachine {
     /// The condition of ``wait`` holds.
     mutating func conditionMet(now: UInt64) -> Action {
         switch phase {
+        case .registering(let since, _):
+            phase = .launching(since: since, deadline: now + readyTimeout.nanoseconds)
+            return .announceRegistered(launchToRegisteredMs: Double(now - since) / 1e6)
         case .launching(let since, _):
             phase = .warmingUp(launchToReadyMs: Double(now - since) / 1e6, until: now + warmup.nanoseconds)
             return .announceReady(launchToReadyMs: Double(now - since) / 1e6)
@@ -195,7 +218,8 @@ extension RunStateMachine {
         }
     }
 
-    /// The deadline of ``wait`` passed. A readiness timeout goes through ``readyTimedOut(now:missing:)`` instead.
+    /// The deadline of ``wait`` passed. A registration or readiness timeout goes through
+    /// ``registerTimedOut(now:missing:)`` or ``readyTimedOut(now:missing:)`` instead.
     mutating func deadlinePassed(now: UInt64, wallNow: UInt64) -> Action {
         switch phase {
         case .warmingUp(let readyMs, _):
@@ -214,6 +238,16 @@ extension RunStateMachine {
         default:
             preconditionFailure("no deadline is awaited in \(phase)")
         }
+    }
+
+    /// The starters had not all registered by the deadline: the run is aborted.
+    mutating func registerTimedOut(now: UInt64, missing: Int) -> Action {
+        guard case .registering(let since, _) = phase, let registerTimeout else {
+            preconditionFailure("registerTimedOut() while \(phase)")
+        }
+        return endMeasuring(now: now, ending: Ending(launchToReadyMs: Double(now - since) / 1e6, measureStart: nil, measuredSeconds: 0,
+                                                     aborted: .notRegistered(missing: missing, timeout: registerTimeout),
+                                                     collectStart: now))
     }
 
     /// The starters were not all ready by the deadline: the run is aborted.
@@ -235,7 +269,7 @@ extension RunStateMachine {
     /// is aborted and stops at once; afterwards the wait in progress ends early.
     mutating func interrupted(signal: Int32, now: UInt64, wallNow: UInt64) -> Action {
         switch phase {
-        case .launching(let since, _):
+        case .registering(let since, _), .launching(let since, _):
             return endMeasuring(now: now, ending: Ending(launchToReadyMs: Double(now - since) / 1e6, measureStart: nil, measuredSeconds: 0,
                                                          aborted: .interruptedBeforeStart(signal: signal), collectStart: now))
         case .warmingUp(let readyMs, _):
