@@ -238,10 +238,10 @@ struct ControlPlaneTrustTests {
             return Played(start: started, stop: stopped)
         }
         let playedResult = try await player.value()
-        nonisolated(unsafe) let second = try await restarting.value()
+        let second = try await restarting.value()
         #expect(playedResult.start && playedResult.stop, "cli-2 got START \(playedResult.start), STOP \(playedResult.stop)")
         #expect(second != nil, "the run never started measuring")
-        nonisolated(unsafe) let nodes = [orchestrator, writer, first] + (second.map { [$0.process] } ?? [])
+        let nodes = [orchestrator, writer, first] + (second.map { [$0.process] } ?? [])
         let statuses = try await offPool { nodes.map { Harness.wait($0.0, $0.1, $0.2, timeout: 60) } }
         #expect(statuses[0].status == 0, "exit \(statuses[0].status): \(statuses[0].stderr.suffix(2000))")
         let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/runs")

@@ -23,7 +23,7 @@ struct ExternalLauncherTests {
         }
         let r = try await Harness.run(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--control-bind", control],
                                       timeout: 60, environment: env)
-        nonisolated(unsafe) let nodes = [writer] + readers
+        let nodes = [writer] + readers
         let exits = try await offPool { nodes.map { Harness.wait($0.0, $0.1, $0.2, timeout: 10).status } }
         #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
         #expect(exits == [0, 0, 0], "nodes exited with \(exits)")
@@ -57,7 +57,7 @@ struct ExternalLauncherTests {
         }
         let r = try await Harness.run(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--control-bind", control],
                                       timeout: 60, environment: env)
-        nonisolated(unsafe) let nodes = [writer] + replicas
+        let nodes = [writer] + replicas
         let results = try await offPool { nodes.map { Harness.wait($0.0, $0.1, $0.2, timeout: 10) } }
         #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
         #expect(results[0].status == 0)
@@ -93,7 +93,7 @@ struct ExternalLauncherTests {
         let r = try await Harness.run(Harness.orchestrator, ["run", file, "--out", dir + "/runs", "--quiet", "--control-bind", control],
                                       timeout: 60, environment: env)
         let took = ContinuousClock.now - started
-        nonisolated(unsafe) let nodes = [writer, reader]
+        let nodes = [writer, reader]
         let exits = try await offPool { nodes.map { Harness.wait($0.0, $0.1, $0.2, timeout: 15).status } }
         #expect(r.status == 2, "exit \(r.status): \(r.stderr)")
         #expect(r.stderr.contains("1 node(s) never registered within 3s (registerTimeout)"), "\(r.stderr)")

@@ -132,7 +132,7 @@ struct NetnsTests {
         #expect(started, "the run did not reach its partition")
         #expect(try await Self.objects(owner: owner).count == 7, "expected a bridge and 3 namespaces with their veths during the run")
         kill(owner, SIGINT)
-        nonisolated(unsafe) let (p2, o2, e2) = (p, o, e)
+        let (p2, o2, e2) = (p, o, e)
         let r = try await offPool { Harness.wait(p2, o2, e2, timeout: 20) }
         #expect(r.status == 2, "exit \(r.status): \(r.stderr)")
         #expect(try await Self.objects(owner: owner).isEmpty, "namespaces or interfaces left behind after SIGINT")
@@ -181,7 +181,7 @@ struct NetnsTests {
         #expect(started, "the run did not reach its first fault")
         #expect(Harness.processes(tagged: "netns-killed").count >= 4, "orchestrator and 3 nodes expected")
         kill(owner, SIGKILL)
-        nonisolated(unsafe) let (p2, o2, e2) = (p, o, e)
+        let (p2, o2, e2) = (p, o, e)
         _ = try await offPool { Harness.wait(p2, o2, e2, timeout: 10) }
         // The nodes get SIGTERM from the kernel and stop; bounded.
         let deadline = Date().addingTimeInterval(10)

@@ -152,7 +152,7 @@ struct OrchestratorRunTests {
         #expect(started, "the run did not reach its first fault")
         #expect(Harness.processes(tagged: "sigint").count >= 5)
         kill(p.processIdentifier, SIGINT)
-        nonisolated(unsafe) let (p2, o2, e2) = (p, o, e)
+        let (p2, o2, e2) = (p, o, e)
         let r = try await offPool { Harness.wait(p2, o2, e2, timeout: 20) }
         #expect(r.status == 2)
         #expect(Harness.processes(tagged: "sigint").isEmpty, "processes left behind after SIGINT")

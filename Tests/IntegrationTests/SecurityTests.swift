@@ -96,7 +96,7 @@ struct SecurityTests {
             try keyed.connect(pub)
             return [try Self.count(plain, seconds: 2.5), try Self.count(keyed, seconds: 0.5)]
         }
-        nonisolated(unsafe) let nodes = [writer, reader]
+        let nodes = [writer, reader]
         let exits = try await offPool { nodes.map { Harness.wait($0.0, $0.1, $0.2, timeout: 20) } }
         #expect(exits.map(\.status) == [0, 0], "\(exits.map(\.stderr))")
         #expect(got == [0, 0], "strangers received \(got) frames")

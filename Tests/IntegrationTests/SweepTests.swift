@@ -55,7 +55,7 @@ struct SweepIntegrationTests {
         #expect(measuring, "no run after the first reached its measured phase")
         #expect(Harness.processes(tagged: "sweep-int").count >= 3, "expected the sweep, a run and its nodes")
         kill(p.processIdentifier, SIGINT)
-        nonisolated(unsafe) let (p2, o2, e2) = (p, o, e)
+        let (p2, o2, e2) = (p, o, e)
         let r = try await offPool { Harness.wait(p2, o2, e2, timeout: 60) }
         #expect(r.status == 2, "exit \(r.status): \(r.stderr)")
         #expect(Harness.processes(tagged: "sweep-int").isEmpty, "processes left behind after SIGINT")
