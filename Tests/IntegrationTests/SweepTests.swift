@@ -38,23 +38,30 @@ struct SweepIntegrationTests {
         let (p, o, e) = try Harness.start(Harness.orchestrator, ["sweep", file, "--vary", "writer.rate=100,150,200,250,300,350", "--out", out,
                                                                  "--node-binary", Harness.clusterNode],
                                           environment: ["CLUSTERSIM_TEST_TAG": "sweep-int"])
-        // Wait (bounded) until a run after the first is in its measured phase.
-        var sweep: String?
-        var measuring = false
-        let deadline = Date().addingTimeInterval(90)
-        while Date() < deadline, !measuring {
-            try await Task.sleep(for: .milliseconds(200))
-            sweep = ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).first.map { out + "/" + $0 }
-            guard let sweep else { continue }
-            let runs = Self.runDirectories(sweep)
-            if runs.count >= 2, let ev = try? String(contentsOfFile: runs[runs.count - 1] + "/events.jsonl", encoding: .utf8),
-               ev.contains("\"event\":\"measure-started\""), !ev.contains("\"event\":\"run-ended\"") {
-                measuring = true
+        // Wait (bounded) until a run after the first is in its measured phase, and
+        // interrupt it there, on a thread of its own: beside the whole suite the
+        // cooperative pool can be late by seconds, longer than a run's 3 s.
+        let pid = p.processIdentifier
+        let (sweep, measuring, processes) = try await offPool { () -> (String?, Bool, Int) in
+            var sweep: String?
+            let deadline = Date().addingTimeInterval(90)
+            while Date() < deadline {
+                usleep(50_000)
+                sweep = ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).first.map { out + "/" + $0 }
+                guard let sweep else { continue }
+                let runs = Self.runDirectories(sweep)
+                if runs.count >= 2, let ev = try? String(contentsOfFile: runs[runs.count - 1] + "/events.jsonl", encoding: .utf8),
+                   ev.contains("\"event\":\"measure-started\""), !ev.contains("\"event\":\"run-ended\"") {
+                    let processes = Harness.processes(tagged: "sweep-int").count
+                    kill(pid, SIGINT)
+                    return (sweep, true, processes)
+                }
             }
+            kill(pid, SIGINT)
+            return (sweep, false, 0)
         }
         #expect(measuring, "no run after the first reached its measured phase")
-        #expect(Harness.processes(tagged: "sweep-int").count >= 3, "expected the sweep, a run and its nodes")
-        kill(p.processIdentifier, SIGINT)
+        #expect(processes >= 3, "expected the sweep, a run and its nodes")
         let (p2, o2, e2) = (p, o, e)
         let r = try await offPool { Harness.wait(p2, o2, e2, timeout: 60) }
         #expect(r.status == 2, "exit \(r.status): \(r.stderr)")
