@@ -19,7 +19,7 @@ struct AttachTests {
         return p.terminationStatus == 0
     }
 
-    /// What Python adds between a frame's arrival and its timestamp, allowed on top of the 15 %.
+    /// What Python adds between a frame's arrival and its timestamp, allowed on top of the 50 %.
     static let pythonReceiveCostUs = 150.0
 
     /// Runs `topology` and py-subscriber attached to it; returns the run's and the
@@ -67,13 +67,17 @@ struct AttachTests {
         let lost = (got["lost"] as? NSNumber)?.uint64Value, bad = (got["bad"] as? NSNumber)?.intValue
         #expect(lost == rep.totals.lostFastReaders && bad == 0, "py lost \(String(describing: lost)), report \(rep.totals.lostFastReaders)")
         #expect((got["highest"] as? NSNumber)?.uint64Value == rep.writer.finalVersion, "py held \(got["highest"] ?? "-")")
-        // Its p50 lies within 15 % of the readers', plus Python's own receive cost: from the
-        // wake-up to the timestamp it runs the interpreter (the GIL, a bytes object, the call),
-        // which on the development machine measured 40–130 µs more than a reader's path.
+        // Its p50 lies near the readers': from half the fastest to half as much again as the
+        // slowest, plus Python's own receive cost (from the wake-up to the timestamp it runs
+        // the interpreter: the GIL, a bytes object, the call; 40–130 µs more than a reader's
+        // path on the development machine). What this catches is a subscriber that reads the
+        // protocol's stamps wrongly (another clock, another unit: off by milliseconds or a
+        // factor of a thousand); where the scheduler puts four processes on two cores moves
+        // each p50 by tens of percent (Python's came out 30 % below the readers' once).
         let p50 = try #require((got["p50_us"] as? NSNumber)?.doubleValue)
         let readers = rep.nodes.filter { $0.role.isReader }.map(\.latency.p50Us)
         let (lo, hi) = (readers.min() ?? 0, readers.max() ?? 0)
-        #expect(p50 >= lo * 0.85 && p50 <= hi * 1.15 + Self.pythonReceiveCostUs, "py p50 \(p50) µs, readers \(readers)")
+        #expect(p50 >= lo * 0.5 && p50 <= hi * 1.5 + Self.pythonReceiveCostUs, "py p50 \(p50) µs, readers \(readers)")
     }
 
     @Test("py-subscriber decodes a batching writer's SNB1 frames: every version counted, its loss equals the report's",

@@ -123,11 +123,14 @@ struct ExternalLauncherTests {
         return (dir, file, "tcp://127.0.0.1:\(port)", "tcp://127.0.0.1:\(port + 1)", "tcp://127.0.0.1:\(port + 2)")
     }
 
-    /// Three free ports in a row, the first returned; `block` shifts the
-    /// search by 9 000 ports, so suites running side by side do not pick the same ones.
+    /// Three free ports in a row, the first returned, above the kernel's
+    /// ephemeral range (32 768–60 999 here: no outgoing connection takes them,
+    /// and the orchestrator's own ports are below it); `block` shifts the
+    /// search by 1 500 ports, so suites running side by side do not pick the same ones.
     static func freePort(block: Int = 0) -> Int {
-        let base = 31_000 + block * 9_000
-        for p in stride(from: base + Int(getpid() % 500) * 8, to: base + 9_000, by: 4) {
+        let base = 61_000 + block * 1_500, start = Int(getpid() % 374) * 4
+        for i in 0..<374 {
+            let p = base + (start + i * 4) % 1_496
             var ok = true
             for q in p..<(p + 3) {
                 let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -141,6 +144,6 @@ struct ExternalLauncherTests {
             }
             if ok { return p }
         }
-        return base + 8_000
+        return base + start
     }
 }
