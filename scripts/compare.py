@@ -287,6 +287,9 @@ def security_main(argv):
                    help="readers and messages per second, e.g. 100x1000 (repeat); default: 100x1000 and 10x10000")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a topology setting for both modes, as in --variant (e.g. cpuPinning=spread)")
+    p.add_argument("--curve-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a topology setting for the CURVE runs only (e.g. writer.ioThreads=2: what CURVE costs when the "
+                        "writer is given a second I/O thread for it)")
     p.add_argument("--within", type=float, default=1.3, help="the target ratio to plain (default 1.3)")
     p.add_argument("--json", metavar="FILE", help="also write every run's row here, one JSON object per line")
     a = p.parse_args(argv)
@@ -297,6 +300,7 @@ def security_main(argv):
             raise SystemExit(f"compare: --workload {w!r}: expected READERSxRATE, e.g. 100x1000")
         workloads.append((int(m.group(1)), float(m.group(2))))
     extra = parse_variant("x:" + ",".join(a.set))["settings"]
+    curve_extra = parse_variant("x:" + ",".join(a.curve_set))["settings"]
     default_bin = build_release()
     rows = []
     with tempfile.TemporaryDirectory(prefix="compare-security-") as work:
@@ -308,6 +312,7 @@ def security_main(argv):
                 v = {"label": f"{mode}-{tag}", "settings": dict(extra), "bin": None}
                 if mode == "curve":
                     v["settings"]["security"] = {"mode": "curve"}
+                    v["settings"].update(curve_extra)
                 with open(os.path.join(work, v["label"] + ".json"), "w") as f:
                     json.dump(topology(v, readers, rate, a.seconds), f)
                 modes.append(v)

@@ -138,6 +138,11 @@ let badTopologies: [BadTopology] = [
         expected: ["bad.json: writer.payloadBytes: 2000000 is out of range, expected 0 ... 1048576"],
         issueCount: 1),
     BadTopology(
+        name: "writer I/O threads out of range",
+        json: topology(writer: #"{"rate": 100, "ioThreads": 0}"#),
+        expected: ["bad.json: writer.ioThreads: 0 is out of range, expected 1 ... 16"],
+        issueCount: 1),
+    BadTopology(
         name: "heartbeat out of range",
         json: topology(writer: #"{"rate": 100, "heartbeat": "1ms"}"#),
         expected: [#"bad.json: writer.heartbeat: found "1ms", expected at least "10ms" and at most "1m""#]),

@@ -139,6 +139,7 @@ struct TopologyModelTests {
         #expect(w.payloadBytes == 256 && w.transport == .tcp && w.sndhwm == 1_000 && !w.nodrop)
         #expect(w.heartbeat == .seconds(1) && w.historyLimit == 16 && !w.persist && w.events == nil && !w.coalesce)
         #expect(w.promise == .everyVersion && w.batch == BatchSpec(maxCount: 64, maxDelay: .zero))
+        #expect(w.ioThreads == 1)
         let g = topology.readers[0]
         #expect(g == ReaderGroup(role: .query))
         #expect(g.name == nil && g.count == 1 && g.policy == .drop && g.rcvhwm == 1_000 && g.rcvbuf == nil)
@@ -224,7 +225,8 @@ struct TopologyModelTests {
             readyTimeout: .seconds(30), launcher: .netns, cpuPinning: .spread,
             writer: WriterSpec(
                 rate: 123.5, payloadBytes: 0, transport: .ipc, sndhwm: 0, nodrop: true, heartbeat: .milliseconds(100),
-                historyLimit: 0, persist: true, events: [ScriptedEventSpec(at: .seconds(1), event: "boot")], coalesce: true),
+                historyLimit: 0, persist: true, events: [ScriptedEventSpec(at: .seconds(1), event: "boot")], coalesce: true,
+                ioThreads: 3),
             readers: [
                 ReaderGroup(role: .relay, name: "hub", count: 2, relay: RelaySpec(delay: .milliseconds(5), jitter: .milliseconds(1), loss: 0.01)),
                 ReaderGroup(
@@ -287,7 +289,7 @@ struct TopologyModelTests {
         #expect {
             try JSONDecoder().decode(WriterSpec.self, from: json)
         } throws: { error in
-            (error as? TopologyError)?.issues.first?.description == #"sndHwm: unknown key (did you mean "sndhwm"?); expected one of rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce, promise, batch"#
+            (error as? TopologyError)?.issues.first?.description == #"sndHwm: unknown key (did you mean "sndhwm"?); expected one of rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce, promise, batch, ioThreads"#
         }
     }
 

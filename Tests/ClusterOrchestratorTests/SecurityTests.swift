@@ -49,7 +49,7 @@ struct OrchestratorSecurityTests {
     @Test("under CURVE every node gets its files; a reader behind a relay expects the relay's key, the load generator its targets'")
     func plannedCommands() throws {
         let topology = try TopologyLoader.parse(Data(#"""
-            {"name": "p", "security": {"mode": "curve"}, "writer": {"rate": 10},
+            {"name": "p", "security": {"mode": "curve"}, "writer": {"rate": 10, "ioThreads": 2},
              "readers": [{"role": "relay", "name": "hub"}, {"role": "cli", "name": "far", "via": "hub"},
                          {"role": "query", "count": 2, "load": {"clients": 1, "rate": 5}}]}
             """#.utf8), file: "p.json")
@@ -66,6 +66,8 @@ struct OrchestratorSecurityTests {
         }
         guard case .reader(let far)? = plan.nodes["far"]?.plan.command else { Issue.record("far is not a reader"); return }
         #expect(far.pubNode == "hub")
+        let writerArgs = try #require(plan.nodes["writer"]).plan.command.arguments
+        #expect(writerArgs.firstIndex(of: "--io-threads").map { writerArgs[$0 + 1] } == "2", "writer.ioThreads: \(writerArgs)")
         guard case .relay(let hub)? = plan.nodes["hub"]?.plan.command else { Issue.record("hub is not a relay"); return }
         #expect(hub.upstreamNode == nil, "the relay subscribes to the writer")
         guard case .queryLoad(let load)? = plan.nodes["query-load"]?.plan.command else { Issue.record("no load generator"); return }

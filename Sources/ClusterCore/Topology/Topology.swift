@@ -129,6 +129,11 @@ public struct WriterSpec: Sendable, Hashable, Codable {
     /// one frame per version (JSON `false`). Default: ``defaultBatch``. Always
     /// nil under `newest-state`.
     public var batch: BatchSpec?
+    /// libzmq I/O threads of the writer's context (1 ... 16); default 1. The
+    /// I/O threads do the fan-out's TCP writes and, under CURVE, encrypt each
+    /// frame once per subscriber; a second one shares that work out by
+    /// connection (docs/security.md, "The cost of CURVE, measured").
+    public var ioThreads: Int
 
     /// Batching when the file does not say: versions due together share a
     /// frame, none waits for others (`maxDelay` 0), so a writer that keeps
@@ -148,7 +153,8 @@ public struct WriterSpec: Sendable, Hashable, Codable {
         events: [ScriptedEventSpec]? = nil,
         coalesce: Bool = false,
         promise: DeliveryPromise = .everyVersion,
-        batch: BatchSpec? = WriterSpec.defaultBatch
+        batch: BatchSpec? = WriterSpec.defaultBatch,
+        ioThreads: Int = 1
     ) {
         self.rate = rate
         self.payloadBytes = payloadBytes
@@ -163,6 +169,7 @@ public struct WriterSpec: Sendable, Hashable, Codable {
         self.promise = coalesce ? .newestState : promise
         self.coalesce = self.promise == .newestState
         self.batch = self.promise == .newestState ? nil : batch
+        self.ioThreads = ioThreads
     }
 
     /// `ZMQ_SNDHWM` when the file does not say (``HighWaterMarks``).
@@ -170,7 +177,7 @@ public struct WriterSpec: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce
-        case promise, batch
+        case promise, batch, ioThreads
     }
 
     public init(from decoder: any Decoder) throws {
@@ -193,6 +200,7 @@ public struct WriterSpec: Sendable, Hashable, Codable {
         try c.encode(coalesce, forKey: .coalesce)
         try c.encode(promise, forKey: .promise)
         if let batch { try c.encode(batch, forKey: .batch) } else { try c.encode(false, forKey: .batch) }
+        try c.encode(ioThreads, forKey: .ioThreads)
     }
 }
 

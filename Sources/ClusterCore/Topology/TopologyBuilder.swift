@@ -311,7 +311,8 @@ final class TopologyBuilder {
             events: f.optional(.events, array { self.scriptedEvent($0, path: $1) }),
             coalesce: promise == .newestState,
             promise: promise,
-            batch: promise == .newestState ? nil : (batch ?? WriterSpec.defaultBatch)
+            batch: promise == .newestState ? nil : (batch ?? WriterSpec.defaultBatch),
+            ioThreads: f.value(.ioThreads, default: 1, int)
         )
     }
 

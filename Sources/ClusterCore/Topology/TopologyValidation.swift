@@ -71,6 +71,7 @@ extension Topology {
         if let sndbuf = writer.sndbuf { v.checkInt(sndbuf, "writer.sndbuf", 1...Int(Int32.max)) }
         v.checkSpan(writer.heartbeat, "writer.heartbeat", atLeast: .milliseconds(10), atMost: .seconds(60))
         v.checkInt(writer.historyLimit, "writer.historyLimit", 0...1024)
+        v.checkInt(writer.ioThreads, "writer.ioThreads", 1...16)
         if let batch = writer.batch {
             v.checkInt(batch.maxCount, "writer.batch.maxCount", 2...4096)
             v.checkSpan(batch.maxDelay, "writer.batch.maxDelay", atMost: .seconds(1))

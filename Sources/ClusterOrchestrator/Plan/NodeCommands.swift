@@ -88,6 +88,7 @@ public struct NodeCommands: Sendable {
         c.coalesce = w.promise == .newestState
         c.batch = w.batch.map { WriterBatching(maxCount: $0.maxCount, maxDelayNanos: $0.maxDelay.nanoseconds) }
         c.sendBufferBytes = w.sndbuf.map { Int32(clamping: $0) }
+        c.ioThreads = w.ioThreads
         if w.persist { c.stateDirectory = nodeDirectory(spec.name) + "/state" }
         if w.events != nil { c.scriptPath = writerScript }
         return c
