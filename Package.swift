@@ -98,7 +98,7 @@ let package = Package(
             name: "ClusterNodeTests",
             dependencies: [
                 "ClusterNode", "ZeroMQ", "ClusterCore", "ClusterProcess", "ClusterTestSupport",
-                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -27,10 +27,13 @@ public final class ControlClient {
         try self.init(context: context, endpoint: endpoint, node: node, logger: logger, security: nil)
     }
 
-    /// Connects to the orchestrator, as a CURVE client of its control plane when `security` is given.
+    /// Connects to the orchestrator, as a CURVE client of its control plane when `security` is given,
+    /// in the I/O threads `affinity` (``ZeroMQ/Socket/setAffinity(_:)``) when given.
     /// - Throws: `ZMQError` when the endpoint is invalid; `CurveFileError` when the peers file has no orchestrator key.
-    init(context: Context, endpoint: String, node: String, logger: Logger, security: NodeSecurity?) throws {
+    init(context: Context, endpoint: String, node: String, logger: Logger, security: NodeSecurity?,
+         affinity: UInt64? = nil) throws {
         socket = try context.socket(.dealer)
+        if let affinity { try socket.setAffinity(affinity) }
         try socket.setLinger(.seconds(2))
         try socket.setSendHighWaterMark(10_000)
         events = security.map { _ in ConnectionWatch.Inbox() }
@@ -100,12 +103,35 @@ public final class ControlClient {
     }
 
     /// Sends the final dump, then BYE.
-    public func finish(metrics: NodeMetrics, histogram: LatencyHistogram, reason: String) {
+    ///
+    /// Then waits, at most `farewellWait`, for the orchestrator's `Farewell`
+    /// (its answer to BYE, so the FINAL before it has arrived): a process that
+    /// ends while the kernel still holds the FINAL's last bytes loses them if
+    /// its network goes with it, as a container's does, and a FINAL larger
+    /// than TCP's first window after an idle spell (about 14 KB) waits for an
+    /// acknowledgement before the rest goes.
+    /// - Returns: whether the orchestrator said farewell in time.
+    @discardableResult
+    public func finish(metrics: NodeMetrics, histogram: LatencyHistogram, reason: String,
+                       farewellWait: Duration = .seconds(2)) -> Bool {
         send(Self.final(node: node, metrics: metrics, histogram: histogram))
         var bye = Clustersim_V1_Bye()
         bye.node = node
         bye.reason = reason
         send(.bye(bye))
+        let deadline = ContinuousClock.now.advanced(by: farewellWait)
+        var poller = Poller()
+        let index = poller.add(socket)
+        while ContinuousClock.now < deadline {
+            _ = try? poller.poll(timeout: .milliseconds(50))
+            guard poller.events(at: index).contains(.readable) else { continue }
+            while let body = receive() {
+                if case .farewell = body { return true }
+            }
+        }
+        logger.warning("no farewell from the orchestrator: its answer to BYE did not come; the FINAL may not have arrived",
+                       metadata: ["node": "\(node)", "waited": "\(farewellWait)"])
+        return false
     }
 
     /// Receives one pending control message without waiting.
@@ -184,13 +210,18 @@ public enum NameClaim {
     ///   - group: the topology group, e.g. `cli`.
     ///   - role: the role this node will play, for the orchestrator's log.
     ///   - timeoutNanos: how long to wait for a `Welcome`.
+    ///   - curve: under CURVE, the node's files: the claim goes to the control
+    ///     plane as a CURVE client with the group's key pair.
     /// - Returns: the node name and its seed.
     /// - Throws: `ClaimError` when the orchestrator refuses (the group has no
-    ///   unclaimed node) or does not answer in time; `ZMQError` for a bad endpoint.
+    ///   unclaimed node) or does not answer in time; `ZMQError` for a bad endpoint;
+    ///   `CurveFileError` for key files that cannot be used.
     public static func claim(group: String, role: NodeRole, endpoint: String, timeoutNanos: UInt64,
-                             logger: Logger) throws -> Claimed {
+                             curve: CurveFiles? = nil, logger: Logger) throws -> Claimed {
         let context = try Context()
-        let client = try ControlClient(context: context, endpoint: endpoint, node: "", logger: logger)
+        let security = try curve.map { try NodeSecurity(files: $0, context: context, logger: logger) }
+        defer { security?.authenticator.stop() }
+        let client = try ControlClient(context: context, endpoint: endpoint, node: "", logger: logger, security: security)
         try client.socket.setLinger(.zero)
         var hello = Clustersim_V1_Hello()
         hello.claimGroup = group

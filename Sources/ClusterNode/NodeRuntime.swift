@@ -114,10 +114,17 @@ final class NodeRuntime {
         } else {
             pinnedTo = []
         }
-        let context = try Context(ioThreads: settings.ioThreads)
+        // The control socket gets an I/O thread of its own: libzmq looks a host name up in the I/O
+        // thread of the socket connecting to it, and under compose a reconnect to a writer that has
+        // ended (its name no longer resolves) held that thread for seconds, the FINAL behind it.
+        let dataThreads = UInt64(1) << settings.ioThreads - 1
+        let controlThread = UInt64(1) << settings.ioThreads
+        let attached = settings.controlEndpoint != nil
+        let context = try Context(ioThreads: settings.ioThreads + (attached ? 1 : 0), socketAffinity: attached ? dataThreads : 0)
         let security = try settings.curve.map { try NodeSecurity(files: $0, context: context, logger: logger) }
         let control = try settings.controlEndpoint.map {
-            try ControlClient(context: context, endpoint: $0, node: settings.name, logger: logger, security: security)
+            try ControlClient(context: context, endpoint: $0, node: settings.name, logger: logger, security: security,
+                              affinity: controlThread)
         }
         var poller = Poller()
         signalIndex = poller.add(fileDescriptor: signals.fileDescriptor)
@@ -318,7 +325,6 @@ final class NodeRuntime {
         summary["reason"] = "\(reason)"
         logger.info(final.message, metadata: summary)
         control?.finish(metrics: final.metrics, histogram: final.histogram, reason: reason)
-        defer { security?.authenticator.stop() }
         guard let directory = settings.metricsDirectory else { return }
         do {
             try MetricsDump.write(final.metrics, histogram: final.histogram, to: directory)

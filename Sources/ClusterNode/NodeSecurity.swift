@@ -72,22 +72,7 @@ final class NodeSecurity {
 
     /// A key pair from a secret certificate that only its owner may read.
     static func keyPair(_ path: String) throws -> CurveKeyPair {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw CurveFileError(file: path, "cannot read the key file: \(String(cString: strerror(errno)))")
-        }
-        let mode = info.st_mode & 0o777
-        guard mode & 0o077 == 0 else {
-            throw CurveFileError(file: path, "the key file is open to other users (mode 0\(String(mode, radix: 8))); "
-                                 + "a secret key must be readable by its owner alone: chmod 600 \(path)")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CurveFileError(file: path, "cannot read the key file")
-        }
-        let (publicKey, secretKey) = CurveKeyFile.parse(String(decoding: data, as: UTF8.self))
-        guard let secretKey, CurveKeyPair.isZ85Key(secretKey) else {
-            throw CurveFileError(file: path, "no secret-key of 40 Z85 characters: expected a ZeroMQ secret certificate (curve / secret-key = \"…\")")
-        }
+        let (publicKey, secretKey) = try CurveKeyFile.read(path, isKey: CurveKeyPair.isZ85Key)
         let pair = try CurveKeyPair(secretKey: secretKey)
         if let publicKey, publicKey != pair.publicKey {
             throw CurveFileError(file: path, "its public-key is not the secret key's")
@@ -97,9 +82,6 @@ final class NodeSecurity {
 
     /// The cluster's public keys.
     static func peers(_ path: String) throws -> CurvePeers {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CurveFileError(file: path, "cannot read the peers file")
-        }
-        return try CurvePeers(parsing: String(decoding: data, as: UTF8.self), file: path, isKey: CurveKeyPair.isZ85Key)
+        try CurvePeers(file: path, isKey: CurveKeyPair.isZ85Key)
     }
 }

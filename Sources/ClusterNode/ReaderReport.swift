@@ -42,9 +42,18 @@ extension ReaderNode {
         }
     }
 
-    /// The last partial interval, the held updates and the tail accounted
-    /// for, the log on disk, the query workers stopped; then everything measured.
+    /// The upstreams let go, the last partial interval, the held updates and
+    /// the tail accounted for, the log on disk, the query workers stopped;
+    /// then everything measured.
+    ///
+    /// The writer has usually ended by now (it is stopped first): a socket
+    /// still connected to it would try again every 100 ms, and under compose
+    /// or swarm each try looks its name up in libzmq's I/O thread, which sends
+    /// the FINAL too. A lookup of a name that no longer resolves held the
+    /// FINAL past the control socket's linger and it was lost.
     func finish(reason: String, _ runtime: NodeRuntime) -> NodeRuntime.Final {
+        subs.disconnect()
+        try? snapshotClient.disconnect(config.snapshotEndpoint)
         if sync.stop() == .replayHeld { replayHeld() }
         let end = SystemClock.monotonicNanos()
         let since = runtime.measuredSince ?? 0

@@ -157,6 +157,8 @@ final class RelayNode: NodeProcess {
             forwardDue(now: SystemClock.monotonicNanos())
             sleepNanos(500_000)
         }
+        // No reconnect to an upstream that ended (ReaderNode's finish says why).
+        try? xsub.disconnect(config.upstream)
         var counters: [String: UInt64] = [:]
         counters[.forwarded] = forwarded
         counters[.dropped] = dropped

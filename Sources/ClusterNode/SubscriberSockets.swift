@@ -78,6 +78,13 @@ final class SubscriberSockets {
         return s
     }
 
+    /// Stops connecting to the stream: no reconnect (and no name lookup in the
+    /// I/O thread, which the control socket's last messages share) after the run ended.
+    func disconnect() {
+        try? data.disconnect(config.publishEndpoint)
+        if separateHeartbeats { try? heartbeat.disconnect(config.publishEndpoint) }
+    }
+
     /// snail: drops the data socket (and whatever it had queued) and connects a new one.
     func reconnect() {
         guard let s = try? Self.make(context: context, config: config, conflate: separateHeartbeats),

@@ -40,6 +40,12 @@ public final class Orchestrator {
         // topology.json keeps the launcher the file asked for (the one it was validated with:
         // network faults need netns); the one used is in run-state.json and the report.
         if let l = options.launcher { topology.launcher = l }
+        if options.curveKeys != nil, topology.securityMode != .curve || topology.launcher.deploysContainers {
+            Self.fail("--curve-keys: " + (topology.securityMode != .curve
+                ? "the topology's security.mode is \(topology.securityMode.rawValue), not curve"
+                : "the \(topology.launcher.rawValue) launcher makes the stack's keys itself"))
+            return .failed
+        }
         if topology.launcher.deploysContainers {
             // The run itself happens in the stack's orchestrator container; this process deploys, serves faults, collects.
             guard let docker = DockerCLI(environment: options.environment) else {
@@ -105,7 +111,7 @@ public final class Orchestrator {
         do {
             let local = network.map { "tcp://\($0.bridgeAddress):*" } ?? "tcp://127.0.0.1:*"
             control = try ControlPlane(bind: options.controlBind ?? (topology.launcher == .external ? "tcp://*:5600" : local),
-                                       curve: keys.map { ($0.orchestrator, $0.peers.admitted) },
+                                       curve: keys.map { ($0.orchestrator, $0.peers.controlAdmitted, $0.holders(of: Self.keyedNodes(topology))) },
                                        maxMessageBytes: MessageLimits(topology: topology).control)
         } catch {
             Self.fail("cannot bind the control plane: \(error)")
@@ -163,23 +169,36 @@ public final class Orchestrator {
         return net
     }
 
-    /// The run's CURVE keys, one pair per node (load generators included); nil after printing why not.
+    /// The run's CURVE keys, one pair per node (load generators included), or
+    /// those of a container stack given with `--curve-keys`; nil after printing why not.
     func makeKeys(_ topology: Topology, in privateDirectory: String, events: EventLog) -> RunKeys? {
         guard Context.has("curve") else {
             let v = Context.version
             Self.fail("security.mode curve: this libzmq (\(v.major).\(v.minor).\(v.patch)) was built without CURVE")
             return nil
         }
-        let nodes = topology.nodes.map(\.name)
-            + topology.readers.filter { $0.role == .query && $0.load != nil }.map(NodeCommands.queryLoadName)
+        let nodes = Self.keyedNodes(topology)
         do {
-            let keys = try RunKeys.create(nodes: nodes, in: privateDirectory, run: topology.name)
-            events.log("curve-keys", detail: ["nodes": "\(nodes.count)", "directory": keys.directory])
+            let keys: RunKeys
+            if let given = options.curveKeys {
+                keys = try RunKeys.load(directory: given, holders: nodes)
+            } else {
+                keys = try RunKeys.create(holders: nodes.map(\.node), directory: privateDirectory + "/" + RunKeys.directoryName,
+                                          title: "ClusterSim CURVE public keys of run \(topology.name)")
+            }
+            events.log("curve-keys", detail: ["nodes": "\(nodes.count)", "directory": keys.directory,
+                                              "made": options.curveKeys == nil ? "for this run" : "given"])
             return keys
         } catch {
-            Self.fail("cannot make the run's CURVE keys: \(error)")
+            Self.fail("cannot \(options.curveKeys == nil ? "make" : "read") the run's CURVE keys: \(error)")
             return nil
         }
+    }
+
+    /// Every node that speaks with a key, load generators included (each its own group).
+    static func keyedNodes(_ topology: Topology) -> [(node: String, group: String)] {
+        topology.nodes.map { ($0.name, $0.group) }
+            + topology.readers.filter { $0.role == .query && $0.load != nil }.map(NodeCommands.queryLoadName).map { ($0, $0) }
     }
 
     /// The launcher of a kind.

@@ -73,11 +73,19 @@ public final class Context: @unchecked Sendable {
     /// The `void *` returned by `zmq_ctx_new`; never exposed publicly.
     let handle: UnsafeMutableRawPointer
 
+    /// The `ZMQ_AFFINITY` every socket of this context starts with (0: any I/O thread).
+    public let socketAffinity: UInt64
+
     /// Creates a context (`zmq_ctx_new`, then `zmq_ctx_set(ZMQ_IO_THREADS)`).
     /// - Parameters:
     ///   - ioThreads: Number of libzmq I/O threads; must not be negative.
+    ///   - socketAffinity: The I/O threads (bit *n*: thread *n*) the connections of
+    ///     every socket made here may run in, unless the socket sets its own
+    ///     (``Socket/setAffinity(_:)``); 0, the default, means any. With one
+    ///     thread kept out of it, a socket given only that thread has it to itself.
     /// - Throws: ``ZMQError`` if libzmq cannot create the context or set the thread count.
-    public init(ioThreads: Int = 1) throws {
+    public init(ioThreads: Int = 1, socketAffinity: UInt64 = 0) throws {
+        self.socketAffinity = socketAffinity
         precondition(ioThreads >= 0 && ioThreads <= Int(Int32.max), "ioThreads must be >= 0, got \(ioThreads)")
         guard let handle = zmq_ctx_new() else {
             throw ZMQError(code: lastErrorCode(), operation: "zmq_ctx_new")

@@ -25,6 +25,14 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         guard let handle = zmq_socket(context.handle, type.rawValue) else {
             throw ZMQError(code: lastErrorCode(), operation: "zmq_socket \(type)")
         }
+        if context.socketAffinity != 0 {
+            var mask = context.socketAffinity
+            guard zmq_setsockopt(handle, ZMQ_AFFINITY, &mask, MemoryLayout<UInt64>.size) == 0 else {
+                let code = lastErrorCode()
+                zmq_close(handle)
+                throw ZMQError(code: code, operation: "setsockopt ZMQ_AFFINITY=\(mask) on \(type) socket")
+            }
+        }
         self.type = type
         self.handle = handle
         self.context = context
@@ -431,6 +439,19 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         precondition(bytes >= -1, "max message size must be >= -1, got \(bytes)")
         try setOption64(ZMQ_MAXMSGSIZE, bytes, "ZMQ_MAXMSGSIZE")
     }
+
+    /// The I/O threads this socket's connections made from now on may run in
+    /// (`ZMQ_AFFINITY`): bit *n* is the context's thread *n*; 0 means any.
+    /// - Parameters:
+    ///   - mask: The threads' bits.
+    /// - Throws: ``ZMQError`` if `zmq_setsockopt` fails.
+    public func setAffinity(_ mask: UInt64) throws {
+        try setOption64(ZMQ_AFFINITY, Int64(bitPattern: mask), "ZMQ_AFFINITY")
+    }
+
+    /// The I/O threads this socket's new connections may run in (`ZMQ_AFFINITY`).
+    /// - Throws: ``ZMQError`` if `zmq_getsockopt` fails.
+    public var affinity: UInt64 { get throws { UInt64(bitPattern: try int64Option(ZMQ_AFFINITY, "ZMQ_AFFINITY")) } }
 
     /// The maximum inbound message size (`ZMQ_MAXMSGSIZE`; -1 = no limit).
     /// - Throws: ``ZMQError`` if `zmq_getsockopt` fails.

@@ -106,7 +106,7 @@ struct Reader: ParsableCommand {
     @Option(name: .customLong(Flag.name), help: "Node name.") var name: String?
     @Option(name: .customLong(Flag.claimName), help: ArgumentHelp(
         "Take the name of an unclaimed node of this topology group from the orchestrator, instead of --name.",
-        discussion: "For replicated containers (compose `replicas`). The seed comes with the name; `{name}` in --log-file and --metrics-dir becomes it."))
+        discussion: "For replicated containers (compose `replicas`). The seed comes with the name; `{name}` in --log-file and --metrics-dir becomes it. Under --security curve the key file is the group's, which every replica of it shares."))
     var claimName: String?
     @Option(name: .customLong(Flag.claimTimeout), help: "How long to wait for the orchestrator's answer to --claim-name.")
     var claimTimeout = DurationArgument(argument: "120s")!
@@ -152,8 +152,6 @@ struct Reader: ParsableCommand {
         case (.some, .some): throw ValidationError("--name and --claim-name exclude each other")
         case (nil, .some) where common.controlEndpoint == nil:
             throw ValidationError("--claim-name needs the orchestrator: --control ENDPOINT or CLUSTERSIM_CONTROL")
-        case (nil, .some) where common.security == .curve:
-            throw ValidationError("--claim-name with --security curve is not supported yet: a replica's key would have to come with its name (docs/security.md)")
         default: break
         }
         if role == .relay { throw ValidationError("--role relay is not a reader role of this command") }
@@ -210,7 +208,7 @@ struct Reader: ParsableCommand {
             var c = config()
             if let group = c.claimGroup, let control = c.controlEndpoint {
                 let claimed = try NameClaim.claim(group: group, role: .reader(role), endpoint: control,
-                                                  timeoutNanos: c.claimTimeoutNanos, logger: common.logger(group))
+                                                  timeoutNanos: c.claimTimeoutNanos, curve: c.curve, logger: common.logger(group))
                 c.name = claimed.name
                 c.seed = claimed.seed
                 c.metricsDirectory = c.metricsDirectory?.replacingOccurrences(of: ReaderConfig.namePlaceholder, with: claimed.name)

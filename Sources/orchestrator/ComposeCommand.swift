@@ -2,6 +2,9 @@ import ArgumentParser
 import ClusterCore
 import ClusterOrchestrator
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct Compose: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,11 +56,22 @@ struct Compose: ParsableCommand {
                 if !file.extraFiles.isEmpty {
                     throw ComposeError(.needsDirectory, "the writer's event script goes in a file beside the compose file; give --out")
                 }
+                if file.keysDirectory != nil {
+                    throw ComposeError(.needsDirectory, "security.mode curve: the key pairs go in a directory beside the compose file; give --out")
+                }
                 print(file.yaml, terminator: "")
                 return
             }
             for (name, data) in file.extraFiles {
                 try data.write(to: URL(fileURLWithPath: (directory as NSString).appendingPathComponent(name)))
+            }
+            if let keys = try file.writeKeys(in: directory) {
+                var note = "\(keys): \(file.keyHolders.count + 1) CURVE key pairs (secrets: keep the directory to yourself)"
+                if geteuid() != 0 && !swarm {
+                    note += "; compose mounts them as they are, so the image's user must own them: "
+                        + "sudo chown -R \(ComposeGenerator.imageUser) \(keys) (or write the file as root)"
+                }
+                FileHandle.standardError.write(Data((note + "\n").utf8))
             }
             try Data(file.yaml.utf8).write(to: URL(fileURLWithPath: out))
             let containers = file.services.map(\.replicas).reduce(0, +)

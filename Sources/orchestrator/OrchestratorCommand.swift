@@ -51,6 +51,11 @@ struct Run: ParsableCommand {
     @Option(help: "compose and swarm launchers: the image of every container.") var image = "clustersim:latest"
     @Option(help: "Control plane endpoint to bind (external default tcp://*:5600). Nodes connect with --control or CLUSTERSIM_CONTROL.")
     var controlBind: String?
+    @Option(help: ArgumentHelp(
+        "CURVE: the control plane's key pair and the cluster's public keys from this directory, instead of a pair per node made for the run.",
+        discussion: "DIR/orchestrator.key_secret (mode 0600) and DIR/peers, as `orchestrator compose` writes them for a CURVE topology; a stack's orchestrator is started with --curve-keys /run/secrets. Every node needs a key of its own or its group's in DIR/peers.",
+        valueName: "DIR"))
+    var curveKeys: String?
     @Option(help: "The cluster-node executable (default: beside this one, or CLUSTERSIM_NODE_BINARY).")
     var nodeBinary: String?
     @Flag(help: "No progress output; the summary table is still printed.") var quiet = false
@@ -84,6 +89,7 @@ struct Run: ParsableCommand {
         o.launcher = launcher
         o.controlBind = controlBind
         o.printEndpoints = printEndpoints
+        o.curveKeys = curveKeys
         o.image = image
         o.agentExecutable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
         o.environment = ProcessInfo.processInfo.environment
@@ -152,11 +158,21 @@ struct Agent: ParsableCommand {
     @Option(help: "The orchestrator's control plane, e.g. tcp://127.0.0.1:5600.") var control: String
     @Option(help: "What started the containers, recorded as the run's launcher: compose or swarm.") var engine = "compose"
     @Option(help: "End when this process is gone.") var parentPid: Int32?
+    @Option(help: "A CURVE stack's key directory: the agent's pair (@fault-agent.key_secret) and the control plane's key (peers).",
+            completion: .directory)
+    var curveKeys: String?
 
     func run() throws {
         let signals = ShutdownSignals()
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        let agent = FaultAgent(endpoint: control, engine: engine, parentPID: parentPid, logger: Logger(label: "fault-agent"))
+        let agent: FaultAgent
+        do {
+            agent = try FaultAgent(endpoint: control, engine: engine, parentPID: parentPid, curveKeys: curveKeys,
+                                   logger: Logger(label: "fault-agent"))
+        } catch {
+            FileHandle.standardError.write(Data("orchestrator agent: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         throw ExitCode(agent.run(signals: signals, environment: ProcessInfo.processInfo.environment))
     }
 }

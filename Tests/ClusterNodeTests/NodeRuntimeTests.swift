@@ -2,7 +2,10 @@ import ClusterCore
 import ClusterProcess
 import ClusterTestSupport
 import Foundation
+import Logging
+import Synchronization
 import Testing
+import ZeroMQ
 
 @testable import ClusterNode
 
@@ -100,4 +103,69 @@ final class Locked<Value: Sendable>: @unchecked Sendable {
     init(_ value: Value) { stored = value }
     var value: Value { lock.withLock { stored } }
     func update(_ body: (inout Value) -> Void) { lock.withLock { body(&stored) } }
+}
+
+/// A node's last words: FINAL and BYE, then a bounded wait for the orchestrator's Farewell.
+@Suite("farewell")
+struct FarewellTests {
+    /// A ROUTER standing in for the control plane, used by one thread at a time.
+    final class Router: @unchecked Sendable {
+        let socket: Socket
+        init(_ context: Context) throws {
+            socket = try context.socket(.router)
+            try socket.setLinger(.zero)
+            try socket.bind("tcp://127.0.0.1:*")
+        }
+
+        /// The next message, within 5 s.
+        func next() throws -> (identity: [UInt8], body: Clustersim_V1_ControlMessage.OneOf_Body?)? {
+            guard let frames = try socket.receiveMultipart(timeout: .seconds(5)), frames.count == 2 else { return nil }
+            return (frames[0].bytes, try Clustersim_V1_ControlMessage(serializedBytes: frames[1].bytes).body)
+        }
+    }
+
+    static let metrics = NodeMetrics(node: "cli-1", role: .reader(.cli), incarnation: 1, startedWallNs: 1)
+
+    @Test("finish returns once the orchestrator answers BYE, which came after the FINAL")
+    func answered() throws {
+        let context = try Context()
+        let router = try Router(context)
+        let client = try ControlClient(context: context, endpoint: try router.socket.lastEndpoint, node: "cli-1", logger: Logger(label: "test"))
+        let seen = Mutex<[String]>([])
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            defer { done.signal() }
+            while let (identity, body) = try? router.next() {
+                switch body {
+                case .final: seen.withLock { $0.append("final") }
+                case .bye:
+                    seen.withLock { $0.append("bye") }
+                    var m = Clustersim_V1_ControlMessage()
+                    m.body = .farewell(Clustersim_V1_Farewell())
+                    _ = try? router.socket.sendMultipart([identity, try m.serializedBytes()])
+                    return
+                default: continue
+                }
+            }
+        }
+        thread.start()
+        let start = ContinuousClock.now
+        let said = client.finish(metrics: Self.metrics, histogram: LatencyHistogram(), reason: "test", farewellWait: .seconds(10))
+        #expect(said && ContinuousClock.now - start < .seconds(8))
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(seen.withLock { $0 } == ["final", "bye"])
+    }
+
+    @Test("without an answer finish gives up after its wait")
+    func unanswered() throws {
+        let context = try Context()
+        let router = try Router(context)
+        let client = try ControlClient(context: context, endpoint: try router.socket.lastEndpoint, node: "cli-1", logger: Logger(label: "test"))
+        let start = ContinuousClock.now
+        let said = client.finish(metrics: Self.metrics, histogram: LatencyHistogram(), reason: "test", farewellWait: .milliseconds(300))
+        let waited = ContinuousClock.now - start
+        #expect(!said && waited >= .milliseconds(300) && waited < .seconds(10), "\(waited)")
+        let first = try router.next()?.body
+        guard case .final? = first else { Issue.record("the FINAL was not sent: \(String(describing: first))"); return }
+    }
 }

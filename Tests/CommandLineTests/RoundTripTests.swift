@@ -94,7 +94,10 @@ struct RoundTripTests {
         claiming.claimTimeoutNanos = 30_000_000_000
         claiming.controlEndpoint = "tcp://orchestrator:5600"
         claiming.logPath = "/runs/nodes/\(ReaderConfig.namePlaceholder)/snapshots.jsonl"
-        return [plain, log, query, full, claiming]
+        // A replica under CURVE: its group's key pair.
+        var claimingSecured = claiming
+        claimingSecured.curve = CurveFiles(keyFile: "/run/secrets/log.key_secret", peersFile: "/run/secrets/peers")
+        return [plain, log, query, full, claiming, claimingSecured]
     }()
 
     @Test("reader", arguments: readers)
@@ -163,8 +166,6 @@ struct RoundTripTests {
             (["writer", "--pub", "tcp://*:1", "--snapshots", "tcp://*:2", "--curve-key", "k"], "--curve-key and --curve-peers need --security curve"),
             (["query-load", "--target", "tcp://q:1", "--target", "tcp://q:2", "--target-node", "q-1", "--security", "curve",
               "--curve-key", "k", "--curve-peers", "p"], "needs a --target-node for each --target (2), found 1"),
-            (["reader", "--claim-name", "cli", "--control", "tcp://o:1", "--pub", "tcp://a:1", "--snapshots", "tcp://a:2",
-              "--security", "curve", "--curve-key", "k", "--curve-peers", "p"], "--claim-name with --security curve is not supported yet"),
             (["relay", "--name", "h", "--upstream", "tcp://a:1", "--bind", "tcp://*:3", "--security", "tls"], "tls"),
           ])
     func curveOptionsRefused(_ arguments: [String], _ message: String) {

@@ -176,6 +176,41 @@ struct ContainerTests {
         }
     }
 
+    @Test("CURVE under compose and swarm: a key pair per service (a replicated group's shared) as secrets, the fault agent's own; every version, nothing refused, no key left")
+    func curve() async throws {
+        let image = try await Harness.run(Harness.root + "/scripts/image.sh", [], timeout: 900, environment: Self.environment)
+        try #require(image.status == 0, "scripts/image.sh: \(image.stderr.suffix(2000))")
+        let swarmBefore = DockerEngine.swarmState()
+        let dir = Harness.tempDirectory("curve")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for launcher in ["compose", "swarm"] {
+            let out = dir + "/" + launcher
+            let r = try await Harness.run(Harness.orchestrator, ["run", "--launcher", launcher, Harness.root + "/topologies/compose-curve.json",
+                                                                 "--duration", "3s", "--out", out], timeout: 300)
+            #expect(r.status == 0, "\(launcher): exit \(r.status)\n\(r.stdout.suffix(3000))\n\(r.stderr.suffix(2000))")
+            let run = try #require(try FileManager.default.contentsOfDirectory(atPath: out).first, "\(launcher): no run directory")
+            let report = try RunReport.load(path: out + "/" + run + "/report.json")
+            Self.expectEveryVersion(report, readers: 8)
+            let security = try #require(report.security, "\(launcher): no security section")
+            // 10 nodes and the fault agent on the control plane, 8 readers and the load generator's clients on their servers.
+            #expect(security.mode == "curve" && security.admitted >= 11 && security.total == 0,
+                    "\(launcher): admitted \(security.admitted), refused \(security.total): \(security.refusals)")
+            #expect(r.stdout.contains("fault agent connected"), "\(launcher): \(r.stdout.prefix(2000))")
+            // The keys lived in the launcher's working directory, which is gone; no run output holds a secret certificate.
+            let said = r.stdout.split(separator: "\n").first { $0.hasPrefix("CURVE: ") }
+            let keys = try #require(said?.split(separator: " ").last.map(String.init), "\(launcher): where the keys were is not said")
+            #expect(!FileManager.default.fileExists(atPath: keys), "\(launcher): \(keys) left behind")
+            let files = FileManager.default.enumerator(atPath: out + "/" + run)?.compactMap { $0 as? String } ?? []
+            for file in files {
+                let text = (try? String(contentsOfFile: out + "/" + run + "/" + file, encoding: .utf8)) ?? ""
+                #expect(!text.contains("secret-key") && !file.hasSuffix(".key_secret"), "\(launcher): \(file) holds a secret certificate")
+            }
+            #expect(files.contains("stack.yml"))
+        }
+        #expect(DockerEngine.leftovers().isEmpty, "\(DockerEngine.leftovers())")
+        #expect(DockerEngine.swarmState() == swarmBefore, "the swarm is left as it was")
+    }
+
     /// Runs `topologies/TOPOLOGY` through the swarm launcher for `duration`; it must pass.
     /// - Returns: the report it copied into `out`.
     static func runSwarm(_ topology: String, duration: String, out: String,

@@ -42,6 +42,9 @@ struct OrchestratorRunTests {
             for f in ["metrics.json", "metrics.prom", "latency.hgrm", "node.log"] {
                 #expect(FileManager.default.fileExists(atPath: nodeDir + "/" + f), "\(n.name)/\(f) missing")
             }
+            // The orchestrator answered every BYE (docs/protocol.md, Farewell).
+            let log = try String(contentsOfFile: nodeDir + "/node.log", encoding: .utf8)
+            #expect(!log.contains("no farewell"), "\(n.name): \(log.suffix(500))")
             let hgrm = try String(contentsOfFile: nodeDir + "/latency.hgrm", encoding: .utf8)
             #expect(hgrm.contains("Percentile") && hgrm.contains("#[Mean"))
             let prom = try String(contentsOfFile: nodeDir + "/metrics.prom", encoding: .utf8)

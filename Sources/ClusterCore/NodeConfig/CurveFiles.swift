@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The files a node secures its sockets with (`--security curve --curve-key
 /// FILE --curve-peers FILE`): its own key pair, and the public keys of the
@@ -46,6 +49,34 @@ public enum CurveKeyFile {
         """
     }
 
+    /// The keys of a secret certificate that only its owner may read.
+    /// - Parameters:
+    ///   - path: The file.
+    ///   - isKey: Whether a value is a key (40 Z85 characters).
+    /// - Returns: its secret key, and its public key when it has one.
+    /// - Throws: ``CurveFileError`` for a file that cannot be read, is open
+    ///   to other users (group or others may read or write it), or has no
+    ///   valid secret key.
+    public static func read(_ path: String, isKey: (String) -> Bool) throws(CurveFileError) -> (publicKey: String?, secretKey: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw CurveFileError(file: path, "cannot read the key file: \(String(cString: strerror(errno)))")
+        }
+        let mode = info.st_mode & 0o777
+        guard mode & 0o077 == 0 else {
+            throw CurveFileError(file: path, "the key file is open to other users (mode 0\(String(mode, radix: 8))); "
+                                 + "a secret key must be readable by its owner alone: chmod 600 \(path)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CurveFileError(file: path, "cannot read the key file: \(String(cString: strerror(errno)))")
+        }
+        let (publicKey, secretKey) = parse(String(decoding: data, as: UTF8.self))
+        guard let secretKey, isKey(secretKey) else {
+            throw CurveFileError(file: path, "no secret-key of 40 Z85 characters: expected a ZeroMQ secret certificate (curve / secret-key = \"…\")")
+        }
+        return (publicKey, secretKey)
+    }
+
     /// The keys a certificate's text holds.
     /// - Returns: its `public-key` and `secret-key` values (nil where absent).
     public static func parse(_ text: String) -> (publicKey: String?, secretKey: String?) {
@@ -73,6 +104,8 @@ public enum CurveKeyFile {
 public struct CurvePeers: Sendable, Hashable {
     /// The orchestrator's entry: its control plane's public key.
     public static let orchestrator = "@orchestrator"
+    /// The entry of a container stack's fault agent, a client of the control plane only.
+    public static let faultAgent = "@fault-agent"
 
     /// Names and keys, in file order.
     public private(set) var entries: [(name: String, publicKey: String)] = []
@@ -101,10 +134,17 @@ public struct CurvePeers: Sendable, Hashable {
         entries.first { $0.name == name }?.publicKey
     }
 
-    /// The nodes' keys (every entry but the orchestrator's), each with its name: what servers admit.
+    /// The nodes' keys (every entry but the orchestrator's and the fault agent's), each with its name: what nodes' servers admit.
     public var admitted: [String: String] {
         var out: [String: String] = [:]
-        for e in entries where e.name != Self.orchestrator { out[e.publicKey] = e.name }
+        for e in entries where !e.name.hasPrefix("@") { out[e.publicKey] = e.name }
+        return out
+    }
+
+    /// What the control plane admits: the nodes' keys and the fault agent's.
+    public var controlAdmitted: [String: String] {
+        var out = admitted
+        if let agent = self[Self.faultAgent] { out[agent] = Self.faultAgent }
         return out
     }
 
@@ -126,6 +166,23 @@ public struct CurvePeers: Sendable, Hashable {
             guard self[name] == nil else { throw CurveFileError(file: file, "line \(i + 1): \(name) is listed twice") }
             entries.append((name, String(fields[1])))
         }
+    }
+
+    /// Reads a peers file.
+    /// - Throws: ``CurveFileError`` for a file that cannot be read, or a line that is not `NAME KEY`.
+    public init(file path: String, isKey: (String) -> Bool) throws(CurveFileError) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CurveFileError(file: path, "cannot read the peers file")
+        }
+        try self.init(parsing: String(decoding: data, as: UTF8.self), file: path, isKey: isKey)
+    }
+
+    /// The name whose key `node` of `group` speaks with: its own entry, else
+    /// its group's (the replicas of a group in a container stack share one key
+    /// pair, docs/security.md "Containers"); nil when it has neither.
+    public func holder(of node: String, group: String) -> String? {
+        if self[node] != nil { return node }
+        return self[group] != nil ? group : nil
     }
 
     /// The file's text.

@@ -628,6 +628,22 @@ public nonisolated struct Clustersim_V1_Bye: Sendable {
   public init() {}
 }
 
+/// The orchestrator's answer to BYE: every message the node sent before it
+/// (its FINAL among them) has arrived, so the node may end. A node waits a
+/// short while for it: bytes still in its kernel's send queue when the process
+/// ends are lost if its network goes with it (a container's does).
+public nonisolated struct Clustersim_V1_Farewell: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var node: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Clustersim_V1_AgentHello: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -824,6 +840,14 @@ public nonisolated struct Clustersim_V1_ControlMessage: Sendable {
     set {body = .faultReply(newValue)}
   }
 
+  public var farewell: Clustersim_V1_Farewell {
+    get {
+      if case .farewell(let v)? = body {return v}
+      return Clustersim_V1_Farewell()
+    }
+    set {body = .farewell(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -841,6 +865,7 @@ public nonisolated struct Clustersim_V1_ControlMessage: Sendable {
     case agentHello(Clustersim_V1_AgentHello)
     case faultRequest(Clustersim_V1_FaultRequest)
     case faultReply(Clustersim_V1_FaultReply)
+    case farewell(Clustersim_V1_Farewell)
 
   }
 
@@ -2251,6 +2276,36 @@ nonisolated extension Clustersim_V1_Bye: SwiftProtobuf.Message, SwiftProtobuf._M
   }
 }
 
+nonisolated extension Clustersim_V1_Farewell: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Farewell"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.node) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.node.isEmpty {
+      try visitor.visitSingularStringField(value: self.node, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Clustersim_V1_Farewell, rhs: Clustersim_V1_Farewell) -> Bool {
+    if lhs.node != rhs.node {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Clustersim_V1_AgentHello: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AgentHello"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}engine\0\u{1}host\0\u{1}pid\0")
@@ -2408,7 +2463,7 @@ nonisolated extension Clustersim_V1_FaultReply: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Clustersim_V1_ControlMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ControlMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hello\0\u{1}ready\0\u{1}start\0\u{1}stats\0\u{1}stop\0\u{1}final\0\u{3}time_request\0\u{3}time_reply\0\u{1}bye\0\u{1}welcome\0\u{3}add_delay\0\u{3}agent_hello\0\u{3}fault_request\0\u{3}fault_reply\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hello\0\u{1}ready\0\u{1}start\0\u{1}stats\0\u{1}stop\0\u{1}final\0\u{3}time_request\0\u{3}time_reply\0\u{1}bye\0\u{1}welcome\0\u{3}add_delay\0\u{3}agent_hello\0\u{3}fault_request\0\u{3}fault_reply\0\u{1}farewell\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2598,6 +2653,19 @@ nonisolated extension Clustersim_V1_ControlMessage: SwiftProtobuf.Message, Swift
           self.body = .faultReply(v)
         }
       }()
+      case 15: try {
+        var v: Clustersim_V1_Farewell?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .farewell(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .farewell(v)
+        }
+      }()
       default: break
       }
     }
@@ -2664,6 +2732,10 @@ nonisolated extension Clustersim_V1_ControlMessage: SwiftProtobuf.Message, Swift
     case .faultReply?: try {
       guard case .faultReply(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
+    case .farewell?: try {
+      guard case .farewell(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
     }()
     case nil: break
     }

@@ -38,6 +38,8 @@ public struct ComposeService: Sendable, Equatable {
     public var mountsRuns: Bool
     /// Containers of this service: a replicated reader group's node count, else 1.
     public var replicas: Int
+    /// Under CURVE: (the secret's name in ``ComposeFile/secrets``, the file's name under `/run/secrets`).
+    public var secrets: [(source: String, target: String)] = []
 
     public init(name: String, role: String, entrypoint: [String]?, command: [String], dependsOn: [String],
                 configs: [(source: String, target: String)], mountsRuns: Bool, replicas: Int = 1) {
@@ -55,6 +57,7 @@ public struct ComposeService: Sendable, Equatable {
         a.name == b.name && a.role == b.role && a.entrypoint == b.entrypoint && a.command == b.command
             && a.dependsOn == b.dependsOn && a.mountsRuns == b.mountsRuns && a.replicas == b.replicas
             && a.configs.map(\.source) == b.configs.map(\.source) && a.configs.map(\.target) == b.configs.map(\.target)
+            && a.secrets.map(\.source) == b.secrets.map(\.source) && a.secrets.map(\.target) == b.secrets.map(\.target)
     }
 }
 
@@ -77,6 +80,12 @@ public struct ComposeFile: Sendable {
     public var configs: [(name: String, file: String)] = []
     /// Written for `docker stack deploy`: the files are swarm configs rather than bind mounts.
     public var forSwarm = false
+    /// Under CURVE, the secrets: name, and the file (in ``keysDirectory``).
+    public var secrets: [(name: String, file: String)] = []
+    /// Under CURVE, where ``writeKeys(in:)`` puts the keys, relative to the compose file's directory (or absolute).
+    public var keysDirectory: String?
+    /// Under CURVE, the services that hold a key pair besides the orchestrator: node services and replicated groups.
+    public var keyHolders: [String] = []
 
     public func service(named name: String) -> ComposeService? { services.first { $0.name == name } }
 
@@ -137,6 +146,18 @@ public struct ComposeFile: Sendable {
                                      YAMLEntry("target", s("/runs"))]))
             }
             if !volumes.isEmpty { e.append(YAMLEntry("volumes", .list(volumes))) }
+            if !svc.secrets.isEmpty {
+                e.append(YAMLEntry("secrets", .list(svc.secrets.map { secret in
+                    var entries = [YAMLEntry("source", s(secret.source)), YAMLEntry("target", s(secret.target))]
+                    // Swarm sets a secret's owner and mode; compose mounts the file as it is on the host
+                    // (`writeKeys` hands it to the image's user) and only warns about these keys.
+                    if forSwarm {
+                        entries += [YAMLEntry("uid", s("\(ComposeGenerator.imageUser)")), YAMLEntry("gid", s("\(ComposeGenerator.imageUser)")),
+                                    YAMLEntry("mode", .int(0o400))]
+                    }
+                    return .map(entries)
+                })))
+            }
             if !svc.dependsOn.isEmpty { e.append(YAMLEntry("depends_on", list(svc.dependsOn))) }
             if svc.role == "orchestrator" {
                 // Replaces the shared `deploy` (a merge is shallow), so the rest is repeated.
@@ -155,6 +176,9 @@ public struct ComposeFile: Sendable {
         ]
         if forSwarm && !configs.isEmpty {
             top.append(YAMLEntry("configs", .map(configs.map { YAMLEntry($0.name, .map([YAMLEntry("file", s($0.file))])) })))
+        }
+        if !secrets.isEmpty {
+            top.append(YAMLEntry("secrets", .map(secrets.map { YAMLEntry($0.name, .map([YAMLEntry("file", s($0.file))])) })))
         }
         return YAML.render(top, header: header)
     }

@@ -51,10 +51,15 @@ public struct ComposeGenerator: Sendable {
     /// For `docker stack deploy`: files become swarm configs instead of bind mounts, so
     /// the file deploys unchanged on a swarm of several hosts. Needs ``image``.
     public var forSwarm: Bool
+    /// Under CURVE, the directory of the stack's keys relative to the compose file's
+    /// directory, or absolute; nil: `./<topology>.keys`.
+    public var keysDirectory: String?
 
     public init(topology: Topology, topologySource: String, image: String? = nil, buildContext: String = ".",
-                invocation: String? = nil, orchestratorArguments: [String] = [], forSwarm: Bool = false) {
+                invocation: String? = nil, orchestratorArguments: [String] = [], forSwarm: Bool = false,
+                keysDirectory: String? = nil) {
         self.forSwarm = forSwarm
+        self.keysDirectory = keysDirectory
         self.topology = topology
         self.topologySource = topologySource
         self.image = image
@@ -71,10 +76,10 @@ public struct ComposeGenerator: Sendable {
     public var writerEventsFileName: String { "\(topology.name).writer-events.json" }
 
     /// The compose file, with the notes on what a compose run leaves out.
-    /// - Throws: `ComposeError` when a node or load generator would take a service name already taken,
-    ///   or the topology asks for CURVE (not carried into containers yet).
+    /// Under CURVE every service mounts its key pair and the peers file as secrets; the
+    /// caller writes the keys (``ComposeFile/writeKeys(in:)``).
+    /// - Throws: `ComposeError` when a node or load generator would take a service name already taken.
     public func generate() throws -> ComposeFile {
-        try checkSecurity()
         precondition(!forSwarm || image != nil, "a swarm builds nothing: give the image")
         try checkNames()
         let warnings = notes()
@@ -114,15 +119,21 @@ public struct ComposeGenerator: Sendable {
             guard let load = g.load else { continue }
             let members = topology.nodes.filter { $0.group == g.groupName && $0.role != .writer }.map(\.name)
             let targets = members.map { "tcp://\($0):\(Self.servicePort)" }
+            let name = NodeCommands.queryLoadName(g)
+            var command = mapper.queryLoadCommand(for: g, load: load, targets: targets)
+            if curve { command = mapper.securedLoad(command, targetNodes: members, files: Self.curveFiles(name)) }
             services.append(ComposeService(
-                name: NodeCommands.queryLoadName(g), role: "query-load", entrypoint: nil,
-                command: mapper.queryLoadCommand(for: g, load: load, targets: targets).arguments,
+                name: name, role: "query-load", entrypoint: nil, command: command.arguments,
                 dependsOn: [Self.orchestratorService], configs: [], mountsRuns: false))
         }
+        // Under CURVE each service holds a key pair: a node's own, a replicated group's, the orchestrator's.
+        let holders = services.dropFirst().map(\.name)
+        if curve { services = services.map { secured($0, holder: $0.name) } }
         return ComposeFile(
             topologyName: topology.name, services: services, image: image ?? Self.defaultImage,
             buildContext: image == nil ? buildContext : nil, header: header(notes: warnings), warnings: warnings, extraFiles: extra,
-            configs: configs, forSwarm: forSwarm)
+            configs: configs, forSwarm: forSwarm, secrets: curve ? secrets(holders: holders) : [],
+            keysDirectory: curve ? keyDirectory : nil, keyHolders: curve ? holders : [])
     }
 
     /// Where the writer's event script is mounted in its container.
@@ -166,6 +177,7 @@ public struct ComposeGenerator: Sendable {
     /// The service of one writer, relay or reader node.
     func nodeService(_ spec: NodeSpec, mapper: NodeCommands) -> ComposeService {
         var node = mapper.command(for: spec)
+        if curve { node = mapper.secured(node, for: spec, files: Self.curveFiles(spec.name)) }
         var configs: [(String, String)] = []
         var mountsRuns = false
         switch spec.role {
@@ -219,6 +231,7 @@ public struct ComposeGenerator: Sendable {
     /// the name (and with it the seed) from the orchestrator.
     func replicatedService(_ g: ReaderGroup, first spec: NodeSpec, mapper: NodeCommands) -> ComposeService {
         var node = mapper.command(for: spec, claimingName: true)
+        if curve { node = mapper.secured(node, for: spec, files: Self.curveFiles(g.groupName)) }
         if case .reader(var c) = node { c.clock = readerClock; node = .reader(c) }
         return ComposeService(name: g.groupName, role: g.role.rawValue, entrypoint: nil, command: node.arguments,
                               dependsOn: [Self.orchestratorService], configs: [], mountsRuns: g.role == .log, replicas: g.count)

@@ -20,12 +20,18 @@ public final class FaultAgent {
     let engine: String
     let parentPID: Int32?
     let logger: Logger
+    /// Under CURVE: the agent's key pair and the control plane's public key.
+    let curve: (keys: CurveKeyPair, serverKey: String)?
 
     /// - Parameters:
     ///   - endpoint: the orchestrator's control plane.
     ///   - engine: what started the containers, `compose` or `swarm` (the run's launcher in its record).
     ///   - parentPID: end when this process is gone.
-    public init(endpoint: String, engine: String, parentPID: Int32?, logger: Logger) {
+    ///   - curveKeys: under CURVE, the stack's key directory: the agent's pair
+    ///     (`@fault-agent.key_secret`) and the control plane's public key (`peers`).
+    /// - Throws: `CurveFileError` naming a key file that cannot be used.
+    public init(endpoint: String, engine: String, parentPID: Int32?, curveKeys: String? = nil, logger: Logger) throws {
+        curve = try curveKeys.map { try Self.keys(in: $0) }
         self.endpoint = endpoint
         self.engine = engine
         self.parentPID = parentPID
@@ -44,6 +50,11 @@ public final class FaultAgent {
             let context = try Context()
             let socket = try context.socket(.dealer)
             try socket.setLinger(.seconds(1))
+            if let curve {
+                try socket.setCurveServerKey(curve.serverKey)
+                try socket.setCurvePublicKey(curve.keys.publicKey)
+                try socket.setCurveSecretKey(curve.keys.secretKey)
+            }
             try socket.connect(endpoint)
             var hello = Clustersim_V1_AgentHello()
             hello.engine = engine
@@ -72,6 +83,19 @@ public final class FaultAgent {
             logger.error("fault agent failed", metadata: ["error": "\(error)"])
             return 2
         }
+    }
+
+    /// The agent's key pair and the control plane's public key, from a stack's key directory.
+    static func keys(in directory: String) throws -> (keys: CurveKeyPair, serverKey: String) {
+        let file = directory + "/" + CurvePeers.faultAgent + RunKeys.secretSuffix
+        let (publicKey, secretKey) = try CurveKeyFile.read(file, isKey: CurveKeyPair.isZ85Key)
+        let pair = try CurveKeyPair(secretKey: secretKey)
+        if let publicKey, publicKey != pair.publicKey { throw CurveFileError(file: file, "its public-key is not the secret key's") }
+        let peersFile = directory + "/" + RunKeys.peersFileName
+        guard let server = try CurvePeers(file: peersFile, isKey: CurveKeyPair.isZ85Key)[CurvePeers.orchestrator] else {
+            throw CurveFileError(file: peersFile, "no \(CurvePeers.orchestrator) key: the control plane's")
+        }
+        return (pair, server)
     }
 
     private func send(_ body: Clustersim_V1_ControlMessage.OneOf_Body, on socket: borrowing Socket) throws {

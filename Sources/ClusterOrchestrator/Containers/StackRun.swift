@@ -43,6 +43,8 @@ final class StackRun {
     /// Whether swarm's bridge to the host existed before this run initialised the swarm (leaving does not remove it).
     private var gatewayBridgeExisted = true
     private var deployed = false
+    /// Under CURVE, the stack's key directory, where the fault agent finds its pair.
+    private var agentKeys: String?
 
     init(topology: Topology, options: RunOptions, logger: Logger, signals: ShutdownSignals, docker: DockerCLI) {
         self.topology = topology
@@ -99,9 +101,14 @@ final class StackRun {
         if let s = options.seed { extra += ["--seed", "\(s)"] }
         let generator = ComposeGenerator(topology: topology, topologySource: swarm ? source : work + "/" + source.dropFirst(2),
                                          image: options.image, invocation: "orchestrator run --launcher \(topology.launcher.rawValue)",
-                                         orchestratorArguments: extra, forSwarm: swarm)
+                                         orchestratorArguments: extra, forSwarm: swarm, keysDirectory: work + "/keys")
         let file = try generator.generate()
         for (name, data) in file.extraFiles { try data.write(to: URL(fileURLWithPath: work + "/" + name)) }
+        // CURVE: the stack's keys, removed with the working directory at the end.
+        if let keys = try file.writeKeys(in: work, faultAgent: true) {
+            agentKeys = keys
+            note("CURVE: \(file.keyHolders.count + 2) key pairs in \(keys)")
+        }
         try Data(file.yaml.utf8).write(to: URL(fileURLWithPath: stackFile))
         let containers = file.services.map(\.replicas).reduce(0, +)
         note("\(swarm ? "stack" : "compose project") \(project): \(file.services.count) services, \(containers) containers, image \(options.image)")
@@ -186,7 +193,7 @@ final class StackRun {
         }
         let arguments = ["--net=/proc/\(pid)/ns/net", "--", options.agentExecutable, "agent",
                          "--control", "tcp://127.0.0.1:\(ComposeGenerator.controlPort)", "--engine", topology.launcher.rawValue,
-                         "--parent-pid", "\(getpid())"]
+                         "--parent-pid", "\(getpid())"] + (agentKeys.map { ["--curve-keys", $0] } ?? [])
         do {
             _ = try children.spawn(executable: nsenter, arguments: arguments, logPath: work + "/agent.log", name: "fault-agent",
                                    environment: [:])

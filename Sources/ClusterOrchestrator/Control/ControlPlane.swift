@@ -33,6 +33,8 @@ final class ControlPlane {
     private var registrations: [String: Registration] = [:]
     /// The ZAP handler of a CURVE control plane; nil when plain.
     let security: CurveAuthenticator?
+    /// Under CURVE, the key holder of each node whose messages come with a key not its own (its group's).
+    let holders: [String: String]
     /// A CURVE control plane's admitted keys, by node.
     private let keyOf: [String: String]
     /// The fault agent's identity, once one said AgentHello.
@@ -42,10 +44,14 @@ final class ControlPlane {
     /// admitting the nodes' keys (public key → node).
     /// - Parameter maxMessageBytes: the largest message a node sends (its final dump, ``MessageLimits/control``).
     /// - Throws: `ZMQError` when the endpoint cannot be bound.
-    init(bind: String, curve: (keys: CurveKeyPair, admitted: [String: String])? = nil, maxMessageBytes: Int) throws {
+    /// `holders`: the name whose key each node's messages must come with, by
+    /// node, where it is not the node's own (a replica speaks with its group's key).
+    init(bind: String, curve: (keys: CurveKeyPair, admitted: [String: String], holders: [String: String])? = nil,
+         maxMessageBytes: Int) throws {
         let context = try Context()
         security = try curve.map { try CurveAuthenticator(context: context, allowed: $0.admitted) }
         keyOf = Dictionary(curve?.admitted.map { ($0.value, $0.key) } ?? [], uniquingKeysWith: { a, _ in a })
+        holders = curve?.holders ?? [:]
         router = try context.socket(.router)
         try router.setLinger(.zero)
         try router.setReceiveHighWaterMark(100)
@@ -103,10 +109,12 @@ final class ControlPlane {
         let claimed: String
         switch event {
         case .hello(let h, _, _): claimed = h.node
+        case .claim(let h, _): claimed = h.claimGroup
+        case .agentHello: claimed = CurvePeers.faultAgent
         case .node(let name, _): claimed = name
         default: return event
         }
-        guard claimed != user else { return event }
+        guard (holders[claimed] ?? claimed) != user else { return event }
         let why = "a message as \(claimed) with the key of \(user.isEmpty ? "no node" : user)"
         security.record(.keyRefused, socket: "control", address: message.metadata("Peer-Address") ?? "",
                         publicKey: keyOf[user] ?? "", reason: why)
@@ -163,6 +171,7 @@ final class ControlPlane {
         case .agentHello: "AGENT_HELLO"
         case .faultRequest: "FAULT_REQUEST"
         case .faultReply: "FAULT_REPLY"
+        case .farewell: "FAREWELL"
         }
     }
 
@@ -257,6 +266,13 @@ final class ControlPlane {
         guard let agent else { return false }
         send(.faultRequest(r), toIdentity: agent)
         return true
+    }
+
+    /// Answers a node's BYE: what it sent before has arrived, it may end.
+    func farewell(_ node: String) {
+        var f = Clustersim_V1_Farewell()
+        f.node = node
+        send(.farewell(f), to: node)
     }
 
     /// Answers a claim.

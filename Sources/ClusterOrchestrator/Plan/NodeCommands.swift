@@ -74,6 +74,15 @@ public struct NodeCommands: Sendable {
         }
     }
 
+    /// A query load generator's `command` with CURVE: its files, and the nodes
+    /// behind its targets (in the same order), whose keys it expects.
+    public func securedLoad(_ command: NodeCommand, targetNodes: [String], files: CurveFiles) -> NodeCommand {
+        guard case .queryLoad(var c) = command else { return command }
+        c.curve = files
+        c.targetNodes = targetNodes
+        return .queryLoad(c)
+    }
+
     func writer(_ spec: NodeSpec) -> WriterConfig {
         let w = topology.writer
         var c = WriterConfig(publishEndpoint: writerPub.bind, snapshotEndpoint: writerSnapshots.bind)

@@ -45,7 +45,7 @@ struct RunPlan {
         faults = []
         for spec in topology.nodes {
             nodes.append(node(spec, mapping: mapping, network: network, startsAtOnce: !ownsProcesses,
-                              curve: keys?.files(for: spec.name)))
+                              curve: keys?.files(for: spec.name, group: spec.group)))
         }
         // One load generator per query group with `load`, aimed at the group's service endpoints.
         for group in topology.readers where group.role == .query {
@@ -53,11 +53,7 @@ struct RunPlan {
             let members = topology.nodes.filter { $0.group == group.groupName && services[$0.name] != nil }
             let name = NodeCommands.queryLoadName(group)
             var command = mapping.queryLoadCommand(for: group, load: load, targets: members.compactMap { services[$0.name] })
-            if let keys, case .queryLoad(var c) = command {
-                c.curve = keys.files(for: name)
-                c.targetNodes = members.map(\.name)
-                command = .queryLoad(c)
-            }
+            if let keys { command = mapping.securedLoad(command, targetNodes: members.map(\.name), files: keys.files(for: name, group: name)) }
             var plan = NodePlan(command: command)
             plan.startAt = ownsProcesses ? group.startAt : nil
             plan.host = network?.host(group.groupName)

@@ -104,6 +104,7 @@ extension RunLoop {
             events.log("final", node: name)
         case .bye(let b):
             control.noteBye(name)
+            control.farewell(name)
             let external = cluster.external
             cluster.nodes.modify(name) { $0.saidBye(external: external) }
             events.log("bye", node: name, detail: ["reason": String(b.reason.prefix(300))])

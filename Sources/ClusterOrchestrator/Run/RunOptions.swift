@@ -15,6 +15,9 @@ public struct RunOptions: Sendable {
     public var controlBind: String?
     /// Print the run's endpoints (``RunEndpoints``) as one JSON line on standard output before any node starts.
     public var printEndpoints = false
+    /// CURVE: read the keys from this directory (`orchestrator.key_secret`, `peers`: a container
+    /// stack's, made when its file was written) instead of making a pair per node for the run.
+    public var curveKeys: String?
     /// compose and swarm launchers: the image every container runs.
     public var image = "clustersim:latest"
     /// compose and swarm launchers: this `orchestrator` executable, run again as the fault agent.
