@@ -110,12 +110,17 @@ struct OrchestratorSecurityTests {
                     ["cli-1": "cli-1", "cli-2": "cli-2", "log-1": "log", "log-2": "log"]),
             maxMessageBytes: 1 << 20)
         let context = try Context()
-        let dealer = try context.socket(.dealer)
-        try dealer.setLinger(.zero)
-        try dealer.setCurveServerKey(orchestrator.publicKey)
-        try dealer.setCurvePublicKey(cli1.publicKey)
-        try dealer.setCurveSecretKey(cli1.secretKey)
-        try dealer.connect(control.endpoint)
+        /// A DEALER on the control plane with a key pair.
+        func client(_ keys: CurveKeyPair) throws -> Socket {
+            let dealer = try context.socket(.dealer)
+            try dealer.setLinger(.zero)
+            try dealer.setCurveServerKey(orchestrator.publicKey)
+            try dealer.setCurvePublicKey(keys.publicKey)
+            try dealer.setCurveSecretKey(keys.secretKey)
+            try dealer.connect(control.endpoint)
+            return dealer
+        }
+        let dealer = try client(cli1)
         func hello(_ node: String) throws {
             var m = Clustersim_V1_ControlMessage()
             var h = Clustersim_V1_Hello()
@@ -144,12 +149,7 @@ struct OrchestratorSecurityTests {
         #expect(h.node == "cli-1" && control.security?.counts.admitted == 1)
 
         // The group's key: a claim on the group and a HELLO as a replica are taken; as cli-1 it is refused.
-        let replica = try context.socket(.dealer)
-        try replica.setLinger(.zero)
-        try replica.setCurveServerKey(orchestrator.publicKey)
-        try replica.setCurvePublicKey(logGroup.publicKey)
-        try replica.setCurveSecretKey(logGroup.secretKey)
-        try replica.connect(control.endpoint)
+        let replica = try client(logGroup)
         func send(_ node: String, claim: String = "") throws {
             var m = Clustersim_V1_ControlMessage()
             var h = Clustersim_V1_Hello()

@@ -129,9 +129,7 @@ struct ContainerTests {
 
     @Test("--launcher swarm: compose-demo.json, then a kill, a restart, a partition and a pause against containers, recorded as faults are")
     func swarm() async throws {
-        // The image of the binaries under test (made by the compose test too; quick when it is up to date).
-        let image = try await Harness.run(Harness.root + "/scripts/image.sh", [], timeout: 900, environment: Self.environment)
-        try #require(image.status == 0, "scripts/image.sh: \(image.stderr.suffix(2000))")
+        try await Self.makeImage()
         let swarmBefore = DockerEngine.swarmState()
         let dir = Harness.tempDirectory("swarm")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -178,8 +176,7 @@ struct ContainerTests {
 
     @Test("CURVE under compose and swarm: a key pair per service (a replicated group's shared) as secrets, the fault agent's own; every version, nothing refused, no key left")
     func curve() async throws {
-        let image = try await Harness.run(Harness.root + "/scripts/image.sh", [], timeout: 900, environment: Self.environment)
-        try #require(image.status == 0, "scripts/image.sh: \(image.stderr.suffix(2000))")
+        try await Self.makeImage()
         let swarmBefore = DockerEngine.swarmState()
         let dir = Harness.tempDirectory("curve")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -209,6 +206,12 @@ struct ContainerTests {
         }
         #expect(DockerEngine.leftovers().isEmpty, "\(DockerEngine.leftovers())")
         #expect(DockerEngine.swarmState() == swarmBefore, "the swarm is left as it was")
+    }
+
+    /// The image of the binaries under test (made by the compose test too; quick when it is up to date).
+    static func makeImage(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let image = try await Harness.run(Harness.root + "/scripts/image.sh", [], timeout: 900, environment: Self.environment)
+        try #require(image.status == 0, "scripts/image.sh: \(image.stderr.suffix(2000))", sourceLocation: sourceLocation)
     }
 
     /// Runs `topologies/TOPOLOGY` through the swarm launcher for `duration`; it must pass.
