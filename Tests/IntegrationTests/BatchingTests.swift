@@ -31,7 +31,11 @@ struct BatchingTests {
         #expect(batching.batchFrames > 0 && batching.batchedVersions > batching.batchFrames)
         #expect(batching.maxCount == 16 && batching.maxDelayUs == 2000)
         #expect(batching.sizes.reduce(0) { $0 + $1.frames } == batching.frames)
-        #expect(batching.delay.count == batching.versions && batching.delay.maxUs < 50_000)
+        // The delay batching added, in µs: most versions wait at most maxDelay; a descheduled writer (this
+        // suite runs beside the others on two cores) can hold a frame longer, so only a wrong unit or clock
+        // (a thousandfold) fails the maximum.
+        #expect(batching.delay.count == batching.versions && batching.delay.p50Us <= 2_000 && batching.delay.maxUs < 1_000_000,
+                "batching delay p50 \(batching.delay.p50Us) µs, max \(batching.delay.maxUs) µs")
         #expect(batching.versions == rep.writer.published)
 
         // The log: one line per version, none missing, none twice, up to the writer's last.
