@@ -20,7 +20,11 @@ struct Compose: ParsableCommand {
             configs rather than bind mounts, and it deploys unchanged on a swarm of several
             hosts (`docker stack deploy -c FILE NAME`). `orchestrator run --launcher compose`
             (or swarm) generates, runs, collects and removes such a file itself.
-            See docs/containers.md.
+
+            A topology with "security": {"mode": "curve"} needs --out: its key pairs go in
+            <topology>.keys/ beside the file (mode 0700, new ones each time), and each service
+            mounts its own as a secret (the replicas of a cli or log group share the group's).
+            See docs/containers.md and docs/security.md ("Containers").
             """)
 
     @Argument(help: "The topology file (JSON).") var topology: String
