@@ -72,12 +72,7 @@ final class NodeSecurity {
 
     /// A key pair from a secret certificate that only its owner may read.
     static func keyPair(_ path: String) throws -> CurveKeyPair {
-        let (publicKey, secretKey) = try CurveKeyFile.read(path, isKey: CurveKeyPair.isZ85Key)
-        let pair = try CurveKeyPair(secretKey: secretKey)
-        if let publicKey, publicKey != pair.publicKey {
-            throw CurveFileError(file: path, "its public-key is not the secret key's")
-        }
-        return pair
+        try CurveKeyFile.read(path, isKey: CurveKeyPair.isZ85Key, pair: CurveKeyPair.init(secretKey:), publicKeyOf: \.publicKey)
     }
 
     /// The cluster's public keys.

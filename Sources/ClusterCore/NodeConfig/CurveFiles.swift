@@ -49,15 +49,28 @@ public enum CurveKeyFile {
         """
     }
 
-    /// The keys of a secret certificate that only its owner may read.
+    /// The key pair of a secret certificate that only its owner may read.
     /// - Parameters:
     ///   - path: The file.
     ///   - isKey: Whether a value is a key (40 Z85 characters).
-    /// - Returns: its secret key, and its public key when it has one.
+    ///   - pair: The key pair of a secret key (libzmq derives its public key).
+    ///   - publicKeyOf: A pair's public key, to check the file's against.
+    /// - Returns: the pair.
     /// - Throws: ``CurveFileError`` for a file that cannot be read, is open
-    ///   to other users (group or others may read or write it), or has no
-    ///   valid secret key.
-    public static func read(_ path: String, isKey: (String) -> Bool) throws(CurveFileError) -> (publicKey: String?, secretKey: String) {
+    ///   to other users (group or others may read or write it), has no valid
+    ///   secret key, or a public key that is not the secret key's; what `pair` throws.
+    public static func read<Pair>(_ path: String, isKey: (String) -> Bool, pair: (String) throws -> Pair,
+                                  publicKeyOf: (Pair) -> String) throws -> Pair {
+        let (publicKey, secretKey) = try keys(path, isKey: isKey)
+        let made = try pair(secretKey)
+        if let publicKey, publicKey != publicKeyOf(made) {
+            throw CurveFileError(file: path, "its public-key is not the secret key's")
+        }
+        return made
+    }
+
+    /// The keys a secret certificate holds, checked as ``read(_:isKey:pair:publicKeyOf:)`` says.
+    static func keys(_ path: String, isKey: (String) -> Bool) throws(CurveFileError) -> (publicKey: String?, secretKey: String) {
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw CurveFileError(file: path, "cannot read the key file: \(String(cString: strerror(errno)))")

@@ -88,9 +88,7 @@ public final class FaultAgent {
     /// The agent's key pair and the control plane's public key, from a stack's key directory.
     static func keys(in directory: String) throws -> (keys: CurveKeyPair, serverKey: String) {
         let file = directory + "/" + CurvePeers.faultAgent + RunKeys.secretSuffix
-        let (publicKey, secretKey) = try CurveKeyFile.read(file, isKey: CurveKeyPair.isZ85Key)
-        let pair = try CurveKeyPair(secretKey: secretKey)
-        if let publicKey, publicKey != pair.publicKey { throw CurveFileError(file: file, "its public-key is not the secret key's") }
+        let pair = try CurveKeyFile.read(file, isKey: CurveKeyPair.isZ85Key, pair: CurveKeyPair.init(secretKey:), publicKeyOf: \.publicKey)
         let peersFile = directory + "/" + RunKeys.peersFileName
         guard let server = try CurvePeers(file: peersFile, isKey: CurveKeyPair.isZ85Key)[CurvePeers.orchestrator] else {
             throw CurveFileError(file: peersFile, "no \(CurvePeers.orchestrator) key: the control plane's")

@@ -87,11 +87,8 @@ struct RunKeys {
     /// - Throws: `CurveFileError` naming the file that cannot be read or the node it has no key for.
     static func load(directory: String, holders: [(node: String, group: String)]) throws -> RunKeys {
         let keyFile = directory + "/" + orchestratorFileName
-        let (publicKey, secretKey) = try CurveKeyFile.read(keyFile, isKey: CurveKeyPair.isZ85Key)
-        let orchestrator = try CurveKeyPair(secretKey: secretKey)
-        if let publicKey, publicKey != orchestrator.publicKey {
-            throw CurveFileError(file: keyFile, "its public-key is not the secret key's")
-        }
+        let orchestrator = try CurveKeyFile.read(keyFile, isKey: CurveKeyPair.isZ85Key, pair: CurveKeyPair.init(secretKey:),
+                                                 publicKeyOf: \.publicKey)
         let peersFile = directory + "/" + peersFileName
         let peers = try CurvePeers(file: peersFile, isKey: CurveKeyPair.isZ85Key)
         guard peers[CurvePeers.orchestrator] == orchestrator.publicKey else {
