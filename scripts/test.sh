@@ -25,6 +25,16 @@ swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]'
 status=${PIPESTATUS[0]}
 set -e
 [ "$status" -eq 0 ] || { echo "test.sh: build failed" >&2; exit "$status"; }
+# Every file the tests make goes under one directory of this run's (TMPDIR), removed when
+# they pass and kept, with its path printed, when they fail: run directories, keys, dumps.
+outer_tmp=${TMPDIR:-/tmp}
+test_tmp=$(mktemp -d "${outer_tmp%/}/clustersim-tests.XXXXXX")
+keep_or_remove() {
+  local status=$?
+  if [ "$status" -eq 0 ]; then rm -rf "$test_tmp"; else echo "test.sh: the tests' files are kept in $test_tmp" >&2; fi
+}
+trap keep_or_remove EXIT
+export TMPDIR="$test_tmp/"
 if [ $# -gt 0 ]; then
   swift test --skip-build "$@"
 else
@@ -42,6 +52,8 @@ else
   swift test --skip-build --filter ContainerTests
   echo "test.sh: container tests took $((SECONDS - started)) s"
 fi
+
+export TMPDIR="$outer_tmp"
 
 # Fuzzing (docs/architecture.md, "Fuzzing"): every target, CLUSTERSIM_FUZZ_SECONDS each.
 fuzz_seconds=${CLUSTERSIM_FUZZ_SECONDS:-30}
