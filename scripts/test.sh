@@ -29,6 +29,7 @@ set -e
 # they pass and kept, with its path printed, when they fail: run directories, keys, dumps.
 outer_tmp=${TMPDIR:-/tmp}
 test_tmp=$(mktemp -d "${outer_tmp%/}/clustersim-tests.XXXXXX")
+chmod 1777 "$test_tmp"   # as /tmp is: a test runs the orchestrator as another user
 keep_or_remove() {
   local status=$?
   if [ "$status" -eq 0 ]; then rm -rf "$test_tmp"; else echo "test.sh: the tests' files are kept in $test_tmp" >&2; fi
