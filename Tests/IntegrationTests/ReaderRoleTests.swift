@@ -51,7 +51,9 @@ struct ReaderRoleTests {
     func logCompleteAfterSIGTERM() async throws {
         let tag = "role-log"
         let dir = Harness.tempDirectory(tag)
-        let (w, wo, we) = try startWriter(dir, tag: tag, rate: 500, seconds: 30)
+        // The test stops the writer itself; a long duration, so that a test held back on the busy
+        // cooperative pool (once for 25 s beside the other suites) still finds it publishing.
+        let (w, wo, we) = try startWriter(dir, tag: tag, rate: 500, seconds: 300)
         defer { reap(w, wo, we) }
         let file = dir + "/log.jsonl"
 
