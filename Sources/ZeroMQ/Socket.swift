@@ -449,10 +449,6 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         try setOption64(ZMQ_AFFINITY, Int64(bitPattern: mask), "ZMQ_AFFINITY")
     }
 
-    /// The I/O threads this socket's new connections may run in (`ZMQ_AFFINITY`).
-    /// - Throws: ``ZMQError`` if `zmq_getsockopt` fails.
-    public var affinity: UInt64 { get throws { UInt64(bitPattern: try int64Option(ZMQ_AFFINITY, "ZMQ_AFFINITY")) } }
-
     /// The maximum inbound message size (`ZMQ_MAXMSGSIZE`; -1 = no limit).
     /// - Throws: ``ZMQError`` if `zmq_getsockopt` fails.
     public var maxMessageSize: Int64 { get throws { try int64Option(ZMQ_MAXMSGSIZE, "ZMQ_MAXMSGSIZE") } }
