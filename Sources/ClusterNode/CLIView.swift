@@ -29,31 +29,34 @@ final class CLIView {
     }
 }
 
-/// The cli role's latest frame, kept for the once-a-second view: copied per
-/// message into raw storage the reader owns, not an array (docs/architecture.md,
-/// "Decisions"), and read only when the view is drawn.
+/// The cli role's latest snapshot, kept for the once-a-second view: its bytes
+/// copied per message into raw storage the reader owns, not an array
+/// (docs/architecture.md, "Decisions"), and read only when the view is drawn.
+/// Only the snapshot is copied, not the frame around it: a batch frame holds
+/// many, and copying the whole frame for each of its entries cost a memcpy of
+/// the frame per version.
 struct LatestFrame {
     private var storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     private var length = 0
-    private var snapshotRange: Range<Int>?
+    private var kept = false
 
-    /// Copies the frame: a plain memcpy.
+    /// Copies the snapshot's bytes (`raw[range]`): a plain memcpy.
     @inline(__always)
     mutating func keep(_ raw: UnsafeRawBufferPointer, snapshotRange range: Range<Int>) {
-        if storage.count < raw.count {
+        if storage.count < range.count {
             storage.deallocate()
-            storage = .allocate(byteCount: max(raw.count, 2 * storage.count), alignment: 8)
+            storage = .allocate(byteCount: max(range.count, 2 * storage.count), alignment: 8)
         }
-        storage.copyMemory(from: raw)
-        length = raw.count
-        snapshotRange = range
+        storage.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[range]))
+        length = range.count
+        kept = true
     }
 
     /// The FSM state of the latest snapshot, or "-": the allocation-free scan
     /// the log role uses, not a full protobuf decode of a copy.
     func state() -> String {
-        guard let range = snapshotRange else { return "-" }
-        let scanned = SnapshotSummary.scan(UnsafeRawBufferPointer(rebasing: storage[..<length]), snapshotRange: range)
+        guard kept else { return "-" }
+        let scanned = SnapshotSummary.scan(UnsafeRawBufferPointer(rebasing: storage[..<length]), snapshotRange: 0..<length)
         guard case .success(let summary) = scanned else { return "-" }
         return summary.state.name
     }
