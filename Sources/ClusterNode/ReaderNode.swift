@@ -154,8 +154,6 @@ final class ReaderNode: NodeProcess {
         }
     }
 
-    /// A snapshot frame's update, or each of a batch frame's in order.
-    @inline(__always)
     /// The highest epoch a reader accepts at wall time `wallNanos`: a writer's
     /// epoch is its start in wall-clock microseconds, so one more than a day
     /// ahead of this clock is forged (docs/protocol.md, `implausible_discarded`).
@@ -170,6 +168,7 @@ final class ReaderNode: NodeProcess {
         tracker.epochStarted(epoch: epochStart.epoch, firstVersion: epochStart.firstVersion)
     }
 
+    /// A snapshot frame's update, or each of a batch frame's in order.
     func handleUpdates(_ header: FrameHeader, _ raw: UnsafeRawBufferPointer, recvMono: UInt64, recvWall: UInt64) {
         guard header.kind == .batch else {
             handleUpdate(header, raw, recvMono: recvMono, recvWall: recvWall)
