@@ -16,10 +16,13 @@
 # (2 CPUs): 1 % is 0.02 of a core. The latency of each run is printed too,
 # but a profiled run is not a latency measurement (scripts/compare-baseline.sh
 # is). ClusterSim's readers are left to the scheduler as the main job's are
-# (PINNING=spread pins them round the CPUs). Needs root (system-wide perf).
+# (PINNING=spread pins them round the CPUs); SECURITY=curve runs ClusterSim
+# under CURVE (libsodium's share is printed apart). Needs root (system-wide perf).
 set -euo pipefail
 readers=${1:-100} rate=${2:-1000} window=${3:-4}
 pinning=${PINNING:-off}
+security=${SECURITY:-none}
+case $security in none|curve) ;; *) echo "fanout-profile: SECURITY: \"$security\" is not none or curve" >&2; exit 2 ;; esac
 case $pinning in spread|off) ;; *) echo "fanout-profile: PINNING: \"$pinning\" is not spread or off" >&2; exit 2 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 baseline=${BASELINE_DIR:-$root/../shared/baseline}
@@ -33,6 +36,7 @@ trap 'rm -rf "$work"' EXIT
 secs=$((window + 10))
 cat > "$work/t.json" <<JSON
 { "name": "profile-$readers", "duration": "${secs}s", "warmup": "2s", "cpuPinning": "$pinning",
+  "security": { "mode": "$security" },
   "writer": { "rate": $rate, "payloadBytes": 140, "historyLimit": 0 },
   "readers": [ { "role": "cli", "count": $readers } ] }
 JSON
@@ -55,12 +59,13 @@ wait "$run" || true
 shares() {  # PERF_FILE OWN_DSO_REGEX
   perf report -i "$1" --no-children --sort dso --stdio 2>/dev/null | python3 -c '
 import re, sys
-own = re.compile(sys.argv[1]); groups = {"own code": 0.0, "libzmq": 0.0, "libc": 0.0, "kernel": 0.0, "other": 0.0}
+own = re.compile(sys.argv[1]); groups = {"own code": 0.0, "libzmq": 0.0, "libsodium": 0.0, "libc": 0.0, "kernel": 0.0, "other": 0.0}
 for line in sys.stdin:
     m = re.match(r"\s*([0-9.]+)%\s+(\S+)", line)
     if not m: continue
     pct, dso = float(m.group(1)), m.group(2)
-    key = "own code" if own.search(dso) else "libzmq" if "libzmq" in dso else "libc" if dso.startswith("libc.") \
+    key = "own code" if own.search(dso) else "libzmq" if "libzmq" in dso else "libsodium" if "libsodium" in dso \
+        else "libc" if dso.startswith("libc.") \
         else "kernel" if "kernel" in dso else "other"
     groups[key] += pct
 print("  ".join(f"{k} {v:5.2f} %" for k, v in groups.items()), end="")' "$2"
@@ -76,7 +81,7 @@ c = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
 print(f"latency (profiled runs): clustersim p50 {statistics.median(n['latency']['p50Us'] for n in rd):.0f} µs "
       f"p99 {max(n['latency']['p99Us'] for n in rd):.0f} µs | C p50 {c['p50_us']:.0f} µs p99 {c['p99_us']:.0f} µs")
 PY
-echo "share of all samples, $readers readers x $rate msg/s, ${window} s:"
+echo "share of all samples, $readers readers x $rate msg/s, ${window} s (ClusterSim $security):"
 echo -n "  ClusterSim: "; shares "$work/s.perf" 'cluster-node|libswift'
 echo -n "  C:          "; shares "$work/c.perf" 'zfan'
 echo "ClusterSim's own code, busiest functions:"
