@@ -92,7 +92,7 @@ def set_path(doc, path, value):
         if last:
             node[key] = value
         else:
-            if isinstance(key, str) and not isinstance(node.get(key), dict):
+            if isinstance(key, str) and not isinstance(node.get(key), (dict, list)):
                 node[key] = {}   # writer.batch.maxDelay=1ms with no writer.batch yet
             node = node[key]
 
