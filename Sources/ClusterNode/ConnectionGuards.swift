@@ -11,6 +11,8 @@ final class ConnectionGuards {
     private var dropped: UInt64 = 0
     private var disconnects: UInt64 = 0
     private var live: [ConnectionWatch] = []
+    /// Direct subscribers (readers that read ZMTP themselves), their counts kept after they are replaced.
+    private var directs: [DirectSubscriber] = []
 
     /// A watch on a socket that connects to `endpoints`; with `security`, the
     /// socket is made a CURVE client of the node `server` first, and the CURVE
@@ -43,6 +45,12 @@ final class ConnectionGuards {
         return watch
     }
 
+    /// Counts a direct subscriber's dropped connections (frames above its limit) in the node's totals.
+    func adopt(_ subscriber: DirectSubscriber) -> DirectSubscriber {
+        directs.append(subscriber)
+        return subscriber
+    }
+
     /// Keeps the counts of a watch whose socket is gone, and lets the watch go.
     func retire(_ watch: ConnectionWatch) {
         guard let i = live.firstIndex(where: { $0 === watch }) else { return }
@@ -53,7 +61,7 @@ final class ConnectionGuards {
     /// The node's counters: connections dropped (connecting sockets), peers' disconnects (bound sockets).
     var counters: [String: UInt64] {
         var c: [String: UInt64] = [:]
-        c[.connectionsDropped] = live.reduce(dropped) { $0 + Self.dropped($1) }
+        c[.connectionsDropped] = live.reduce(dropped) { $0 + Self.dropped($1) } + directs.reduce(0) { $0 + $1.oversizeDrops }
         c[.peerDisconnects] = live.reduce(disconnects) { $0 + Self.disconnects($1) }
         return c
     }

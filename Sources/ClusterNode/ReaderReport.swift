@@ -24,7 +24,9 @@ extension ReaderNode {
         sync.tick(now: now)
         tracker.epochStarted(epoch: epochStart.epoch, firstVersion: epochStart.firstVersion)
         tracker.epochLimit = Self.epochLimit(wallNanos: SystemClock.wallNanos())
-        subs.check()
+        if let refused = subs.check() {
+            logger.warning("the publisher refused the direct subscriber's handshake: \(refused)")
+        }
         snapshotWatch.check(snapshotClient)
         query?.checkConnections()
         return interval

@@ -97,6 +97,7 @@ extension ReaderNode {
     /// interval late; no non-blocking drain after a receive (docs/architecture.md,
     /// "Decisions").
     func waitReceiving(until nextAux: UInt64, timeoutMs: Int64) -> NodeRuntime.Wake {
+        if let direct = subs.direct { return waitReceiving(direct, until: nextAux) }
         setReceiveTimeout(milliseconds: timeoutMs)
         let subs = self.subs
         let needsWall = self.needsWall
@@ -125,6 +126,32 @@ extension ReaderNode {
         return .auxTurn
     }
 
+    /// The hot path of a reader that reads ZMTP itself: each receive returns a
+    /// frame already read when there is one (no system call), else reads the
+    /// connection once, taking every frame that read brought.
+    func waitReceiving(_ direct: DirectSubscriber, until nextAux: UInt64) -> NodeRuntime.Wake {
+        let needsWall = self.needsWall
+        let reuseReceiveTime = processingDelay == nil && log == nil
+        var now = SystemClock.monotonicNanos()
+        while now < nextAux {
+            if let raw = direct.receive(timeoutNanos: nextAux - now, now: now) {
+                // Each frame is stamped as it is handed over, those parsed from
+                // one read one after the other.
+                let t = SystemClock.monotonicNanos()
+                handleFrame(raw, recvMono: t, recvWall: needsWall ? SystemClock.wallNanos() : 0)
+                now = reuseReceiveTime ? t : SystemClock.monotonicNanos()
+            } else {
+                now = SystemClock.monotonicNanos()
+            }
+            if sync.reconnectDue {
+                reconnect()
+                guard let d = subs.direct else { break }
+                return waitReceiving(d, until: nextAux)
+            }
+        }
+        return .auxTurn
+    }
+
     /// The query role (its ROUTER and the workers' replies), and a wall-clock
     /// reader while clock probes come (the control socket: a probe answered
     /// at the next aux turn would bias the offset by the wait), poll beside
@@ -134,11 +161,21 @@ extension ReaderNode {
         while true {
             let now = SystemClock.monotonicNanos()
             if now >= nextAux { return .auxTurn }
+            if let direct = subs.direct {
+                // Frames already read are not on the descriptor; a reconnect changes it.
+                if direct.hasBufferedFrame { drain(into: frame) }
+                if waits.poll == nil || waits.pollDescriptor != direct.fileDescriptor {
+                    waits.poll = ReaderPoll(subs: subs, query: query, control: runtime.control)
+                    waits.pollDescriptor = direct.fileDescriptor
+                }
+            }
             if waits.poll == nil { waits.poll = ReaderPoll(subs: subs, query: query, control: runtime.control) }
-            _ = try? waits.poll!.poller.poll(timeout: .nanoseconds(Int64(nextAux - now)))
+            // Unconnected, the direct subscriber connects when its own receive runs: poll in short turns.
+            let cap: UInt64 = subs.direct.map { $0.isConnected ? UInt64.max : 100_000_000 } ?? UInt64.max
+            _ = try? waits.poll!.poller.poll(timeout: .nanoseconds(Int64(min(nextAux - now, cap))))
             let poll = waits.poll!
             if let q = query, let indices = poll.service { q.service(poller: poll.poller, indices: indices) }
-            if poll.isReadable(poll.sub) { drain(into: frame) }
+            if poll.isReadable(poll.sub) || subs.direct?.isConnected == false { drain(into: frame) }
             let control = poll.isReadable(poll.control)
             if sync.reconnectDue { reconnect() }
             if control { return .auxTurn }
@@ -148,6 +185,14 @@ extension ReaderNode {
     /// Takes everything queued on the SUB socket without waiting (bounded,
     /// so aux turns stay on time).
     func drain(into frame: borrowing ReceiveBuffer) {
+        if let direct = subs.direct {
+            var n = 0
+            while n < 4096, !sync.reconnectDue, let raw = direct.receive(timeoutNanos: 0) {
+                handleFrame(raw, recvMono: SystemClock.monotonicNanos(), recvWall: needsWall ? SystemClock.wallNanos() : 0)
+                n += 1
+            }
+            return
+        }
         var n = 0
         while n < 4096, !sync.reconnectDue {
             guard (try? subs.data.receive(into: frame, dontWait: true)) == true else { break }
@@ -184,6 +229,8 @@ struct WaitState {
     var receiveTimeoutMs: Int64?
     /// The poll set, when the reader polls (rebuilt after a snail reconnect).
     var poll: ReaderPoll?
+    /// The direct subscriber's descriptor in `poll` (rebuilt when it changes).
+    var pollDescriptor: Int32 = -1
 
     init(startMono: UInt64, clock: LatencyClock, attached: Bool, serving: Bool) {
         // The orchestrator sends its probes right after HELLO.
@@ -201,7 +248,11 @@ struct ReaderPoll {
 
     init(subs: SubscriberSockets, query: QueryService?, control: ControlClient?) {
         var p = Poller()
-        sub = p.add(subs.data)
+        if let direct = subs.direct {
+            sub = direct.fileDescriptor >= 0 ? p.add(fileDescriptor: direct.fileDescriptor) : -1
+        } else {
+            sub = p.add(subs.data)
+        }
         service = query.map { $0.register(in: &p) }
         self.control = control.map { p.add($0.socket) } ?? -1
         poller = p

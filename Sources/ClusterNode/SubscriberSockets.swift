@@ -8,13 +8,21 @@ import ZeroMQ
 ///
 /// A frame above `--max-message` makes libzmq drop the connection for good;
 /// the watches count it and connect again (``check()``, once a tick).
+///
+/// With `--subscriber direct` the stream comes through ``direct`` instead,
+/// read on the reader's thread (`DirectSubscriber`); `data` is then an idle
+/// socket, never connected or read.
 final class SubscriberSockets {
     let context: Context
     let config: ReaderConfig
     let security: NodeSecurity?
     let guards: ConnectionGuards
     private(set) var data: Socket
-    private var dataWatch: ConnectionWatch
+    private var dataWatch: ConnectionWatch?
+    /// The stream, when the reader reads ZMTP itself.
+    private(set) var direct: DirectSubscriber?
+    /// Handshakes the direct subscriber had refused at the last check (each is logged once).
+    private var refusedHandshakes: UInt64 = 0
     /// Heartbeats and END when conflating; otherwise an idle socket, never connected or read.
     let heartbeat: Socket
     private let heartbeatWatch: ConnectionWatch?
@@ -27,8 +35,12 @@ final class SubscriberSockets {
         self.guards = guards
         separateHeartbeats = config.policy == .conflate
         let s = try Self.make(context: context, config: config, conflate: separateHeartbeats)
-        dataWatch = try Self.watch(s, config: config, security: security, guards: guards)
-        try s.connect(config.publishEndpoint)
+        if config.subscriber == .direct {
+            direct = guards.adopt(try Self.makeDirect(config))
+        } else {
+            dataWatch = try Self.watch(s, config: config, security: security, guards: guards)
+            try s.connect(config.publishEndpoint)
+        }
         data = s
         heartbeat = try context.socket(.sub)
         try heartbeat.setLinger(.zero)
@@ -45,9 +57,20 @@ final class SubscriberSockets {
     }
 
     /// Counts the connections libzmq dropped (a frame above the limit) and connects them again.
-    func check() {
-        dataWatch.check(data)
+    /// Returns why the direct subscriber's last handshake was refused, once per new refusal.
+    func check() -> String? {
+        dataWatch?.check(data)
         heartbeatWatch?.check(heartbeat)
+        guard let d = direct, d.handshakeFailures > refusedHandshakes else { return nil }
+        refusedHandshakes = d.handshakeFailures
+        return d.lastError
+    }
+
+    /// The direct subscriber for the stream: the frame kinds a reader reads, the reader's limit.
+    static func makeDirect(_ config: ReaderConfig) throws -> DirectSubscriber {
+        try DirectSubscriber(endpoint: config.publishEndpoint,
+                             prefixes: [FrameKind.snapshot.prefix, FrameKind.batch.prefix, FrameKind.heartbeat.prefix, FrameKind.end.prefix],
+                             maxMessageSize: config.maxMessageBytes, receiveBufferBytes: config.receiveBufferBytes)
     }
 
     /// A watch on a SUB socket, before it connects; with CURVE, a client of the
@@ -81,16 +104,24 @@ final class SubscriberSockets {
     /// Stops connecting to the stream: no reconnect (and no name lookup in the
     /// I/O thread, which the control socket's last messages share) after the run ended.
     func disconnect() {
-        try? data.disconnect(config.publishEndpoint)
+        direct?.close()
+        if direct == nil { try? data.disconnect(config.publishEndpoint) }
         if separateHeartbeats { try? heartbeat.disconnect(config.publishEndpoint) }
     }
 
     /// snail: drops the data socket (and whatever it had queued) and connects a new one.
     func reconnect() {
+        if let old = direct {
+            guard let d = try? Self.makeDirect(config) else { return }
+            old.close()
+            direct = guards.adopt(d)
+            refusedHandshakes = 0
+            return
+        }
         guard let s = try? Self.make(context: context, config: config, conflate: separateHeartbeats),
               let w = try? Self.watch(s, config: config, security: security, guards: guards),
               (try? s.connect(config.publishEndpoint)) != nil else { return }
-        guards.retire(dataWatch)
+        if let dataWatch { guards.retire(dataWatch) }
         data = s
         dataWatch = w
     }

@@ -406,9 +406,9 @@ public final class DirectSubscriber {
     // MARK: - Waiting
 
     private func wait(for events: Int16, until deadline: UInt64, now: UInt64) -> Bool {
-        guard deadline > now else { return false }
         var p = pollfd(fd: fd, events: events, revents: 0)
-        let ms = Int32(clamping: (deadline - now + 999_999) / 1_000_000)
+        // Past the deadline, still a look without waiting: a receive without a wait finishes a connect too.
+        let ms = deadline > now ? Int32(clamping: (deadline - now + 999_999) / 1_000_000) : 0
         let rc = poll(&p, 1, ms)
         return rc > 0 || (rc < 0 && errno == EINTR)
     }

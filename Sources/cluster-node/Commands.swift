@@ -116,6 +116,10 @@ struct Reader: ParsableCommand {
     @Option(name: .customLong(Flag.policy), help: "Slow-subscriber policy: drop, conflate, resync, snail.") var policy: SlowPolicy = .drop
     @Option(name: .customLong(Flag.receiveHighWaterMark), help: "Receive high-water mark (frames; 0: no limit).") var rcvhwm = Int32(HighWaterMarks.default)
     @Option(name: .customLong(Flag.receiveBuffer), help: "Kernel receive buffer (SO_RCVBUF), bytes.") var rcvbuf: Int32?
+    @Option(name: .customLong(Flag.subscriber), help: ArgumentHelp(
+        "How the stream is read: libzmq (a SUB socket) or direct (the reader speaks ZMTP itself).",
+        discussion: "direct reads the connection on the reader's own thread: one thread woken per read instead of two per frame (docs/architecture.md). Not with --security curve or --policy conflate; --rcvhwm does not apply (the kernel's buffer and the writer's --sndhwm bound the queue)."))
+    var subscriber: SubscriberKind = .libzmq
     @Option(name: .customLong(Flag.delay), help: "Processing delay per message: 2ms, uniform:1ms:3ms or exponential:2ms.")
     var delay: String?
     @Option(name: .customLong(Flag.lagLimit), help: "snail: lag beyond which the reader disconnects and resyncs.")
@@ -155,6 +159,12 @@ struct Reader: ParsableCommand {
         default: break
         }
         if role == .relay { throw ValidationError("--role relay is not a reader role of this command") }
+        if subscriber == .direct, common.security == .curve {
+            throw ValidationError("--subscriber direct speaks ZMTP's NULL mechanism only: not with --security curve")
+        }
+        if subscriber == .direct, policy == .conflate {
+            throw ValidationError("--subscriber direct does not conflate: --policy conflate needs --subscriber libzmq")
+        }
         if let delay, Self.delayModel(delay) == nil {
             throw ValidationError("--delay \(delay): expected a duration (2ms), uniform:MIN:MAX or exponential:MEAN")
         }
@@ -183,6 +193,7 @@ struct Reader: ParsableCommand {
         c.policy = policy
         c.receiveHighWaterMark = rcvhwm
         c.receiveBufferBytes = rcvbuf
+        c.subscriber = subscriber
         c.processingDelay = delay.flatMap(Self.delayModel)
         c.lagLimitNanos = lagLimit.nanos
         c.seed = seed
@@ -330,6 +341,7 @@ struct CPUHog: ParsableCommand {
 
 extension ReaderRole: ExpressibleByArgument {}
 extension SlowPolicy: ExpressibleByArgument {}
+extension SubscriberKind: ExpressibleByArgument {}
 extension LatencyClock: ExpressibleByArgument {}
 
 struct Relay: ParsableCommand {

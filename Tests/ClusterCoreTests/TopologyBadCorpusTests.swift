@@ -28,6 +28,19 @@ private let f = "bad.json"
 
 let badTopologies: [BadTopology] = [
     BadTopology(
+        name: "direct subscriber: an unknown kind",
+        json: topology(readers: #"[{"role": "cli", "subscriber": "raw"}]"#),
+        expected: [#"bad.json: readers[0].subscriber: "raw" is not one of libzmq, direct"#],
+        issueCount: 1),
+    BadTopology(
+        name: "direct subscriber on a relay, with conflate, under CURVE",
+        json: topology(top: #""security": {"mode": "curve"}, "#,
+                       readers: #"[{"role": "relay", "name": "r", "subscriber": "direct"}, {"role": "cli", "policy": "conflate", "subscriber": "direct"}]"#),
+        expected: [#"bad.json: readers[0].subscriber: direct (the reader reads ZMTP itself, NULL mechanism only) is for readers, not relays; expected libzmq"#,
+                   #"bad.json: readers[1].subscriber: direct (the reader reads ZMTP itself, NULL mechanism only) does not conflate: policy conflate needs libzmq"#,
+                   #"bad.json: readers[1].subscriber: direct (the reader reads ZMTP itself, NULL mechanism only) cannot speak CURVE: security mode curve needs libzmq"#],
+        issueCount: 4),
+    BadTopology(
         name: "batch with the newest-state promise",
         json: topology(writer: #"{"rate": 100, "promise": "newest-state", "batch": {"maxDelay": "1ms"}}"#),
         expected: [#"bad.json: writer.batch: batching keeps every version, but the promise is "newest-state" (the writer coalesces instead); expected false or no batch"#],
@@ -57,7 +70,7 @@ let badTopologies: [BadTopology] = [
     BadTopology(
         name: "unknown key with a suggestion",
         json: topology(readers: #"[{"role": "log", "polcy": "drop"}]"#),
-        expected: [#"bad.json: readers[0].polcy: unknown key (did you mean "policy"?); expected one of role, name, count, policy, rcvhwm, rcvbuf, processingDelay, lagLimit, startAt, via, load, workers, historySize, relay, logFlushEvery"#],
+        expected: [#"bad.json: readers[0].polcy: unknown key (did you mean "policy"?); expected one of role, name, count, policy, rcvhwm, rcvbuf, subscriber, processingDelay, lagLimit, startAt, via, load, workers, historySize, relay, logFlushEvery"#],
         issueCount: 1),
     BadTopology(
         name: "unknown key without a close match",

@@ -142,7 +142,7 @@ struct TopologyModelTests {
         #expect(w.ioThreads == 1)
         let g = topology.readers[0]
         #expect(g == ReaderGroup(role: .query))
-        #expect(g.name == nil && g.count == 1 && g.policy == .drop && g.rcvhwm == 1_000 && g.rcvbuf == nil)
+        #expect(g.name == nil && g.count == 1 && g.policy == .drop && g.rcvhwm == 1_000 && g.rcvbuf == nil && g.subscriber == .libzmq)
         #expect(g.lagLimit == .milliseconds(500) && g.startAt == nil && g.via == nil && g.load == nil)
         #expect(g.workers == 4 && g.historySize == 256 && g.logFlushEvery == 256 && g.relay == nil)
     }
@@ -230,7 +230,7 @@ struct TopologyModelTests {
             readers: [
                 ReaderGroup(role: .relay, name: "hub", count: 2, relay: RelaySpec(delay: .milliseconds(5), jitter: .milliseconds(1), loss: 0.01)),
                 ReaderGroup(
-                    role: .query, name: "q", count: 3, policy: .snail, rcvhwm: 10, rcvbuf: 65536,
+                    role: .query, name: "q", count: 3, policy: .snail, rcvhwm: 10, rcvbuf: 65536, subscriber: .direct,
                     processingDelay: .uniform(min: .milliseconds(1), max: .milliseconds(2)), lagLimit: .seconds(1),
                     startAt: .seconds(5), via: "hub",
                     load: QueryLoad(clients: 8, rate: 99.5, timeout: .milliseconds(250), mix: ["getLatest": 1, "health": 0.5]),

@@ -97,7 +97,10 @@ struct RoundTripTests {
         // A replica under CURVE: its group's key pair.
         var claimingSecured = claiming
         claimingSecured.curve = CurveFiles(keyFile: "/run/secrets/log.key_secret", peersFile: "/run/secrets/peers")
-        return [plain, log, query, full, claiming, claimingSecured]
+        // A log reader that reads ZMTP itself.
+        var direct = log
+        direct.subscriber = .direct
+        return [plain, log, query, full, claiming, claimingSecured, direct]
     }()
 
     @Test("reader", arguments: readers)
@@ -167,6 +170,10 @@ struct RoundTripTests {
             (["query-load", "--target", "tcp://q:1", "--target", "tcp://q:2", "--target-node", "q-1", "--security", "curve",
               "--curve-key", "k", "--curve-peers", "p"], "needs a --target-node for each --target (2), found 1"),
             (["relay", "--name", "h", "--upstream", "tcp://a:1", "--bind", "tcp://*:3", "--security", "tls"], "tls"),
+            (["reader", "--name", "r", "--pub", "tcp://a:1", "--snapshots", "tcp://a:2", "--subscriber", "direct", "--security", "curve",
+              "--curve-key", "k", "--curve-peers", "p"], "--subscriber direct speaks ZMTP's NULL mechanism only: not with --security curve"),
+            (["reader", "--name", "r", "--pub", "tcp://a:1", "--snapshots", "tcp://a:2", "--subscriber", "direct", "--policy", "conflate"],
+             "--policy conflate needs --subscriber libzmq"),
           ])
     func curveOptionsRefused(_ arguments: [String], _ message: String) {
         do {

@@ -67,4 +67,40 @@ struct BatchingTests {
         #expect(summary.contains("batching (promise every-version, up to 16 a frame") && summary.contains("frames by versions carried"))
         #expect(Harness.processes(tagged: "batch").isEmpty)
     }
+
+    /// Readers that read ZMTP themselves (`subscriber: direct`) in every reader role, straight from the
+    /// writer and through a relay, one of them joining late and resyncing: all of them get every version.
+    @Test("direct subscribers: every version to cli, log and query readers, through a relay and after a late join")
+    func directSubscribers() async throws {
+        let (r, dir) = try await Harness.runTopology("""
+            { "name": "it-direct", "duration": "3s", "warmup": "500ms",
+              "writer": { "rate": 2000, "batch": { "maxCount": 16, "maxDelay": "1ms" } },
+              "readers": [
+                { "role": "cli", "count": 2, "subscriber": "direct" },
+                { "role": "log", "subscriber": "direct" },
+                { "role": "query", "subscriber": "direct" },
+                { "role": "relay", "name": "hub" },
+                { "role": "cli", "name": "behind", "via": "hub", "subscriber": "direct" },
+                { "role": "cli", "name": "late", "policy": "resync", "startAt": "1s", "subscriber": "direct" }
+              ],
+              "slo": { "maxLossFastReaders": 0 } }
+            """, tag: "direct", timeout: 90)
+        #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
+        let run = try #require(dir)
+        let rep = try RunReport.load(path: run + "/report.json")
+        func node(_ n: String) throws -> NodeReport { try #require(rep.nodes.first { $0.name == n }) }
+        for name in ["cli-1", "cli-2", "log-1", "query-1", "behind"] {
+            let n = try node(name)
+            #expect(n.lost == 0 && n[.skipped] == 0 && n[.received] > 1_000 && n[.batchFrames] > 0, "\(name): \(n.counters)")
+        }
+        let late = try node("late")
+        #expect(late.lost == 0 && late[.received] > 0, "late: \(late.counters)")
+        let lines = try String(contentsOfFile: run + "/nodes/log-1/snapshots.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["type"] as? String == "snapshot" }
+        let versions = lines.compactMap { ($0["version"] as? NSNumber)?.uint64Value }
+        let first = try #require(versions.first)
+        #expect(versions == Array(first...rep.writer.finalVersion), "the log's versions \(first)...\(versions.last ?? 0) have holes or repeats")
+        #expect(Harness.processes(tagged: "direct").isEmpty)
+    }
 }

@@ -12,14 +12,15 @@ import Glibc
 /// the node counts it and goes on.
 @Suite("message limits", .serialized, .enabled(if: Harness.binariesExist, "build the executables first (scripts/test.sh does)"))
 struct MessageLimitTests {
-    @Test("a reader's publisher sends a frame above --max-message: the connection is dropped, counted, connected again, and nothing real is lost")
-    func reader() async throws {
+    @Test("a reader's publisher sends a frame above --max-message: the connection is dropped, counted, connected again, and nothing real is lost",
+          arguments: [SubscriberKind.libzmq, .direct])
+    func reader(subscriber: SubscriberKind) async throws {
         let p = try ForgedInputTests.Publisher()
         let dir = Harness.tempDirectory("max-message-reader")
         let limit = 100_000
         let (proc, out, err) = try Harness.start(Harness.clusterNode, [
             "reader", "--name", "r", "--pub", p.endpoint, "--snapshots", p.serviceEndpoint, "--max-message", "\(limit)",
-            "--duration", "8s", "--metrics-dir", dir + "/m",
+            "--duration", "8s", "--metrics-dir", dir + "/m", "--subscriber", subscriber.rawValue,
         ], environment: ["CLUSTERSIM_TEST_TAG": "max-message-reader"])
         let epoch: UInt64 = 7
         let (subscribed, resubscribed) = try await offPool { () -> (Bool, Bool) in

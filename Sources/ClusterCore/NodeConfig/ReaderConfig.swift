@@ -62,6 +62,7 @@ public struct ReaderConfig: Sendable, Hashable {
         public static let policy = "policy"
         public static let receiveHighWaterMark = "rcvhwm"
         public static let receiveBuffer = "rcvbuf"
+        public static let subscriber = "subscriber"
         public static let delay = "delay"
         public static let lagLimit = "lag-limit"
         public static let seed = "seed"
@@ -100,6 +101,8 @@ public struct ReaderConfig: Sendable, Hashable {
     public var policy: SlowPolicy = .drop
     public var receiveHighWaterMark = Int32(HighWaterMarks.default)
     public var receiveBufferBytes: Int32?
+    /// How the stream is taken off the connection.
+    public var subscriber: SubscriberKind = .libzmq
     public var processingDelay: DelayModel?
     /// snail: lag beyond this disconnects and resyncs.
     public var lagLimitNanos: UInt64 = 500_000_000
@@ -161,6 +164,7 @@ public struct ReaderConfig: Sendable, Hashable {
         c.option(Flag.lagLimit, durationArgument(lagLimitNanos))
         if claimGroup == nil { c.option(Flag.seed, "\(seed)") }
         c.option(Flag.receiveBuffer, receiveBufferBytes)
+        if subscriber != d.subscriber { c.option(Flag.subscriber, subscriber.rawValue) }
         c.option(Flag.delay, processingDelay?.argument)
         c.option(Flag.logFile, logPath)
         if role == .log || logFlushEvery != d.logFlushEvery { c.option(Flag.logFlushEvery, "\(logFlushEvery)") }

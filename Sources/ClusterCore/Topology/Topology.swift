@@ -398,6 +398,8 @@ public struct ReaderGroup: Sendable, Hashable, Codable {
     public var rcvhwm: Int
     /// `ZMQ_RCVBUF` (kernel receive buffer, bytes); default the kernel's.
     public var rcvbuf: Int?
+    /// How the readers take the stream off the connection; default `libzmq`.
+    public var subscriber: SubscriberKind
     /// A per-message delay that makes the reader slow on purpose.
     public var processingDelay: DelaySpec?
     /// `snail`: lag beyond this disconnects and resyncs; default 500 ms.
@@ -424,6 +426,7 @@ public struct ReaderGroup: Sendable, Hashable, Codable {
         policy: SlowPolicy = .drop,
         rcvhwm: Int = HighWaterMarks.default,
         rcvbuf: Int? = nil,
+        subscriber: SubscriberKind = .libzmq,
         processingDelay: DelaySpec? = nil,
         lagLimit: TimeSpan = .milliseconds(500),
         startAt: TimeSpan? = nil,
@@ -440,6 +443,7 @@ public struct ReaderGroup: Sendable, Hashable, Codable {
         self.policy = policy
         self.rcvhwm = rcvhwm
         self.rcvbuf = rcvbuf
+        self.subscriber = subscriber
         self.processingDelay = processingDelay
         self.lagLimit = lagLimit
         self.startAt = startAt
@@ -463,7 +467,7 @@ public struct ReaderGroup: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case role, name, count, policy, rcvhwm, rcvbuf, processingDelay, lagLimit, startAt, via
+        case role, name, count, policy, rcvhwm, rcvbuf, subscriber, processingDelay, lagLimit, startAt, via
         case load, workers, historySize, relay, logFlushEvery
     }
 
@@ -485,6 +489,7 @@ public struct ReaderGroup: Sendable, Hashable, Codable {
         try c.encode(policy, forKey: .policy)
         try c.encode(rcvhwm, forKey: .rcvhwm)
         try c.encodeIfPresent(rcvbuf, forKey: .rcvbuf)
+        try c.encode(subscriber, forKey: .subscriber)
         try c.encodeIfPresent(processingDelay, forKey: .processingDelay)
         try c.encode(lagLimit, forKey: .lagLimit)
         try c.encodeIfPresent(startAt, forKey: .startAt)

@@ -368,6 +368,7 @@ final class TopologyBuilder {
             policy: f.value(.policy, default: .drop, enumeration),
             rcvhwm: f.value(.rcvhwm, default: HighWaterMarks.default, int),
             rcvbuf: f.optional(.rcvbuf, int),
+            subscriber: f.value(.subscriber, default: .libzmq, enumeration),
             processingDelay: f.optional(.processingDelay) { self.delay($0, path: $1) },
             lagLimit: f.value(.lagLimit, default: .milliseconds(500), span),
             startAt: f.optional(.startAt, span),

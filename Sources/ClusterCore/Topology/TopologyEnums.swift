@@ -22,6 +22,17 @@ public enum SlowPolicy: String, Sendable, CaseIterable, Codable {
     case snail
 }
 
+/// How a reader takes the stream off its connection.
+public enum SubscriberKind: String, Sendable, CaseIterable, Codable {
+    /// A libzmq SUB socket: its I/O thread reads the connection and hands each
+    /// frame to the reader's thread. Every security mode and policy.
+    case libzmq
+    /// The reader reads the connection itself, speaking ZMTP 3.0 with the
+    /// NULL mechanism (`DirectSubscriber`): one thread woken per read instead
+    /// of two per frame. Not with CURVE, nor with `conflate`.
+    case direct
+}
+
 /// The ZeroMQ transport the writer publishes on.
 /// What the writer promises its readers when it has more than one version to
 /// send at once (it fell behind, or the readers cannot take a frame per version).

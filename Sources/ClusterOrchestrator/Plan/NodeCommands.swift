@@ -128,6 +128,7 @@ public struct NodeCommands: Sendable {
         c.lagLimitNanos = g.lagLimit.nanoseconds
         c.seed = Self.readerSeed(topology, for: spec)
         c.receiveBufferBytes = g.rcvbuf.map { Int32(clamping: $0) }
+        c.subscriber = g.subscriber
         if let d = g.processingDelay {
             switch d.distribution {
             case .fixed: c.processingDelay = .fixed(nanos: d.mean.nanoseconds)
