@@ -30,7 +30,13 @@ let package = Package(
             pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]
         ),
-        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // libsodium (libsodium-dev, which libzmq3-dev depends on): CurveZMQ for the direct subscriber.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ", "CSodium"]),
         // Linux calls the Glibc overlay does not export (signalfd, prctl, posix_spawn set-up).
         .target(name: "CSystemShims"),
         // Process plumbing the orchestrator and the nodes share: shutdown

@@ -27,8 +27,9 @@ SYSTEM = {"Foundation", "FoundationEssentials", "FoundationNetworking", "Glibc",
 # may use anything (they test across the layers).
 LAYERS = {
     "CZeroMQ": set(),
+    "CSodium": set(),
     "CSystemShims": set(),
-    "ZeroMQ": {"CZeroMQ"},
+    "ZeroMQ": {"CZeroMQ", "CSodium"},
     "ClusterProcess": {"CSystemShims"},
     "ClusterCore": set(),
     "ClusterNode": {"ZeroMQ", "ClusterCore", "ClusterProcess"},

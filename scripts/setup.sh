@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what ClusterSim needs on a Debian machine that already has Swift:
-# libzmq (libzmq3-dev), pkg-config, docker-compose (the tests validate the
+# libzmq (libzmq3-dev), libsodium (libsodium-dev: CurveZMQ for the direct
+# subscriber), pkg-config, docker-compose (the tests validate the
 # compose files with `docker-compose config`), docker.io and debootstrap (the
 # container tests start an engine with scripts/docker-engine.sh and build the
 # image with scripts/image.sh), iproute2 and iptables (ip, tc and iptables for
@@ -11,7 +12,7 @@
 set -euo pipefail
 
 need=()
-for pkg in libzmq3-dev pkg-config docker-compose docker.io debootstrap iproute2 iptables; do
+for pkg in libzmq3-dev libsodium-dev pkg-config docker-compose docker.io debootstrap iproute2 iptables; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

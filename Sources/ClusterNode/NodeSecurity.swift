@@ -57,6 +57,15 @@ final class NodeSecurity {
         try authenticator.watch(socket, as: label, server: false, forwarding: inbox)
     }
 
+    /// The keys a direct subscriber (a reader reading ZMTP itself) needs as a CURVE client of `server`.
+    /// - Throws: `CurveFileError` when the peers file has no key for `server`.
+    func directClient(of server: String, label: String) throws -> DirectSubscriber.Curve {
+        guard let serverKey = peers[server] else {
+            throw CurveFileError(file: files.peersFile, "no public key for \(server), the node this one's \(label) connection goes to")
+        }
+        return DirectSubscriber.Curve(serverKey: serverKey, publicKey: keys.publicKey, secretKey: keys.secretKey)
+    }
+
     /// The counts into `counters`; the records, for `metrics.json`.
     func report(into counters: inout [String: UInt64]) -> [ConnectionRefusal] {
         let c = authenticator.counts

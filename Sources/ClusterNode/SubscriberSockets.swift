@@ -36,7 +36,7 @@ final class SubscriberSockets {
         separateHeartbeats = config.policy == .conflate
         let s = try Self.make(context: context, config: config, conflate: separateHeartbeats)
         if config.subscriber == .direct {
-            direct = guards.adopt(try Self.makeDirect(config))
+            direct = guards.adopt(try Self.makeDirect(config, security: security))
         } else {
             dataWatch = try Self.watch(s, config: config, security: security, guards: guards)
             try s.connect(config.publishEndpoint)
@@ -67,10 +67,12 @@ final class SubscriberSockets {
     }
 
     /// The direct subscriber for the stream: the frame kinds a reader reads, the reader's limit.
-    static func makeDirect(_ config: ReaderConfig) throws -> DirectSubscriber {
+    /// With `security`, a CURVE client of the node serving the stream.
+    static func makeDirect(_ config: ReaderConfig, security: NodeSecurity?) throws -> DirectSubscriber {
         try DirectSubscriber(endpoint: config.publishEndpoint,
                              prefixes: [FrameKind.snapshot.prefix, FrameKind.batch.prefix, FrameKind.heartbeat.prefix, FrameKind.end.prefix],
-                             maxMessageSize: config.maxMessageBytes, receiveBufferBytes: config.receiveBufferBytes)
+                             maxMessageSize: config.maxMessageBytes, receiveBufferBytes: config.receiveBufferBytes,
+                             curve: try security?.directClient(of: config.pubNode ?? Topology.writerName, label: "publish"))
     }
 
     /// A watch on a SUB socket, before it connects; with CURVE, a client of the
@@ -112,7 +114,7 @@ final class SubscriberSockets {
     /// snail: drops the data socket (and whatever it had queued) and connects a new one.
     func reconnect() {
         if let old = direct {
-            guard let d = try? Self.makeDirect(config) else { return }
+            guard let d = try? Self.makeDirect(config, security: security) else { return }
             old.close()
             direct = guards.adopt(d)
             refusedHandshakes = 0

@@ -1,3 +1,5 @@
+import CSodium
+import CZeroMQ
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,8 +17,13 @@ import Glibc
 /// messages (`0x01` + prefix), which every 3.x publisher accepts, after the
 /// peer's READY.
 ///
-/// What it does not do: security mechanisms other than NULL (a CURVE peer
-/// fails the handshake, counted in ``handshakeFailures``), multi-part
+/// With ``Curve`` keys it is a CurveZMQ client (RFC 26, as libzmq's CURVE
+/// client: HELLO, WELCOME, INITIATE with the vouch, READY, then MESSAGE
+/// boxes, libsodium's `crypto_box`), the handshake in the same reads, each
+/// frame opened into a second buffer; a peer's nonce must grow, as libzmq
+/// requires. What it does not do: a mechanism other than the one it was
+/// made for (a peer that wants another fails the handshake, counted in
+/// ``handshakeFailures``), multi-part
 /// messages as one (each part is a frame of its own), heartbeats (the
 /// writers here send none). A frame longer than `maxMessageSize` ends the
 /// connection, as libzmq's `ZMQ_MAXMSGSIZE` does, and is counted in
@@ -43,6 +50,10 @@ public final class DirectSubscriber {
     public private(set) var lastError: String?
 
     private let target: Target
+    private var curve: CurveState?
+    /// Opened CURVE messages, when ``curve`` is set.
+    private var plain: UnsafeMutableRawPointer
+    private var plainCapacity = 0
     private let subscriptions: [[UInt8]]
     private let receiveBufferBytes: Int32?
     private var fd: Int32 = -1
@@ -54,7 +65,35 @@ public final class DirectSubscriber {
     private var end = 0
     private var closed = false
 
-    enum Stage { case idle, connecting, greeting, ready, streaming }
+    enum Stage { case idle, connecting, greeting, welcome, ready, streaming }
+
+    /// The keys of a CurveZMQ client, in Z85 (40 characters each).
+    public struct Curve: Sendable, Hashable {
+        /// The publisher's long-term public key.
+        public let serverKey: String
+        /// This subscriber's long-term key pair.
+        public let publicKey: String
+        public let secretKey: String
+
+        public init(serverKey: String, publicKey: String, secretKey: String) {
+            self.serverKey = serverKey
+            self.publicKey = publicKey
+            self.secretKey = secretKey
+        }
+    }
+
+    /// A CurveZMQ client's keys and, per connection, its short-term keys and nonces.
+    struct CurveState {
+        let server: [UInt8]
+        let publicKey: [UInt8]
+        let secretKey: [UInt8]
+        var shortPublic = [UInt8](repeating: 0, count: 32)
+        var shortSecret = [UInt8](repeating: 0, count: 32)
+        var serverShort = [UInt8](repeating: 0, count: 32)
+        var precomputed = [UInt8](repeating: 0, count: 32)
+        var nonce: UInt64 = 1
+        var peerNonce: UInt64 = 0
+    }
 
     enum Target {
         case tcp(host: String, port: String)
@@ -68,7 +107,8 @@ public final class DirectSubscriber {
     ///   - maxMessageSize: The largest frame accepted.
     ///   - receiveBufferBytes: `SO_RCVBUF` for the connection; nil leaves the kernel's.
     /// - Throws: ``ZMQError`` with `EINVAL` for an endpoint of another transport or form.
-    public init(endpoint: String, prefixes: [[UInt8]], maxMessageSize: Int, receiveBufferBytes: Int32? = nil) throws(ZMQError) {
+    public init(endpoint: String, prefixes: [[UInt8]], maxMessageSize: Int, receiveBufferBytes: Int32? = nil,
+                curve: Curve? = nil) throws(ZMQError) {
         guard let target = Self.parse(endpoint) else {
             throw ZMQError(code: .init(rawValue: EINVAL), operation: "direct subscriber endpoint \(endpoint) (tcp://host:port or ipc://path)")
         }
@@ -77,6 +117,16 @@ public final class DirectSubscriber {
         self.subscriptions = prefixes
         self.maxMessageSize = maxMessageSize
         self.receiveBufferBytes = receiveBufferBytes
+        if let curve {
+            guard let server = Self.z85Decode(curve.serverKey), let pub = Self.z85Decode(curve.publicKey),
+                  let secret = Self.z85Decode(curve.secretKey), sodium_init() >= 0 else {
+                throw ZMQError(code: .init(rawValue: EINVAL), operation: "direct subscriber CURVE keys (40 Z85 characters each)")
+            }
+            self.curve = CurveState(server: server, publicKey: pub, secretKey: secret)
+        } else {
+            self.curve = nil
+        }
+        plain = .allocate(byteCount: 1, alignment: 16)
         capacity = 256 << 10
         buffer = .allocate(byteCount: capacity, alignment: 16)
     }
@@ -84,6 +134,13 @@ public final class DirectSubscriber {
     deinit {
         if fd >= 0 { Glibc.close(fd) }
         buffer.deallocate()
+        plain.deallocate()
+    }
+
+    static func z85Decode(_ key: String) -> [UInt8]? {
+        guard CurveKeyPair.isZ85Key(key) else { return nil }
+        var out = [UInt8](repeating: 0, count: 32)
+        return zmq_z85_decode(&out, key) == nil ? nil : out
     }
 
     static func parse(_ endpoint: String) -> Target? {
@@ -228,12 +285,145 @@ public final class DirectSubscriber {
         out[9] = 0x7F
         out[10] = 3
         out[11] = 0
-        out.replaceSubrange(12..<16, with: Array("NULL".utf8))
-        var ready: [UInt8] = [5] + Array("READY".utf8)
-        ready += [11] + Array("Socket-Type".utf8) + [0, 0, 0, 3] + Array("SUB".utf8)
-        out += [0x04, UInt8(ready.count)] + ready
+        if curve != nil {
+            out.replaceSubrange(12..<17, with: Array("CURVE".utf8))
+            guard let hello = curveHello() else { return drop(reason: "CURVE: cannot make a HELLO", count: false) }
+            out += Self.command(hello)
+        } else {
+            out.replaceSubrange(12..<16, with: Array("NULL".utf8))
+            out += Self.command([5] + Array("READY".utf8) + Self.metadata)
+        }
         guard write(out, what: "greeting") else { return }
         stage = .greeting
+    }
+
+    /// The properties a SUB announces: `Socket-Type` `SUB`.
+    static let metadata: [UInt8] = [11] + Array("Socket-Type".utf8) + [0, 0, 0, 3] + Array("SUB".utf8)
+
+    static func command(_ body: [UInt8]) -> [UInt8] {
+        (body.count > 255 ? [0x06] + bigEndian(UInt64(body.count)) : [0x04, UInt8(body.count)]) + body
+    }
+
+    static func message(_ body: [UInt8]) -> [UInt8] {
+        (body.count > 255 ? [0x02] + bigEndian(UInt64(body.count)) : [0x00, UInt8(body.count)]) + body
+    }
+
+    // MARK: - CurveZMQ (RFC 26; the layouts of libzmq's curve_client_tools)
+
+    /// HELLO: a new short-term key pair, and Box[64 zero bytes](C'->S).
+    private func curveHello() -> [UInt8]? {
+        guard var c = curve else { return nil }
+        crypto_box_keypair(&c.shortPublic, &c.shortSecret)
+        c.nonce = 1
+        c.peerNonce = 0
+        let nonce = Array("CurveZMQHELLO---".utf8) + Self.bigEndian(c.nonce)
+        var box = [UInt8](repeating: 0, count: 80)
+        let zeros = [UInt8](repeating: 0, count: 64)
+        guard crypto_box_easy(&box, zeros, 64, nonce, c.server, c.shortSecret) == 0 else { return nil }
+        c.nonce += 1
+        curve = c
+        return [5] + Array("HELLO".utf8) + [1, 0] + [UInt8](repeating: 0, count: 72) + c.shortPublic + Array(nonce[16...]) + box
+    }
+
+    /// WELCOME (S' and the cookie, from the server's long-term key) → INITIATE (the cookie, and our long-term key vouched for).
+    private func curveWelcome(_ body: UnsafeRawBufferPointer) -> Bool {
+        guard var c = curve, body.count == 168, Array(body[0..<8]) == [7] + Array("WELCOME".utf8) else {
+            refuse("CURVE: expected WELCOME, got \(Self.commandName(body))")
+            return false
+        }
+        let nonce = Array("WELCOME-".utf8) + Array(body[8..<24])
+        var opened = [UInt8](repeating: 0, count: 128)
+        guard crypto_box_open_easy(&opened, Array(body[24..<168]), 144, nonce, c.server, c.shortSecret) == 0 else {
+            refuse("CURVE: the WELCOME does not open with the server key given (a wrong server key?)")
+            return false
+        }
+        c.serverShort = Array(opened[0..<32])
+        let cookie = Array(opened[32..<128])
+        guard crypto_box_beforenm(&c.precomputed, c.serverShort, c.shortSecret) == 0 else { return false }
+        // The vouch: Box[C' + S](C->S'), with a random long nonce.
+        var vouchNonce = Array("VOUCH---".utf8) + [UInt8](repeating: 0, count: 16)
+        vouchNonce.withUnsafeMutableBytes { randombytes_buf($0.baseAddress! + 8, 16) }
+        var vouch = [UInt8](repeating: 0, count: 80)
+        guard crypto_box_easy(&vouch, c.shortPublic + c.server, 64, vouchNonce, c.serverShort, c.secretKey) == 0 else { return false }
+        let content = c.publicKey + Array(vouchNonce[8...]) + vouch + Self.metadata
+        let initiateNonce = Array("CurveZMQINITIATE".utf8) + Self.bigEndian(c.nonce)
+        var box = [UInt8](repeating: 0, count: content.count + 16)
+        guard crypto_box_easy_afternm(&box, content, UInt64(content.count), initiateNonce, c.precomputed) == 0 else { return false }
+        c.nonce += 1
+        curve = c
+        return write(Self.command([8] + Array("INITIATE".utf8) + cookie + Array(initiateNonce[16...]) + box), what: "INITIATE")
+    }
+
+    /// READY: its metadata, opened with the session key; nil when it does not open.
+    private func curveReady(_ body: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard var c = curve, body.count >= 30, Array(body[0..<6]) == [5] + Array("READY".utf8) else { return nil }
+        let nonce = Array("CurveZMQREADY---".utf8) + Array(body[6..<14])
+        let n = Self.loadBigEndian(body, at: 6)
+        var opened = [UInt8](repeating: 0, count: body.count - 14 - 16)
+        guard crypto_box_open_easy_afternm(&opened, Array(body[14...]), UInt64(body.count - 14), nonce, c.precomputed) == 0 else { return nil }
+        c.peerNonce = n
+        curve = c
+        return opened
+    }
+
+    /// A message to the publisher as a MESSAGE box (flags byte 0, then `bytes`).
+    private func curveMessage(_ bytes: [UInt8]) -> [UInt8]? {
+        guard var c = curve else { return nil }
+        let nonce = Array("CurveZMQMESSAGEC".utf8) + Self.bigEndian(c.nonce)
+        let content = [UInt8(0)] + bytes
+        var box = [UInt8](repeating: 0, count: content.count + 16)
+        guard crypto_box_easy_afternm(&box, content, UInt64(content.count), nonce, c.precomputed) == 0 else { return nil }
+        c.nonce += 1
+        curve = c
+        return Self.message([7] + Array("MESSAGE".utf8) + Array(nonce[16...]) + box)
+    }
+
+    /// Opens a MESSAGE box from the publisher into ``plain``: the flags byte and the message.
+    @inline(__always)
+    private func open(_ body: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard body.count >= 33, body.loadUnaligned(as: UInt64.self) == Self.messageTag else { return nil }
+        let n = Self.loadBigEndian(body, at: 8)
+        guard n > curve!.peerNonce else { return nil }
+        let length = body.count - 16 - 16
+        if plainCapacity < length {
+            plain.deallocate()
+            plainCapacity = max(length, 2 * plainCapacity, 4096)
+            plain = .allocate(byteCount: plainCapacity, alignment: 16)
+        }
+        var nonce: (UInt64, UInt64, UInt64) = (Self.messageNoncePrefix.0, Self.messageNoncePrefix.1, 0)
+        withUnsafeMutableBytes(of: &nonce) { $0.baseAddress!.advanced(by: 16).copyMemory(from: body.baseAddress! + 8, byteCount: 8) }
+        let ok = withUnsafeBytes(of: &nonce) { nonceBytes in
+            curve!.precomputed.withUnsafeBufferPointer { key in
+                crypto_box_open_easy_afternm(plain.assumingMemoryBound(to: UInt8.self),
+                                             (body.baseAddress! + 16).assumingMemoryBound(to: UInt8.self),
+                                             UInt64(body.count - 16), nonceBytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                             key.baseAddress!) == 0
+            }
+        }
+        guard ok else { return nil }
+        curve!.peerNonce = n
+        return UnsafeRawBufferPointer(start: plain, count: length)
+    }
+
+    /// `"\x07MESSAGE"` as the little-endian word a frame's first eight bytes load as.
+    static let messageTag: UInt64 = ([7] + Array("MESSAGE".utf8)).withUnsafeBytes { $0.load(as: UInt64.self) }
+    /// `"CurveZMQMESSAGES"` as two words (the publisher's MESSAGE nonces).
+    static let messageNoncePrefix: (UInt64, UInt64) = Array("CurveZMQMESSAGES".utf8).withUnsafeBytes {
+        ($0.load(as: UInt64.self), $0.load(fromByteOffset: 8, as: UInt64.self))
+    }
+
+    static func loadBigEndian(_ raw: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
+        (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(raw[offset + $1]) }
+    }
+
+    static func commandName(_ body: UnsafeRawBufferPointer) -> String {
+        guard let n = body.first, body.count > Int(n) else { return "\(body.count) bytes" }
+        let name = String(decoding: body[1...Int(n)], as: UTF8.self)
+        if name == "ERROR", body.count > Int(n) + 1 {
+            let len = Int(body[Int(n) + 1])
+            return "ERROR \"\(String(decoding: body[(Int(n) + 2)...].prefix(len), as: UTF8.self))\""
+        }
+        return name
     }
 
     /// The subscriptions, once the peer's READY came: libzmq takes a message
@@ -241,9 +431,12 @@ public final class DirectSubscriber {
     private func subscribe() -> Bool {
         var out: [UInt8] = []
         for prefix in subscriptions {
-            let body = [UInt8(1)] + prefix
-            out += body.count > 255 ? [0x02] + Self.bigEndian(UInt64(body.count)) : [0x00, UInt8(body.count)]
-            out += body
+            if curve != nil {
+                guard let m = curveMessage([1] + prefix) else { return false }
+                out += m
+            } else {
+                out += Self.message([1] + prefix)
+            }
         }
         return write(out, what: "subscriptions")
     }
@@ -264,8 +457,16 @@ public final class DirectSubscriber {
             let g = UnsafeRawBufferPointer(start: buffer + start, count: 64)
             let mechanism = String(decoding: g[12..<32].prefix { $0 != 0 }, as: UTF8.self)
             guard g[0] == 0xFF, g[9] & 1 == 1, g[10] >= 3 else { return refuse("peer is not ZMTP 3 (greeting \(Array(g.prefix(12))))") }
-            guard mechanism == "NULL" else { return refuse("peer's mechanism is \(mechanism), not NULL") }
+            let expected = curve == nil ? "NULL" : "CURVE"
+            guard mechanism == expected else { return refuse("peer's mechanism is \(mechanism), not \(expected)") }
             start += 64
+            stage = curve == nil ? .ready : .welcome
+        }
+        if stage == .welcome {
+            guard let (header, size) = frameLength() else { return }
+            let body = UnsafeRawBufferPointer(start: buffer + start + header, count: size)
+            guard curveWelcome(body) else { return }
+            start += header + size
             stage = .ready
         }
         if stage == .ready {
@@ -273,9 +474,16 @@ public final class DirectSubscriber {
             let flags = buffer.load(fromByteOffset: start, as: UInt8.self)
             let body = UnsafeRawBufferPointer(start: buffer + start + header, count: size)
             guard flags & 0x04 != 0, size >= 6, body[0] == 5, Array(body[1..<6]) == Array("READY".utf8) else {
-                return refuse("peer's first command is not READY")
+                return refuse("peer's answer is \(Self.commandName(body)), not READY")
             }
-            guard let type = Self.property("Socket-Type", in: body[6...]), type == "PUB" || type == "XPUB" else {
+            let properties: [UInt8]
+            if curve != nil {
+                guard let opened = curveReady(body) else { return refuse("CURVE: the READY does not open") }
+                properties = opened
+            } else {
+                properties = Array(body[6...])
+            }
+            guard let type = properties.withUnsafeBytes({ Self.property("Socket-Type", in: $0[...]) }), type == "PUB" || type == "XPUB" else {
                 return refuse("peer is not a publisher")
             }
             start += header + size
@@ -336,7 +544,15 @@ public final class DirectSubscriber {
             let flags = buffer.load(fromByteOffset: start, as: UInt8.self)
             let body = UnsafeRawBufferPointer(start: buffer + start + length, count: size)
             start += length + size
-            if flags & 0x04 == 0 { return body }
+            if flags & 0x04 != 0 { continue }
+            if curve == nil { return body }
+            guard let opened = open(body) else {
+                drop(reason: "CURVE: a message that does not open, or an old nonce", count: true)
+                return nil
+            }
+            // The flags byte: a command inside the box (0x02) is not a frame of the stream.
+            if opened[0] & 0x02 != 0 { continue }
+            return UnsafeRawBufferPointer(rebasing: opened[1...])
         }
         return nil
     }

@@ -118,7 +118,7 @@ struct Reader: ParsableCommand {
     @Option(name: .customLong(Flag.receiveBuffer), help: "Kernel receive buffer (SO_RCVBUF), bytes.") var rcvbuf: Int32?
     @Option(name: .customLong(Flag.subscriber), help: ArgumentHelp(
         "How the stream is read: libzmq (a SUB socket) or direct (the reader speaks ZMTP itself).",
-        discussion: "direct reads the connection on the reader's own thread: one thread woken per read instead of two per frame (docs/architecture.md). Not with --security curve or --policy conflate; --rcvhwm does not apply (the kernel's buffer and the writer's --sndhwm bound the queue)."))
+        discussion: "direct reads the connection on the reader's own thread: one thread woken per read instead of two per frame (docs/architecture.md); with --security curve it is a CurveZMQ client itself. Not with --policy conflate; --rcvhwm does not apply (the kernel's buffer and the writer's --sndhwm bound the queue)."))
     var subscriber: SubscriberKind = .libzmq
     @Option(name: .customLong(Flag.delay), help: "Processing delay per message: 2ms, uniform:1ms:3ms or exponential:2ms.")
     var delay: String?
@@ -159,9 +159,6 @@ struct Reader: ParsableCommand {
         default: break
         }
         if role == .relay { throw ValidationError("--role relay is not a reader role of this command") }
-        if subscriber == .direct, common.security == .curve {
-            throw ValidationError("--subscriber direct speaks ZMTP's NULL mechanism only: not with --security curve")
-        }
         if subscriber == .direct, policy == .conflate {
             throw ValidationError("--subscriber direct does not conflate: --policy conflate needs --subscriber libzmq")
         }

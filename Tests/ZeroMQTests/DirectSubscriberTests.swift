@@ -135,6 +135,56 @@ struct DirectSubscriberTests {
         #expect(sub.lastError?.contains("CURVE") == true)
     }
 
+    @Test("a CurveZMQ client with the publisher's key: every frame arrives opened, of every size", .enabled(if: Context.has("curve")))
+    func curveClient() throws {
+        let context = try Context()
+        let server = try CurveKeyPair.generate()
+        let client = try CurveKeyPair.generate()
+        let pub = try context.socket(.pub)
+        try pub.setLinger(.zero)
+        try pub.setCurveServer(true)
+        try pub.setCurveSecretKey(server.secretKey)
+        let monitor = try pub.monitor([.handshakeSucceeded, .handshakeFailed])
+        try pub.bind("tcp://127.0.0.1:*")
+        let sub = try DirectSubscriber(endpoint: try pub.lastEndpoint, prefixes: [Array("A".utf8), Array("P".utf8)], maxMessageSize: 4 << 20,
+                                       curve: .init(serverKey: server.publicKey, publicKey: client.publicKey, secretKey: client.secretKey))
+        try Self.subscribed(pub, sub, probe: Array("P".utf8))
+        #expect(sub.connects == 1 && sub.handshakeFailures == 0, "\(sub.lastError ?? "")")
+        #expect(try waitForEvent(.handshakeSucceeded, on: monitor) != nil)
+        let sizes = [1, 255, 300, 9_000, 70_000, 1 << 20, 272]
+        for (i, size) in sizes.enumerated() {
+            try pub.send(Self.frame("B", size: 50, fill: 9))
+            try pub.send(Self.frame("A", size: size, fill: UInt8(i)))
+        }
+        for (i, size) in sizes.enumerated() {
+            let got = try #require(sub.receive(timeoutNanos: 5_000_000_000), "frame \(i) of \(size) bytes")
+            #expect(Array(got) == Self.frame("A", size: size, fill: UInt8(i)), "frame \(i) of \(size) bytes")
+        }
+        #expect(sub.receive(timeoutNanos: 100_000_000) == nil)
+    }
+
+    @Test("a CurveZMQ client with a wrong server key: refused at WELCOME, nothing received", .enabled(if: Context.has("curve")))
+    func curveWrongServerKey() throws {
+        let context = try Context()
+        let server = try CurveKeyPair.generate()
+        let client = try CurveKeyPair.generate()
+        let pub = try context.socket(.pub)
+        try pub.setLinger(.zero)
+        try pub.setCurveServer(true)
+        try pub.setCurveSecretKey(server.secretKey)
+        try pub.bind("tcp://127.0.0.1:*")
+        let sub = try DirectSubscriber(endpoint: try pub.lastEndpoint, prefixes: [[]], maxMessageSize: 1 << 16,
+                                       curve: .init(serverKey: try CurveKeyPair.generate().publicKey, publicKey: client.publicKey,
+                                                    secretKey: client.secretKey))
+        sub.reconnectInterval = 20_000_000
+        let deadline = DirectSubscriber.monotonicNanos() + 5_000_000_000
+        while sub.handshakeFailures == 0, DirectSubscriber.monotonicNanos() < deadline {
+            try pub.send([7])
+            #expect(sub.receive(timeoutNanos: 20_000_000) == nil)
+        }
+        #expect(sub.handshakeFailures >= 1 && sub.connects == 0, "\(sub.lastError ?? "")")
+    }
+
     @Test("endpoints of other forms are refused", arguments: ["inproc://x", "tcp://127.0.0.1", "tcp://:5", "tcp://h:0", "ipc://", "udp://h:1"])
     func badEndpoints(endpoint: String) {
         #expect(throws: ZMQError.self) { try DirectSubscriber(endpoint: endpoint, prefixes: [[]], maxMessageSize: 10) }

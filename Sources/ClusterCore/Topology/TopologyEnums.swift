@@ -29,7 +29,7 @@ public enum SubscriberKind: String, Sendable, CaseIterable, Codable {
     case libzmq
     /// The reader reads the connection itself, speaking ZMTP 3.0 with the
     /// NULL mechanism (`DirectSubscriber`): one thread woken per read instead
-    /// of two per frame. Not with CURVE, nor with `conflate`.
+    /// of two per frame; under CURVE a CurveZMQ client of its own. Not with `conflate`.
     case direct
 }
 

@@ -107,10 +107,9 @@ extension Topology {
             validate(delay, "\(path).processingDelay", &v)
         }
         if group.subscriber == .direct {
-            let why = "direct (the reader reads ZMTP itself, NULL mechanism only)"
+            let why = "direct (the reader reads ZMTP itself)"
             if group.role == .relay { v.add("\(path).subscriber", "\(why) is for readers, not relays; expected libzmq") }
             if group.policy == .conflate { v.add("\(path).subscriber", "\(why) does not conflate: policy conflate needs libzmq") }
-            if securityMode == .curve { v.add("\(path).subscriber", "\(why) cannot speak CURVE: security mode curve needs libzmq") }
         }
         v.checkSpan(group.lagLimit, "\(path).lagLimit", above: .zero, atMost: .minutes(60))
         if let startAt = group.startAt {
