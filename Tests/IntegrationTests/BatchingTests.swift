@@ -41,12 +41,7 @@ struct BatchingTests {
         // The log: one line per version, none missing, none twice, up to the writer's last.
         let log = try node("log-1")
         #expect(log.lost == 0 && log[.batchedVersions] > 0)
-        let lines = try String(contentsOfFile: run + "/nodes/log-1/snapshots.jsonl", encoding: .utf8).split(separator: "\n")
-            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            .filter { $0["type"] as? String == "snapshot" }
-        let versions = lines.compactMap { ($0["version"] as? NSNumber)?.uint64Value }
-        let first = try #require(versions.first)
-        #expect(versions == Array(first...rep.writer.finalVersion), "the log's versions \(first)...\(versions.last ?? 0) have holes or repeats")
+        try Self.expectEveryVersion(logOf: run + "/nodes/log-1", upTo: rep.writer.finalVersion)
 
         for name in ["cli-1", "cli-2"] {
             let n = try node(name)
@@ -66,6 +61,16 @@ struct BatchingTests {
         let summary = try String(contentsOfFile: run + "/summary.txt", encoding: .utf8)
         #expect(summary.contains("batching (promise every-version, up to 16 a frame") && summary.contains("frames by versions carried"))
         #expect(Harness.processes(tagged: "batch").isEmpty)
+    }
+
+    /// The log's snapshot lines: one per version, none missing, none twice, up to `last`.
+    static func expectEveryVersion(logOf directory: String, upTo last: UInt64) throws {
+        let lines = try String(contentsOfFile: directory + "/snapshots.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["type"] as? String == "snapshot" }
+        let versions = lines.compactMap { ($0["version"] as? NSNumber)?.uint64Value }
+        let first = try #require(versions.first)
+        #expect(versions == Array(first...last), "the log's versions \(first)...\(versions.last ?? 0) have holes or repeats")
     }
 
     /// Readers that read ZMTP themselves (`subscriber: direct`) in every reader role, straight from the
@@ -95,12 +100,7 @@ struct BatchingTests {
         }
         let late = try node("late")
         #expect(late.lost == 0 && late[.received] > 0, "late: \(late.counters)")
-        let lines = try String(contentsOfFile: run + "/nodes/log-1/snapshots.jsonl", encoding: .utf8).split(separator: "\n")
-            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            .filter { $0["type"] as? String == "snapshot" }
-        let versions = lines.compactMap { ($0["version"] as? NSNumber)?.uint64Value }
-        let first = try #require(versions.first)
-        #expect(versions == Array(first...rep.writer.finalVersion), "the log's versions \(first)...\(versions.last ?? 0) have holes or repeats")
+        try Self.expectEveryVersion(logOf: run + "/nodes/log-1", upTo: rep.writer.finalVersion)
         #expect(Harness.processes(tagged: "direct").isEmpty)
     }
 }

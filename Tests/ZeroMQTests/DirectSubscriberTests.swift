@@ -24,6 +24,29 @@ struct DirectSubscriberTests {
         Array(prefix.utf8) + [UInt8](repeating: fill, count: size - prefix.utf8.count)
     }
 
+    /// Sends a frame of each size under prefix "A", each after one under "B" (not
+    /// subscribed), and checks that exactly the "A" frames arrive, whole and in order.
+    static func sendAndCheck(_ pub: borrowing Socket, _ sub: DirectSubscriber, sizes: [Int]) throws {
+        for (i, size) in sizes.enumerated() {
+            try pub.send(Self.frame("B", size: 50, fill: 9))
+            try pub.send(Self.frame("A", size: size, fill: UInt8(i)))
+        }
+        for (i, size) in sizes.enumerated() {
+            let got = try #require(sub.receive(timeoutNanos: 5_000_000_000), "frame \(i) of \(size) bytes")
+            #expect(Array(got) == Self.frame("A", size: size, fill: UInt8(i)), "frame \(i) of \(size) bytes")
+        }
+        #expect(sub.receive(timeoutNanos: 100_000_000) == nil)
+    }
+
+    /// A PUB that is a CURVE server with `server`'s secret key, bound on the loopback.
+    static func curvePublisher(_ context: Context, _ server: CurveKeyPair) throws -> Socket {
+        let pub = try context.socket(.pub)
+        try pub.setLinger(.zero)
+        try pub.setCurveServer(true)
+        try pub.setCurveSecretKey(server.secretKey)
+        return pub
+    }
+
     @Test("frames of every size arrive whole and in order, filtered by prefix", arguments: [Transport.tcp, .ipc])
     func framesInOrder(transport: Transport) throws {
         let endpoints = Endpoints(transport)
@@ -37,16 +60,7 @@ struct DirectSubscriberTests {
         #expect(sub.connects == 1 && sub.isConnected)
 
         // Short (one-byte size) and long (eight-byte size) frames, one larger than the buffer.
-        let sizes = [1, 2, 255, 256, 300, 9_000, 70_000, 1 << 20, 3, 272]
-        for (i, size) in sizes.enumerated() {
-            try pub.send(Self.frame("B", size: 50, fill: 9))   // not subscribed
-            try pub.send(Self.frame("A", size: size, fill: UInt8(i)))
-        }
-        for (i, size) in sizes.enumerated() {
-            let got = try #require(sub.receive(timeoutNanos: 5_000_000_000), "frame \(i) of \(size) bytes")
-            #expect(Array(got) == Self.frame("A", size: size, fill: UInt8(i)), "frame \(i) of \(size) bytes")
-        }
-        #expect(sub.receive(timeoutNanos: 100_000_000) == nil)
+        try Self.sendAndCheck(pub, sub, sizes: [1, 2, 255, 256, 300, 9_000, 70_000, 1 << 20, 3, 272])
     }
 
     @Test("no wait: nil at once when nothing is buffered; a backlog comes out frame by frame")
@@ -119,10 +133,7 @@ struct DirectSubscriberTests {
     @Test("a CURVE publisher refuses the handshake: counted, nothing received", .enabled(if: Context.has("curve")))
     func curvePeer() throws {
         let context = try Context()
-        let pub = try context.socket(.pub)
-        try pub.setLinger(.zero)
-        try pub.setCurveServer(true)
-        try pub.setCurveSecretKey(try CurveKeyPair.generate().secretKey)
+        let pub = try Self.curvePublisher(context, try CurveKeyPair.generate())
         try pub.bind("tcp://127.0.0.1:*")
         let sub = try DirectSubscriber(endpoint: try pub.lastEndpoint, prefixes: [[]], maxMessageSize: 1 << 16)
         sub.reconnectInterval = 20_000_000
@@ -140,10 +151,7 @@ struct DirectSubscriberTests {
         let context = try Context()
         let server = try CurveKeyPair.generate()
         let client = try CurveKeyPair.generate()
-        let pub = try context.socket(.pub)
-        try pub.setLinger(.zero)
-        try pub.setCurveServer(true)
-        try pub.setCurveSecretKey(server.secretKey)
+        let pub = try Self.curvePublisher(context, server)
         let monitor = try pub.monitor([.handshakeSucceeded, .handshakeFailed])
         try pub.bind("tcp://127.0.0.1:*")
         let sub = try DirectSubscriber(endpoint: try pub.lastEndpoint, prefixes: [Array("A".utf8), Array("P".utf8)], maxMessageSize: 4 << 20,
@@ -151,27 +159,14 @@ struct DirectSubscriberTests {
         try Self.subscribed(pub, sub, probe: Array("P".utf8))
         #expect(sub.connects == 1 && sub.handshakeFailures == 0, "\(sub.lastError ?? "")")
         #expect(try waitForEvent(.handshakeSucceeded, on: monitor) != nil)
-        let sizes = [1, 255, 300, 9_000, 70_000, 1 << 20, 272]
-        for (i, size) in sizes.enumerated() {
-            try pub.send(Self.frame("B", size: 50, fill: 9))
-            try pub.send(Self.frame("A", size: size, fill: UInt8(i)))
-        }
-        for (i, size) in sizes.enumerated() {
-            let got = try #require(sub.receive(timeoutNanos: 5_000_000_000), "frame \(i) of \(size) bytes")
-            #expect(Array(got) == Self.frame("A", size: size, fill: UInt8(i)), "frame \(i) of \(size) bytes")
-        }
-        #expect(sub.receive(timeoutNanos: 100_000_000) == nil)
+        try Self.sendAndCheck(pub, sub, sizes: [1, 255, 300, 9_000, 70_000, 1 << 20, 272])
     }
 
     @Test("a CurveZMQ client with a wrong server key: refused at WELCOME, nothing received", .enabled(if: Context.has("curve")))
     func curveWrongServerKey() throws {
         let context = try Context()
-        let server = try CurveKeyPair.generate()
         let client = try CurveKeyPair.generate()
-        let pub = try context.socket(.pub)
-        try pub.setLinger(.zero)
-        try pub.setCurveServer(true)
-        try pub.setCurveSecretKey(server.secretKey)
+        let pub = try Self.curvePublisher(context, try CurveKeyPair.generate())
         try pub.bind("tcp://127.0.0.1:*")
         let sub = try DirectSubscriber(endpoint: try pub.lastEndpoint, prefixes: [[]], maxMessageSize: 1 << 16,
                                        curve: .init(serverKey: try CurveKeyPair.generate().publicKey, publicKey: client.publicKey,
