@@ -20,13 +20,10 @@ scripts/setup.sh
 python3 scripts/check-modules.py
 python3 scripts/check-modules.py --self-test
 export CLUSTERSIM_STRESS=${CLUSTERSIM_STRESS:-quick}
-set +e
-swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]'
-status=${PIPESTATUS[0]}
-set -e
-[ "$status" -eq 0 ] || { echo "test.sh: build failed" >&2; exit "$status"; }
-# Every file the tests make goes under one directory of this run's (TMPDIR), removed when
-# they pass and kept, with its path printed, when they fail: run directories, keys, dumps.
+# Every file the run makes goes under one directory of its own (TMPDIR), removed when
+# the tests pass and kept, with its path printed, when they fail: run directories, keys,
+# dumps, and SwiftPM's own temporary directories (the builds' and the fuzz build's,
+# which it leaves behind in /tmp).
 outer_tmp=${TMPDIR:-/tmp}
 test_tmp=$(mktemp -d "${outer_tmp%/}/clustersim-tests.XXXXXX")
 chmod 1777 "$test_tmp"   # as /tmp is: a test runs the orchestrator as another user
@@ -36,6 +33,11 @@ keep_or_remove() {
 }
 trap keep_or_remove EXIT
 export TMPDIR="$test_tmp/"
+set +e
+swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]'
+status=${PIPESTATUS[0]}
+set -e
+[ "$status" -eq 0 ] || { echo "test.sh: build failed" >&2; exit "$status"; }
 if [ $# -gt 0 ]; then
   swift test --skip-build "$@"
 else
@@ -53,8 +55,6 @@ else
   swift test --skip-build --filter ContainerTests
   echo "test.sh: container tests took $((SECONDS - started)) s"
 fi
-
-export TMPDIR="$outer_tmp"
 
 # Fuzzing (docs/architecture.md, "Fuzzing"): every target, CLUSTERSIM_FUZZ_SECONDS each.
 fuzz_seconds=${CLUSTERSIM_FUZZ_SECONDS:-30}
