@@ -16,14 +16,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup.sh
-# The module rules (docs/architecture.md, "Layers"), and proof that the check can fail.
-python3 scripts/check-modules.py
-python3 scripts/check-modules.py --self-test
-export CLUSTERSIM_STRESS=${CLUSTERSIM_STRESS:-quick}
 # Every file the run makes goes under one directory of its own (TMPDIR), removed when
 # the tests pass and kept, with its path printed, when they fail: run directories, keys,
-# dumps, and SwiftPM's own temporary directories (the builds' and the fuzz build's,
-# which it leaves behind in /tmp).
+# dumps, and SwiftPM's own temporary directories (the manifest's, the builds' and the
+# fuzz build's, which it leaves behind in /tmp).
 outer_tmp=${TMPDIR:-/tmp}
 test_tmp=$(mktemp -d "${outer_tmp%/}/clustersim-tests.XXXXXX")
 chmod 1777 "$test_tmp"   # as /tmp is: a test runs the orchestrator as another user
@@ -33,6 +29,10 @@ keep_or_remove() {
 }
 trap keep_or_remove EXIT
 export TMPDIR="$test_tmp/"
+# The module rules (docs/architecture.md, "Layers"), and proof that the check can fail.
+python3 scripts/check-modules.py
+python3 scripts/check-modules.py --self-test
+export CLUSTERSIM_STRESS=${CLUSTERSIM_STRESS:-quick}
 set +e
 swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]'
 status=${PIPESTATUS[0]}
