@@ -57,10 +57,12 @@ public final class DirectSubscriber {
     private let subscriptions: [[UInt8]]
     private let receiveBufferBytes: Int32?
     private var fd: Int32 = -1
-    private var stage = Stage.idle
+    private(set) var stage = Stage.idle
     private var nextAttempt: UInt64 = 0
     private var buffer: UnsafeMutableRawPointer
     private var capacity: Int
+    /// The receive buffer's size in bytes (it grows for a large frame, never above twice what one needs).
+    var bufferCapacity: Int { capacity }
     private var start = 0
     private var end = 0
     private var closed = false
@@ -256,6 +258,14 @@ public final class DirectSubscriber {
         }
     }
 
+    /// Takes `descriptor`, a stream already connected to a publisher (one end
+    /// of a `socketpair`, for the fuzz target and its regression tests), as
+    /// if it had just connected: the greeting is sent, the handshake follows.
+    func adopt(connectedDescriptor descriptor: Int32) {
+        if fd >= 0 { Glibc.close(fd) }
+        begin(descriptor, rc: 0)
+    }
+
     private func begin(_ s: Int32, rc: Int32) {
         fd = s
         start = 0
@@ -416,14 +426,30 @@ public final class DirectSubscriber {
         (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(raw[offset + $1]) }
     }
 
+    /// A command's name (and an ERROR's reason) for a log line: the peer's
+    /// bytes, so anything but printable ASCII is escaped, and a body too short
+    /// for its name (or a name of no bytes) is described by its size.
     static func commandName(_ body: UnsafeRawBufferPointer) -> String {
-        guard let n = body.first, body.count > Int(n) else { return "\(body.count) bytes" }
-        let name = String(decoding: body[1...Int(n)], as: UTF8.self)
-        if name == "ERROR", body.count > Int(n) + 1 {
-            let len = Int(body[Int(n) + 1])
-            return "ERROR \"\(String(decoding: body[(Int(n) + 2)...].prefix(len), as: UTF8.self))\""
+        guard let first = body.first, case let n = Int(first), n > 0, body.count > n else { return "\(body.count) bytes" }
+        let name = printable(body[1...n])
+        if name == "ERROR", body.count > n + 1 {
+            let len = Int(body[n + 1])
+            return "ERROR \"\(printable(body[(n + 2)...].prefix(len)))\""
         }
         return name
+    }
+
+    /// `bytes` as text with every byte outside printable ASCII (and the backslash and quote) as `\xHH`.
+    static func printable(_ bytes: Slice<UnsafeRawBufferPointer>) -> String {
+        var out = ""
+        for b in bytes {
+            if b >= 0x20, b < 0x7F, b != UInt8(ascii: "\\"), b != UInt8(ascii: "\"") {
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            } else {
+                out += "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16)
+            }
+        }
+        return out
     }
 
     /// The subscriptions, once the peer's READY came: libzmq takes a message
@@ -455,7 +481,7 @@ public final class DirectSubscriber {
         if stage == .greeting {
             guard end - start >= 64 else { return }
             let g = UnsafeRawBufferPointer(start: buffer + start, count: 64)
-            let mechanism = String(decoding: g[12..<32].prefix { $0 != 0 }, as: UTF8.self)
+            let mechanism = Self.printable(g[12..<32].prefix { $0 != 0 })
             guard g[0] == 0xFF, g[9] & 1 == 1, g[10] >= 3 else { return refuse("peer is not ZMTP 3 (greeting \(Array(g.prefix(12))))") }
             let expected = curve == nil ? "NULL" : "CURVE"
             guard mechanism == expected else { return refuse("peer's mechanism is \(mechanism), not \(expected)") }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import ZeroMQ
+@testable import ZeroMQ
 
 /// The ZMTP 3.0 subscriber that reads on its caller's thread, against libzmq's PUB.
 @Suite("direct subscriber")
@@ -178,6 +178,16 @@ struct DirectSubscriberTests {
             #expect(sub.receive(timeoutNanos: 20_000_000) == nil)
         }
         #expect(sub.handshakeFailures >= 1 && sub.connects == 0, "\(sub.lastError ?? "")")
+    }
+
+    @Test("a peer's command names are shown escaped, and a name without bytes is described by its size")
+    func commandNames() {
+        func name(_ bytes: [UInt8]) -> String { bytes.withUnsafeBytes { DirectSubscriber.commandName($0) } }
+        #expect(name([5] + Array("READY".utf8)) == "READY")
+        #expect(name([0, 1, 2]) == "3 bytes")
+        #expect(name([9, 1]) == "2 bytes")
+        #expect(name([5] + Array("ERROR".utf8) + [6] + Array("no\n\"x\\".utf8)) == #"ERROR "no\x0a\x22x\x5c""#)
+        #expect(name([3, 0x1B, 0x5B, 0x41]) == #"\x1b[A"#)
     }
 
     @Test("endpoints of other forms are refused", arguments: ["inproc://x", "tcp://127.0.0.1", "tcp://:5", "tcp://h:0", "ipc://", "udp://h:1"])
