@@ -1,0 +1,1 @@
+../../../Tests/ZeroMQTests/ZMTPFuzzChecks.swift
