@@ -57,13 +57,20 @@ final class SubscriberSockets {
     }
 
     /// Counts the connections libzmq dropped (a frame above the limit) and connects them again.
-    /// Returns why the direct subscriber's last handshake was refused, once per new refusal.
+    /// The direct subscriber's handshakes refused since the last check are,
+    /// under CURVE, each recorded as a refusal by the server (metrics.json's
+    /// `refused_by_server` and refusals, as a libzmq client's are).
+    /// - Returns: Why the last of them was refused, when there were any.
     func check() -> String? {
         dataWatch?.check(data)
         heartbeatWatch?.check(heartbeat)
         guard let d = direct, d.handshakeFailures > refusedHandshakes else { return nil }
+        let reason = d.lastError ?? "the handshake was refused"
+        for _ in refusedHandshakes..<d.handshakeFailures {
+            security?.authenticator.record(.refusedByServer, socket: "publish", address: config.publishEndpoint, publicKey: "", reason: reason)
+        }
         refusedHandshakes = d.handshakeFailures
-        return d.lastError
+        return reason
     }
 
     /// The direct subscriber for the stream: the frame kinds a reader reads, the reader's limit.

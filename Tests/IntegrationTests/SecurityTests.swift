@@ -60,12 +60,13 @@ struct SecurityTests {
         try NodeMetrics.decode(json: String(contentsOfFile: dir + "/metrics.json", encoding: .utf8))
     }
 
-    @Test("a writer under CURVE: a subscriber without keys and one with a key of its own receive nothing, and the writer counts both; the cluster's reader receives")
+    @Test("a writer under CURVE: a subscriber without keys, one with a key of its own and a direct reader with one receive nothing, the writer counts them and the direct reader its refusals; the cluster's reader receives")
     func strangersGetNothing() async throws {
         let dir = Harness.tempDirectory("curve-hand")
         let writerKeys = try CurveKeyPair.generate(), readerKeys = try CurveKeyPair.generate(), strangerKeys = try CurveKeyPair.generate()
         try Self.writeKey(writerKeys, name: "writer", to: dir + "/writer.key_secret")
         try Self.writeKey(readerKeys, name: "r1", to: dir + "/r1.key_secret")
+        try Self.writeKey(strangerKeys, name: "r2", to: dir + "/r2.key_secret")
         var peers = CurvePeers()
         peers.set("writer", writerKeys.publicKey)
         peers.set("r1", readerKeys.publicKey)
@@ -78,6 +79,11 @@ struct SecurityTests {
                                        environment: env)
         let reader = try Harness.start(Harness.clusterNode, ["reader", "--name", "r1", "--pub", pub, "--snapshots", snap, "--duration", "4s",
                                                              "--metrics-dir", dir + "/r1", "--curve-key", dir + "/r1.key_secret"] + curve,
+                                       environment: env)
+        // A reader reading ZMTP itself, with a key the writer does not admit.
+        let direct = try Harness.start(Harness.clusterNode, ["reader", "--name", "r2", "--pub", pub, "--snapshots", snap, "--duration", "3s",
+                                                             "--subscriber", "direct", "--metrics-dir", dir + "/r2",
+                                                             "--curve-key", dir + "/r2.key_secret"] + curve,
                                        environment: env)
         // Two strangers: one without CURVE, one with a key pair of its own (it knows the
         // writer's public key: public keys are not secret).
@@ -96,9 +102,9 @@ struct SecurityTests {
             try keyed.connect(pub)
             return [try Self.count(plain, seconds: 2.5), try Self.count(keyed, seconds: 0.5)]
         }
-        let nodes = [writer, reader]
+        let nodes = [writer, reader, direct]
         let exits = try await offPool { nodes.map { Harness.wait($0.0, $0.1, $0.2, timeout: 20) } }
-        #expect(exits.map(\.status) == [0, 0], "\(exits.map(\.stderr))")
+        #expect(exits.map(\.status) == [0, 0, 0], "\(exits.map(\.stderr))")
         #expect(got == [0, 0], "strangers received \(got) frames")
         let w = try Self.metrics(dir + "/writer")
         #expect(w[.curveRefused] >= 1 && w[.handshakeFailed] >= 1, "\(w.counters)")
@@ -111,6 +117,12 @@ struct SecurityTests {
         let r = try Self.metrics(dir + "/r1")
         #expect(r[.received] > 100 && r[.lost] == 0, "\(r.counters)")
         #expect(r.refusals == [] && r[.refusedByServer] == 0)
+        let d = try Self.metrics(dir + "/r2")
+        #expect(d[.received] == 0 && d[.heartbeats] == 0, "the direct stranger received \(d.counters)")
+        #expect(d[.refusedByServer] >= 2, "its publish connection and its snapshot requests: \(d.counters)")
+        let own = try #require(d.refusals)
+        #expect(own.contains { $0.outcome == "refused-by-server" && $0.socket == "publish" && $0.address == pub }, "\(own)")
+        #expect(exits[2].stderr.contains("refused the direct subscriber's handshake"), "its log says so")
         #expect(Harness.processes(tagged: "curve-hand").isEmpty)
     }
 
