@@ -21,7 +21,9 @@ struct PolicyTests {
                 { "role": "cli", "name": "drop", "policy": "drop", "processingDelay": "2ms", "rcvhwm": 50, "rcvbuf": 4096 },
                 { "role": "cli", "name": "conflate", "policy": "conflate", "processingDelay": "2ms" },
                 { "role": "cli", "name": "resync", "policy": "resync", "processingDelay": "2ms", "rcvhwm": 50, "rcvbuf": 4096 },
-                { "role": "cli", "name": "snail", "policy": "snail", "processingDelay": "2ms", "lagLimit": "100ms" }
+                { "role": "cli", "name": "snail", "policy": "snail", "processingDelay": "2ms", "lagLimit": "100ms" },
+                { "role": "cli", "name": "resync-direct", "policy": "resync", "subscriber": "direct", "processingDelay": "2ms", "rcvbuf": 4096 },
+                { "role": "cli", "name": "snail-direct", "policy": "snail", "subscriber": "direct", "processingDelay": "2ms", "lagLimit": "100ms" }
               ] }
             """, tag: "policies", timeout: 120)
         #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
@@ -39,12 +41,18 @@ struct PolicyTests {
         #expect(conflate.lost == 0, "conflate: skips are not losses")
         // Conflation keeps the newest snapshot: the slow reader stays near the writer.
         #expect(conflate.latency.p50Us < 50_000, "conflate p50 \(conflate.latency.p50Us) µs")
-        let resync = try node("resync")
-        #expect((resync.counters["gaps"] ?? 0) > 0)
-        #expect((resync.counters["resyncs"] ?? 0) > 0, "resync: no resync after \(resync.counters["gaps"] ?? 0) gaps; converge \(resync.converge)")
-        let snail = try node("snail")
-        #expect((snail.counters["snail_disconnects"] ?? 0) > 0, "snail: never disconnected")
-        #expect((snail.counters["skipped"] ?? 0) > 0)
+        // The same policies with readers that read ZMTP themselves (no SUB queue: the
+        // backlog is the writer's queue and the kernel's buffers).
+        for name in ["resync", "resync-direct"] {
+            let resync = try node(name)
+            #expect((resync.counters["gaps"] ?? 0) > 0, "\(name)")
+            #expect((resync.counters["resyncs"] ?? 0) > 0, "\(name): no resync after \(resync.counters["gaps"] ?? 0) gaps; converge \(resync.converge)")
+        }
+        for name in ["snail", "snail-direct"] {
+            let snail = try node(name)
+            #expect((snail.counters["snail_disconnects"] ?? 0) > 0, "\(name): never disconnected")
+            #expect((snail.counters["skipped"] ?? 0) > 0, "\(name)")
+        }
         #expect(Harness.processes(tagged: "policies").isEmpty, "processes left behind")
     }
 
