@@ -66,6 +66,10 @@ public final class DirectSubscriber {
     private var start = 0
     private var end = 0
     private var closed = false
+    /// The last read took less than it could: the connection is most likely
+    /// drained, so the next read waits in poll() first rather than trying a
+    /// read that would fail with EAGAIN (one system call less per wake-up).
+    private var drained = false
 
     enum Stage { case idle, connecting, greeting, welcome, ready, streaming }
 
@@ -207,6 +211,10 @@ public final class DirectSubscriber {
                 continue
             }
             // greeting, ready or streaming: read what has come.
+            if drained {
+                guard wait(for: Int16(POLLIN), until: deadline, now: t) else { return nil }
+                drained = false
+            }
             switch read() {
             case .data:
                 handshake()
@@ -270,6 +278,7 @@ public final class DirectSubscriber {
         fd = s
         start = 0
         end = 0
+        drained = false
         if rc == 0 {
             sendGreeting()
         } else if errno == EINPROGRESS || errno == EAGAIN {
@@ -588,9 +597,11 @@ public final class DirectSubscriber {
     /// One read into the buffer's free space, made room for first.
     private func read() -> ReadResult {
         makeRoom()
-        let n = Glibc.read(fd, buffer + end, capacity - end)
+        let room = capacity - end
+        let n = Glibc.read(fd, buffer + end, room)
         if n > 0 {
             end += n
+            drained = n < room
             return .data
         }
         if n < 0, errno == EAGAIN || errno == EINTR { return .wouldBlock }
