@@ -112,8 +112,11 @@ struct OrchestratorRunTests {
 
     @Test("kill at a set time is applied on time and reported; restart converges")
     func killAndRestart() async throws {
+        // 6 s: the restart is due at 1.5 s, and on a loaded machine the run loop was seen
+        // to notice the kill's exit 3 s late (the restart waits for it); the reader then
+        // needs time to register, fetch its snapshot and receive.
         let (r, dir) = try await Harness.runTopology("""
-            { "name": "it-faults", "duration": "3s", "writer": { "rate": 200 },
+            { "name": "it-faults", "duration": "6s", "writer": { "rate": 200 },
               "readers": [ { "role": "cli", "count": 3 } ],
               "faults": [ { "at": "1s", "action": "kill", "target": "cli-1" },
                           { "at": "1500ms", "action": "restart", "target": "cli-1" },
@@ -165,6 +168,32 @@ struct OrchestratorRunTests {
         // The paused reader was resumed and stopped cleanly, with its dump.
         let cli1 = try #require(rep.nodes.first { $0.name == "cli-1" })
         #expect(cli1.status == .completed, "cli-1: \(cli1.status)")
+    }
+
+    @Test("a stall of the orchestrator's own loop while measuring is logged with its length")
+    func loopStall() async throws {
+        let (p, o, e, runsDir) = try Harness.startTopology("""
+            { "name": "it-stall", "duration": "3s", "writer": { "rate": 100 }, "readers": [ { "role": "cli" } ] }
+            """, tag: "stall")
+        let started = try await Harness.waitForEvent("measure-started", in: runsDir, timeout: 20)
+        #expect(started, "the run did not start measuring")
+        // The orchestrator stopped for 900 ms: its nodes run on, its loop does not turn.
+        kill(p.processIdentifier, SIGSTOP)
+        try await Task.sleep(for: .milliseconds(900))
+        kill(p.processIdentifier, SIGCONT)
+        let (p2, o2, e2) = (p, o, e)
+        let r = try await offPool { Harness.wait(p2, o2, e2, timeout: 30) }
+        #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: runsDir)
+        let lines = try String(contentsOfFile: runsDir + "/\(runs[0])/events.jsonl", encoding: .utf8).split(separator: "\n")
+        let stalls = try lines.compactMap { line -> [String: Any]? in
+            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return o?["event"] as? String == "loop-stalled" ? o : nil
+        }
+        #expect(stalls.count == 1, "\(stalls)")
+        let ms = Int(stalls.first?["ms"] as? String ?? "") ?? 0
+        #expect(ms >= 850 && ms < 5_000, "a stall of \(ms) ms logged for one of 900 ms")
+        #expect(Harness.processes(tagged: "stall").isEmpty)
     }
 
     @Test("a bad topology is refused with the file, the path and what was expected; exit 2")

@@ -21,6 +21,7 @@ extension RunLoop {
             progress.note("all \(cluster.nodes.starterCount) nodes ready in \(Int(ms)) ms")
             events.log("all-ready", detail: ["ms": "\(Int(ms))"])
         case .startMeasuring:
+            lastMeasuredTurn = SystemClock.monotonicNanos()
             usage.measureStarted()
             for name in cluster.nodes.nodes.map(\.name) { startIfReady(name) }
             events.log("measure-started")

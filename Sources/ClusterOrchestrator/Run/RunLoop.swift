@@ -34,6 +34,8 @@ final class RunLoop {
     var agent: FaultAgentLink?
     var containerFaults = ContainerFaults()
     var nextProgress: UInt64 = 0
+    /// When the loop last turned while measuring (0: not measuring).
+    var lastMeasuredTurn: UInt64 = 0
     let endpoints: RunEndpoints
 
     /// - Parameters:
@@ -68,6 +70,7 @@ final class RunLoop {
         while let wait = machine.wait {
             var action = RunStateMachine.Action.none
             let now = SystemClock.monotonicNanos()
+            noteStall(now: now)
             if let condition = wait.condition, holds(condition) {
                 action = machine.conditionMet(now: now)
             } else if now >= wait.deadline {
@@ -135,6 +138,23 @@ final class RunLoop {
             progress.draw(elapsed: Double(t) / 1e9, total: topology.duration.seconds, nodes: cluster.nodes.nodes)
         }
     }
+
+    /// A gap between two turns of the loop while measuring, above
+    /// ``stallThreshold``: logged (`loop-stalled` in events.jsonl) and said
+    /// above the progress line, because faults, probes and samples due in it
+    /// came late (a turn waits 50 ms at most; a gap of seconds was seen on a
+    /// host whose processes all queued for the CPUs and the disk).
+    func noteStall(now: UInt64) {
+        defer { lastMeasuredTurn = machine.isMeasuring ? now : 0 }
+        guard lastMeasuredTurn > 0, now > lastMeasuredTurn + Self.stallThreshold, let start = machine.measureStart else { return }
+        let gapMs = (now - lastMeasuredTurn) / 1_000_000
+        let at = Double(lastMeasuredTurn - min(lastMeasuredTurn, start.mono)) / 1e9
+        events.log("loop-stalled", detail: ["ms": "\(gapMs)", "t": String(format: "%.3f", at)])
+        progress.note("the orchestrator's loop did not run for \(gapMs) ms from \(String(format: "%.1f", at)) s: what was due then (faults, clock probes, samples) came late")
+    }
+
+    /// The gap between two turns of the loop that is reported as a stall.
+    static let stallThreshold: UInt64 = 500_000_000
 
     /// A few TimeRequests per registered node, at random moments (``ClockProber``).
     func probeClocks(now: UInt64) {
