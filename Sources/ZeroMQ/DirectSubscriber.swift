@@ -61,7 +61,7 @@ public final class DirectSubscriber {
     private var nextAttempt: UInt64 = 0
     private var buffer: UnsafeMutableRawPointer
     private var capacity: Int
-    /// The receive buffer's size in bytes (it grows for a large frame, never above twice what one needs).
+    /// The receive buffer's size in bytes (256 KiB; it grows to hold a large frame whole).
     var bufferCapacity: Int { capacity }
     private var start = 0
     private var end = 0

@@ -142,8 +142,8 @@ final class RunLoop {
     /// A gap between two turns of the loop while measuring, above
     /// ``stallThreshold``: logged (`loop-stalled` in events.jsonl) and said
     /// above the progress line, because faults, probes and samples due in it
-    /// came late (a turn waits 50 ms at most; a gap of seconds was seen on a
-    /// host whose processes all queued for the CPUs and the disk).
+    /// came late (a turn waits 50 ms at most; a gap of 3 s was seen on a host
+    /// loaded by a parallel test run, its cause not found).
     func noteStall(now: UInt64) {
         defer { lastMeasuredTurn = machine.isMeasuring ? now : 0 }
         guard lastMeasuredTurn > 0, now > lastMeasuredTurn + Self.stallThreshold, let start = machine.measureStart else { return }
