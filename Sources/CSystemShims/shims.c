@@ -6,7 +6,10 @@
 #include <spawn.h>
 #include <string.h>
 #include <sched.h>
+#include <dirent.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -95,4 +98,26 @@ int csim_allowed_cpus(int *cpus, int max) {
     for (int c = 0; c < CPU_SETSIZE && n < max; c++)
         if (CPU_ISSET(c, &set)) cpus[n++] = c;
     return n;
+}
+
+int csim_set_process_nice(int nice) {
+    DIR *tasks = opendir("/proc/self/task");
+    if (tasks == NULL) return setpriority(PRIO_PROCESS, 0, nice) == 0 ? 0 : errno;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(tasks)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        pid_t tid = (pid_t)strtol(e->d_name, NULL, 10);
+        if (setpriority(PRIO_PROCESS, (id_t)tid, nice) != 0 && errno != ESRCH) { rc = errno; break; }
+    }
+    closedir(tasks);
+    return rc;
+}
+
+int csim_thread_nice(pid_t tid, int *nice) {
+    errno = 0;
+    int n = getpriority(PRIO_PROCESS, (id_t)tid);
+    if (n == -1 && errno != 0) return errno;
+    *nice = n;
+    return 0;
 }

@@ -65,7 +65,16 @@ struct CommonOptions: ParsableArguments {
         "The cluster's public keys: one NAME KEY a line (the orchestrator's as @orchestrator).", valueName: "file"))
     var curvePeers: String?
 
+    @Option(name: .customLong(CommonFlag.nice), help: ArgumentHelp(
+        "The process's nice value, -20 (most CPU) ... 19 (least), set on every thread before libzmq's start.",
+        discussion: "Below the launcher's value it needs root or CAP_SYS_NICE; the node exits if the kernel refuses it. The orchestrator passes the topology's `nice` (docs/topology.md).",
+        valueName: "n"))
+    var nice: Int?
+
     func validate() throws {
+        if let nice, !Niceness.range.contains(nice) {
+            throw ValidationError("--nice \(nice): expected \(Niceness.range.lowerBound)...\(Niceness.range.upperBound)")
+        }
         switch (security, curveKey, curvePeers) {
         case (.curve, .some, .some), (.plain, nil, nil):
             break
@@ -110,13 +119,16 @@ struct CommonOptions: ParsableArguments {
         config.metricsDirectory = metricsDir
         config.parentPID = parentPid
         config.curve = curveFiles
+        config.nice = nice
     }
 
     /// Runs a node and exits with its status: the shutdown signals are blocked
-    /// first (before any thread exists), then the parent watch is armed.
+    /// first (before any thread exists), then the parent watch is armed and
+    /// the nice value set.
     func run(_ node: (ShutdownSignals) throws -> Int32) throws -> Never {
         let signals = ShutdownSignals()
         watchParent()
+        if let nice { try Niceness.set(nice) }
         throw ExitCode(try node(signals))
     }
 
@@ -138,6 +150,7 @@ protocol AttachedConfig {
     var metricsDirectory: String? { get set }
     var parentPID: Int32? { get set }
     var curve: CurveFiles? { get set }
+    var nice: Int? { get set }
 }
 
 extension WriterConfig: AttachedConfig {}

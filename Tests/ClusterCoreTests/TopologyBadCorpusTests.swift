@@ -154,6 +154,12 @@ let badTopologies: [BadTopology] = [
         expected: ["bad.json: writer.ioThreads: 0 is out of range, expected 1 ... 16"],
         issueCount: 1),
     BadTopology(
+        name: "nice values out of range",
+        json: topology(writer: #"{"rate": 100, "nice": -21}"#, readers: #"[{"role": "cli", "nice": 20}]"#),
+        expected: ["bad.json: writer.nice: -21 is out of range, expected -20 ... 19",
+                   "bad.json: readers[0].nice: 20 is out of range, expected -20 ... 19"],
+        issueCount: 2),
+    BadTopology(
         name: "heartbeat out of range",
         json: topology(writer: #"{"rate": 100, "heartbeat": "1ms"}"#),
         expected: [#"bad.json: writer.heartbeat: found "1ms", expected at least "10ms" and at most "1m""#]),

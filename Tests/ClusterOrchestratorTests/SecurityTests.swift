@@ -249,7 +249,7 @@ struct OrchestratorSecurityTests {
         }
         #expect(missing.message == "no public key for node cli-9 (nor for its group other)")
         // A directory holding something else is not removed.
-        FileManager.default.createFile(atPath: directory + "/notes.txt", contents: Data())
+        #expect(FileManager.default.createFile(atPath: directory + "/notes.txt", contents: Data()))
         #expect(throws: CurveFileError.self) { try compose.writeKeys(in: base) }
     }
 }

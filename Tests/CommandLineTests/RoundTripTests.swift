@@ -37,6 +37,7 @@ struct RoundTripTests {
         full.metricsDirectory = "/tmp/m"
         full.parentPID = 4242
         full.curve = Self.curve
+        full.nice = -5
         var batching = WriterConfig(publishEndpoint: "tcp://*:5555", snapshotEndpoint: "tcp://*:5556")
         batching.batch = WriterBatching(maxCount: 32, maxDelayNanos: 1_500_000)
         var batchingNoDelay = batching
@@ -88,6 +89,7 @@ struct RoundTripTests {
         full.parentPID = 1
         full.curve = Self.curve
         full.pubNode = "hub-2"
+        full.nice = 10
         var claiming = log
         claiming.name = ""
         claiming.claimGroup = "log"
@@ -123,6 +125,7 @@ struct RoundTripTests {
         full.parentPID = 9
         full.curve = Self.curve
         full.upstreamNode = "hub-0"
+        full.nice = 19
         return [RelayConfig(name: "hub", upstream: "tcp://w:5555", bindEndpoint: "tcp://*:5560"), full]
     }()
 
@@ -146,6 +149,7 @@ struct RoundTripTests {
         full.parentPID = 12
         full.curve = Self.curve
         full.targetNodes = ["q-1", "q-2"]
+        full.nice = 0
         return [QueryLoadConfig(name: "query-load", targets: ["tcp://q:5700"]), full]
     }()
 

@@ -32,4 +32,10 @@ int csim_pin_cpu(int cpu);
 /// The CPUs the calling thread may run on (sched_getaffinity), up to max, in *cpus; their count, or -errno.
 int csim_allowed_cpus(int *cpus, int max);
 
+/// Sets the nice value of every thread of this process (each thread has its own on Linux;
+/// threads created later inherit their creator's); 0 or an errno.
+int csim_set_process_nice(int nice);
+/// The nice value of one thread (a tid, or 0 for the calling one) in *nice; 0 or an errno.
+int csim_thread_nice(pid_t tid, int *nice);
+
 #endif

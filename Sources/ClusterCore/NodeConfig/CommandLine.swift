@@ -39,9 +39,10 @@ public struct NodeCommandLine: Sendable, Hashable {
     }
 
     /// The options every node takes, last: its metrics directory, the
-    /// orchestrator's control endpoint, the launcher's pid, and its CURVE
-    /// files (their paths: a key never goes on a command line).
-    mutating func common(metricsDirectory: String?, controlEndpoint: String?, parentPID: Int32?, curve: CurveFiles? = nil) {
+    /// orchestrator's control endpoint, the launcher's pid, its CURVE
+    /// files (their paths: a key never goes on a command line) and its nice value.
+    mutating func common(metricsDirectory: String?, controlEndpoint: String?, parentPID: Int32?, curve: CurveFiles? = nil,
+                         nice: Int? = nil) {
         option(CommonFlag.metricsDirectory, metricsDirectory)
         option(CommonFlag.control, controlEndpoint)
         option(CommonFlag.parentPID, parentPID)
@@ -50,6 +51,7 @@ public struct NodeCommandLine: Sendable, Hashable {
             option(CommonFlag.curveKey, curve.keyFile)
             option(CommonFlag.curvePeers, curve.peersFile)
         }
+        option(CommonFlag.nice, nice)
     }
 }
 
@@ -65,6 +67,8 @@ public enum CommonFlag {
     public static let curveKey = "curve-key"
     /// The cluster's public keys (``CurveFiles/peersFile``).
     public static let curvePeers = "curve-peers"
+    /// The process's nice value, set before any thread of libzmq's starts.
+    public static let nice = "nice"
     /// The environment variable read when `--control` is not given.
     public static let controlEnvironment = "CLUSTERSIM_CONTROL"
 }

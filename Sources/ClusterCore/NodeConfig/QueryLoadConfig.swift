@@ -33,6 +33,8 @@ public struct QueryLoadConfig: Sendable, Hashable {
     public var durationNanos: UInt64?
     /// CURVE on every socket, with these files; nil: plain sockets.
     public var curve: CurveFiles?
+    /// The process's nice value (``ClusterProcess/Niceness``); nil leaves the launcher's.
+    public var nice: Int?
     /// The query readers serving `targets`, in the same order, whose CURVE
     /// keys the clients expect; empty when the sockets are plain.
     public var targetNodes: [String] = []
@@ -58,7 +60,7 @@ public struct QueryLoadConfig: Sendable, Hashable {
         c.option(Flag.duration, durationNanos.map(durationArgument))
 
         if maxMessageBytes != MessageLimits.defaultQueryReplyLimit { c.option(Flag.maxMessage, "\(maxMessageBytes)") }
-        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve)
+        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve, nice: nice)
         return c.arguments
     }
 }

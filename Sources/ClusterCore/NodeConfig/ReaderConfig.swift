@@ -120,6 +120,8 @@ public struct ReaderConfig: Sendable, Hashable {
     public var parentPID: Int32?
     /// CURVE on every socket, with these files; nil: plain sockets.
     public var curve: CurveFiles?
+    /// The process's nice value (``ClusterProcess/Niceness``); nil leaves the launcher's.
+    public var nice: Int?
     /// The node that serves `publishEndpoint` (a relay's name), whose CURVE
     /// key the reader expects there; nil: the writer.
     public var pubNode: String?
@@ -179,7 +181,7 @@ public struct ReaderConfig: Sendable, Hashable {
         c.option(Flag.cpu, cpu)
         c.option(Flag.pubNode, pubNode)
         if maxMessageBytes != d.maxMessageBytes { c.option(Flag.maxMessage, "\(maxMessageBytes)") }
-        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve)
+        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve, nice: nice)
         return c.arguments
     }
 }

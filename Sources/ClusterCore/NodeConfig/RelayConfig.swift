@@ -35,6 +35,8 @@ public struct RelayConfig: Sendable, Hashable {
     public var durationNanos: UInt64?
     /// CURVE on every socket, with these files; nil: plain sockets.
     public var curve: CurveFiles?
+    /// The process's nice value (``ClusterProcess/Niceness``); nil leaves the launcher's.
+    public var nice: Int?
     /// The node that serves `upstream` (another relay's name), whose CURVE
     /// key the relay expects there; nil: the writer.
     public var upstreamNode: String?
@@ -64,7 +66,7 @@ public struct RelayConfig: Sendable, Hashable {
         c.option(Flag.upstreamNode, upstreamNode)
         if maxMessageBytes != MessageLimits.defaultSnapshotFrameLimit { c.option(Flag.maxMessage, "\(maxMessageBytes)") }
         if highWaterMark != Int32(HighWaterMarks.default) { c.option(Flag.highWaterMark, "\(highWaterMark)") }
-        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve)
+        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve, nice: nice)
         return c.arguments
     }
 }

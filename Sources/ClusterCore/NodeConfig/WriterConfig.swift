@@ -62,6 +62,8 @@ public struct WriterConfig: Sendable, Hashable {
     public var parentPID: Int32?
     /// CURVE on every socket, with these files; nil: plain sockets.
     public var curve: CurveFiles?
+    /// The process's nice value (``ClusterProcess/Niceness``); nil leaves the launcher's.
+    public var nice: Int?
 
     public init(publishEndpoint: String, snapshotEndpoint: String) {
         self.publishEndpoint = publishEndpoint
@@ -91,7 +93,7 @@ public struct WriterConfig: Sendable, Hashable {
         c.option(Flag.script, scriptPath)
         if ioThreads != 1 { c.option(Flag.ioThreads, "\(ioThreads)") }
         c.option(Flag.duration, durationNanos.map(durationArgument))
-        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve)
+        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve, nice: nice)
         return c.arguments
     }
 }

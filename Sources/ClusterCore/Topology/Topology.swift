@@ -134,6 +134,9 @@ public struct WriterSpec: Sendable, Hashable, Codable {
     /// frame once per subscriber; a second one shares that work out by
     /// connection (docs/security.md, "The cost of CURVE, measured").
     public var ioThreads: Int
+    /// The writer process's nice value (-20 ... 19); nil leaves the
+    /// orchestrator's. See ``ReaderGroup/nice``.
+    public var nice: Int?
 
     /// Batching when the file does not say: versions due together share a
     /// frame, none waits for others (`maxDelay` 0), so a writer that keeps
@@ -154,7 +157,8 @@ public struct WriterSpec: Sendable, Hashable, Codable {
         coalesce: Bool = false,
         promise: DeliveryPromise = .everyVersion,
         batch: BatchSpec? = WriterSpec.defaultBatch,
-        ioThreads: Int = 1
+        ioThreads: Int = 1,
+        nice: Int? = nil
     ) {
         self.rate = rate
         self.payloadBytes = payloadBytes
@@ -170,6 +174,7 @@ public struct WriterSpec: Sendable, Hashable, Codable {
         self.coalesce = self.promise == .newestState
         self.batch = self.promise == .newestState ? nil : batch
         self.ioThreads = ioThreads
+        self.nice = nice
     }
 
     /// `ZMQ_SNDHWM` when the file does not say (``HighWaterMarks``).
@@ -177,7 +182,7 @@ public struct WriterSpec: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce
-        case promise, batch, ioThreads
+        case promise, batch, ioThreads, nice
     }
 
     public init(from decoder: any Decoder) throws {
@@ -201,6 +206,7 @@ public struct WriterSpec: Sendable, Hashable, Codable {
         try c.encode(promise, forKey: .promise)
         if let batch { try c.encode(batch, forKey: .batch) } else { try c.encode(false, forKey: .batch) }
         try c.encode(ioThreads, forKey: .ioThreads)
+        try c.encodeIfPresent(nice, forKey: .nice)
     }
 }
 
@@ -418,6 +424,11 @@ public struct ReaderGroup: Sendable, Hashable, Codable {
     public var relay: RelaySpec?
     /// `log` only: snapshots written per flush, 1 ... 65 536; default 256.
     public var logFlushEvery: Int
+    /// The nice value of the group's processes (-20 ... 19); nil leaves the
+    /// orchestrator's. Readers at a higher value than the writer (say 10)
+    /// keep a hundred of them on the writer's CPUs from taking its CPU in the
+    /// middle of a fan-out, as readers on other hosts would not.
+    public var nice: Int?
 
     public init(
         role: ReaderRole,
@@ -435,7 +446,8 @@ public struct ReaderGroup: Sendable, Hashable, Codable {
         workers: Int = 4,
         historySize: Int = 256,
         relay: RelaySpec? = nil,
-        logFlushEvery: Int = 256
+        logFlushEvery: Int = 256,
+        nice: Int? = nil
     ) {
         self.role = role
         self.name = name
@@ -453,6 +465,7 @@ public struct ReaderGroup: Sendable, Hashable, Codable {
         self.historySize = historySize
         self.relay = relay
         self.logFlushEvery = logFlushEvery
+        self.nice = nice
     }
 
     /// The group's name: ``name``, or the role's name when none was given.
@@ -468,7 +481,7 @@ public struct ReaderGroup: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case role, name, count, policy, rcvhwm, rcvbuf, subscriber, processingDelay, lagLimit, startAt, via
-        case load, workers, historySize, relay, logFlushEvery
+        case load, workers, historySize, relay, logFlushEvery, nice
     }
 
     /// Keys that only one role accepts.
@@ -496,6 +509,7 @@ public struct ReaderGroup: Sendable, Hashable, Codable {
         try c.encodeIfPresent(via, forKey: .via)
         try c.encodeIfPresent(load, forKey: .load)
         try c.encodeIfPresent(relay, forKey: .relay)
+        try c.encodeIfPresent(nice, forKey: .nice)
         switch role {
         case .query:
             try c.encode(workers, forKey: .workers)

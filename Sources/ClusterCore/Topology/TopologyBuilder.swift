@@ -312,7 +312,8 @@ final class TopologyBuilder {
             coalesce: promise == .newestState,
             promise: promise,
             batch: promise == .newestState ? nil : (batch ?? WriterSpec.defaultBatch),
-            ioThreads: f.value(.ioThreads, default: 1, int)
+            ioThreads: f.value(.ioThreads, default: 1, int),
+            nice: f.optional(.nice, int)
         )
     }
 
@@ -377,7 +378,8 @@ final class TopologyBuilder {
             workers: f.value(.workers, default: 4, int),
             historySize: f.value(.historySize, default: 256, int),
             relay: f.optional(.relay) { self.relay($0, path: $1) },
-            logFlushEvery: f.value(.logFlushEvery, default: 256, int)
+            logFlushEvery: f.value(.logFlushEvery, default: 256, int),
+            nice: f.optional(.nice, int)
         )
     }
 

@@ -72,6 +72,7 @@ extension Topology {
         v.checkSpan(writer.heartbeat, "writer.heartbeat", atLeast: .milliseconds(10), atMost: .seconds(60))
         v.checkInt(writer.historyLimit, "writer.historyLimit", 0...1024)
         v.checkInt(writer.ioThreads, "writer.ioThreads", 1...16)
+        if let nice = writer.nice { v.checkInt(nice, "writer.nice", -20...19) }
         if let batch = writer.batch {
             v.checkInt(batch.maxCount, "writer.batch.maxCount", 2...4096)
             v.checkSpan(batch.maxDelay, "writer.batch.maxDelay", atMost: .seconds(1))
@@ -100,6 +101,7 @@ extension Topology {
         }
         v.checkInt(group.count, "\(path).count", ReaderGroup.countRange)
         v.checkInt(group.rcvhwm, "\(path).rcvhwm", 0...Int(Int32.max))
+        if let nice = group.nice { v.checkInt(nice, "\(path).nice", -20...19) }
         if let rcvbuf = group.rcvbuf {
             v.checkInt(rcvbuf, "\(path).rcvbuf", 1...Int(Int32.max))
         }

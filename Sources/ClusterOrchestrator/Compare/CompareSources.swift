@@ -138,6 +138,7 @@ extension Comparison {
         check("writer.nodrop", "\(a.writer.nodrop)", "\(b.writer.nodrop)")
         check("writer.promise", a.writer.promise.rawValue, b.writer.promise.rawValue)
         check("writer.batch", batch(a.writer.batch), batch(b.writer.batch))
+        check("writer.nice", a.writer.nice.map(String.init) ?? "default", b.writer.nice.map(String.init) ?? "default")
         check("readers", groups(a), groups(b))
         check("reader count", "\(a.nodes.filter { $0.role.isReader }.count)", "\(b.nodes.filter { $0.role.isReader }.count)")
         check("faults", faults(a), faults(b))
@@ -157,6 +158,7 @@ extension Comparison {
             if let d = g.processingDelay { s += " delay \(d.mean)" }
             if let v = g.via { s += " via \(v)" }
             if g.rcvhwm != HighWaterMarks.default { s += " rcvhwm \(g.rcvhwm)" }
+            if let n = g.nice { s += " nice \(n)" }
             return s
         }.joined(separator: ", ")
     }

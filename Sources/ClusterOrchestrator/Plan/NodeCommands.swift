@@ -98,6 +98,7 @@ public struct NodeCommands: Sendable {
         c.batch = w.batch.map { WriterBatching(maxCount: $0.maxCount, maxDelayNanos: $0.maxDelay.nanoseconds) }
         c.sendBufferBytes = w.sndbuf.map { Int32(clamping: $0) }
         c.ioThreads = w.ioThreads
+        c.nice = w.nice
         if w.persist { c.stateDirectory = nodeDirectory(spec.name) + "/state" }
         if w.events != nil { c.scriptPath = writerScript }
         return c
@@ -113,6 +114,7 @@ public struct NodeCommands: Sendable {
         let limits = self.limits
         c.maxMessageBytes = limits.snapshotFrame
         c.highWaterMark = limits.subscriberHighWaterMark(messages: Int(c.highWaterMark))
+        c.nice = g.nice
         return c
     }
 
@@ -129,6 +131,7 @@ public struct NodeCommands: Sendable {
         c.seed = Self.readerSeed(topology, for: spec)
         c.receiveBufferBytes = g.rcvbuf.map { Int32(clamping: $0) }
         c.subscriber = g.subscriber
+        c.nice = g.nice
         if let d = g.processingDelay {
             switch d.distribution {
             case .fixed: c.processingDelay = .fixed(nanos: d.mean.nanoseconds)

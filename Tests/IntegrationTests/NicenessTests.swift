@@ -1,0 +1,65 @@
+import ClusterProcess
+import ClusterTestSupport
+import Foundation
+import Testing
+
+@Suite("nice values", .serialized, .enabled(if: Harness.binariesExist, "build the executables first (scripts/test.sh does)"))
+struct NicenessTests {
+    /// The nice value of every thread of a process, by thread name (libzmq's are `ZMQbg/…`).
+    static func threads(of pid: Int32) -> [(name: String, nice: Int)] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.compactMap { entry in
+            guard let tid = Int32(entry), let nice = Niceness.of(thread: tid),
+                  let comm = try? String(contentsOfFile: "/proc/\(pid)/task/\(entry)/comm", encoding: .utf8) else { return nil }
+            return (comm.trimmingCharacters(in: .whitespacesAndNewlines), nice)
+        }
+    }
+
+    /// A node's name from its command line (`--name X`), nil for other processes.
+    static func nodeName(of pid: Int32) -> String? {
+        guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+        let args = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        guard args.first?.hasSuffix("cluster-node") == true, let i = args.firstIndex(of: "--name"), i + 1 < args.count else { return nil }
+        return args[i + 1]
+    }
+
+    @Test("the topology's nice values reach every thread of each node, libzmq's included; a group without one keeps the orchestrator's")
+    func topologyNiceReachesEveryThread() async throws {
+        let tag = "nice"
+        let json = """
+        {"name": "nice", "duration": "3s", "warmup": "500ms",
+         "writer": {"rate": 200, "nice": 3},
+         "readers": [{"role": "cli", "count": 2, "nice": 7}, {"role": "cli", "name": "plain"}]}
+        """
+        let run = try Harness.startTopology(json, tag: tag)
+        let measuring = try await Harness.waitForEvent("measure-started", in: run.runs, timeout: 30)
+        var seen: [String: [(name: String, nice: Int)]] = [:]
+        var orchestratorNice: Int?
+        if measuring {
+            orchestratorNice = Niceness.of(thread: run.process.processIdentifier)
+            for pid in Harness.processes(tagged: tag) {
+                if let name = Self.nodeName(of: pid) { seen[name] = Self.threads(of: pid) }
+            }
+        }
+        let result = try await offPool { Harness.wait(run.process, run.out, run.err, timeout: 60) }
+        #expect(measuring, "the run never started measuring: \(result.stderr)")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(Set(seen.keys) == ["writer", "cli-1", "cli-2", "plain"])
+        for (node, expected) in [("writer", 3), ("cli-1", 7), ("cli-2", 7), ("plain", try #require(orchestratorNice))] {
+            let threads = seen[node] ?? []
+            #expect(threads.contains { $0.name.hasPrefix("ZMQbg/IO") }, "\(node): no libzmq I/O thread among \(threads.map(\.name))")
+            for t in threads {
+                #expect(t.nice == expected, "\(node), thread \(t.name): nice \(t.nice), expected \(expected)")
+            }
+        }
+        #expect(Harness.processes(tagged: tag).isEmpty)
+    }
+
+    @Test("a nice value out of range is refused before the node starts")
+    func outOfRange() async throws {
+        let r = try await Harness.run(Harness.clusterNode, ["reader", "--name", "cli-1", "--pub", "tcp://127.0.0.1:1", "--snapshots", "tcp://127.0.0.1:1",
+                                                            "--nice=-21"], timeout: 10)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("--nice -21: expected -20...19"), "\(r.stderr)")
+    }
+}
