@@ -27,6 +27,16 @@ run here with --sndhwm/--rcvhwm, as run-baseline.sh runs it otherwise).
 Without it each runs with its own defaults (libzmq's: 1 000 each way). Redis
 has no high-water mark (its pub/sub output buffer limit is in bytes).
 
+--reader-nice N runs every system's subscribers at nice value N:
+ClusterSim's readers[0].nice (unless a variant sets it), the baselines'
+reader processes reniced, every thread of each, as they appear (polled every
+5 ms; each baseline row says how many processes were). --writer-nice N does
+the same for the fan-out side: ClusterSim's writer.nice, the baselines'
+publishers and redis-server. On a machine whose few CPUs carry the
+subscribers as well, either keeps the subscribers from taking the CPU of the
+side that is writing to them, in all the systems alike (docs/architecture.md,
+"Decisions").
+
 Each run's line also gives the CPU spent per million deliveries: the host's
 (busy time other than nice and steal, over the run, everything it ran
 included) for every system, and for ClusterSim its writer's and readers'
@@ -55,6 +65,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -116,13 +128,17 @@ def parse_variant(spec):
     return {"label": label, "settings": settings, "bin": bin_dir}
 
 
-def topology(variant, readers, rate, secs, hwm=None):
+def topology(variant, readers, rate, secs, hwm=None, reader_nice=None, writer_nice=None):
     t = {"name": f"compare-{readers}-{variant['label']}", "duration": f"{secs}s", "warmup": "2s", "cpuPinning": "off",
          "writer": {"rate": rate, "payloadBytes": 140, "historyLimit": 0},
          "readers": [{"role": "cli", "count": readers}]}
     if hwm is not None:
         t["writer"]["sndhwm"] = hwm
         t["readers"][0]["rcvhwm"] = hwm
+    if reader_nice is not None:
+        t["readers"][0]["nice"] = reader_nice
+    if writer_nice is not None:
+        t["writer"]["nice"] = writer_nice
     for key, value in variant["settings"].items():
         set_path(t, key, value)
     return t
@@ -170,19 +186,71 @@ def run_clustersim(variant, work, round_no, default_bin):
 BASELINE_SCRIPTS = {"c": "run-baseline.sh", "redis": "run-redis-baseline.sh"}
 
 
-def run_baseline(name, baseline_dir, readers, rate, secs, round_no, hwm=None, zfan=None):
+class Renicer:
+    """Renices, every thread of each, the baselines' processes as they appear,
+    until stopped: `zfan|rfan reader ...` to reader_nice, `zfan|rfan writer ...`
+    and redis-server to writer_nice (either may be None)."""
+
+    def __init__(self, reader_nice, writer_nice):
+        self.reader_nice, self.writer_nice, self.done = reader_nice, writer_nice, set()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+    def loop(self):
+        while not self.stop.is_set():
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit() or pid in self.done:
+                    continue
+                try:
+                    with open(f"/proc/{pid}/comm") as f:
+                        comm = f.read().strip()   # redis-server rewrites its command line, not its name
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        args = f.read().split(b"\0")
+                    nice = self.nice_for(comm, args[1] if len(args) > 1 else b"")
+                    if nice is not None:
+                        for tid in os.listdir(f"/proc/{pid}/task"):
+                            os.setpriority(os.PRIO_PROCESS, int(tid), nice)
+                        self.done.add(pid)
+                except OSError:
+                    continue
+            time.sleep(0.005)
+
+    def nice_for(self, program, first_argument):
+        if program in ("zfan", "rfan"):
+            return {b"reader": self.reader_nice, b"writer": self.writer_nice}.get(first_argument)
+        return self.writer_nice if program == "redis-server" else None
+
+
+def run_baseline(name, baseline_dir, readers, rate, secs, round_no, hwm=None, zfan=None, reader_nice=None, writer_nice=None):
     port = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "free-port-pair.py")],
                           check=True, capture_output=True, text=True).stdout.strip()
     before = cpu_times()
-    if name == "c" and hwm is not None:
-        row = run_zfan(zfan, readers, rate, secs, int(port), hwm)
-    else:
-        out = subprocess.run([os.path.join(baseline_dir, BASELINE_SCRIPTS[name]), str(readers), str(rate), str(secs), port],
-                             check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-        row = json.loads(out)
+    renicer = Renicer(reader_nice, writer_nice) if reader_nice is not None or writer_nice is not None else None
+    if renicer:
+        renicer.__enter__()
+    try:
+        if name == "c" and hwm is not None:
+            row = run_zfan(zfan, readers, rate, secs, int(port), hwm)
+        else:
+            out = subprocess.run([os.path.join(baseline_dir, BASELINE_SCRIPTS[name]), str(readers), str(rate), str(secs), port],
+                                 check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            row = json.loads(out)
+    finally:
+        if renicer:
+            renicer.__exit__()
     steal, host_cpu = steal_since(before), host_cpu_seconds_since(before)
     row.update(system=name, kind="baseline", round=round_no, steal=steal, skipped=0,
                host_cpu_per_m=per_million(host_cpu, readers * rate * secs - row["lost"]))
+    if renicer:
+        row["reniced"] = len(renicer.done)
     return row
 
 
@@ -236,6 +304,8 @@ def fmt_run(r, ref=None):
     if ref:
         ratio = lambda k: r[k] / ref[k] if ref[k] else float("inf")
         text += f"  | vs {ref['system']}: p50 {ratio('p50_us'):.2f} p99 {ratio('p99_us'):.2f}"
+    if "reniced" in r:
+        text += f"  (processes reniced {r['reniced']})"
     return text + fmt_cpu(r)
 
 
@@ -366,6 +436,10 @@ def main():
     p.add_argument("--json", metavar="FILE", help="also write every run's row here, one JSON object per line")
     p.add_argument("--hwm", type=int, metavar="N",
                    help="run ClusterSim and the C baseline with both high-water marks at N (default: each its own)")
+    p.add_argument("--reader-nice", type=int, metavar="N", choices=range(-20, 20),
+                   help="run every system's subscribers at nice value N (-20 ... 19)")
+    p.add_argument("--writer-nice", type=int, metavar="N", choices=range(-20, 20),
+                   help="run every system's fan-out side (writer; publisher and redis-server) at nice value N")
     a = p.parse_args()
     variants = [parse_variant(v) for v in (a.variant or ["off"])]
     if len({v["label"] for v in variants}) != len(variants):
@@ -382,19 +456,22 @@ def main():
     with tempfile.TemporaryDirectory(prefix="compare-") as work:
         for v in variants:
             with open(os.path.join(work, v["label"] + ".json"), "w") as f:
-                json.dump(topology(v, a.readers, a.rate, a.seconds, a.hwm), f)
+                json.dump(topology(v, a.readers, a.rate, a.seconds, a.hwm, a.reader_nice, a.writer_nice), f)
         zfan = build_zfan(a.baseline_dir, work) if a.hwm is not None and "c" in baselines else None
         for round_no in range(1, a.rounds + 1):
             def ours():
                 return [run_clustersim(v, work, round_no, default_bin) for v in variants]
 
             def theirs():
-                return [run_baseline(b, a.baseline_dir, a.readers, a.rate, a.seconds, round_no, a.hwm, zfan) for b in baselines]
+                return [run_baseline(b, a.baseline_dir, a.readers, a.rate, a.seconds, round_no, a.hwm, zfan, a.reader_nice, a.writer_nice)
+                        for b in baselines]
 
             got = theirs() + ours() if round_no % 2 == 0 else ours() + theirs()
             rows += got
             ref = next((r for r in got if r["kind"] == "baseline"), None)
             hwm = f", high-water marks {a.hwm}" if a.hwm is not None else ""
+            hwm += f", readers at nice {a.reader_nice}" if a.reader_nice is not None else ""
+            hwm += f", fan-out side at nice {a.writer_nice}" if a.writer_nice is not None else ""
             print(f"round {round_no} ({a.readers} readers x {a.rate:g}/s, {a.seconds} s{hwm}):")
             for r in sorted(got, key=lambda r: r["kind"] != "baseline"):
                 print(fmt_run(r, ref if r is not ref else None))
