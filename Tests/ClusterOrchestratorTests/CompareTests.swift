@@ -218,6 +218,22 @@ struct CompareDirectoryTests {
         return d
     }
 
+    @Test("nice values are settings a comparison names when they differ")
+    func niceDifferences() throws {
+        var a = try TopologyLoader.parse(Data(SweepFixtures.topology.utf8), file: "a.json")
+        var b = a
+        #expect(Comparison.differences(a, b).isEmpty)
+        b.writer.nice = -10
+        b.readers[0].nice = 10
+        #expect(Comparison.differences(a, b) == [
+            "writer.nice: default vs -10",
+            "readers: cli: cli×3 drop, slow: log×1 drop delay 1ms vs cli: cli×3 drop nice 10, slow: log×1 drop delay 1ms",
+        ])
+        a.writer.nice = -10
+        a.readers[0].nice = 10
+        #expect(Comparison.differences(a, b).isEmpty)
+    }
+
     @Test("runs of different settings: compared, with a warning listing each difference")
     func warnings() throws {
         let a = try runDirectory("cmp-a", CompareFixtures.report(seed: 1), topology: SweepFixtures.topology)

@@ -454,6 +454,19 @@ struct ComposeFileTests {
         #expect(refused.stderr.contains("node \"orchestrator\": the name is taken by the orchestrator's service"), "\(refused.stderr)")
         #expect(refused.stdout.isEmpty)
 
+        // A nice value below 0 cannot be taken in a container; a positive one passes through.
+        let nice = dir + "/nice.json"
+        try #"{ "name": "nice", "writer": { "rate": 10, "nice": 5 }, "readers": [ { "role": "cli", "count": 2 }, { "role": "log", "nice": -3 } ] }"#
+            .write(toFile: nice, atomically: true, encoding: .utf8)
+        let lowered = try await Harness.run(Harness.orchestrator, ["compose", nice], timeout: 60)
+        #expect(lowered.status == 2)
+        #expect(lowered.stderr.contains(#"readers[1].nice (group "log") is -3: in a container the nodes run as uid 10001"#), "\(lowered.stderr)")
+        try #"{ "name": "nice", "writer": { "rate": 10, "nice": 5 }, "readers": [ { "role": "cli", "count": 2, "nice": 10 } ] }"#
+            .write(toFile: nice, atomically: true, encoding: .utf8)
+        let raised = try await Harness.run(Harness.orchestrator, ["compose", nice, "--image", "clustersim:1"], timeout: 60)
+        #expect(raised.status == 0, "\(raised.stderr)")
+        #expect(raised.stdout.contains(#""--nice", "5""#) && raised.stdout.contains(#""--nice", "10""#), "\(raised.stdout)")
+
         let missing = try await Harness.run(Harness.orchestrator, ["compose", dir + "/none.json"], timeout: 60)
         #expect(missing.status == 2 && missing.stderr.contains("no such file"), "\(missing.stderr)")
     }

@@ -17,6 +17,8 @@ extension ErrorCode<ComposeError> {
     public static let nameTaken = Self("name-taken")
     /// The compose file needs a file beside it (the writer's event script), so it cannot go to standard output.
     public static let needsDirectory = Self("needs-directory")
+    /// A nice value below 0, which the image's user may not take in a container.
+    public static let niceNotAllowed = Self("nice-not-allowed")
 }
 
 /// One service of a generated compose file.

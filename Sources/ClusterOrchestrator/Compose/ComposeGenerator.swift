@@ -82,6 +82,7 @@ public struct ComposeGenerator: Sendable {
     public func generate() throws -> ComposeFile {
         precondition(!forSwarm || image != nil, "a swarm builds nothing: give the image")
         try checkNames()
+        try checkNice()
         let warnings = notes()
         var extra: [String: Data] = [:]
         if let events = topology.writer.events {
@@ -152,6 +153,17 @@ public struct ComposeGenerator: Sendable {
                 throw ComposeError(.nameTaken, "query group \"\(g.groupName)\": its load generator would be named \"\(name)\", which another service has; rename a group")
             }
             taken.insert(name)
+        }
+    }
+
+    /// Refuses nice values below 0: the image's user is not root, and a
+    /// container's capabilities are not its (`cap_add: [SYS_NICE]` would not
+    /// help), so such a node would exit at start.
+    func checkNice() throws {
+        let asked = [("writer.nice", topology.writer.nice)]
+            + topology.readers.enumerated().map { ("readers[\($0.offset)].nice (group \"\($0.element.groupName)\")", $0.element.nice) }
+        if let (key, nice) = asked.first(where: { ($0.1 ?? 0) < 0 }) {
+            throw ComposeError(.niceNotAllowed, "\(key) is \(nice ?? 0): in a container the nodes run as uid \(Self.imageUser), which may raise its nice value but not lower it; give the readers a positive nice instead (docs/topology.md, \"Nice values\")")
         }
     }
 
