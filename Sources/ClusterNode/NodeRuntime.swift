@@ -207,6 +207,8 @@ final class NodeRuntime {
                  latencies: [String: LatencySummary] = [:], converge: [ConvergeEvent] = [],
                  process: ProcessStats? = ProcessStats.read(), notes: [String] = []) -> NodeMetrics {
         var counters = counters.merging(guards.counters) { $1 }
+        var gauges = gauges
+        if let nice = Niceness.of() { gauges[.nice] = Double(nice) }
         let refusals = security?.report(into: &counters)
         var m = NodeMetrics(node: settings.name, role: settings.role, incarnation: incarnation, epoch: epoch,
                             startedWallNs: incarnation, stoppedWallNs: SystemClock.wallNanos(), counters: counters,

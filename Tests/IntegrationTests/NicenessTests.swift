@@ -53,6 +53,14 @@ struct NicenessTests {
             }
         }
         #expect(Harness.processes(tagged: tag).isEmpty)
+        // Each node's metrics say what it ran at.
+        let runs = try FileManager.default.contentsOfDirectory(atPath: run.runs)
+        let dir = run.runs + "/" + (try #require(runs.first)) + "/nodes/"
+        for (node, expected) in [("writer", 3), ("cli-1", 7), ("plain", orchestratorNice ?? 0)] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: dir + node + "/metrics.json"))
+            let gauges = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["gauges"] as? [String: Double]
+            #expect(gauges?["nice"] == Double(expected), "\(node): \(String(describing: gauges))")
+        }
     }
 
     @Test("a nice value out of range is refused before the node starts")

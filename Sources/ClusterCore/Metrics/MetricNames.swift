@@ -116,6 +116,8 @@ extension Gauge {
     public static let payloadBytes = Gauge("payload_bytes")
     public static let lagMsLast = Gauge("lag_ms_last")
     public static let cpuPinned = Gauge("cpu_pinned")
+    /// The node's nice value at the end, read back from the kernel (its main thread's).
+    public static let nice = Gauge("nice")
     public static let queryBusyRatio = Gauge("query_busy_ratio")
     public static let busyRatio = Gauge("busy_ratio")
     public static let clients = Gauge("clients")
