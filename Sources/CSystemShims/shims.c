@@ -100,18 +100,35 @@ int csim_allowed_cpus(int *cpus, int max) {
     return n;
 }
 
-int csim_set_process_nice(int nice) {
+/// Calls set(tid, arg) for every thread of this process; 0 or the first errno other than ESRCH.
+static int for_each_thread(int (*set)(pid_t, int), int arg) {
     DIR *tasks = opendir("/proc/self/task");
-    if (tasks == NULL) return setpriority(PRIO_PROCESS, 0, nice) == 0 ? 0 : errno;
+    if (tasks == NULL) return set(0, arg) == 0 ? 0 : errno;
     int rc = 0;
     struct dirent *e;
     while ((e = readdir(tasks)) != NULL) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
         pid_t tid = (pid_t)strtol(e->d_name, NULL, 10);
-        if (setpriority(PRIO_PROCESS, (id_t)tid, nice) != 0 && errno != ESRCH) { rc = errno; break; }
+        if (set(tid, arg) != 0 && errno != ESRCH) { rc = errno; break; }
     }
     closedir(tasks);
     return rc;
+}
+
+static int set_nice(pid_t tid, int nice) { return setpriority(PRIO_PROCESS, (id_t)tid, nice); }
+
+static int set_policy(pid_t tid, int policy) {
+    struct sched_param param = { .sched_priority = 0 };
+    return sched_setscheduler(tid, policy, &param);
+}
+
+int csim_set_process_nice(int nice) { return for_each_thread(set_nice, nice); }
+
+int csim_set_process_batch(void) { return for_each_thread(set_policy, SCHED_BATCH); }
+
+int csim_thread_is_batch(pid_t tid) {
+    int policy = sched_getscheduler(tid);
+    return policy < 0 ? -errno : policy == SCHED_BATCH;
 }
 
 int csim_thread_nice(pid_t tid, int *nice) {

@@ -209,6 +209,7 @@ final class NodeRuntime {
         var counters = counters.merging(guards.counters) { $1 }
         var gauges = gauges
         if let nice = Niceness.of() { gauges[.nice] = Double(nice) }
+        if let batch = BatchScheduling.isEnabled() { gauges[.schedulingBatch] = batch ? 1 : 0 }
         let refusals = security?.report(into: &counters)
         var m = NodeMetrics(node: settings.name, role: settings.role, incarnation: incarnation, epoch: epoch,
                             startedWallNs: incarnation, stoppedWallNs: SystemClock.wallNanos(), counters: counters,

@@ -71,6 +71,12 @@ struct CommonOptions: ParsableArguments {
         valueName: "n"))
     var nice: Int?
 
+    @Option(name: .customLong(CommonFlag.scheduling), help: ArgumentHelp(
+        "normal, or batch: SCHED_BATCH, the same CPU share, but a woken thread waits for the running one instead of taking its CPU.",
+        discussion: "Readers woken by the writer's writes then leave it to finish the fan-out first. Set on every thread before libzmq's start; needs no privilege (docs/topology.md).",
+        valueName: "policy"))
+    var scheduling: SchedulingPolicy = .normal
+
     func validate() throws {
         if let nice, !Niceness.range.contains(nice) {
             throw ValidationError("--nice \(nice): expected \(Niceness.range.lowerBound)...\(Niceness.range.upperBound)")
@@ -120,15 +126,17 @@ struct CommonOptions: ParsableArguments {
         config.parentPID = parentPid
         config.curve = curveFiles
         config.nice = nice
+        config.scheduling = scheduling
     }
 
     /// Runs a node and exits with its status: the shutdown signals are blocked
     /// first (before any thread exists), then the parent watch is armed and
-    /// the nice value set.
+    /// the nice value and scheduling policy set.
     func run(_ node: (ShutdownSignals) throws -> Int32) throws -> Never {
         let signals = ShutdownSignals()
         watchParent()
         if let nice { try Niceness.set(nice) }
+        if scheduling == .batch { try BatchScheduling.enable() }
         throw ExitCode(try node(signals))
     }
 
@@ -143,6 +151,7 @@ struct CommonOptions: ParsableArguments {
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 extension SecurityMode: ExpressibleByArgument {}
+extension SchedulingPolicy: ExpressibleByArgument {}
 
 /// What every node's configuration takes from the common options.
 protocol AttachedConfig {
@@ -151,6 +160,7 @@ protocol AttachedConfig {
     var parentPID: Int32? { get set }
     var curve: CurveFiles? { get set }
     var nice: Int? { get set }
+    var scheduling: SchedulingPolicy { get set }
 }
 
 extension WriterConfig: AttachedConfig {}

@@ -160,6 +160,11 @@ let badTopologies: [BadTopology] = [
                    "bad.json: readers[0].nice: 20 is out of range, expected -20 ... 19"],
         issueCount: 2),
     BadTopology(
+        name: "scheduling policy unknown",
+        json: topology(writer: #"{"rate": 100, "scheduling": "fifo"}"#),
+        expected: [#"bad.json: writer.scheduling: "fifo" is not one of normal, batch"#],
+        issueCount: 1),
+    BadTopology(
         name: "heartbeat out of range",
         json: topology(writer: #"{"rate": 100, "heartbeat": "1ms"}"#),
         expected: [#"bad.json: writer.heartbeat: found "1ms", expected at least "10ms" and at most "1m""#]),

@@ -226,7 +226,7 @@ struct TopologyModelTests {
             writer: WriterSpec(
                 rate: 123.5, payloadBytes: 0, transport: .ipc, sndhwm: 0, nodrop: true, heartbeat: .milliseconds(100),
                 historyLimit: 0, persist: true, events: [ScriptedEventSpec(at: .seconds(1), event: "boot")], coalesce: true,
-                ioThreads: 3, nice: -5),
+                ioThreads: 3, nice: -5, scheduling: .batch),
             readers: [
                 ReaderGroup(role: .relay, name: "hub", count: 2, relay: RelaySpec(delay: .milliseconds(5), jitter: .milliseconds(1), loss: 0.01),
                             nice: 5),
@@ -235,7 +235,7 @@ struct TopologyModelTests {
                     processingDelay: .uniform(min: .milliseconds(1), max: .milliseconds(2)), lagLimit: .seconds(1),
                     startAt: .seconds(5), via: "hub",
                     load: QueryLoad(clients: 8, rate: 99.5, timeout: .milliseconds(250), mix: ["getLatest": 1, "health": 0.5]),
-                    workers: 8, historySize: 1024, nice: 10),
+                    workers: 8, historySize: 1024, nice: 10, scheduling: .batch),
                 ReaderGroup(role: .log, logFlushEvery: 16),
             ],
             faults: [
@@ -290,7 +290,7 @@ struct TopologyModelTests {
         #expect {
             try JSONDecoder().decode(WriterSpec.self, from: json)
         } throws: { error in
-            (error as? TopologyError)?.issues.first?.description == #"sndHwm: unknown key (did you mean "sndhwm"?); expected one of rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce, promise, batch, ioThreads, nice"#
+            (error as? TopologyError)?.issues.first?.description == #"sndHwm: unknown key (did you mean "sndhwm"?); expected one of rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce, promise, batch, ioThreads, nice, scheduling"#
         }
     }
 

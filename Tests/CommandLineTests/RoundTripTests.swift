@@ -38,6 +38,7 @@ struct RoundTripTests {
         full.parentPID = 4242
         full.curve = Self.curve
         full.nice = -5
+        full.scheduling = .batch
         var batching = WriterConfig(publishEndpoint: "tcp://*:5555", snapshotEndpoint: "tcp://*:5556")
         batching.batch = WriterBatching(maxCount: 32, maxDelayNanos: 1_500_000)
         var batchingNoDelay = batching
@@ -90,6 +91,7 @@ struct RoundTripTests {
         full.curve = Self.curve
         full.pubNode = "hub-2"
         full.nice = 10
+        full.scheduling = .batch
         var claiming = log
         claiming.name = ""
         claiming.claimGroup = "log"
@@ -126,6 +128,7 @@ struct RoundTripTests {
         full.curve = Self.curve
         full.upstreamNode = "hub-0"
         full.nice = 19
+        full.scheduling = .batch
         return [RelayConfig(name: "hub", upstream: "tcp://w:5555", bindEndpoint: "tcp://*:5560"), full]
     }()
 

@@ -5,13 +5,13 @@ import Testing
 
 @Suite("nice values", .serialized, .enabled(if: Harness.binariesExist, "build the executables first (scripts/test.sh does)"))
 struct NicenessTests {
-    /// The nice value of every thread of a process, by thread name (libzmq's are `ZMQbg/…`).
-    static func threads(of pid: Int32) -> [(name: String, nice: Int)] {
+    /// The nice value and scheduling of every thread of a process, by thread name (libzmq's are `ZMQbg/…`).
+    static func threads(of pid: Int32) -> [(name: String, nice: Int, batch: Bool)] {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
         return tasks.compactMap { entry in
-            guard let tid = Int32(entry), let nice = Niceness.of(thread: tid),
+            guard let tid = Int32(entry), let nice = Niceness.of(thread: tid), let batch = BatchScheduling.isEnabled(thread: tid),
                   let comm = try? String(contentsOfFile: "/proc/\(pid)/task/\(entry)/comm", encoding: .utf8) else { return nil }
-            return (comm.trimmingCharacters(in: .whitespacesAndNewlines), nice)
+            return (comm.trimmingCharacters(in: .whitespacesAndNewlines), nice, batch)
         }
     }
 
@@ -23,17 +23,17 @@ struct NicenessTests {
         return args[i + 1]
     }
 
-    @Test("the topology's nice values reach every thread of each node, libzmq's included; a group without one keeps the orchestrator's")
+    @Test("the topology's nice values and scheduling reach every thread of each node, libzmq's included; a group without them keeps the orchestrator's")
     func topologyNiceReachesEveryThread() async throws {
         let tag = "nice"
         let json = """
         {"name": "nice", "duration": "3s", "warmup": "500ms",
          "writer": {"rate": 200, "nice": 3},
-         "readers": [{"role": "cli", "count": 2, "nice": 7}, {"role": "cli", "name": "plain"}]}
+         "readers": [{"role": "cli", "count": 2, "nice": 7, "scheduling": "batch"}, {"role": "cli", "name": "plain"}]}
         """
         let run = try Harness.startTopology(json, tag: tag)
         let measuring = try await Harness.waitForEvent("measure-started", in: run.runs, timeout: 30)
-        var seen: [String: [(name: String, nice: Int)]] = [:]
+        var seen: [String: [(name: String, nice: Int, batch: Bool)]] = [:]
         var orchestratorNice: Int?
         if measuring {
             orchestratorNice = Niceness.of(thread: run.process.processIdentifier)
@@ -50,16 +50,18 @@ struct NicenessTests {
             #expect(threads.contains { $0.name.hasPrefix("ZMQbg/IO") }, "\(node): no libzmq I/O thread among \(threads.map(\.name))")
             for t in threads {
                 #expect(t.nice == expected, "\(node), thread \(t.name): nice \(t.nice), expected \(expected)")
+                #expect(t.batch == node.hasPrefix("cli-"), "\(node), thread \(t.name): SCHED_BATCH \(t.batch)")
             }
         }
         #expect(Harness.processes(tagged: tag).isEmpty)
         // Each node's metrics say what it ran at.
         let runs = try FileManager.default.contentsOfDirectory(atPath: run.runs)
         let dir = run.runs + "/" + (try #require(runs.first)) + "/nodes/"
-        for (node, expected) in [("writer", 3), ("cli-1", 7), ("plain", orchestratorNice ?? 0)] {
+        for (node, expected, batch) in [("writer", 3, 0.0), ("cli-1", 7, 1), ("plain", orchestratorNice ?? 0, 0)] {
             let data = try Data(contentsOf: URL(fileURLWithPath: dir + node + "/metrics.json"))
             let gauges = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["gauges"] as? [String: Double]
             #expect(gauges?["nice"] == Double(expected), "\(node): \(String(describing: gauges))")
+            #expect(gauges?["scheduling_batch"] == batch, "\(node): \(String(describing: gauges))")
         }
     }
 

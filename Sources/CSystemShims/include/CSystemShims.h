@@ -37,5 +37,9 @@ int csim_allowed_cpus(int *cpus, int max);
 int csim_set_process_nice(int nice);
 /// The nice value of one thread (a tid, or 0 for the calling one) in *nice; 0 or an errno.
 int csim_thread_nice(pid_t tid, int *nice);
+/// Puts every thread of this process under SCHED_BATCH (threads created later inherit it); 0 or an errno.
+int csim_set_process_batch(void);
+/// Whether one thread (a tid, or 0) is under SCHED_BATCH: 1, 0, or -errno.
+int csim_thread_is_batch(pid_t tid);
 
 #endif

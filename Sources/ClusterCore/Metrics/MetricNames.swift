@@ -118,6 +118,8 @@ extension Gauge {
     public static let cpuPinned = Gauge("cpu_pinned")
     /// The node's nice value at the end, read back from the kernel (its main thread's).
     public static let nice = Gauge("nice")
+    /// 1 when the node's main thread is under `SCHED_BATCH` at the end, else 0.
+    public static let schedulingBatch = Gauge("scheduling_batch")
     public static let queryBusyRatio = Gauge("query_busy_ratio")
     public static let busyRatio = Gauge("busy_ratio")
     public static let clients = Gauge("clients")

@@ -40,9 +40,10 @@ public struct NodeCommandLine: Sendable, Hashable {
 
     /// The options every node takes, last: its metrics directory, the
     /// orchestrator's control endpoint, the launcher's pid, its CURVE
-    /// files (their paths: a key never goes on a command line) and its nice value.
+    /// files (their paths: a key never goes on a command line), its nice value
+    /// and scheduling policy.
     mutating func common(metricsDirectory: String?, controlEndpoint: String?, parentPID: Int32?, curve: CurveFiles? = nil,
-                         nice: Int? = nil) {
+                         nice: Int? = nil, scheduling: SchedulingPolicy = .normal) {
         option(CommonFlag.metricsDirectory, metricsDirectory)
         option(CommonFlag.control, controlEndpoint)
         option(CommonFlag.parentPID, parentPID)
@@ -52,6 +53,7 @@ public struct NodeCommandLine: Sendable, Hashable {
             option(CommonFlag.curvePeers, curve.peersFile)
         }
         option(CommonFlag.nice, nice)
+        if scheduling != .normal { option(CommonFlag.scheduling, scheduling.rawValue) }
     }
 }
 
@@ -69,6 +71,8 @@ public enum CommonFlag {
     public static let curvePeers = "curve-peers"
     /// The process's nice value, set before any thread of libzmq's starts.
     public static let nice = "nice"
+    /// The process's scheduling policy (``SchedulingPolicy``), set with the nice value.
+    public static let scheduling = "scheduling"
     /// The environment variable read when `--control` is not given.
     public static let controlEnvironment = "CLUSTERSIM_CONTROL"
 }

@@ -35,6 +35,8 @@ public struct QueryLoadConfig: Sendable, Hashable {
     public var curve: CurveFiles?
     /// The process's nice value (``ClusterProcess/Niceness``); nil leaves the launcher's.
     public var nice: Int?
+    /// How the kernel schedules the process's threads.
+    public var scheduling = SchedulingPolicy.normal
     /// The query readers serving `targets`, in the same order, whose CURVE
     /// keys the clients expect; empty when the sockets are plain.
     public var targetNodes: [String] = []
@@ -60,7 +62,7 @@ public struct QueryLoadConfig: Sendable, Hashable {
         c.option(Flag.duration, durationNanos.map(durationArgument))
 
         if maxMessageBytes != MessageLimits.defaultQueryReplyLimit { c.option(Flag.maxMessage, "\(maxMessageBytes)") }
-        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve, nice: nice)
+        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve, nice: nice, scheduling: scheduling)
         return c.arguments
     }
 }

@@ -122,6 +122,8 @@ public struct ReaderConfig: Sendable, Hashable {
     public var curve: CurveFiles?
     /// The process's nice value (``ClusterProcess/Niceness``); nil leaves the launcher's.
     public var nice: Int?
+    /// How the kernel schedules the process's threads.
+    public var scheduling = SchedulingPolicy.normal
     /// The node that serves `publishEndpoint` (a relay's name), whose CURVE
     /// key the reader expects there; nil: the writer.
     public var pubNode: String?
@@ -181,7 +183,7 @@ public struct ReaderConfig: Sendable, Hashable {
         c.option(Flag.cpu, cpu)
         c.option(Flag.pubNode, pubNode)
         if maxMessageBytes != d.maxMessageBytes { c.option(Flag.maxMessage, "\(maxMessageBytes)") }
-        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve, nice: nice)
+        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve, nice: nice, scheduling: scheduling)
         return c.arguments
     }
 }

@@ -37,6 +37,8 @@ public struct RelayConfig: Sendable, Hashable {
     public var curve: CurveFiles?
     /// The process's nice value (``ClusterProcess/Niceness``); nil leaves the launcher's.
     public var nice: Int?
+    /// How the kernel schedules the process's threads.
+    public var scheduling = SchedulingPolicy.normal
     /// The node that serves `upstream` (another relay's name), whose CURVE
     /// key the relay expects there; nil: the writer.
     public var upstreamNode: String?
@@ -66,7 +68,7 @@ public struct RelayConfig: Sendable, Hashable {
         c.option(Flag.upstreamNode, upstreamNode)
         if maxMessageBytes != MessageLimits.defaultSnapshotFrameLimit { c.option(Flag.maxMessage, "\(maxMessageBytes)") }
         if highWaterMark != Int32(HighWaterMarks.default) { c.option(Flag.highWaterMark, "\(highWaterMark)") }
-        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve, nice: nice)
+        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve, nice: nice, scheduling: scheduling)
         return c.arguments
     }
 }

@@ -64,6 +64,8 @@ public struct WriterConfig: Sendable, Hashable {
     public var curve: CurveFiles?
     /// The process's nice value (``ClusterProcess/Niceness``); nil leaves the launcher's.
     public var nice: Int?
+    /// How the kernel schedules the process's threads.
+    public var scheduling = SchedulingPolicy.normal
 
     public init(publishEndpoint: String, snapshotEndpoint: String) {
         self.publishEndpoint = publishEndpoint
@@ -93,7 +95,7 @@ public struct WriterConfig: Sendable, Hashable {
         c.option(Flag.script, scriptPath)
         if ioThreads != 1 { c.option(Flag.ioThreads, "\(ioThreads)") }
         c.option(Flag.duration, durationNanos.map(durationArgument))
-        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve, nice: nice)
+        c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve, nice: nice, scheduling: scheduling)
         return c.arguments
     }
 }

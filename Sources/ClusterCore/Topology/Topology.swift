@@ -137,6 +137,8 @@ public struct WriterSpec: Sendable, Hashable, Codable {
     /// The writer process's nice value (-20 ... 19); nil leaves the
     /// orchestrator's. See ``ReaderGroup/nice``.
     public var nice: Int?
+    /// How the kernel schedules the writer's threads; default `normal`.
+    public var scheduling: SchedulingPolicy
 
     /// Batching when the file does not say: versions due together share a
     /// frame, none waits for others (`maxDelay` 0), so a writer that keeps
@@ -158,7 +160,8 @@ public struct WriterSpec: Sendable, Hashable, Codable {
         promise: DeliveryPromise = .everyVersion,
         batch: BatchSpec? = WriterSpec.defaultBatch,
         ioThreads: Int = 1,
-        nice: Int? = nil
+        nice: Int? = nil,
+        scheduling: SchedulingPolicy = .normal
     ) {
         self.rate = rate
         self.payloadBytes = payloadBytes
@@ -175,6 +178,7 @@ public struct WriterSpec: Sendable, Hashable, Codable {
         self.batch = self.promise == .newestState ? nil : batch
         self.ioThreads = ioThreads
         self.nice = nice
+        self.scheduling = scheduling
     }
 
     /// `ZMQ_SNDHWM` when the file does not say (``HighWaterMarks``).
@@ -182,7 +186,7 @@ public struct WriterSpec: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce
-        case promise, batch, ioThreads, nice
+        case promise, batch, ioThreads, nice, scheduling
     }
 
     public init(from decoder: any Decoder) throws {
@@ -207,6 +211,7 @@ public struct WriterSpec: Sendable, Hashable, Codable {
         if let batch { try c.encode(batch, forKey: .batch) } else { try c.encode(false, forKey: .batch) }
         try c.encode(ioThreads, forKey: .ioThreads)
         try c.encodeIfPresent(nice, forKey: .nice)
+        try c.encode(scheduling, forKey: .scheduling)
     }
 }
 
@@ -429,6 +434,10 @@ public struct ReaderGroup: Sendable, Hashable, Codable {
     /// keep a hundred of them on the writer's CPUs from taking its CPU in the
     /// middle of a fan-out, as readers on other hosts would not.
     public var nice: Int?
+    /// How the kernel schedules the group's processes; default `normal`.
+    /// `batch` keeps a reader woken by the writer's write from taking the
+    /// writer's CPU before it has written to the other readers.
+    public var scheduling: SchedulingPolicy
 
     public init(
         role: ReaderRole,
@@ -447,7 +456,8 @@ public struct ReaderGroup: Sendable, Hashable, Codable {
         historySize: Int = 256,
         relay: RelaySpec? = nil,
         logFlushEvery: Int = 256,
-        nice: Int? = nil
+        nice: Int? = nil,
+        scheduling: SchedulingPolicy = .normal
     ) {
         self.role = role
         self.name = name
@@ -466,6 +476,7 @@ public struct ReaderGroup: Sendable, Hashable, Codable {
         self.relay = relay
         self.logFlushEvery = logFlushEvery
         self.nice = nice
+        self.scheduling = scheduling
     }
 
     /// The group's name: ``name``, or the role's name when none was given.
@@ -481,7 +492,7 @@ public struct ReaderGroup: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case role, name, count, policy, rcvhwm, rcvbuf, subscriber, processingDelay, lagLimit, startAt, via
-        case load, workers, historySize, relay, logFlushEvery, nice
+        case load, workers, historySize, relay, logFlushEvery, nice, scheduling
     }
 
     /// Keys that only one role accepts.
@@ -510,6 +521,7 @@ public struct ReaderGroup: Sendable, Hashable, Codable {
         try c.encodeIfPresent(load, forKey: .load)
         try c.encodeIfPresent(relay, forKey: .relay)
         try c.encodeIfPresent(nice, forKey: .nice)
+        try c.encode(scheduling, forKey: .scheduling)
         switch role {
         case .query:
             try c.encode(workers, forKey: .workers)

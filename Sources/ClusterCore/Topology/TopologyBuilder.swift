@@ -313,7 +313,8 @@ final class TopologyBuilder {
             promise: promise,
             batch: promise == .newestState ? nil : (batch ?? WriterSpec.defaultBatch),
             ioThreads: f.value(.ioThreads, default: 1, int),
-            nice: f.optional(.nice, int)
+            nice: f.optional(.nice, int),
+            scheduling: f.value(.scheduling, default: .normal, enumeration)
         )
     }
 
@@ -379,7 +380,8 @@ final class TopologyBuilder {
             historySize: f.value(.historySize, default: 256, int),
             relay: f.optional(.relay) { self.relay($0, path: $1) },
             logFlushEvery: f.value(.logFlushEvery, default: 256, int),
-            nice: f.optional(.nice, int)
+            nice: f.optional(.nice, int),
+            scheduling: f.value(.scheduling, default: .normal, enumeration)
         )
     }
 

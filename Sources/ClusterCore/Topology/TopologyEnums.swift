@@ -33,6 +33,19 @@ public enum SubscriberKind: String, Sendable, CaseIterable, Codable {
     case direct
 }
 
+/// How the kernel schedules a node's threads (Linux scheduling policies
+/// anyone may choose for themselves).
+public enum SchedulingPolicy: String, Sendable, CaseIterable, Codable {
+    /// `SCHED_OTHER`: the default.
+    case normal
+    /// `SCHED_BATCH`: the same share of the CPU, but a thread that wakes does
+    /// not take the CPU from the one running; it waits for it to block or for
+    /// the end of its slice. Readers so woken by the writer's writes leave
+    /// the writer to finish the fan-out first (docs/topology.md, "Nice values
+    /// and scheduling").
+    case batch
+}
+
 /// The ZeroMQ transport the writer publishes on.
 /// What the writer promises its readers when it has more than one version to
 /// send at once (it fell behind, or the readers cannot take a frame per version).

@@ -139,6 +139,7 @@ extension Comparison {
         check("writer.promise", a.writer.promise.rawValue, b.writer.promise.rawValue)
         check("writer.batch", batch(a.writer.batch), batch(b.writer.batch))
         check("writer.nice", a.writer.nice.map(String.init) ?? "default", b.writer.nice.map(String.init) ?? "default")
+        check("writer.scheduling", a.writer.scheduling.rawValue, b.writer.scheduling.rawValue)
         check("readers", groups(a), groups(b))
         check("reader count", "\(a.nodes.filter { $0.role.isReader }.count)", "\(b.nodes.filter { $0.role.isReader }.count)")
         check("faults", faults(a), faults(b))
@@ -159,6 +160,7 @@ extension Comparison {
             if let v = g.via { s += " via \(v)" }
             if g.rcvhwm != HighWaterMarks.default { s += " rcvhwm \(g.rcvhwm)" }
             if let n = g.nice { s += " nice \(n)" }
+            if g.scheduling != .normal { s += " scheduling \(g.scheduling.rawValue)" }
             return s
         }.joined(separator: ", ")
     }

@@ -163,7 +163,7 @@ public struct ComposeGenerator: Sendable {
         let asked = [("writer.nice", topology.writer.nice)]
             + topology.readers.enumerated().map { ("readers[\($0.offset)].nice (group \"\($0.element.groupName)\")", $0.element.nice) }
         if let (key, nice) = asked.first(where: { ($0.1 ?? 0) < 0 }) {
-            throw ComposeError(.niceNotAllowed, "\(key) is \(nice ?? 0): in a container the nodes run as uid \(Self.imageUser), which may raise its nice value but not lower it; give the readers a positive nice instead (docs/topology.md, \"Nice values\")")
+            throw ComposeError(.niceNotAllowed, "\(key) is \(nice ?? 0): in a container the nodes run as uid \(Self.imageUser), which may raise its nice value but not lower it; give the readers a positive nice or \"scheduling\": \"batch\" instead (docs/topology.md, \"Nice values and scheduling\")")
         }
     }
 

@@ -99,6 +99,7 @@ public struct NodeCommands: Sendable {
         c.sendBufferBytes = w.sndbuf.map { Int32(clamping: $0) }
         c.ioThreads = w.ioThreads
         c.nice = w.nice
+        c.scheduling = w.scheduling
         if w.persist { c.stateDirectory = nodeDirectory(spec.name) + "/state" }
         if w.events != nil { c.scriptPath = writerScript }
         return c
@@ -115,6 +116,7 @@ public struct NodeCommands: Sendable {
         c.maxMessageBytes = limits.snapshotFrame
         c.highWaterMark = limits.subscriberHighWaterMark(messages: Int(c.highWaterMark))
         c.nice = g.nice
+        c.scheduling = g.scheduling
         return c
     }
 
@@ -132,6 +134,7 @@ public struct NodeCommands: Sendable {
         c.receiveBufferBytes = g.rcvbuf.map { Int32(clamping: $0) }
         c.subscriber = g.subscriber
         c.nice = g.nice
+        c.scheduling = g.scheduling
         if let d = g.processingDelay {
             switch d.distribution {
             case .fixed: c.processingDelay = .fixed(nanos: d.mean.nanoseconds)
