@@ -32,9 +32,11 @@ ClusterSim's readers[0].nice (unless a variant sets it), the baselines'
 reader processes reniced, every thread of each, as they appear (polled every
 5 ms; each baseline row says how many processes were). --writer-nice N does
 the same for the fan-out side: ClusterSim's writer.nice, the baselines'
-publishers and redis-server. On a machine whose few CPUs carry the
-subscribers as well, either keeps the subscribers from taking the CPU of the
-side that is writing to them, in all the systems alike (docs/architecture.md,
+publishers and redis-server. --reader-scheduling batch puts every system's
+subscribers under SCHED_BATCH (readers[0].scheduling, the same renicing
+for the baselines). On a machine whose few CPUs carry the subscribers as
+well, each keeps the subscribers from taking the CPU of the side that is
+writing to them, in all the systems alike (docs/architecture.md,
 "Decisions").
 
 Each run's line also gives the CPU spent per million deliveries: the host's
@@ -128,17 +130,22 @@ def parse_variant(spec):
     return {"label": label, "settings": settings, "bin": bin_dir}
 
 
-def topology(variant, readers, rate, secs, hwm=None, reader_nice=None, writer_nice=None):
+def topology(variant, readers, rate, secs, hwm=None, scheduling=None):
     t = {"name": f"compare-{readers}-{variant['label']}", "duration": f"{secs}s", "warmup": "2s", "cpuPinning": "off",
          "writer": {"rate": rate, "payloadBytes": 140, "historyLimit": 0},
          "readers": [{"role": "cli", "count": readers}]}
     if hwm is not None:
         t["writer"]["sndhwm"] = hwm
         t["readers"][0]["rcvhwm"] = hwm
-    if reader_nice is not None:
-        t["readers"][0]["nice"] = reader_nice
-    if writer_nice is not None:
-        t["writer"]["nice"] = writer_nice
+    scheduling = scheduling or {}
+    if scheduling.get("reader_nice") is not None:
+        t["readers"][0]["nice"] = scheduling["reader_nice"]
+    if scheduling.get("writer_nice") is not None:
+        t["writer"]["nice"] = scheduling["writer_nice"]
+    if scheduling.get("reader_batch"):
+        t["readers"][0]["scheduling"] = "batch"
+    if scheduling.get("writer_batch"):
+        t["writer"]["scheduling"] = "batch"
     for key, value in variant["settings"].items():
         set_path(t, key, value)
     return t
@@ -187,12 +194,15 @@ BASELINE_SCRIPTS = {"c": "run-baseline.sh", "redis": "run-redis-baseline.sh"}
 
 
 class Renicer:
-    """Renices, every thread of each, the baselines' processes as they appear,
-    until stopped: `zfan|rfan reader ...` to reader_nice, `zfan|rfan writer ...`
-    and redis-server to writer_nice (either may be None)."""
+    """Gives the baselines' processes, every thread of each, a nice value or
+    the batch scheduling policy as they appear, until stopped: `zfan|rfan
+    reader ...` the readers' settings, `zfan|rfan writer ...` and
+    redis-server the writer's. A setting of None leaves it as it is."""
 
-    def __init__(self, reader_nice, writer_nice):
-        self.reader_nice, self.writer_nice, self.done = reader_nice, writer_nice, set()
+    def __init__(self, reader_nice=None, writer_nice=None, reader_batch=False, writer_batch=False):
+        self.reader = (reader_nice, reader_batch)
+        self.writer = (writer_nice, writer_batch)
+        self.done = set()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.loop, daemon=True)
 
@@ -214,26 +224,30 @@ class Renicer:
                         comm = f.read().strip()   # redis-server rewrites its command line, not its name
                     with open(f"/proc/{pid}/cmdline", "rb") as f:
                         args = f.read().split(b"\0")
-                    nice = self.nice_for(comm, args[1] if len(args) > 1 else b"")
-                    if nice is not None:
-                        for tid in os.listdir(f"/proc/{pid}/task"):
+                    nice, batch = self.settings_for(comm, args[1] if len(args) > 1 else b"")
+                    if nice is None and not batch:
+                        continue
+                    for tid in os.listdir(f"/proc/{pid}/task"):
+                        if nice is not None:
                             os.setpriority(os.PRIO_PROCESS, int(tid), nice)
-                        self.done.add(pid)
+                        if batch:
+                            os.sched_setscheduler(int(tid), os.SCHED_BATCH, os.sched_param(0))
+                    self.done.add(pid)
                 except OSError:
                     continue
             time.sleep(0.005)
 
-    def nice_for(self, program, first_argument):
+    def settings_for(self, program, first_argument):
         if program in ("zfan", "rfan"):
-            return {b"reader": self.reader_nice, b"writer": self.writer_nice}.get(first_argument)
-        return self.writer_nice if program == "redis-server" else None
+            return {b"reader": self.reader, b"writer": self.writer}.get(first_argument, (None, False))
+        return self.writer if program == "redis-server" else (None, False)
 
 
-def run_baseline(name, baseline_dir, readers, rate, secs, round_no, hwm=None, zfan=None, reader_nice=None, writer_nice=None):
+def run_baseline(name, baseline_dir, readers, rate, secs, round_no, hwm=None, zfan=None, scheduling=None):
     port = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "free-port-pair.py")],
                           check=True, capture_output=True, text=True).stdout.strip()
     before = cpu_times()
-    renicer = Renicer(reader_nice, writer_nice) if reader_nice is not None or writer_nice is not None else None
+    renicer = Renicer(**scheduling) if scheduling else None
     if renicer:
         renicer.__enter__()
     try:
@@ -440,7 +454,11 @@ def main():
                    help="run every system's subscribers at nice value N (-20 ... 19)")
     p.add_argument("--writer-nice", type=int, metavar="N", choices=range(-20, 20),
                    help="run every system's fan-out side (writer; publisher and redis-server) at nice value N")
+    p.add_argument("--reader-scheduling", choices=["normal", "batch"], default="normal",
+                   help="run every system's subscribers under this scheduling policy (batch: SCHED_BATCH)")
     a = p.parse_args()
+    scheduling = {k: v for k, v in [("reader_nice", a.reader_nice), ("writer_nice", a.writer_nice),
+                                    ("reader_batch", a.reader_scheduling == "batch")] if v is not None and v is not False}
     variants = [parse_variant(v) for v in (a.variant or ["off"])]
     if len({v["label"] for v in variants}) != len(variants):
         raise SystemExit("compare: two variants share a label")
@@ -456,14 +474,14 @@ def main():
     with tempfile.TemporaryDirectory(prefix="compare-") as work:
         for v in variants:
             with open(os.path.join(work, v["label"] + ".json"), "w") as f:
-                json.dump(topology(v, a.readers, a.rate, a.seconds, a.hwm, a.reader_nice, a.writer_nice), f)
+                json.dump(topology(v, a.readers, a.rate, a.seconds, a.hwm, scheduling), f)
         zfan = build_zfan(a.baseline_dir, work) if a.hwm is not None and "c" in baselines else None
         for round_no in range(1, a.rounds + 1):
             def ours():
                 return [run_clustersim(v, work, round_no, default_bin) for v in variants]
 
             def theirs():
-                return [run_baseline(b, a.baseline_dir, a.readers, a.rate, a.seconds, round_no, a.hwm, zfan, a.reader_nice, a.writer_nice)
+                return [run_baseline(b, a.baseline_dir, a.readers, a.rate, a.seconds, round_no, a.hwm, zfan, scheduling)
                         for b in baselines]
 
             got = theirs() + ours() if round_no % 2 == 0 else ours() + theirs()
@@ -472,6 +490,7 @@ def main():
             hwm = f", high-water marks {a.hwm}" if a.hwm is not None else ""
             hwm += f", readers at nice {a.reader_nice}" if a.reader_nice is not None else ""
             hwm += f", fan-out side at nice {a.writer_nice}" if a.writer_nice is not None else ""
+            hwm += ", readers under SCHED_BATCH" if a.reader_scheduling == "batch" else ""
             print(f"round {round_no} ({a.readers} readers x {a.rate:g}/s, {a.seconds} s{hwm}):")
             for r in sorted(got, key=lambda r: r["kind"] != "baseline"):
                 print(fmt_run(r, ref if r is not ref else None))
