@@ -374,11 +374,14 @@ enum FuzzChecks {
         return accepted ? .accepted : .rejected
     }
 
-    /// Whether a control message holds doubles (stats), which may be NaN, so
-    /// that only the bytes of its round trip can be compared.
+    /// Whether a control message holds doubles (stats; a fault request's
+    /// loss), which may be NaN, so that only the bytes of its round trip can be
+    /// compared.
     static func hasDoubles(_ m: Clustersim_V1_ControlMessage) -> Bool {
-        if case .stats = m.body { return true }
-        return false
+        switch m.body {
+        case .stats, .faultRequest: true
+        default: false
+        }
     }
 
     /// Decodes `bytes` as `M`; what decodes must encode, decode again equal,
