@@ -30,7 +30,7 @@ has no high-water mark (its pub/sub output buffer limit is in bytes).
 --reader-nice N runs every system's subscribers at nice value N:
 ClusterSim's readers[0].nice (unless a variant sets it), the baselines'
 reader processes reniced, every thread of each, as they appear (polled every
-5 ms; each baseline row says how many processes were). --writer-nice N does
+5 ms until all are; each baseline row says how many processes were). --writer-nice N does
 the same for the fan-out side: ClusterSim's writer.nice, the baselines'
 publishers and redis-server. --reader-scheduling batch puts every system's
 subscribers under SCHED_BATCH (readers[0].scheduling, the same renicing
@@ -197,11 +197,14 @@ class Renicer:
     """Gives the baselines' processes, every thread of each, a nice value or
     the batch scheduling policy as they appear, until stopped: `zfan|rfan
     reader ...` the readers' settings, `zfan|rfan writer ...` and
-    redis-server the writer's. A setting of None leaves it as it is."""
+    redis-server the writer's. A setting of None leaves it as it is. It stops
+    looking once `expected` processes are set, so that its scans of /proc
+    take no CPU from the measured run (they start before it)."""
 
-    def __init__(self, reader_nice=None, writer_nice=None, reader_batch=False, writer_batch=False):
+    def __init__(self, expected, reader_nice=None, writer_nice=None, reader_batch=False, writer_batch=False):
         self.reader = (reader_nice, reader_batch)
         self.writer = (writer_nice, writer_batch)
+        self.expected = expected
         self.done = set()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.loop, daemon=True)
@@ -215,13 +218,15 @@ class Renicer:
         self.thread.join()
 
     def loop(self):
-        while not self.stop.is_set():
+        while not self.stop.is_set() and len(self.done) < self.expected:
             for pid in os.listdir("/proc"):
                 if not pid.isdigit() or pid in self.done:
                     continue
                 try:
                     with open(f"/proc/{pid}/comm") as f:
                         comm = f.read().strip()   # redis-server rewrites its command line, not its name
+                    if comm not in ("zfan", "rfan", "redis-server"):
+                        continue
                     with open(f"/proc/{pid}/cmdline", "rb") as f:
                         args = f.read().split(b"\0")
                     nice, batch = self.settings_for(comm, args[1] if len(args) > 1 else b"")
@@ -247,7 +252,13 @@ def run_baseline(name, baseline_dir, readers, rate, secs, round_no, hwm=None, zf
     port = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "free-port-pair.py")],
                           check=True, capture_output=True, text=True).stdout.strip()
     before = cpu_times()
-    renicer = Renicer(**scheduling) if scheduling else None
+    renicer = None
+    if scheduling:
+        readers_set = scheduling.get("reader_nice") is not None or scheduling.get("reader_batch")
+        writers_set = scheduling.get("writer_nice") is not None or scheduling.get("writer_batch")
+        # The subscribers; the publisher, and for Redis its server.
+        expected = (readers if readers_set else 0) + ((2 if name == "redis" else 1) if writers_set else 0)
+        renicer = Renicer(expected, **scheduling)
     if renicer:
         renicer.__enter__()
     try:
