@@ -59,6 +59,7 @@ and ends with CURVE's median ratios to plain, the medians, the fast readers'
 loss and the writer's CPU. `scripts/compare.py --security --help` says more.
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -259,18 +260,13 @@ def run_baseline(name, baseline_dir, readers, rate, secs, round_no, hwm=None, zf
         # The subscribers; the publisher, and for Redis its server.
         expected = (readers if readers_set else 0) + ((2 if name == "redis" else 1) if writers_set else 0)
         renicer = Renicer(expected, **scheduling)
-    if renicer:
-        renicer.__enter__()
-    try:
+    with renicer or contextlib.nullcontext():
         if name == "c" and hwm is not None:
             row = run_zfan(zfan, readers, rate, secs, int(port), hwm)
         else:
             out = subprocess.run([os.path.join(baseline_dir, BASELINE_SCRIPTS[name]), str(readers), str(rate), str(secs), port],
                                  check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
             row = json.loads(out)
-    finally:
-        if renicer:
-            renicer.__exit__()
     steal, host_cpu = steal_since(before), host_cpu_seconds_since(before)
     row.update(system=name, kind="baseline", round=round_no, steal=steal, skipped=0,
                host_cpu_per_m=per_million(host_cpu, readers * rate * secs - row["lost"]))

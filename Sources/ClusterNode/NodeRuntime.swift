@@ -79,6 +79,9 @@ final class NodeRuntime {
     let startMono: UInt64
     /// The CPUs the process may run on after pinning (read back); empty when not pinned.
     let pinnedTo: [Int]
+    /// The gauges `nice` and `scheduling_batch`: what the kernel says of the
+    /// main thread, read once (the command sets both before the runtime exists).
+    private let schedulingGauges: [String: Double]
     let context: Context
     /// The node's CURVE set-up; nil when its sockets are plain.
     let security: NodeSecurity?
@@ -114,6 +117,10 @@ final class NodeRuntime {
         } else {
             pinnedTo = []
         }
+        var scheduling: [String: Double] = [:]
+        if let nice = Niceness.of() { scheduling[.nice] = Double(nice) }
+        if let batch = BatchScheduling.isEnabled() { scheduling[.schedulingBatch] = batch ? 1 : 0 }
+        schedulingGauges = scheduling
         // The control socket gets an I/O thread of its own: libzmq looks a host name up in the I/O
         // thread of the socket connecting to it, and under compose a reconnect to a writer that has
         // ended (its name no longer resolves) held that thread for seconds, the FINAL behind it.
@@ -207,9 +214,7 @@ final class NodeRuntime {
                  latencies: [String: LatencySummary] = [:], converge: [ConvergeEvent] = [],
                  process: ProcessStats? = ProcessStats.read(), notes: [String] = []) -> NodeMetrics {
         var counters = counters.merging(guards.counters) { $1 }
-        var gauges = gauges
-        if let nice = Niceness.of() { gauges[.nice] = Double(nice) }
-        if let batch = BatchScheduling.isEnabled() { gauges[.schedulingBatch] = batch ? 1 : 0 }
+        let gauges = gauges.merging(schedulingGauges) { $1 }
         let refusals = security?.report(into: &counters)
         var m = NodeMetrics(node: settings.name, role: settings.role, incarnation: incarnation, epoch: epoch,
                             startedWallNs: incarnation, stoppedWallNs: SystemClock.wallNanos(), counters: counters,

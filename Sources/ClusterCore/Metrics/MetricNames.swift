@@ -116,9 +116,9 @@ extension Gauge {
     public static let payloadBytes = Gauge("payload_bytes")
     public static let lagMsLast = Gauge("lag_ms_last")
     public static let cpuPinned = Gauge("cpu_pinned")
-    /// The node's nice value at the end, read back from the kernel (its main thread's).
+    /// The node's nice value, read back from the kernel at its start (its main thread's).
     public static let nice = Gauge("nice")
-    /// 1 when the node's main thread is under `SCHED_BATCH` at the end, else 0.
+    /// 1 when the node's main thread is under `SCHED_BATCH` (read at its start), else 0.
     public static let schedulingBatch = Gauge("scheduling_batch")
     public static let queryBusyRatio = Gauge("query_busy_ratio")
     public static let busyRatio = Gauge("busy_ratio")
