@@ -25,6 +25,7 @@ struct ContainerFaultActions {
             reply.detail = failures.joined(separator: "; ")
             return reply
         }
+        if let why = Self.invalid(r) { return refused(reply, why) }
         guard let container = docker.state(r.container) else {
             return refused(reply, "no container \(r.container) on this host's engine")
         }
@@ -73,6 +74,22 @@ struct ContainerFaultActions {
             return refused(reply, "the fault agent does not apply \(r.action)")
         }
         return reply
+    }
+
+    /// Why a request cannot be applied as it stands, before any container is
+    /// touched: a loss outside (0, 1] (NaN included) or a rate that is not one.
+    /// The orchestrator sends only the topology's validated values; this
+    /// guards the commands the agent runs against any other sender's.
+    static func invalid(_ r: Clustersim_V1_FaultRequest) -> String? {
+        switch FaultAction(rawValue: r.action) {
+        case .loss?:
+            guard r.loss > 0, r.loss <= 1 else { return "loss \(r.loss) is not a fraction more than 0 and at most 1" }
+        case .bandwidth?:
+            guard FaultSpec.bitsPerSecond(ofRate: r.bandwidth) != nil else { return "bad rate \(r.bandwidth)" }
+        default:
+            break
+        }
+        return nil
     }
 
     /// Partition, loss or bandwidth in the container's network namespace.
