@@ -7,8 +7,11 @@ ClusterSim (with batching, without) and raw libzmq in C, in one sitting.
 ClusterSim's knee is `orchestrator sweep --find-max writer.rate` on a
 cli-only topology like scripts/compare.py's (272-byte frames, 2 s warm-up)
 whose one SLO is no loss by any reader; one search per variant:
-`batch` (writer.batch with maxDelay --batch-delay, 1 ms by default) and
-`off` (writer.batch false). C's is the same search done here on
+`batch` (writer.batch with maxDelay --batch-delay, 1 ms by default),
+`direct` (readers that read ZMTP themselves, a writer queue of 10 000
+frames and batches of --direct-delay: 2 ms at 100 readers or more, 100 µs
+below, as scripts/compare-overload.sh runs them) and `off` (writer.batch
+false). C's is the same search done here on
 ../shared/baseline/run-baseline.sh (no loss in every run of a probe):
 doubling from --from, then bisecting to --tolerance. A probe passes when
 all of its runs are loss-free (--probe K/N: K of N, the sweep's rule in one
@@ -26,18 +29,21 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 compare = __import__("compare")
 
 
-def topology(readers, rate, secs, batch):
+def topology(readers, rate, secs, batch, direct=False):
     t = compare.topology({"label": "x", "settings": {}}, readers, rate, secs)
     t["name"] = f"loss-free-{readers}"
     t["writer"]["batch"] = batch
+    if direct:
+        t["readers"][0]["subscriber"] = "direct"
+        t["writer"]["sndhwm"] = 10000
     t["slo"] = {"maxLossFastReaders": 0}
     return t
 
 
-def clustersim_knee(bin_dir, readers, start, secs, batch, tolerance, probe, work):
-    path = os.path.join(work, f"t{readers}-{'off' if batch is False else 'batch'}.json")
+def clustersim_knee(bin_dir, readers, start, secs, name, batch, tolerance, probe, work):
+    path = os.path.join(work, f"t{readers}-{name}.json")
     with open(path, "w") as f:
-        json.dump(topology(readers, start, secs, batch), f)
+        json.dump(topology(readers, start, secs, batch, direct=name == "direct"), f)
     out = os.path.join(work, "sweeps")
     r = subprocess.run([os.path.join(bin_dir, "orchestrator"), "sweep", path, "--find-max", "writer.rate",
                         "--tolerance", tolerance, "--probe", probe, "--out", out, "--quiet"],
@@ -100,10 +106,11 @@ def main():
     p.add_argument("--probe", default="2/2", help="a probe passes when K of N runs lose nothing (default 2/2)")
     p.add_argument("--from", dest="start", type=float, help="the first rate probed (default 100 000 / READERS)")
     p.add_argument("--batch-delay", default="1ms", help="writer.batch.maxDelay of the batching variant (default 1ms)")
-    p.add_argument("--only", choices=["batch", "off", "c"], action="append", help="run only these searches (repeat)")
+    p.add_argument("--direct-delay", help="writer.batch.maxDelay of the direct variant (default 2ms at 100 readers or more, 100us below)")
+    p.add_argument("--only", choices=["batch", "direct", "off", "c"], action="append", help="run only these searches (repeat)")
     p.add_argument("--baseline-dir", default=os.environ.get("BASELINE_DIR", os.path.join(ROOT, "..", "shared", "baseline")))
     a = p.parse_args()
-    which = a.only or ["batch", "off", "c"]
+    which = a.only or ["batch", "direct", "off", "c"]
     bin_dir = compare.build_release()
     rows = []
     with tempfile.TemporaryDirectory(prefix="loss-free-") as work:
@@ -113,8 +120,12 @@ def main():
                 if name == "c":
                     knee, above, runs = c_knee(a.baseline_dir, readers, start, a.seconds, a.tolerance, a.probe)
                 else:
-                    batch = {"maxCount": 64, "maxDelay": a.batch_delay} if name == "batch" else False
-                    knee, above, runs, _ = clustersim_knee(bin_dir, readers, start, a.seconds, batch, a.tolerance, a.probe, work)
+                    if name == "off":
+                        batch = False
+                    else:
+                        delay = a.batch_delay if name == "batch" else a.direct_delay or ("2ms" if readers >= 100 else "100us")
+                        batch = {"maxCount": 64, "maxDelay": delay}
+                    knee, above, runs, _ = clustersim_knee(bin_dir, readers, start, a.seconds, name, batch, a.tolerance, a.probe, work)
                 row = {"readers": readers, "system": name, "knee": knee, "failed_above": above, "runs": runs}
                 rows.append(row)
                 print(f"{readers} readers, {name}: loss-free up to {knee if knee is not None else '-'} msg/s"
