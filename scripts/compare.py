@@ -8,8 +8,9 @@ Each round runs every ClusterSim variant once (a cli-only topology with a
 140-byte payload and no history, so a frame is about the baselines' 272
 bytes, measured after a 2 s warm-up as the baselines measure only once every
 reader is connected) and every baseline once, the baselines last in odd
-rounds and first in even ones, so that a machine that drifts over a sitting
-favours no side. Every run is summarised as the baselines summarise theirs:
+rounds and first in even ones, and the variants in the order given in odd
+rounds and the other way round in even ones, so that a machine that drifts
+over a sitting favours no side. Every run is summarised as the baselines summarise theirs:
 the median of the readers' p50, the max of the readers' p99 and max, the
 total lost (and skipped). The machine is noisy: compare within a round,
 over several rounds.
@@ -485,7 +486,8 @@ def main():
         zfan = build_zfan(a.baseline_dir, work) if a.hwm is not None and "c" in baselines else None
         for round_no in range(1, a.rounds + 1):
             def ours():
-                return [run_clustersim(v, work, round_no, default_bin) for v in variants]
+                order = variants if round_no % 2 == 1 else variants[::-1]
+                return [run_clustersim(v, work, round_no, default_bin) for v in order]
 
             def theirs():
                 return [run_baseline(b, a.baseline_dir, a.readers, a.rate, a.seconds, round_no, a.hwm, zfan, scheduling)
@@ -499,7 +501,8 @@ def main():
             hwm += f", fan-out side at nice {a.writer_nice}" if a.writer_nice is not None else ""
             hwm += ", readers under SCHED_BATCH" if a.reader_scheduling == "batch" else ""
             print(f"round {round_no} ({a.readers} readers x {a.rate:g}/s, {a.seconds} s{hwm}):")
-            for r in sorted(got, key=lambda r: r["kind"] != "baseline"):
+            shown = [v["label"] for v in variants]
+            for r in sorted(got, key=lambda r: (r["kind"] != "baseline", shown.index(r["system"]) if r["kind"] != "baseline" else 0)):
                 print(fmt_run(r, ref if r is not ref else None))
             sys.stdout.flush()
     write_rows(a.json, rows)
