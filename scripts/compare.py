@@ -501,8 +501,9 @@ def main():
             hwm += f", fan-out side at nice {a.writer_nice}" if a.writer_nice is not None else ""
             hwm += ", readers under SCHED_BATCH" if a.reader_scheduling == "batch" else ""
             print(f"round {round_no} ({a.readers} readers x {a.rate:g}/s, {a.seconds} s{hwm}):")
-            shown = [v["label"] for v in variants]
-            for r in sorted(got, key=lambda r: (r["kind"] != "baseline", shown.index(r["system"]) if r["kind"] != "baseline" else 0)):
+            # Baselines first, then the variants in the order given, whichever ran first.
+            rank = {v["label"]: i + 1 for i, v in enumerate(variants)}
+            for r in sorted(got, key=lambda r: (r["kind"] != "baseline", rank.get(r["system"], 0))):
                 print(fmt_run(r, ref if r is not ref else None))
             sys.stdout.flush()
     write_rows(a.json, rows)
