@@ -2,7 +2,7 @@
 """Fan-out latency of ClusterSim variants against the baselines beside the
 project (raw libzmq in C, Redis pub/sub), in one sitting, as ratios.
 
-    scripts/compare.py READERS RATE SECONDS [ROUNDS] [--variant SPEC ...] [--baseline c|redis ...] [--hwm N]
+    scripts/compare.py READERS RATE SECONDS [ROUNDS] [--variant SPEC ...] [--baseline c|redis|floor|floor-uring ...] [--hwm N]
 
 Each round runs every ClusterSim variant once (a cli-only topology with a
 140-byte payload and no history, so a frame is about the baselines' 272
@@ -28,6 +28,12 @@ run here with --sndhwm/--rcvhwm, as run-baseline.sh runs it otherwise).
 Without it each runs with its own defaults (libzmq's: 1 000 each way). Redis
 has no high-water mark (its pub/sub output buffer limit is in bytes).
 
+--baseline floor and --baseline floor-uring run the project's own
+scripts/fanout-floor.sh: the same fan-out with no messaging library, a
+frame every FLOOR_BATCH_US µs (2 000) written to each reader with send(),
+or all of a frame's writes submitted in one io_uring call. They show what is
+left for a publisher to gain, and where.
+
 --reader-nice N runs every system's subscribers at nice value N:
 ClusterSim's readers[0].nice (unless a variant sets it), the baselines'
 reader processes reniced, every thread of each, as they appear (polled every
@@ -41,8 +47,12 @@ writing to them, in all the systems alike (docs/architecture.md,
 "Decisions").
 
 Each run's line also gives the CPU spent per million deliveries: the host's
-(busy time other than nice and steal, over the run, everything it ran
-included) for every system, and for ClusterSim its writer's and readers'
+for every system (every process's user and system time, read from each
+process every 0.5 s, kernel threads included: everything the machine ran,
+so run nothing else beside it; not /proc/stat's busy time, which is
+sampled at the timer tick and misses periodic work; over ClusterSim's
+measured phase, whose deliveries are counted, and over a baseline's whole
+run but its compiling, as a baseline counts every delivery), and for ClusterSim its writer's and readers'
 own (from report.json), with the versions a batching writer put in a frame.
 
 The last lines give, per variant and baseline, the median over the rounds of
@@ -76,22 +86,92 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 
 def cpu_times():
-    """(steal, total, busy) clock ticks from /proc/stat; busy is user + system +
-    irq + softirq: niced work (a background fuzzer) and steal are not ours."""
+    """(steal, total) clock ticks from /proc/stat."""
     with open("/proc/stat") as f:
         fields = f.readline().split()[1:]
     values = list(map(int, fields))
-    return values[7], sum(values), values[0] + values[2] + values[5] + values[6]
+    return values[7], sum(values)
 
 
 def steal_since(before):
-    s0, t0, _ = before
-    s1, t1, _ = cpu_times()
+    s0, t0 = before
+    s1, t1 = cpu_times()
     return 100.0 * (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
 
 
-def host_cpu_seconds_since(before):
-    return (cpu_times()[2] - before[2]) / os.sysconf("SC_CLK_TCK")
+def process_cpu_ticks():
+    """Every process's name and CPU time so far (user + system, clock ticks), by pid."""
+    ticks = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        ticks[pid] = (stat[stat.index("(") + 1:stat.rindex(")")], int(fields[11]) + int(fields[12]))
+    return ticks
+
+
+# What the baselines' scripts run to build their programs before they measure.
+COMPILERS = {"gcc", "cc", "cc1", "as", "ld", "collect2", "x86_64-linux-gn"}
+
+
+class HostCPU:
+    """The CPU time every process on the machine spent during a run, kernel
+    threads (softirq work) included, from each process's own accounting.
+
+    /proc/stat's busy time would be simpler, but it is sampled at the
+    timer tick: work that wakes on a fixed period (a writer sending every 2
+    ms) can fall between ticks, and the same run read 0.13 to 2.1 s per
+    million deliveries from it. A process's user and system time add up its
+    scheduled time exactly. Every process is read every `interval` s and
+    at the end; one that exits between two readings loses what it spent
+    since the last (the systems here end their readers after the writer,
+    when there is little left to lose). Processes already running count
+    only what they spent during the run; the compilers a baseline's script
+    runs to build its program are left out."""
+
+    def __init__(self, interval=0.5):
+        self.interval = interval
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.samples = []
+
+    def __enter__(self):
+        self.samples.append((time.time_ns(), process_cpu_ticks()))
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.samples.append((time.time_ns(), process_cpu_ticks()))
+
+    def loop(self):
+        while not self.stop.wait(self.interval):
+            self.samples.append((time.time_ns(), process_cpu_ticks()))
+
+    def seconds(self):
+        """Over the whole run."""
+        first, last = self.samples[0][1], {}
+        for _, ticks in self.samples:
+            last.update(ticks)
+        return sum(t - first.get(pid, ("", 0))[1] for pid, (comm, t) in last.items()
+                   if comm not in COMPILERS) / os.sysconf("SC_CLK_TCK")
+
+    def seconds_between(self, start_ns, end_ns):
+        """Over the wall-clock span given (ClusterSim's measured phase, not
+        its launch and warm-up), from the readings inside it, scaled to the
+        whole span; None when fewer than two readings fall inside."""
+        inside = [s for s in self.samples if start_ns <= s[0] <= end_ns]
+        if len(inside) < 2:
+            return None
+        (t0, a), (t1, b) = inside[0], inside[-1]
+        spent = sum(t - a.get(pid, ("", 0))[1] for pid, (comm, t) in b.items()) / os.sysconf("SC_CLK_TCK")
+        return spent * (end_ns - start_ns) / (t1 - t0)
 
 
 def per_million(cpu_seconds, deliveries):
@@ -163,9 +243,10 @@ def run_clustersim(variant, work, round_no, default_bin):
     path = os.path.join(work, variant["label"] + ".json")
     out = os.path.join(work, "runs-" + variant["label"])
     before = cpu_times()
-    subprocess.run([os.path.join(bin_dir, "orchestrator"), "run", path, "--out", out, "--quiet"],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    steal, host_cpu = steal_since(before), host_cpu_seconds_since(before)
+    with HostCPU() as host:
+        subprocess.run([os.path.join(bin_dir, "orchestrator"), "run", path, "--out", out, "--quiet"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    steal = steal_since(before)
     runs = sorted((os.path.join(out, d) for d in os.listdir(out)), key=os.path.getmtime)
     report = json.load(open(os.path.join(runs[-1], "report.json")))
     readers = [n for n in report["nodes"] if n["role"] == "cli"]
@@ -179,7 +260,9 @@ def run_clustersim(variant, work, round_no, default_bin):
     writer = next((n for n in report["nodes"] if n["role"] == "writer"), None)
     delivered = sum(n["counters"].get("received", 0) for n in readers)
     secs = report["durationSeconds"]
-    row["host_cpu_per_m"] = per_million(host_cpu, delivered)
+    start = report.get("startedWallNs", 0)
+    host_cpu = host.seconds_between(start, start + int(secs * 1e9)) if start else None
+    row["host_cpu_per_m"] = per_million(host_cpu, delivered) if host_cpu is not None else float("nan")
     if writer and writer.get("resources"):
         row["writer_cpu"] = writer["resources"]["meanCpuPercent"]
         row["writer_cpu_per_m"] = per_million(writer["resources"]["meanCpuPercent"] / 100 * secs, delivered)
@@ -193,12 +276,21 @@ def run_clustersim(variant, work, round_no, default_bin):
 
 
 BASELINE_SCRIPTS = {"c": "run-baseline.sh", "redis": "run-redis-baseline.sh"}
+# The floor, a fan-out with no messaging library (scripts/fanout-floor.sh):
+# the project's own, not beside it; its batch is FLOOR_BATCH_US (2 000 µs).
+FLOORS = {"floor": "send", "floor-uring": "uring"}
+
+
+def baseline_command(name, baseline_dir):
+    if name in FLOORS:
+        return os.path.join(ROOT, "scripts", "fanout-floor.sh"), dict(os.environ, FLOOR_SEND=FLOORS[name])
+    return os.path.join(baseline_dir, BASELINE_SCRIPTS[name]), None
 
 
 class Renicer:
     """Gives the baselines' processes, every thread of each, a nice value or
-    the batch scheduling policy as they appear, until stopped: `zfan|rfan
-    reader ...` the readers' settings, `zfan|rfan writer ...` and
+    the batch scheduling policy as they appear, until stopped: `zfan|rfan|fanout-floor
+    reader ...` the readers' settings, `zfan|rfan|fanout-floor writer ...` and
     redis-server the writer's. A setting of None leaves it as it is. It stops
     looking once `expected` processes are set, so that its scans of /proc
     take no CPU from the measured run (they start before it)."""
@@ -227,7 +319,7 @@ class Renicer:
                 try:
                     with open(f"/proc/{pid}/comm") as f:
                         comm = f.read().strip()   # redis-server rewrites its command line, not its name
-                    if comm not in ("zfan", "rfan", "redis-server"):
+                    if comm not in ("zfan", "rfan", "fanout-floor", "redis-server"):
                         continue
                     with open(f"/proc/{pid}/cmdline", "rb") as f:
                         args = f.read().split(b"\0")
@@ -245,7 +337,7 @@ class Renicer:
             time.sleep(0.005)
 
     def settings_for(self, program, first_argument):
-        if program in ("zfan", "rfan"):
+        if program in ("zfan", "rfan", "fanout-floor"):
             return {b"reader": self.reader, b"writer": self.writer}.get(first_argument, (None, False))
         return self.writer if program == "redis-server" else (None, False)
 
@@ -261,14 +353,15 @@ def run_baseline(name, baseline_dir, readers, rate, secs, round_no, hwm=None, zf
         # The subscribers; the publisher, and for Redis its server.
         expected = (readers if readers_set else 0) + ((2 if name == "redis" else 1) if writers_set else 0)
         renicer = Renicer(expected, **scheduling)
-    with renicer or contextlib.nullcontext():
+    with renicer or contextlib.nullcontext(), HostCPU() as host:
         if name == "c" and hwm is not None:
             row = run_zfan(zfan, readers, rate, secs, int(port), hwm)
         else:
-            out = subprocess.run([os.path.join(baseline_dir, BASELINE_SCRIPTS[name]), str(readers), str(rate), str(secs), port],
-                                 check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            script, env = baseline_command(name, baseline_dir)
+            out = subprocess.run([script, str(readers), str(rate), str(secs), port],
+                                 check=True, capture_output=True, text=True, env=env).stdout.strip().splitlines()[-1]
             row = json.loads(out)
-    steal, host_cpu = steal_since(before), host_cpu_seconds_since(before)
+    steal, host_cpu = steal_since(before), host.seconds()
     row.update(system=name, kind="baseline", round=round_no, steal=steal, skipped=0,
                host_cpu_per_m=per_million(host_cpu, readers * rate * secs - row["lost"]))
     if renicer:
@@ -451,8 +544,9 @@ def main():
     p.add_argument("rounds", type=int, nargs="?", default=3)
     p.add_argument("--variant", action="append", default=[], metavar="SPEC",
                    help="a ClusterSim variant LABEL[:KEY=VALUE,...] (repeat); default: off")
-    p.add_argument("--baseline", action="append", choices=sorted(BASELINE_SCRIPTS), default=None,
-                   help="a baseline to run each round (repeat); default: c")
+    p.add_argument("--baseline", action="append", choices=sorted(BASELINE_SCRIPTS) + sorted(FLOORS), default=None,
+                   help="a baseline to run each round (repeat); default: c. floor and floor-uring are"
+                        " scripts/fanout-floor.sh, a fan-out with no messaging library, with send() and io_uring")
     p.add_argument("--baseline-dir", default=os.environ.get("BASELINE_DIR", os.path.join(ROOT, "..", "shared", "baseline")))
     p.add_argument("--within", type=float, default=1.2, help="the ratio counted as 'within' (default 1.2)")
     p.add_argument("--json", metavar="FILE", help="also write every run's row here, one JSON object per line")
@@ -472,7 +566,7 @@ def main():
         raise SystemExit("compare: two variants share a label")
     baselines = a.baseline if a.baseline is not None else ["c"]
     for b in baselines:
-        if not os.access(os.path.join(a.baseline_dir, BASELINE_SCRIPTS[b]), os.X_OK):
+        if b not in FLOORS and not os.access(os.path.join(a.baseline_dir, BASELINE_SCRIPTS[b]), os.X_OK):
             raise SystemExit(f"compare: no {BASELINE_SCRIPTS[b]} in {a.baseline_dir} (set --baseline-dir or BASELINE_DIR)")
     default_bin = build_release()
     for v in variants:
