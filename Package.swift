@@ -36,7 +36,7 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
-        .target(name: "ZeroMQ", dependencies: ["CZeroMQ", "CSodium"]),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ", "CSodium", "CSystemShims"]),
         // Linux calls the Glibc overlay does not export (signalfd, prctl, posix_spawn set-up).
         .target(name: "CSystemShims"),
         // Process plumbing the orchestrator and the nodes share: shutdown

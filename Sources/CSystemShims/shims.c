@@ -11,6 +11,10 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 int csim_shutdown_signalfd(void) {
@@ -137,4 +141,35 @@ int csim_thread_nice(pid_t tid, int *nice) {
     if (n == -1 && errno != 0) return errno;
     *nice = n;
     return 0;
+}
+
+int csim_epoll_create(void) {
+    return epoll_create1(EPOLL_CLOEXEC);
+}
+
+int csim_epoll_watch(int epfd, int fd, int writable, int add) {
+    struct epoll_event ev = {.events = EPOLLIN | (writable ? EPOLLOUT : 0), .data = {.fd = fd}};
+    return epoll_ctl(epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev);
+}
+
+int csim_epoll_ready(int epfd, int *fds, int *flags, int max) {
+    struct epoll_event ev[64];
+    if (max > 64) max = 64;
+    int n = epoll_wait(epfd, ev, max, 0);
+    for (int i = 0; i < n; i++) {
+        fds[i] = ev[i].data.fd;
+        flags[i] = ((ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) ? 1 : 0) | ((ev[i].events & EPOLLOUT) ? 2 : 0);
+    }
+    return n;
+}
+
+int csim_accept(int listener) {
+    int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return -1;
+    int one = 1;
+    struct sockaddr_storage a;
+    socklen_t length = sizeof a;
+    if (getsockname(fd, (struct sockaddr *)&a, &length) == 0 && (a.ss_family == AF_INET || a.ss_family == AF_INET6))
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
 }

@@ -528,7 +528,7 @@ public final class DirectSubscriber {
         }
     }
 
-    private static func property(_ name: String, in raw: Slice<UnsafeRawBufferPointer>) -> String? {
+    static func property(_ name: String, in raw: Slice<UnsafeRawBufferPointer>) -> String? {
         var i = raw.startIndex
         while i < raw.endIndex {
             let n = Int(raw[i]); i += 1

@@ -42,4 +42,15 @@ int csim_set_process_batch(void);
 /// Whether one thread (a tid, or 0) is under SCHED_BATCH: 1, 0, or -errno.
 int csim_thread_is_batch(pid_t tid);
 
+/// epoll_create1(EPOLL_CLOEXEC): an epoll instance, or -1 with errno.
+int csim_epoll_create(void);
+/// Adds fd to (add != 0) or changes it in an epoll set, waiting for input and, if writable != 0,
+/// for room to write; 0 or -1 with errno.
+int csim_epoll_watch(int epfd, int fd, int writable, int add);
+/// epoll_wait with no wait: up to max ready descriptors in fds and, for each, whether it is
+/// readable (or hung up, or in error: bit 1) and writable (bit 2) in flags; their count, or -1.
+int csim_epoll_ready(int epfd, int *fds, int *flags, int max);
+/// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC and TCP_NODELAY on TCP; the new descriptor, or -1 with errno.
+int csim_accept(int listener);
+
 #endif
