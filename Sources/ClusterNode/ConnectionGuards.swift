@@ -13,6 +13,8 @@ final class ConnectionGuards {
     private var live: [ConnectionWatch] = []
     /// Direct subscribers (readers that read ZMTP themselves), their counts kept after they are replaced.
     private var directs: [DirectSubscriber] = []
+    /// The writer's own publisher, whose subscribers' disconnects count as peers' disconnects.
+    private var publishers: [DirectPublisher] = []
 
     /// A watch on a socket that connects to `endpoints`; with `security`, the
     /// socket is made a CURVE client of the node `server` first, and the CURVE
@@ -51,6 +53,11 @@ final class ConnectionGuards {
         return subscriber
     }
 
+    /// Counts the disconnects of a writer's own publisher's subscribers in the node's totals.
+    func adopt(_ publisher: DirectPublisher) {
+        publishers.append(publisher)
+    }
+
     /// Keeps the counts of a watch whose socket is gone, and lets the watch go.
     func retire(_ watch: ConnectionWatch) {
         guard let i = live.firstIndex(where: { $0 === watch }) else { return }
@@ -62,7 +69,7 @@ final class ConnectionGuards {
     var counters: [String: UInt64] {
         var c: [String: UInt64] = [:]
         c[.connectionsDropped] = live.reduce(dropped) { $0 + Self.dropped($1) } + directs.reduce(0) { $0 + $1.oversizeDrops }
-        c[.peerDisconnects] = live.reduce(disconnects) { $0 + Self.disconnects($1) }
+        c[.peerDisconnects] = live.reduce(disconnects) { $0 + Self.disconnects($1) } + publishers.reduce(0) { $0 + $1.disconnects }
         return c
     }
 

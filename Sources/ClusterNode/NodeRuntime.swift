@@ -198,6 +198,11 @@ final class NodeRuntime {
         poller.add(socket)
     }
 
+    /// Adds a file descriptor to the node's poll, for reading; its index for ``isReadable(_:)``.
+    func watch(fileDescriptor: Int32) -> Int {
+        poller.add(fileDescriptor: fileDescriptor)
+    }
+
     /// Polls the node's sockets, the signalfd and the control socket.
     /// - Returns: how many are ready (0 on a timeout or an error).
     func poll(timeout: Duration) -> Int {

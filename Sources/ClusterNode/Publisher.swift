@@ -5,6 +5,45 @@ import ZeroMQ
 /// coalescing, the newest of those due; batching, several to a frame.
 /// Used only from the writer's thread (the store calls its sink inline).
 final class Publisher: @unchecked Sendable {
+    /// Where the frames go: libzmq's PUB socket, or the writer's own ZMTP publisher.
+    final class Output {
+        /// The PUB socket, when libzmq writes the frames.
+        fileprivate let socket: Socket?
+        /// The writer's own publisher, when it writes them itself.
+        let direct: DirectPublisher?
+
+        init(socket: consuming Socket) {
+            self.socket = consume socket
+            direct = nil
+        }
+
+        init(direct: DirectPublisher) {
+            socket = nil
+            self.direct = direct
+        }
+
+        /// Sends one frame; with `dontWait`, false when libzmq's queue is full
+        /// (only with `XPUB_NODROP`). The direct publisher never waits.
+        func send(_ bytes: UnsafeRawBufferPointer, dontWait: Bool) -> Bool {
+            if let direct {
+                direct.send(bytes)
+                return true
+            }
+            switch socket {
+            case .some(let s): return (try? s.send(bytes, dontWait: dontWait)) ?? false
+            case .none: return false
+            }
+        }
+
+        /// Calls `body` with the PUB socket, when there is one.
+        func withSocket(_ body: (borrowing Socket) -> Void) {
+            switch socket {
+            case .some(let s): body(s)
+            case .none: break
+            }
+        }
+    }
+
     /// How versions become frames.
     enum Mode: Equatable {
         /// One `SNP1` frame per version.
@@ -15,7 +54,7 @@ final class Publisher: @unchecked Sendable {
         case batch(WriterBatching)
     }
 
-    let socket: Socket
+    let output: Output
     let mode: Mode
     private var builder = SnapshotFrameBuilder()
     /// Versions sent (whatever the frames that carried them).
@@ -39,15 +78,15 @@ final class Publisher: @unchecked Sendable {
         if batcher == nil { sendLatency.record(nanos: nanos) }
     }
 
-    init(socket: consuming Socket, mode: Mode = .each) {
-        self.socket = socket
+    init(output: Output, mode: Mode = .each) {
+        self.output = output
         self.mode = mode
         if case .batch(let b) = mode { batcher = Batcher(b) }
     }
 
     /// Sends a heartbeat or end-of-stream frame; never blocks.
     func sendRaw(_ frame: [UInt8]) {
-        _ = try? socket.send(frame, dontWait: true)
+        _ = frame.withUnsafeBytes { output.send($0, dontWait: true) }
     }
 
     /// The store's sink: a new version, sent, held or batched as the mode says.
@@ -142,9 +181,10 @@ final class Publisher: @unchecked Sendable {
     private func sendFrame(_ bytes: UnsafeRawBufferPointer) -> Bool {
         // Non-blocking first: EAGAIN means a subscriber's queue is full and
         // XPUB_NODROP is on; the blocking send that follows is time blocked.
-        if let sent = try? socket.send(bytes, dontWait: true), sent { return true }
+        if output.send(bytes, dontWait: true) { return true }
+        if output.direct != nil { return false }
         let start = SystemClock.monotonicNanos()
-        let sent = (try? socket.send(bytes)) ?? false
+        let sent = output.send(bytes, dontWait: false)
         blockedNanos += SystemClock.monotonicNanos() - start
         blockedSends += 1
         return sent

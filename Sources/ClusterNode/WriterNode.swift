@@ -30,7 +30,10 @@ final class WriterNode: NodeProcess {
     private let cpuAtStart: Double
     /// The PUB's high-water mark per subscriber, after the byte budget.
     let sendHighWaterMark: Int32
-    private let pubWatch: ConnectionWatch
+    /// The libzmq PUB's watch; nil when the writer publishes itself.
+    private let pubWatch: ConnectionWatch?
+    /// The poll entry of the writer's own publisher (its epoll descriptor); -1 with libzmq's.
+    private let directIndex: Int
 
     static func settings(_ config: WriterConfig) -> NodeRuntime.Settings {
         NodeRuntime.Settings(
@@ -42,7 +45,6 @@ final class WriterNode: NodeProcess {
     init(config: WriterConfig, runtime: NodeRuntime) throws {
         self.config = config
         logger = runtime.logger
-        let pub = try runtime.context.socket(.pub)
         // A batch frame carries at most 1 MiB of snapshots, and a subscriber's queue
         // is bounded in bytes as well as in frames (docs/security.md, "Bounded messages").
         let batchCount = MessageLimits.batchCount(maxCount: config.batch?.maxCount, payloadBytes: config.payloadBytes,
@@ -51,18 +53,35 @@ final class WriterNode: NodeProcess {
         let frame = MessageLimits.typicalFrameBytes(payloadBytes: config.payloadBytes, historyLimit: config.historyLimit)
         sendHighWaterMark = MessageLimits.highWaterMark(messages: Int(config.sendHighWaterMark), frameBytes: batchCount * frame,
                                                         budget: MessageLimits.subscriberQueueBytes)
-        try pub.setSendHighWaterMark(sendHighWaterMark)
-        if let b = config.sendBufferBytes { try pub.setSendBufferSize(b) }
-        try pub.setLinger(.milliseconds(500))
-        if config.noDrop { try pub.setXPubNoDrop(true) }
-        // A PUB receives only subscriptions: a few bytes each.
-        try pub.setMaxMessageSize(Int64(MessageLimits.requestBytes))
-        pubWatch = try runtime.guards.bound(pub, security: runtime.security, label: "publish")
-        try pub.bind(config.publishEndpoint)
+        let output: Publisher.Output
+        let pubEndpoint: String
+        if config.publisher == .direct {
+            // A subscriber sends only subscriptions: a few bytes each.
+            let direct = try DirectPublisher(endpoint: config.publishEndpoint, highWaterMark: Int(sendHighWaterMark),
+                                             maxMessageSize: MessageLimits.requestBytes, sendBufferBytes: config.sendBufferBytes)
+            runtime.guards.adopt(direct)
+            directIndex = runtime.watch(fileDescriptor: direct.fileDescriptor)
+            pubWatch = nil
+            pubEndpoint = direct.endpoint
+            output = Publisher.Output(direct: direct)
+        } else {
+            let pub = try runtime.context.socket(.pub)
+            try pub.setSendHighWaterMark(sendHighWaterMark)
+            if let b = config.sendBufferBytes { try pub.setSendBufferSize(b) }
+            try pub.setLinger(.milliseconds(500))
+            if config.noDrop { try pub.setXPubNoDrop(true) }
+            // A PUB receives only subscriptions: a few bytes each.
+            try pub.setMaxMessageSize(Int64(MessageLimits.requestBytes))
+            pubWatch = try runtime.guards.bound(pub, security: runtime.security, label: "publish")
+            try pub.bind(config.publishEndpoint)
+            pubEndpoint = (try? pub.lastEndpoint) ?? config.publishEndpoint
+            directIndex = -1
+            output = Publisher.Output(socket: pub)
+        }
         service = try SnapshotService(context: runtime.context, endpoint: config.snapshotEndpoint, frameBytes: frame,
                                       security: runtime.security, guards: runtime.guards)
-        helloEndpoints = HelloEndpoints(pub: (try? pub.lastEndpoint) ?? config.publishEndpoint, snapshots: service.endpoint)
-        publisher = Publisher(socket: pub, mode: batching.map { .batch($0) } ?? (config.coalesce ? .coalesce : .each))
+        helloEndpoints = HelloEndpoints(pub: pubEndpoint, snapshots: service.endpoint)
+        publisher = Publisher(output: output, mode: batching.map { .batch($0) } ?? (config.coalesce ? .coalesce : .each))
         if let b = config.batch, b.maxCount != batching?.maxCount {
             runtime.logger.info("batches limited by bytes", metadata: [
                 "maxCount": "\(b.maxCount)", "versionsPerFrame": "\(batchCount)", "batchBytes": "\(MessageLimits.batchFrameBytes)"])
@@ -138,13 +157,14 @@ final class WriterNode: NodeProcess {
 
     func serve(_ wake: NodeRuntime.Wake, _ runtime: NodeRuntime) {
         if runtime.isReadable(serviceIndex) { service.answer(from: maker.store, epoch: maker.epoch) }
+        if runtime.isReadable(directIndex) { publisher.output.direct?.service() }
     }
 
     func tick(now: UInt64, _ runtime: NodeRuntime) -> LatencySummary {
         let t = runtime.measuredSince.map { Double(now - $0) / 1e9 } ?? 0
         let interval = publisher.sendLatency.roll(t: t, lostSoFar: 0, scheduling: runtime.schedulingLastSecond)
         maker.saveLatest()
-        pubWatch.check(publisher.socket)
+        if let pubWatch { publisher.output.withSocket { pubWatch.check($0) } }
         service.watch.check(service.socket)
         return interval
     }
@@ -185,6 +205,10 @@ final class WriterNode: NodeProcess {
         counters[.blockedSends] = publisher.blockedSends
         counters[.coalesced] = publisher.coalesced
         counters[.framesSent] = publisher.framesSent
+        if let direct = publisher.output.direct {
+            counters[.subscriberQueueDrops] = direct.dropped
+            counters[.handshakesRefused] = direct.handshakeFailures
+        }
         var latencies: [String: LatencySummary] = [:]
         if let b = publisher.batchStatistics {
             counters.merge(b.counters) { _, new in new }

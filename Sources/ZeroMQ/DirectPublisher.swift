@@ -34,7 +34,7 @@ import Glibc
 public final class DirectPublisher {
     /// The endpoint bound, with the port the system chose for `*` or 0.
     public private(set) var endpoint: String
-    /// Frames queued per subscriber, beyond what its connection took, before its frames are dropped.
+    /// Frames queued per subscriber, beyond what its connection took, before its frames are dropped (0 when made: no limit).
     public let highWaterMark: Int
     /// The largest frame a peer may send (its subscriptions).
     public let maxMessageSize: Int
@@ -91,7 +91,7 @@ public final class DirectPublisher {
     /// or `ipc://PATH` (a file left at PATH is replaced, as libzmq does).
     /// - Throws: ``DirectPublisher/Failure`` naming the endpoint and the reason.
     public init(endpoint: String, highWaterMark: Int, maxMessageSize: Int = 4096, sendBufferBytes: Int32? = nil) throws {
-        self.highWaterMark = max(1, highWaterMark)
+        self.highWaterMark = highWaterMark > 0 ? highWaterMark : Int.max
         self.maxMessageSize = maxMessageSize
         scratch = .allocate(byteCount: scratchCapacity, alignment: 16)
         var path: String?

@@ -28,6 +28,10 @@ struct Writer: ParsableCommand {
     @Option(name: .customLong(Flag.sendHighWaterMark), help: "Send high-water mark (frames per subscriber; 0: no limit).") var sndhwm = Int32(HighWaterMarks.default)
     @Option(name: .customLong(Flag.sendBuffer), help: "Kernel send buffer per connection (SO_SNDBUF), bytes.") var sndbuf: Int32?
     @Option(name: .customLong(Flag.ioThreads), help: "libzmq I/O threads (they do the fan-out's TCP writes).") var ioThreads = 1
+    @Option(name: .customLong(Flag.publisher), help: ArgumentHelp(
+        "Who writes the frames: libzmq (a PUB socket) or direct (the writer speaks ZMTP itself).",
+        discussion: "direct writes each frame to every subscriber from the writer's own thread: no I/O thread, no hand-off between threads (docs/architecture.md). Plain sockets only: not with --security curve, nor --nodrop; --io-threads does not apply to it."))
+    var publisher: PublisherKind = .libzmq
     @ArgumentParser.Flag(name: .customLong(Flag.noDrop),
                          help: "Block instead of dropping at the high-water mark (ZMQ_XPUB_NODROP); time blocked is reported.")
     var nodrop = false
@@ -52,6 +56,12 @@ struct Writer: ParsableCommand {
         guard (0...1_048_576).contains(payloadBytes) else { throw ValidationError("--payload-bytes must be 0...1048576") }
         guard sndhwm >= 0 else { throw ValidationError("--sndhwm must be ≥ 0") }
         guard (1...16).contains(ioThreads) else { throw ValidationError("--io-threads must be 1...16") }
+        if publisher == .direct, common.security == .curve {
+            throw ValidationError("--publisher direct speaks the NULL mechanism only: --security curve needs --publisher libzmq")
+        }
+        if publisher == .direct, nodrop {
+            throw ValidationError("--publisher direct drops at the high-water mark: --nodrop needs --publisher libzmq")
+        }
         if let script, !FileManager.default.fileExists(atPath: script) {
             throw ValidationError("--script \(script): no such file")
         }
@@ -82,6 +92,7 @@ struct Writer: ParsableCommand {
         c.sendHighWaterMark = sndhwm
         c.sendBufferBytes = sndbuf
         c.ioThreads = ioThreads
+        c.publisher = publisher
         c.noDrop = nodrop
         c.coalesce = coalesce
         c.batch = batchMaxCount.map { WriterBatching(maxCount: $0, maxDelayNanos: batchMaxDelay?.nanos ?? 0) }
@@ -339,6 +350,7 @@ struct CPUHog: ParsableCommand {
 extension ReaderRole: ExpressibleByArgument {}
 extension SlowPolicy: ExpressibleByArgument {}
 extension SubscriberKind: ExpressibleByArgument {}
+extension PublisherKind: ExpressibleByArgument {}
 extension LatencyClock: ExpressibleByArgument {}
 
 struct Relay: ParsableCommand {

@@ -39,6 +39,17 @@ let badTopologies: [BadTopology] = [
                    #"bad.json: readers[1].subscriber: direct (the reader reads ZMTP itself) does not conflate: policy conflate needs libzmq"#],
         issueCount: 2),
     BadTopology(
+        name: "the writer's own publisher: an unknown kind, and with CURVE and nodrop",
+        json: topology(top: #""security": {"mode": "curve"}, "#, writer: #"{"rate": 100, "publisher": "direct", "nodrop": true}"#),
+        expected: [#"bad.json: writer.publisher: direct (the writer writes ZMTP itself) speaks the NULL mechanism only: security mode curve needs libzmq"#,
+                   #"bad.json: writer.publisher: direct (the writer writes ZMTP itself) drops at the high-water mark: nodrop needs libzmq"#],
+        issueCount: 2),
+    BadTopology(
+        name: "the writer's publisher: an unknown kind",
+        json: topology(writer: #"{"rate": 100, "publisher": "raw"}"#),
+        expected: [#"bad.json: writer.publisher: "raw" is not one of libzmq, direct"#],
+        issueCount: 1),
+    BadTopology(
         name: "batch with the newest-state promise",
         json: topology(writer: #"{"rate": 100, "promise": "newest-state", "batch": {"maxDelay": "1ms"}}"#),
         expected: [#"bad.json: writer.batch: batching keeps every version, but the promise is "newest-state" (the writer coalesces instead); expected false or no batch"#],

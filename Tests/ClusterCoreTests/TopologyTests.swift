@@ -139,7 +139,7 @@ struct TopologyModelTests {
         #expect(w.payloadBytes == 256 && w.transport == .tcp && w.sndhwm == 1_000 && !w.nodrop)
         #expect(w.heartbeat == .seconds(1) && w.historyLimit == 16 && !w.persist && w.events == nil && !w.coalesce)
         #expect(w.promise == .everyVersion && w.batch == BatchSpec(maxCount: 64, maxDelay: .zero))
-        #expect(w.ioThreads == 1)
+        #expect(w.ioThreads == 1 && w.publisher == .libzmq)
         let g = topology.readers[0]
         #expect(g == ReaderGroup(role: .query))
         #expect(g.name == nil && g.count == 1 && g.policy == .drop && g.rcvhwm == 1_000 && g.rcvbuf == nil && g.subscriber == .libzmq)
@@ -285,12 +285,21 @@ struct TopologyModelTests {
         #expect(topology.overriding(duration: nil, seed: nil) == topology)
     }
 
+    @Test("writer.publisher direct reads, validates and writes back")
+    func directPublisher() throws {
+        let topology = try parseTopology(#"{"name": "p", "writer": {"rate": 10, "publisher": "direct"}, "readers": [{"role": "cli"}]}"#)
+        #expect(topology.writer.publisher == .direct)
+        #expect(topology.validate().isEmpty)
+        let again = try JSONDecoder().decode(Topology.self, from: try JSONEncoder().encode(topology))
+        #expect(again.writer.publisher == .direct && again == topology)
+    }
+
     @Test func decodableRejectsInvalidInput() throws {
         let json = Data(#"{"rate": 10, "sndHwm": 5}"#.utf8)
         #expect {
             try JSONDecoder().decode(WriterSpec.self, from: json)
         } throws: { error in
-            (error as? TopologyError)?.issues.first?.description == #"sndHwm: unknown key (did you mean "sndhwm"?); expected one of rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce, promise, batch, ioThreads, nice, scheduling"#
+            (error as? TopologyError)?.issues.first?.description == #"sndHwm: unknown key (did you mean "sndhwm"?); expected one of rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce, promise, batch, ioThreads, publisher, nice, scheduling"#
         }
     }
 

@@ -43,7 +43,10 @@ struct RoundTripTests {
         batching.batch = WriterBatching(maxCount: 32, maxDelayNanos: 1_500_000)
         var batchingNoDelay = batching
         batchingNoDelay.batch = WriterBatching(maxCount: 4096)
-        return [WriterConfig(publishEndpoint: "tcp://*:5555", snapshotEndpoint: "tcp://*:5556"), full, batching, batchingNoDelay]
+        // The writer's own publisher.
+        var direct = batching
+        direct.publisher = .direct
+        return [WriterConfig(publishEndpoint: "tcp://*:5555", snapshotEndpoint: "tcp://*:5556"), full, batching, batchingNoDelay, direct]
     }()
 
     @Test("writer", arguments: writers)
@@ -179,6 +182,9 @@ struct RoundTripTests {
             (["relay", "--name", "h", "--upstream", "tcp://a:1", "--bind", "tcp://*:3", "--security", "tls"], "tls"),
             (["reader", "--name", "r", "--pub", "tcp://a:1", "--snapshots", "tcp://a:2", "--subscriber", "direct", "--policy", "conflate"],
              "--policy conflate needs --subscriber libzmq"),
+            (["writer", "--pub", "tcp://*:1", "--snapshots", "tcp://*:2", "--publisher", "direct", "--security", "curve",
+              "--curve-key", "k", "--curve-peers", "p"], "--security curve needs --publisher libzmq"),
+            (["writer", "--pub", "tcp://*:1", "--snapshots", "tcp://*:2", "--publisher", "direct", "--nodrop"], "--nodrop needs --publisher libzmq"),
           ])
     func curveOptionsRefused(_ arguments: [String], _ message: String) {
         do {

@@ -81,13 +81,14 @@ struct AttachTests {
     }
 
     @Test("py-subscriber decodes a batching writer's SNB1 frames: every version counted, its loss equals the report's",
-          .enabled(if: pythonHasZMQ, "pyzmq is not installed (scripts/setup.sh installs it)"))
-    func pySubscriberDecodesBatches() async throws {
+          .enabled(if: pythonHasZMQ, "pyzmq is not installed (scripts/setup.sh installs it)"),
+          arguments: [PublisherKind.libzmq, .direct])
+    func pySubscriberDecodesBatches(publisher: PublisherKind) async throws {
         let (_, _, dir, got) = try await attach("""
             { "name": "attach-batch", "duration": "4s", "warmup": "3s",
-              "writer": { "rate": 2000, "batch": { "maxCount": 32, "maxDelay": "2ms" } },
+              "writer": { "rate": 2000, "batch": { "maxCount": 32, "maxDelay": "2ms" }, "publisher": "\(publisher.rawValue)" },
               "readers": [ { "role": "cli", "count": 2 } ] }
-            """, tag: "attach-batch")
+            """, tag: "attach-batch-\(publisher.rawValue)")
         let rep = try RunReport.load(path: dir + "/report.json")
         let batches = (got["batches"] as? NSNumber)?.intValue ?? 0, bad = (got["bad"] as? NSNumber)?.intValue
         #expect(batches > 100 && bad == 0, "py decoded \(batches) batch frames, \(bad ?? -1) bad")

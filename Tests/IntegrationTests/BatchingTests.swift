@@ -74,14 +74,18 @@ struct BatchingTests {
     }
 
     /// Readers that read ZMTP themselves (`subscriber: direct`) in every reader role, straight from the
-    /// writer and through a relay, one of them joining late and resyncing: all of them get every version.
-    @Test("direct subscribers: every version to cli, log and query readers, through a relay and after a late join")
-    func directSubscribers() async throws {
+    /// writer and through a relay, one of them joining late and resyncing, and a libzmq reader beside
+    /// them: all of them get every version, from libzmq's PUB and from the writer's own publisher.
+    @Test("direct subscribers: every version to cli, log and query readers, through a relay and after a late join",
+          arguments: [PublisherKind.libzmq, .direct])
+    func directSubscribers(publisher: PublisherKind) async throws {
+        let tag = "direct-\(publisher.rawValue)"
         let (r, dir) = try await Harness.runTopology("""
-            { "name": "it-direct", "duration": "3s", "warmup": "500ms",
-              "writer": { "rate": 2000, "batch": { "maxCount": 16, "maxDelay": "1ms" } },
+            { "name": "it-\(tag)", "duration": "3s", "warmup": "500ms",
+              "writer": { "rate": 2000, "batch": { "maxCount": 16, "maxDelay": "1ms" }, "publisher": "\(publisher.rawValue)" },
               "readers": [
                 { "role": "cli", "count": 2, "subscriber": "direct" },
+                { "role": "cli", "name": "plain" },
                 { "role": "log", "subscriber": "direct" },
                 { "role": "query", "subscriber": "direct" },
                 { "role": "relay", "name": "hub" },
@@ -89,18 +93,24 @@ struct BatchingTests {
                 { "role": "cli", "name": "late", "policy": "resync", "startAt": "1s", "subscriber": "direct" }
               ],
               "slo": { "maxLossFastReaders": 0 } }
-            """, tag: "direct", timeout: 90)
+            """, tag: tag, timeout: 90)
         #expect(r.status == 0, "exit \(r.status): \(r.stderr)")
         let run = try #require(dir)
         let rep = try RunReport.load(path: run + "/report.json")
         func node(_ n: String) throws -> NodeReport { try #require(rep.nodes.first { $0.name == n }) }
-        for name in ["cli-1", "cli-2", "log-1", "query-1", "behind"] {
+        for name in ["cli-1", "cli-2", "plain", "log-1", "query-1", "behind"] {
             let n = try node(name)
             #expect(n.lost == 0 && n[.skipped] == 0 && n[.received] > 1_000 && n[.batchFrames] > 0, "\(name): \(n.counters)")
         }
         let late = try node("late")
         #expect(late.lost == 0 && late[.received] > 0, "late: \(late.counters)")
         try Self.expectEveryVersion(logOf: run + "/nodes/log-1", upTo: rep.writer.finalVersion)
-        #expect(Harness.processes(tagged: "direct").isEmpty)
+        let writer = try node("writer")
+        if publisher == .direct {
+            #expect(writer.counters["subscriber_queue_drops"] == 0 && writer.counters["handshakes_refused"] == 0, "\(writer.counters)")
+        } else {
+            #expect(writer.counters["subscriber_queue_drops"] == nil)
+        }
+        #expect(Harness.processes(tagged: tag).isEmpty)
     }
 }

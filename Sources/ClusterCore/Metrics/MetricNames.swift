@@ -63,6 +63,12 @@ extension Counter {
     public static let blockedSends = Counter("blocked_sends")
     /// Frames of versions sent (`SNP1` and `SNB1`); `published` counts the versions.
     public static let framesSent = Counter("frames_sent")
+    /// The writer's own publisher (`publisher: direct`): frames not queued
+    /// for a subscriber whose queue was at the high-water mark, summed over
+    /// subscribers (libzmq's PUB drops these without a count).
+    public static let subscriberQueueDrops = Counter("subscriber_queue_drops")
+    /// The writer's own publisher: connections refused at the handshake (not ZMTP 3, not NULL, not a subscriber).
+    public static let handshakesRefused = Counter("handshakes_refused")
     /// Transitions of one kind, `transition_<kind>`.
     public static func transition(_ kind: String) -> Counter { Counter("transition_\(kind)") }
     // Relays.

@@ -17,6 +17,7 @@ public struct WriterConfig: Sendable, Hashable {
         public static let sendBuffer = "sndbuf"
         public static let ioThreads = "io-threads"
         public static let noDrop = "nodrop"
+        public static let publisher = "publisher"
         public static let coalesce = "coalesce"
         public static let batchMaxCount = "batch-max-count"
         public static let batchMaxDelay = "batch-max-delay"
@@ -43,6 +44,8 @@ public struct WriterConfig: Sendable, Hashable {
     public var sendHighWaterMark = Int32(HighWaterMarks.default)
     /// libzmq I/O threads of the writer's context (they do the fan-out's TCP writes).
     public var ioThreads = 1
+    /// Who writes the frames: libzmq's PUB, or the writer itself (``PublisherKind/direct``).
+    public var publisher = PublisherKind.libzmq
     /// SO_SNDBUF of each connection; nil keeps the kernel's default.
     public var sendBufferBytes: Int32?
     public var noDrop = false
@@ -94,6 +97,7 @@ public struct WriterConfig: Sendable, Hashable {
         c.option(Flag.stateDirectory, stateDirectory)
         c.option(Flag.script, scriptPath)
         if ioThreads != 1 { c.option(Flag.ioThreads, "\(ioThreads)") }
+        if publisher != .libzmq { c.option(Flag.publisher, publisher.rawValue) }
         c.option(Flag.duration, durationNanos.map(durationArgument))
         c.common(metricsDirectory: metricsDirectory, controlEndpoint: controlEndpoint, parentPID: parentPID, curve: curve, nice: nice, scheduling: scheduling)
         return c.arguments

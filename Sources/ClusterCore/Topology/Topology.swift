@@ -134,6 +134,9 @@ public struct WriterSpec: Sendable, Hashable, Codable {
     /// frame once per subscriber; a second one shares that work out by
     /// connection (docs/security.md, "The cost of CURVE, measured").
     public var ioThreads: Int
+    /// Who writes the frames to the subscribers: libzmq's PUB (default) or
+    /// the writer itself (``PublisherKind/direct``).
+    public var publisher: PublisherKind
     /// The writer process's nice value (-20 ... 19); nil leaves the
     /// orchestrator's. See ``ReaderGroup/nice``.
     public var nice: Int?
@@ -160,6 +163,7 @@ public struct WriterSpec: Sendable, Hashable, Codable {
         promise: DeliveryPromise = .everyVersion,
         batch: BatchSpec? = WriterSpec.defaultBatch,
         ioThreads: Int = 1,
+        publisher: PublisherKind = .libzmq,
         nice: Int? = nil,
         scheduling: SchedulingPolicy = .normal
     ) {
@@ -177,6 +181,7 @@ public struct WriterSpec: Sendable, Hashable, Codable {
         self.coalesce = self.promise == .newestState
         self.batch = self.promise == .newestState ? nil : batch
         self.ioThreads = ioThreads
+        self.publisher = publisher
         self.nice = nice
         self.scheduling = scheduling
     }
@@ -186,7 +191,7 @@ public struct WriterSpec: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce
-        case promise, batch, ioThreads, nice, scheduling
+        case promise, batch, ioThreads, publisher, nice, scheduling
     }
 
     public init(from decoder: any Decoder) throws {
@@ -210,6 +215,7 @@ public struct WriterSpec: Sendable, Hashable, Codable {
         try c.encode(promise, forKey: .promise)
         if let batch { try c.encode(batch, forKey: .batch) } else { try c.encode(false, forKey: .batch) }
         try c.encode(ioThreads, forKey: .ioThreads)
+        try c.encode(publisher, forKey: .publisher)
         try c.encodeIfPresent(nice, forKey: .nice)
         try c.encode(scheduling, forKey: .scheduling)
     }

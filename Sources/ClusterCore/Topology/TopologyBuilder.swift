@@ -313,6 +313,7 @@ final class TopologyBuilder {
             promise: promise,
             batch: promise == .newestState ? nil : (batch ?? WriterSpec.defaultBatch),
             ioThreads: f.value(.ioThreads, default: 1, int),
+            publisher: f.value(.publisher, default: .libzmq, enumeration),
             nice: f.optional(.nice, int),
             scheduling: f.value(.scheduling, default: .normal, enumeration)
         )

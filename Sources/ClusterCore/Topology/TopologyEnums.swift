@@ -33,6 +33,18 @@ public enum SubscriberKind: String, Sendable, CaseIterable, Codable {
     case direct
 }
 
+/// How the writer puts frames on its subscribers' connections.
+public enum PublisherKind: String, Sendable, CaseIterable, Codable {
+    /// A libzmq PUB socket: the writer's thread hands each frame to libzmq's
+    /// I/O thread, which writes it to each subscriber. Every security mode.
+    case libzmq
+    /// The writer writes each frame to every subscriber itself, speaking
+    /// ZMTP 3.0 with the NULL mechanism (`DirectPublisher`): no I/O thread
+    /// and no hand-off between threads. Plain sockets only (not CURVE), and
+    /// no `nodrop`.
+    case direct
+}
+
 /// How the kernel schedules a node's threads (Linux scheduling policies
 /// anyone may choose for themselves).
 public enum SchedulingPolicy: String, Sendable, CaseIterable, Codable {

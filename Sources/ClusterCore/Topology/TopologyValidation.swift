@@ -72,6 +72,11 @@ extension Topology {
         v.checkSpan(writer.heartbeat, "writer.heartbeat", atLeast: .milliseconds(10), atMost: .seconds(60))
         v.checkInt(writer.historyLimit, "writer.historyLimit", 0...1024)
         v.checkInt(writer.ioThreads, "writer.ioThreads", 1...16)
+        if writer.publisher == .direct {
+            let why = "direct (the writer writes ZMTP itself)"
+            if security?.mode == .curve { v.add("writer.publisher", "\(why) speaks the NULL mechanism only: security mode curve needs libzmq") }
+            if writer.nodrop { v.add("writer.publisher", "\(why) drops at the high-water mark: nodrop needs libzmq") }
+        }
         if let nice = writer.nice { v.checkInt(nice, "writer.nice", -20...19) }
         if let batch = writer.batch {
             v.checkInt(batch.maxCount, "writer.batch.maxCount", 2...4096)

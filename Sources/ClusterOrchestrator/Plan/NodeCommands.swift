@@ -98,6 +98,7 @@ public struct NodeCommands: Sendable {
         c.batch = w.batch.map { WriterBatching(maxCount: $0.maxCount, maxDelayNanos: $0.maxDelay.nanoseconds) }
         c.sendBufferBytes = w.sndbuf.map { Int32(clamping: $0) }
         c.ioThreads = w.ioThreads
+        c.publisher = w.publisher
         c.nice = w.nice
         c.scheduling = w.scheduling
         if w.persist { c.stateDirectory = nodeDirectory(spec.name) + "/state" }
