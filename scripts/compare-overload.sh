@@ -4,7 +4,8 @@
 # readers that read ZMTP themselves (`subscriber: direct`, with a writer
 # queue of 10 000 frames, as they have no libzmq receive queue; 2 ms batches
 # at 100 readers or more, so a hundred readers are woken half as often,
-# 100 µs below; DIRECT_DELAY sets it), raw
+# 100 µs below; DIRECT_DELAY sets it), the same readers with the writer
+# writing to them itself (`writer.publisher: direct`, "direct-pub"), raw
 # libzmq in C and Redis pub/sub, alternately over ROUNDS rounds at each point
 # (default: 100 readers x 10 000/s and 10 readers x 50 000/s, a million and
 # half a million deliveries a second), with medians, ratios and CPU per
@@ -28,6 +29,7 @@ for point in ${POINTS:-100x10000 10x50000}; do
   python3 "$here/compare.py" "$readers" "$rate" "$secs" "$rounds" \
     --variant "batch:writer.batch.maxDelay=${BATCH_DELAY:-1ms}" --variant "off:writer.batch=false" \
     --variant "direct:readers[0].subscriber=direct,writer.sndhwm=10000,writer.batch.maxDelay=$direct_delay" \
+    --variant "direct-pub:readers[0].subscriber=direct,writer.publisher=direct,writer.sndhwm=10000,writer.batch.maxDelay=$direct_delay" \
     "${baselines[@]}" "$@"
   echo
 done

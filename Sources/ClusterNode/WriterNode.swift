@@ -184,6 +184,8 @@ final class WriterNode: NodeProcess {
                                                    epochFirstVersion: maker.firstVersion))
             if i < 2 { sleepNanos(20_000_000) }
         }
+        // What a slow subscriber has not taken yet, as libzmq's linger (500 ms) would.
+        publisher.output.direct?.drain(timeoutNanos: 500_000_000)
         maker.saveLatest()
         return NodeRuntime.Final(
             metrics: metrics(runtime), histogram: publisher.sendLatency.total, message: "writer stopped",

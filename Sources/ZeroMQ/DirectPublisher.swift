@@ -201,6 +201,34 @@ public final class DirectPublisher {
         return reached
     }
 
+    /// Frames queued for subscribers whose connections have not taken them yet.
+    public var queuedFrames: Int { connections.reduce(0) { $0 + $1.queue.count } }
+
+    /// Writes what waits until every queue is empty or `timeoutNanos` has
+    /// passed, as libzmq's linger does before a socket closes; then each
+    /// connection with frames left is closed (a frame cut short cannot be
+    /// taken back) and its frames are counted in ``dropped``. Blocks for at
+    /// most the timeout.
+    /// - Returns: whether every queue was emptied.
+    @discardableResult
+    public func drain(timeoutNanos: UInt64) -> Bool {
+        let deadline = DirectSubscriber.monotonicNanos() + timeoutNanos
+        while queuedFrames > 0 {
+            let now = DirectSubscriber.monotonicNanos()
+            guard now < deadline else { break }
+            var p = pollfd(fd: epoll, events: Int16(POLLIN), revents: 0)
+            _ = poll(&p, 1, Int32(min(100, (deadline - now) / 1_000_000 + 1)))
+            service()
+        }
+        let left = queuedFrames
+        for c in connections where !c.queue.isEmpty {
+            dropped += UInt64(c.queue.count)
+            end(c, reason: "closing with \(c.queue.count) frames it had not taken")
+        }
+        connections.removeAll { $0.fd < 0 }
+        return left == 0
+    }
+
     // MARK: - Service
 
     /// Accepts connections, moves handshakes on, reads subscriptions and

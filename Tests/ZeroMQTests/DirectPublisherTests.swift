@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -109,6 +110,42 @@ struct DirectPublisherTests {
         #expect(pub.subscribers == 1 && pub.disconnects == 0)
     }
 
+    @Test("drain: a subscriber that does not read has its connection closed and its queue counted as dropped")
+    func drainTimesOut() throws {
+        let pub = try DirectPublisher(endpoint: "tcp://127.0.0.1:*", highWaterMark: 1_000)
+        let sub = try DirectDirect(pub: pub, prefixes: [[]])
+        try Self.subscribed(pub, probe: [0xEE]) { sub.sub.receive(timeoutNanos: $0).map(Array.init) }
+        for i in 0..<300 { Self.frame("x", size: 64 * 1024, fill: UInt8(i % 251)).withUnsafeBytes { _ = pub.send($0) } }
+        let queued = pub.queuedFrames
+        #expect(queued > 0 && pub.dropped == 0)
+        #expect(!pub.drain(timeoutNanos: 50_000_000))
+        #expect(pub.dropped == UInt64(queued) && pub.queuedFrames == 0 && pub.subscribers == 0 && pub.disconnects == 1)
+    }
+
+    @Test("drain writes what a subscriber's queue holds while it reads, within the time given")
+    func drain() throws {
+        let pub = try DirectPublisher(endpoint: "tcp://127.0.0.1:*", highWaterMark: 1_000)
+        let sub = try DirectDirect(pub: pub, prefixes: [[]])
+        try Self.subscribed(pub, probe: [0xEE]) { sub.sub.receive(timeoutNanos: $0).map(Array.init) }
+        let count = 300
+        for i in 0..<count { Self.frame("y", size: 64 * 1024, fill: UInt8(i % 251)).withUnsafeBytes { _ = pub.send($0) } }
+        #expect(pub.queuedFrames > 0)
+        let before = pub.dropped
+        // The subscriber reads on another thread (it alone uses it) while the publisher drains.
+        let received = Tally()
+        let reading = Thread {
+            while let f = sub.sub.receive(timeoutNanos: 1_000_000_000) {
+                if f.first == UInt8(ascii: "y") { received.count.withLock { $0 += 1 } }
+            }
+        }
+        reading.start()
+        #expect(pub.drain(timeoutNanos: 10_000_000_000))
+        #expect(pub.queuedFrames == 0 && pub.dropped == before)
+        let deadline = Self.now() + 10_000_000_000
+        while received.count.withLock({ $0 }) < count, Self.now() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(received.count.withLock { $0 } == count)
+    }
+
     @Test("a peer that is not a subscriber is refused and counted; one that leaves is counted; sending goes on")
     func refusedAndGone() throws {
         let pub = try DirectPublisher(endpoint: "tcp://127.0.0.1:*", highWaterMark: 10)
@@ -163,8 +200,14 @@ struct DirectPublisherTests {
     }
 }
 
-/// A direct subscriber of a direct publisher, read while the publisher is served.
-final class DirectDirect {
+/// A count another thread adds to.
+final class Tally: Sendable {
+    let count = Mutex(0)
+}
+
+/// A direct subscriber of a direct publisher, read while the publisher is
+/// served; by one thread at a time.
+final class DirectDirect: @unchecked Sendable {
     let sub: DirectSubscriber
 
     init(pub: DirectPublisher, prefixes: [[UInt8]]) throws {
