@@ -53,7 +53,9 @@ so run nothing else beside it; not /proc/stat's busy time, which is
 sampled at the timer tick and misses periodic work; over ClusterSim's
 measured phase, whose deliveries are counted, and over a baseline's whole
 run but its compiling, as a baseline counts every delivery), and for ClusterSim its writer's and readers'
-own (from report.json), with the versions a batching writer put in a frame.
+own (from report.json), with the versions a batching writer put in a frame. A writer that made fewer
+than 95 % of the versions asked (it fell behind) is said on its line and
+under the medians: its readers' figures are then for a lighter load.
 
 The last lines give, per variant and baseline, the median over the rounds of
 the per-round ratios, how many rounds were within --within (1.2) on both p50
@@ -272,6 +274,9 @@ def run_clustersim(variant, work, round_no, default_bin):
         row["writer_cpu_per_m"] = per_million(writer["resources"]["meanCpuPercent"] / 100 * secs, delivered)
     if all(n.get("resources") for n in readers):
         row["readers_cpu_per_m"] = per_million(sum(n["resources"]["meanCpuPercent"] for n in readers) / 100 * secs, delivered)
+    w = report["writer"]
+    if w.get("rateAsked"):
+        row["rate_share"] = w["rateAchieved"] / w["rateAsked"]
     batching = report["writer"].get("batching")
     if batching and batching["frames"]:
         row["versions_per_frame"] = batching["versions"] / batching["frames"]
@@ -425,6 +430,8 @@ def fmt_run(r, ref=None):
         text += f"  | vs {ref['system']}: p50 {ratio('p50_us'):.2f} p99 {ratio('p99_us'):.2f}"
     if "reniced" in r:
         text += f"  (processes reniced {r['reniced']})"
+    if r.get("rate_share", 1) < 0.95:
+        text += f"  WRITER AT {100 * r['rate_share']:.1f} % OF ITS RATE"
     return text + fmt_cpu(r)
 
 
@@ -457,7 +464,17 @@ def summary(rows, a, b, within):
             f" {b} p50 {b50:.0f} µs p99 {b99:.0f} µs lost {sum(rb[k]['lost'] for k in rounds)};"
             f" ratio of medians p50 {a50 / b50:.2f} p99 {a99 / b99:.2f}",
             f"  host CPU per million deliveries, median: {a} {med(ra[k]['host_cpu_per_m'] for k in rounds):.2f} s,"
-            f" {b} {med(rb[k]['host_cpu_per_m'] for k in rounds):.2f} s"]
+            f" {b} {med(rb[k]['host_cpu_per_m'] for k in rounds):.2f} s"] + short_of_rate(a, ra, rounds) + short_of_rate(b, rb, rounds)
+
+
+def short_of_rate(system, rows, rounds):
+    """A line when the system's writer made fewer than 95 % of the versions
+    asked in some round: its readers' figures there are for a lighter load."""
+    short = [k for k in rounds if rows[k].get("rate_share", 1) < 0.95]
+    if not short:
+        return []
+    return [f"  NOTE: {system}'s writer made fewer than 95 % of the versions asked in {len(short)} of {len(rounds)} rounds"
+            f" (down to {100 * min(rows[k]['rate_share'] for k in short):.1f} %): its figures there are for a lighter load"]
 
 
 SECURITY_HELP = """The cost of CURVE: each round runs every workload without and with

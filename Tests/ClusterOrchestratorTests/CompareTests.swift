@@ -256,6 +256,13 @@ struct CompareDirectoryTests {
         // The same settings: no warning.
         let b2 = try runDirectory("cmp-b2", CompareFixtures.report(seed: 2), topology: SweepFixtures.topology)
         #expect(try Comparison.make(a, b2, comparer: Comparer(threshold: 0.1)).warnings.isEmpty)
+        // The same settings, but B's writer made a twelfth of the versions asked: said, with both shares.
+        var behind = CompareFixtures.report(seed: 2)
+        behind.writer.rateAchieved = behind.writer.rateAsked / 12
+        let b3 = try runDirectory("cmp-b3", behind, topology: SweepFixtures.topology)
+        let warned = try Comparison.make(a, b3, comparer: Comparer(threshold: 0.1)).warnings
+        #expect(warned.count == 1 && warned[0].hasPrefix("writer rate achieved: ") && warned[0].contains("(8.3 % of the rate asked)")
+                && warned[0].hasSuffix("the readers carried different loads"), "\(warned)")
     }
 
     @Test("directories that cannot be compared are refused")

@@ -19,6 +19,16 @@ struct RenderSummaryTests {
         #expect(text.contains("writer: published 30,000   rate 1,000/s asked, 999.9/s achieved   final version 30,000 (epoch 1)"))
         #expect(text.contains("illegal events 0   send-call p50 8 µs p99 31 µs"))
         #expect(!text.contains("ABORTED"))
+        #expect(!text.contains("of the versions asked"))
+    }
+
+    @Test("a writer short of its rate is said, with the rate the readers' figures are for")
+    func writerShortOfItsRate() {
+        var report = RenderFixtures.report()
+        report.writer.rateAchieved = 85.8
+        let text = ReportRenderer.summaryText(report)
+        #expect(text.contains("  the writer made 8.6 % of the versions asked (it fell behind, or was paused or restarted): "
+                              + "the readers' figures are for 85.8/s, not 1,000/s"), "\(text.prefix(900))")
     }
 
     @Test func roleTableHasEveryRoleAndAll() throws {

@@ -181,6 +181,14 @@ extension Comparison {
             check("writer rate", Fmt.rate(a.writer.rateAsked), Fmt.rate(b.writer.rateAsked))
             check("readers", "\(a.totals.readers)", "\(b.totals.readers)")
         }
+        // A writer that fell behind (or was paused) put less load on its readers: their latency is not for the same load.
+        let (ra, rb) = (a.writer.rateAchieved, b.writer.rateAchieved)
+        if max(ra, rb) > 0, abs(ra - rb) > 0.1 * max(ra, rb) {
+            func share(_ r: RunReport) -> String {
+                r.writer.rateAsked > 0 ? " (\(Fmt.fixed(100 * r.writer.rateAchieved / r.writer.rateAsked, 1)) % of the rate asked)" : ""
+            }
+            out.append("writer rate achieved: \(Fmt.rate(ra))/s\(share(a)) vs \(Fmt.rate(rb))/s\(share(b)): the readers carried different loads")
+        }
         check("launcher", a.launcher, b.launcher)
         if abs(a.durationSeconds - b.durationSeconds) > 0.1 * max(a.durationSeconds, b.durationSeconds) {
             out.append("measured phase: \(Fmt.fixed(a.durationSeconds, 1)) s vs \(Fmt.fixed(b.durationSeconds, 1)) s")

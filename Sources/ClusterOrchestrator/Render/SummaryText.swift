@@ -35,12 +35,21 @@ struct SummaryText {
         return "   log lines not written \(Fmt.count(n)) (\(Fmt.count(report.totals.logWriteErrors ?? 0)) write errors)"
     }
 
+    /// Said when the writer made fewer than 95 % of the versions asked: its
+    /// readers' figures are then for a lighter load than the topology's.
+    private var shortfallLine: String? {
+        let w = report.writer
+        guard w.rateAsked > 0, w.rateAchieved < 0.95 * w.rateAsked else { return nil }
+        return "the writer made \(Fmt.fixed(100 * w.rateAchieved / w.rateAsked, 1)) % of the versions asked "
+            + "(it fell behind, or was paused or restarted): the readers' figures are for \(Fmt.rate(w.rateAchieved))/s, not \(Fmt.rate(w.rateAsked))/s"
+    }
+
     private func writerLine() -> String {
         let w = report.writer, s = w.sendCallLatency, t = report.totals
         let parts = w.incarnations ?? []
         let incarnations = parts.count > 1
             ? " over \(parts.count) incarnations (\(parts.map { Fmt.count($0.published) }.joined(separator: " + ")))" : ""
-        let delivery = [view.deliveryLine, view.batchSizeLine].compactMap { $0.map { "\n  " + $0 } }.joined()
+        let delivery = [view.deliveryLine, view.batchSizeLine, shortfallLine].compactMap { $0.map { "\n  " + $0 } }.joined()
         let sendCall = s.count > 0
             ? "send-call p50 \(Fmt.latency(us: s.p50Us)) p99 \(Fmt.latency(us: s.p99Us))" : "send-call -"
         return """
