@@ -29,7 +29,7 @@ LAYERS = {
     "CZeroMQ": set(),
     "CSodium": set(),
     "CSystemShims": set(),
-    "ZeroMQ": {"CZeroMQ", "CSodium"},
+    "ZeroMQ": {"CZeroMQ", "CSodium", "CSystemShims"},
     "ClusterProcess": {"CSystemShims"},
     "ClusterCore": set(),
     "ClusterNode": {"ZeroMQ", "ClusterCore", "ClusterProcess"},

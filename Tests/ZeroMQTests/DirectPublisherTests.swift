@@ -30,6 +30,14 @@ struct DirectPublisherTests {
         Issue.record("no probe arrived: accepted \(pub.accepted), refused \(pub.handshakeFailures), last error \(pub.lastError ?? "none")")
     }
 
+    /// A publisher on the loopback and a direct subscriber to every frame, past the first probe.
+    static func subscribedPair(highWaterMark: Int) throws -> (DirectPublisher, DirectDirect) {
+        let pub = try DirectPublisher(endpoint: "tcp://127.0.0.1:*", highWaterMark: highWaterMark)
+        let sub = try DirectDirect(pub: pub, prefixes: [[]])
+        try subscribed(pub, probe: [0xEE]) { sub.sub.receive(timeoutNanos: $0).map(Array.init) }
+        return (pub, sub)
+    }
+
     static func frame(_ prefix: String, size: Int, fill: UInt8) -> [UInt8] {
         Array(prefix.utf8) + [UInt8](repeating: fill, count: size - prefix.utf8.count)
     }
@@ -84,9 +92,7 @@ struct DirectPublisherTests {
 
     @Test("a subscriber that does not read gets its queue filled to the high-water mark, and no more: the rest is counted as dropped")
     func highWaterMark() throws {
-        let pub = try DirectPublisher(endpoint: "tcp://127.0.0.1:*", highWaterMark: 4)
-        let sub = try DirectDirect(pub: pub, prefixes: [[]])
-        try Self.subscribed(pub, probe: [0xEE]) { sub.sub.receive(timeoutNanos: $0).map(Array.init) }
+        let (pub, sub) = try Self.subscribedPair(highWaterMark: 4)
         // Far more than the kernel's buffers on both sides hold, sent while the subscriber does not read.
         let count = 400
         for i in 0..<count {
@@ -112,9 +118,7 @@ struct DirectPublisherTests {
 
     @Test("drain: a subscriber that does not read has its connection closed and its queue counted as dropped")
     func drainTimesOut() throws {
-        let pub = try DirectPublisher(endpoint: "tcp://127.0.0.1:*", highWaterMark: 1_000)
-        let sub = try DirectDirect(pub: pub, prefixes: [[]])
-        try Self.subscribed(pub, probe: [0xEE]) { sub.sub.receive(timeoutNanos: $0).map(Array.init) }
+        let (pub, sub) = try Self.subscribedPair(highWaterMark: 1_000)
         for i in 0..<300 { Self.frame("x", size: 64 * 1024, fill: UInt8(i % 251)).withUnsafeBytes { _ = pub.send($0) } }
         let queued = pub.queuedFrames
         #expect(queued > 0 && pub.dropped == 0)
@@ -124,9 +128,7 @@ struct DirectPublisherTests {
 
     @Test("drain writes what a subscriber's queue holds while it reads, within the time given")
     func drain() throws {
-        let pub = try DirectPublisher(endpoint: "tcp://127.0.0.1:*", highWaterMark: 1_000)
-        let sub = try DirectDirect(pub: pub, prefixes: [[]])
-        try Self.subscribed(pub, probe: [0xEE]) { sub.sub.receive(timeoutNanos: $0).map(Array.init) }
+        let (pub, sub) = try Self.subscribedPair(highWaterMark: 1_000)
         let count = 300
         for i in 0..<count { Self.frame("y", size: 64 * 1024, fill: UInt8(i % 251)).withUnsafeBytes { _ = pub.send($0) } }
         #expect(pub.queuedFrames > 0)
