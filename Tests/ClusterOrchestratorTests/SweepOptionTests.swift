@@ -133,7 +133,7 @@ struct SweepPlanTests {
         ])
         // One problem caused by several values is listed once, with all of them.
         #expect(SweepFixtures.refusal(SweepFixtures.options(file, ["writer.rat=1000,2000"])) == [
-            "\(file): writer.rat: unknown key (did you mean \"rate\"?); expected one of rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce, promise, batch, ioThreads, nice, scheduling (with --vary writer.rat=1000,2000)",
+            "\(file): writer.rat: unknown key (did you mean \"rate\"?); expected one of rate, payloadBytes, transport, sndhwm, sndbuf, nodrop, heartbeat, historyLimit, persist, events, coalesce, promise, batch, ioThreads, publisher, nice, scheduling (with --vary writer.rat=1000,2000)",
         ])
         #expect(SweepFixtures.refusal(SweepFixtures.options(file, ["readers[0].policy=drop,dorp"])) == [
             "\(file): readers[0].policy: \"dorp\" is not one of drop, conflate, resync, snail (with --vary readers[0].policy=dorp)",
