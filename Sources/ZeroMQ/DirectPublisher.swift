@@ -334,7 +334,7 @@ public final class DirectPublisher {
     /// ZMTP 3.1's SUBSCRIBE and CANCEL; a PING is answered with a PONG.
     private func command(_ body: [UInt8], from c: Connection) {
         guard let n = body.first.map(Int.init), body.count > n else { return }
-        let name = String(decoding: body[1...n], as: UTF8.self)
+        let name = String(decoding: body[1..<(n + 1)], as: UTF8.self)
         let rest = Array(body[(n + 1)...])
         switch name {
         case "SUBSCRIBE": subscription(rest, add: true, for: c)

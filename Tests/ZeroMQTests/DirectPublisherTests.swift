@@ -186,6 +186,84 @@ struct DirectPublisherTests {
         #expect([UInt8](repeating: 3, count: 100).withUnsafeBytes { pub.send($0) } == 0)
     }
 
+    @Test("a command with an empty name is ignored, not a crash")
+    func emptyCommandName() throws {
+        let (pub, sub) = try Self.subscribedPair(highWaterMark: 10)
+        _ = sub
+        let client = try RawClient(pub.endpoint, sending: Self.nullGreeting + DirectSubscriber.command([5] + Array("READY".utf8) + Self.subMetadata)
+                                   + DirectSubscriber.command([0]) + DirectSubscriber.command([0, 1, 2]) + DirectSubscriber.message([1]))
+        let deadline = Self.now() + 5_000_000_000
+        while pub.subscribers < 2, Self.now() < deadline {
+            pub.service()
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        #expect(pub.subscribers == 2 && pub.handshakeFailures == 0 && pub.disconnects == 0)
+        _ = client
+    }
+
+    static var nullGreeting: [UInt8] {
+        var g = [UInt8](repeating: 0, count: 64)
+        g[0] = 0xFF
+        g[9] = 0x7F
+        g[10] = 3
+        g.replaceSubrange(12..<16, with: Array("NULL".utf8))
+        return g
+    }
+
+    static let subMetadata: [UInt8] = [11] + Array("Socket-Type".utf8) + [0, 0, 0, 3] + Array("SUB".utf8)
+
+    /// Peers that send what they like: raw bytes, or a valid handshake and
+    /// then frames of every kind (subscriptions, commands with any name
+    /// length, oversized and long-header frames, junk). None may crash or
+    /// wedge the publisher: each connection ends once its peer closes, and
+    /// the publisher goes on. Seeded, so a failure replays.
+    @Test("what a peer sends cannot crash or wedge it: 300 seeded random peers, raw and after a valid handshake")
+    func randomPeers() throws {
+        let pub = try DirectPublisher(endpoint: "tcp://127.0.0.1:*", highWaterMark: 8, maxMessageSize: 64)
+        var rng = SplitMix64(seed: 0xC1A55E)
+        let names = ["SUBSCRIBE", "CANCEL", "PING", "READY", "", "X"]
+        func junk(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) } }
+        let peers = 300
+        for round in 0..<peers {
+            var bytes: [UInt8] = []
+            if round % 3 == 0 {
+                bytes = junk(Int.random(in: 0...200, using: &rng))
+                if Bool.random(using: &rng) { bytes = Array(Self.nullGreeting.prefix(Int.random(in: 1...64, using: &rng))) + bytes }
+            } else {
+                bytes = Self.nullGreeting + DirectSubscriber.command([5] + Array("READY".utf8) + Self.subMetadata)
+                for _ in 0..<Int.random(in: 0...12, using: &rng) {
+                    switch Int.random(in: 0...4, using: &rng) {
+                    case 0: bytes += DirectSubscriber.message([UInt8.random(in: 0...2, using: &rng)] + junk(Int.random(in: 0...8, using: &rng)))
+                    case 1:
+                        let name = Array(names.randomElement(using: &rng)!.utf8)
+                        let length = Bool.random(using: &rng) ? UInt8(name.count) : UInt8.random(in: 0...255, using: &rng)
+                        bytes += DirectSubscriber.command([length] + name + junk(Int.random(in: 0...6, using: &rng)))
+                    case 2: bytes += junk(Int.random(in: 0...30, using: &rng))
+                    case 3: bytes += [0x02] + junk(8) + junk(Int.random(in: 0...16, using: &rng))
+                    default: bytes += DirectSubscriber.message(junk(Int.random(in: 60...120, using: &rng)))
+                    }
+                }
+            }
+            let ended = pub.disconnects
+            do {
+                let client = try RawClient(pub.endpoint, sending: bytes)
+                for i in 0..<4 {
+                    pub.service()
+                    [UInt8(i)].withUnsafeBytes { _ = pub.send($0) }
+                }
+                _ = client
+            }
+            let deadline = Self.now() + 5_000_000_000
+            while pub.disconnects == ended, Self.now() < deadline {
+                pub.service()
+                Thread.sleep(forTimeInterval: 0.001)
+            }
+            #expect(pub.disconnects == ended + 1, "peer \(round): its connection did not end after it closed: \(bytes)")
+        }
+        #expect(pub.accepted == UInt64(peers) && pub.subscribers == 0 && pub.queuedFrames == 0)
+        #expect(pub.handshakeFailures > 0)
+    }
+
     @Test("a wildcard port is resolved; endpoints of other forms, and a port in use, are refused with the reason")
     func endpoints() throws {
         let pub = try DirectPublisher(endpoint: "tcp://127.0.0.1:*", highWaterMark: 10)
@@ -242,8 +320,23 @@ final class RawClient {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         try #require(rc == 0, "connect to \(endpoint)")
-        try #require(bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) } == bytes.count)
+        try #require(bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count)
     }
 
     deinit { close(fd) }
+}
+
+/// SplitMix64: a small seeded generator, so a randomized test replays.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
