@@ -94,7 +94,7 @@ let package = Package(
         ),
         // Helpers shared by the test targets.
         .target(name: "ClusterTestSupport", path: "Tests/ClusterTestSupport"),
-        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "CZeroMQ", "CSodium"]),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "CZeroMQ", "CSodium", "ClusterCore"]),
         .testTarget(name: "ClusterProcessTests", dependencies: ["ClusterProcess"]),
         .testTarget(
             name: "ClusterCoreTests",

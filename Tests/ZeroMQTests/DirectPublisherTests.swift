@@ -1,3 +1,4 @@
+import ClusterCore
 import Foundation
 import Synchronization
 import Testing
@@ -220,7 +221,7 @@ struct DirectPublisherTests {
     @Test("what a peer sends cannot crash or wedge it: 300 seeded random peers, raw and after a valid handshake")
     func randomPeers() throws {
         let pub = try DirectPublisher(endpoint: "tcp://127.0.0.1:*", highWaterMark: 8, maxMessageSize: 64)
-        var rng = SplitMix64(seed: 0xC1A55E)
+        var rng = SeededRandom(seed: 0xC1A55E)
         let names = ["SUBSCRIBE", "CANCEL", "PING", "READY", "", "X"]
         func junk(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) } }
         let peers = 300
@@ -324,19 +325,4 @@ final class RawClient {
     }
 
     deinit { close(fd) }
-}
-
-/// SplitMix64: a small seeded generator, so a randomized test replays.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
