@@ -91,33 +91,28 @@ public final class DirectPublisher {
     /// or `ipc://PATH` (a file left at PATH is replaced, as libzmq does).
     /// - Throws: ``DirectPublisher/Failure`` naming the endpoint and the reason.
     public init(endpoint: String, highWaterMark: Int, maxMessageSize: Int = 4096, sendBufferBytes: Int32? = nil) throws {
-        self.highWaterMark = highWaterMark > 0 ? highWaterMark : Int.max
-        self.maxMessageSize = maxMessageSize
-        scratch = .allocate(byteCount: scratchCapacity, alignment: 16)
-        var path: String?
-        let fd: Int32
+        // Everything that can fail comes first, so that nothing is left half made.
+        let ep = csim_epoll_create()
+        guard ep >= 0 else { throw Failure(endpoint: endpoint, reason: "epoll_create1: \(Self.errnoText())") }
+        let (fd, path): (Int32, String?)
         do {
             (fd, path) = try Self.listen(endpoint)
         } catch {
-            scratch.deallocate()
+            Glibc.close(ep)
             throw error
         }
+        self.highWaterMark = highWaterMark > 0 ? highWaterMark : Int.max
+        self.maxMessageSize = maxMessageSize
+        self.sendBufferBytes = sendBufferBytes
         listener = fd
         unlinkPath = path
-        epoll = csim_epoll_create()
-        self.endpoint = endpoint
-        if let b = sendBufferBytes { self.sendBufferBytes = b }
-        guard epoll >= 0 else {
-            let reason = Self.errnoText()
-            Glibc.close(fd)
-            scratch.deallocate()
-            throw Failure(endpoint: endpoint, reason: "epoll_create1: \(reason)")
-        }
-        watch(listener, writable: false, add: true)
+        epoll = ep
+        scratch = .allocate(byteCount: 64 * 1024, alignment: 16)
         self.endpoint = Self.boundEndpoint(fd, asked: endpoint)
+        watch(listener, writable: false, add: true)
     }
 
-    private var sendBufferBytes: Int32?
+    private let sendBufferBytes: Int32?
 
     deinit { close() }
 
