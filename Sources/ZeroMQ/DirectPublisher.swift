@@ -71,7 +71,6 @@ public final class DirectPublisher {
         var offset = 0
         var everyFrame = false
         var prefixes: [[UInt8]] = []
-        var wantsWritable = false
 
         init(fd: Int32) { self.fd = fd }
 
@@ -185,8 +184,7 @@ public final class DirectPublisher {
                 c.queue.append(Array(frame))
                 c.offset = max(0, n)
                 reached += 1
-                watch(c.fd, writable: true)
-                c.wantsWritable = true
+                watch(c.fd, writable: true)   // until flush(_:) has written the queue
             } else {
                 failed = true
                 end(c, reason: "send: \(Self.errnoText())")
@@ -367,10 +365,7 @@ public final class DirectPublisher {
             c.queue.removeFirst()
             c.offset = 0
         }
-        if c.wantsWritable {
-            watch(c.fd, writable: false)
-            c.wantsWritable = false
-        }
+        watch(c.fd, writable: false)
     }
 
     private func refuse(_ c: Connection, _ reason: String) {
